@@ -1,0 +1,75 @@
+// Package engine runs a sync: one staged DAG per addon, all addons at once, image jobs
+// deduplicated across addons into one bounded copy pool, charts rewritten and published
+// once their own images are in place, and the run report.
+package engine
+
+import (
+	"time"
+
+	"github.com/airgap-charts/airgap-charts/config"
+)
+
+// Platform is the image copy strategy.
+type Platform string
+
+const (
+	PlatformAuto  Platform = "auto"
+	PlatformAMD64 Platform = "linux/amd64"
+	PlatformARM64 Platform = "linux/arm64"
+)
+
+// RateLimit is a budget of manifest pulls for one registry host: N per Period.
+type RateLimit struct {
+	Host   string
+	N      int
+	Period time.Duration
+}
+
+// Options is everything a sync needs; the CLI fills it from flags. Zero values are
+// documented per field.
+type Options struct {
+	Addons    []config.Addon
+	Overrides config.Overrides // per chart values from chart-overrides.yaml; nil: none
+
+	Latest          bool   // newest version even where the addon names one
+	ScanOnly        bool   // everything except pushes
+	TargetRegistry  string // empty: ECR default registry of the AWS account
+	TargetPrefix    string // path under the registry for images
+	TargetKind      string // auto|ecr|oci; empty: auto
+	IncludeDeps     bool
+	Platform        Platform // empty: auto
+	SkipExisting    bool
+	VerifyDigest    bool
+	OverwriteDigest bool
+
+	PublicECRPassword  string
+	PrivateECRPassword string
+	DockerHubUsername  string
+	DockerHubToken     string
+
+	Concurrency      int // image copy workers; 0: 8
+	ChartConcurrency int // addons processed at once; 0: CPUs
+
+	RateLimits       []RateLimit
+	RegistryMirrors  map[string]string // source host → mirror host[/path]
+	RepoMirrors      map[string]string // chart repository URL → mirror URL
+	InsecureRegistry []string          // host[:port] reached over plain HTTP / unverified TLS
+
+	OutputDir   string // empty: ./helm-charts
+	ReportFile  string // empty: no JSON report
+	KubeVersion string // empty: a current Kubernetes minor
+
+	// ECR repository settings for repositories the run creates.
+	ECR ECROptions
+}
+
+// ECROptions configures repositories created on ECR targets.
+type ECROptions struct {
+	CreateRepositories  bool   // false when the account relies on creation templates
+	ImmutableTags       bool   // IMMUTABLE tag mutability
+	ScanOnPush          bool   // image scanning on push
+	KMSKey              string // KMS key ARN; empty: AES256
+	LifecyclePolicyFile string // JSON lifecycle policy applied to created repositories
+	PutImageRate        float64
+	LayerUploadRate     float64
+}

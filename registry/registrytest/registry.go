@@ -1,0 +1,238 @@
+// Package registrytest runs a real distribution v3 registry in process on httptest, with
+// a count of every request by kind, for tests of anything that talks to a registry.
+package registrytest
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/distribution/distribution/v3/configuration"
+	"github.com/distribution/distribution/v3/registry/handlers"
+	_ "github.com/distribution/distribution/v3/registry/storage/driver/inmemory" // storage driver
+	"github.com/sirupsen/logrus"
+)
+
+// Kind classifies a registry request.
+type Kind string
+
+const (
+	ManifestGet  Kind = "manifest GET"
+	ManifestHead Kind = "manifest HEAD"
+	ManifestPut  Kind = "manifest PUT"
+	ManifestDel  Kind = "manifest DELETE"
+	BlobGet      Kind = "blob GET"
+	BlobHead     Kind = "blob HEAD"
+	UploadStart  Kind = "upload start"
+	UploadChunk  Kind = "upload chunk"
+	UploadEnd    Kind = "upload complete"
+	Mount        Kind = "mount"
+	TagsList     Kind = "tags list"
+	Other        Kind = "other"
+)
+
+// Request is one request as the registry saw it.
+type Request struct {
+	Kind       Kind
+	Method     string
+	Path       string
+	Repository string
+	Status     int
+}
+
+// Registry is a running in-process registry.
+type Registry struct {
+	Server *httptest.Server
+	// Host is host:port, usable in image references.
+	Host string
+
+	mu         sync.Mutex
+	requests   []Request
+	middleware func(http.ResponseWriter, *http.Request) bool
+}
+
+// Option configures New.
+type Option func(*config)
+
+type config struct {
+	tls bool
+}
+
+// WithTLS serves over TLS with httptest's self-signed certificate.
+func WithTLS() Option { return func(c *config) { c.tls = true } }
+
+// New starts a registry with in-memory storage; it is closed when the test ends.
+func New(t testing.TB, opts ...Option) *Registry {
+	t.Helper()
+	r, err := Start(opts...)
+	if err != nil {
+		t.Fatalf("start registry: %v", err)
+	}
+	t.Cleanup(r.Close)
+	return r
+}
+
+// Start starts a registry outside a test (the demo and benchmarks use it); Close stops it.
+func Start(opts ...Option) (*Registry, error) {
+	var c config
+	for _, o := range opts {
+		o(&c)
+	}
+	logrus.SetOutput(io.Discard)
+	cfg := &configuration.Configuration{}
+	cfg.Storage = configuration.Storage{"inmemory": configuration.Parameters{}}
+	cfg.Log.AccessLog.Disabled = true
+	cfg.Log.Level = "error"
+	cfg.Storage["delete"] = configuration.Parameters{"enabled": true}
+	cfg.Storage["maintenance"] = configuration.Parameters{"uploadpurging": map[any]any{"enabled": false}}
+	cfg.HTTP.Headers = http.Header{"X-Content-Type-Options": []string{"nosniff"}}
+	app := handlers.NewApp(context.Background(), cfg)
+	r := &Registry{}
+	h := http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		r.mu.Lock()
+		mw := r.middleware
+		r.mu.Unlock()
+		if mw != nil && mw(w, req) {
+			r.record(req, 0)
+			return
+		}
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		app.ServeHTTP(rec, req)
+		r.record(req, rec.status)
+	})
+	if c.tls {
+		r.Server = httptest.NewTLSServer(h)
+	} else {
+		r.Server = httptest.NewServer(h)
+	}
+	u, _ := url.Parse(r.Server.URL)
+	r.Host = u.Host
+	return r, nil
+}
+
+// Close stops the server.
+func (r *Registry) Close() { r.Server.Close() }
+
+// Intercept installs fn in front of the registry: when it returns true it has answered the
+// request itself (a 429, a 500…). nil removes it.
+func (r *Registry) Intercept(fn func(http.ResponseWriter, *http.Request) bool) {
+	r.mu.Lock()
+	r.middleware = fn
+	r.mu.Unlock()
+}
+
+// Requests returns a copy of every request seen so far.
+func (r *Registry) Requests() []Request {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]Request(nil), r.requests...)
+}
+
+// Count returns how many requests of kind were seen (any status).
+func (r *Registry) Count(kind Kind) int {
+	n := 0
+	for _, q := range r.Requests() {
+		if q.Kind == kind {
+			n++
+		}
+	}
+	return n
+}
+
+// Counts returns the number of requests per kind.
+func (r *Registry) Counts() map[Kind]int {
+	m := map[Kind]int{}
+	for _, q := range r.Requests() {
+		m[q.Kind]++
+	}
+	return m
+}
+
+// Reset forgets the requests seen so far.
+func (r *Registry) Reset() {
+	r.mu.Lock()
+	r.requests = nil
+	r.mu.Unlock()
+}
+
+func (r *Registry) record(req *http.Request, status int) {
+	kind, repo := Classify(req)
+	r.mu.Lock()
+	r.requests = append(r.requests, Request{Kind: kind, Method: req.Method, Path: req.URL.Path, Repository: repo, Status: status})
+	r.mu.Unlock()
+}
+
+// Classify names the kind of a registry API request and its repository.
+func Classify(req *http.Request) (Kind, string) {
+	p := req.URL.Path
+	if !strings.HasPrefix(p, "/v2/") {
+		return Other, ""
+	}
+	p = strings.TrimPrefix(p, "/v2/")
+	for _, seg := range []string{"/manifests/", "/blobs/uploads", "/blobs/", "/tags/list"} {
+		i := strings.LastIndex(p, seg)
+		if i < 0 {
+			continue
+		}
+		repo := p[:i]
+		switch seg {
+		case "/manifests/":
+			switch req.Method {
+			case http.MethodGet:
+				return ManifestGet, repo
+			case http.MethodHead:
+				return ManifestHead, repo
+			case http.MethodPut:
+				return ManifestPut, repo
+			case http.MethodDelete:
+				return ManifestDel, repo
+			}
+		case "/blobs/uploads":
+			switch {
+			case req.Method == http.MethodPost && req.URL.Query().Get("mount") != "":
+				return Mount, repo
+			case req.Method == http.MethodPost:
+				return UploadStart, repo
+			case req.Method == http.MethodPatch:
+				return UploadChunk, repo
+			case req.Method == http.MethodPut:
+				return UploadEnd, repo
+			}
+		case "/blobs/":
+			switch req.Method {
+			case http.MethodGet:
+				return BlobGet, repo
+			case http.MethodHead:
+				return BlobHead, repo
+			}
+		case "/tags/list":
+			return TagsList, repo
+		}
+		return Other, repo
+	}
+	return Other, ""
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+	wrote  bool
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if !s.wrote {
+		s.status, s.wrote = code, true
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Flush() {
+	if f, ok := s.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
