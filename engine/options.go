@@ -6,6 +6,8 @@ package engine
 import (
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+
 	"github.com/airgap-charts/airgap-charts/config"
 )
 
@@ -70,6 +72,10 @@ type ECROptions struct {
 	ScanOnPush          bool   // image scanning on push
 	KMSKey              string // KMS key ARN; empty: AES256
 	LifecyclePolicyFile string // JSON lifecycle policy applied to created repositories
-	PutImageRate        float64
-	LayerUploadRate     float64
+	PutImageRate        float64 // PutImage calls per second; 0: 10 (ECR's default quota)
+	LayerUploadRate     float64 // upload initiate/complete per second; 0: 100
+	// Endpoint overrides the ECR API endpoint (tests, VPC endpoints); empty: the SDK's.
+	Endpoint string
+	// AWSConfig replaces the SDK's default configuration chain when set (tests).
+	AWSConfig *aws.Config
 }

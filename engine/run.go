@@ -2,40 +2,151 @@ package engine
 
 import (
 	"context"
-	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"time"
 
 	"go.uber.org/zap"
+	"golang.org/x/sync/errgroup"
+	"golang.org/x/sync/semaphore"
+
+	"github.com/airgap-charts/airgap-charts/config"
 )
 
-// Report is the outcome of a run (filled by the engine; see report.go once written).
-type Report struct {
-	Addons []AddonReport `json:"addons"`
-}
+// Run mirrors every addon in opts: one staged DAG per addon, all addons at once (bounded
+// by ChartConcurrency), their image jobs deduplicated into one copy pool. It returns an
+// error only when the run cannot start (no destination, bad options); per-addon failures
+// are in the report, whose Failed method decides the exit code.
+func Run(ctx context.Context, opts Options, log *zap.Logger) (*Report, error) {
+	opts = opts.withDefaults()
+	if log == nil {
+		log = zap.NewNop()
+	}
+	started := time.Now()
+	if err := os.MkdirAll(opts.OutputDir, 0o755); err != nil {
+		return nil, fmt.Errorf("output dir %s: %w", opts.OutputDir, err)
+	}
+	env, err := newRunEnv(ctx, opts, log)
+	if err != nil {
+		return nil, err
+	}
+	defer env.close()
 
-// AddonReport is one addon's outcome.
-type AddonReport struct {
-	Addon   string `json:"addon"`
-	Chart   string `json:"chart"`
-	Version string `json:"version"`
-	Status  string `json:"status"` // SUCCESS | ERROR
-	Error   string `json:"error,omitempty"`
-}
+	pool := NewPool(ctx, PoolOptions{
+		Concurrency: opts.Concurrency,
+		Client:      env.client,
+		Preflight:   env.preflight,
+		Policy:      Policy{SkipExisting: opts.SkipExisting, VerifyDigest: opts.VerifyDigest, Overwrite: opts.OverwriteDigest},
+		ScanOnly:    opts.ScanOnly,
+		Logger:      log,
+	})
 
-// Failed reports whether any addon failed.
-func (r *Report) Failed() bool {
-	for _, a := range r.Addons {
-		if a.Status != "SUCCESS" {
-			return true
+	reports := make([]*AddonReport, len(opts.Addons))
+	// Chart stages hold a slot of this semaphore; an addon gives its slot back while it
+	// waits for its images, so waiting never starves the chart stages of other addons.
+	slots := semaphore.NewWeighted(int64(opts.ChartConcurrency))
+	var g errgroup.Group
+	for i, addon := range opts.Addons {
+		g.Go(func() error {
+			reports[i] = env.runAddon(ctx, addon, pool, slots)
+			return nil
+		})
+	}
+	_ = g.Wait()
+	pool.Close()
+
+	rep := newReport(reports, env.registry, opts, time.Since(started))
+	if opts.ReportFile != "" {
+		if err := rep.WriteJSON(opts.ReportFile); err != nil {
+			return rep, err
 		}
 	}
-	return false
+	return rep, nil
 }
 
-// Run mirrors every addon in opts. It returns an error only when the run could not start
-// (bad options, no destination); per-addon failures are in the report.
-func Run(ctx context.Context, opts Options, log *zap.Logger) (*Report, error) {
-	_ = ctx
-	_ = opts
-	_ = log
-	return nil, errors.New("engine: not wired yet")
+func (o Options) withDefaults() Options {
+	if o.Concurrency <= 0 {
+		o.Concurrency = 8
+	}
+	if o.ChartConcurrency <= 0 {
+		o.ChartConcurrency = runtime.NumCPU()
+	}
+	if o.Platform == "" {
+		o.Platform = PlatformAuto
+	}
+	if o.OutputDir == "" {
+		o.OutputDir = "helm-charts"
+	}
+	if o.KubeVersion == "" {
+		o.KubeVersion = DefaultKubeVersion
+	}
+	if o.TargetKind == "" {
+		o.TargetKind = "auto"
+	}
+	return o
+}
+
+// DefaultKubeVersion is the Kubernetes version charts are rendered for when none is given.
+const DefaultKubeVersion = "1.33.0"
+
+// addonValues is the addon's values with chart-overrides.yaml layered on top.
+func addonValues(a config.Addon, ov config.Overrides) []map[string]any {
+	var layers []map[string]any
+	if len(a.Values) > 0 {
+		layers = append(layers, a.Values)
+	}
+	if v, ok := ov[a.Chart]; ok && len(v) > 0 {
+		layers = append(layers, v)
+	}
+	return layers
+}
+
+// mergeLayers deep-merges value layers, later layers winning.
+func mergeLayers(layers []map[string]any) map[string]any {
+	out := map[string]any{}
+	for _, l := range layers {
+		mergeInto(out, l)
+	}
+	return out
+}
+
+func mergeInto(dst, src map[string]any) {
+	for k, v := range src {
+		if sm, ok := v.(map[string]any); ok {
+			if dm, ok := dst[k].(map[string]any); ok {
+				mergeInto(dm, sm)
+				continue
+			}
+			cp := map[string]any{}
+			mergeInto(cp, sm)
+			dst[k] = cp
+			continue
+		}
+		dst[k] = v
+	}
+}
+
+// chartDir is where an addon's local artifacts go: {output}/{chart}.
+func chartDir(opts Options, a config.Addon) string { return filepath.Join(opts.OutputDir, a.Chart) }
+
+// lockedSet is a set of strings safe for concurrent use.
+type lockedSet struct {
+	mu sync.Mutex
+	m  map[string]bool
+}
+
+func (s *lockedSet) add(k string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.m == nil {
+		s.m = map[string]bool{}
+	}
+	if s.m[k] {
+		return false
+	}
+	s.m[k] = true
+	return true
 }

@@ -1,0 +1,285 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+	"golang.org/x/sync/semaphore"
+	"helm.sh/helm/v3/pkg/chart"
+
+	"github.com/airgap-charts/airgap-charts/config"
+	"github.com/airgap-charts/airgap-charts/registry"
+	"github.com/airgap-charts/airgap-charts/stages"
+)
+
+// runAddon takes one addon through its DAG: resolve → fetch → dependencies → render →
+// extract, image jobs to the pool, rewrite → repack → (wait for its images) → publish.
+// It never returns an error: the outcome, good or bad, is the report.
+func (e *runEnv) runAddon(ctx context.Context, a config.Addon, pool *Pool, slots *semaphore.Weighted) *AddonReport {
+	rep := &AddonReport{Addon: a.Name(), Chart: a.Chart, Release: a.Release, Repository: a.Repository, Status: StatusError}
+	started := time.Now()
+	defer func() { rep.Duration = time.Since(started) }()
+	log := e.log.With(zap.String("addon", a.Name()), zap.String("chart", a.Chart), zap.String("version", a.Version))
+
+	fail := func(stage string, err error) *AddonReport {
+		rep.Stage = stage
+		rep.Error = fmt.Sprintf("addon %s (%s): %s: %v", a.Name(), a.Source, stage, err)
+		if errors.Is(err, context.Canceled) {
+			rep.Error = fmt.Sprintf("addon %s: %s: interrupted", a.Name(), stage)
+		}
+		log.Error("addon failed", zap.String("stage", stage), zap.Error(err))
+		return rep
+	}
+
+	if err := slots.Acquire(ctx, 1); err != nil {
+		return fail("start", err)
+	}
+	prepared, err := e.prepareAddon(ctx, a, rep, log)
+	if err != nil {
+		slots.Release(1)
+		return fail(rep.Stage, err)
+	}
+	log = log.With(zap.String("resolved", rep.Version))
+
+	// Image jobs go to the pool as soon as extract is done.
+	pending := make([]*Pending, len(prepared.mappings))
+	for i, m := range prepared.mappings {
+		pending[i] = pool.Submit(ImageJob{Source: m.Source, Destination: m.Destination, Platform: string(e.opts.Platform)})
+	}
+
+	// Rewrite and repack while the images copy.
+	rep.Stage = "rewrite"
+	if err := e.rewriteAndPackage(ctx, a, prepared, rep, log); err != nil {
+		slots.Release(1)
+		return fail(rep.Stage, err)
+	}
+	slots.Release(1)
+
+	// Wait for this addon's own images only.
+	rep.Stage = "images"
+	failed := 0
+	for i, p := range pending {
+		res := p.Wait(ctx)
+		rep.addImage(prepared.images[i], res)
+		if res.Outcome == OutcomeFailed {
+			failed++
+			log.Error("image failed", zap.String("image", res.Job.Source.String()), zap.Error(res.Err))
+		}
+	}
+	if failed > 0 {
+		return fail("images", fmt.Errorf("%d of %d images failed; chart not published (first: %s)", failed, len(pending), rep.firstImageError()))
+	}
+	if err := ctx.Err(); err != nil {
+		return fail("images", err)
+	}
+
+	rep.Stage = "publish"
+	if e.opts.ScanOnly {
+		rep.ChartRef = e.chartRef(a, rep.Version)
+		rep.ChartResult = "planned"
+	} else {
+		if err := slots.Acquire(ctx, 1); err != nil {
+			return fail("publish", err)
+		}
+		err := e.publish(ctx, a, prepared, rep)
+		slots.Release(1)
+		if err != nil {
+			return fail("publish", err)
+		}
+	}
+	rep.Stage = ""
+	rep.Status = StatusSuccess
+	log.Info("addon done", zap.Int("images", len(pending)), zap.String("chart_ref", rep.ChartRef), zap.Duration("took", time.Since(started)))
+	return rep
+}
+
+// preparedAddon is an addon after extract: its chart, images and their destinations.
+type preparedAddon struct {
+	chart    *chart.Chart
+	layers   []map[string]any
+	images   []stages.FoundImage
+	mappings []stages.ImageMapping
+}
+
+func (e *runEnv) prepareAddon(ctx context.Context, a config.Addon, rep *AddonReport, log *zap.Logger) (*preparedAddon, error) {
+	rep.Stage = "resolve"
+	t := time.Now()
+	rc, err := e.resolver.Resolve(ctx, stages.ChartRef{
+		Repository: a.Repository, OCINamespace: a.OCINamespace, Name: a.Chart, Constraint: a.Version,
+	}, stages.ResolveOptions{Latest: e.opts.Latest || a.Version == ""})
+	if err != nil {
+		return nil, err
+	}
+	rep.Version = rc.Version
+	rep.timing("resolve", t)
+	log.Debug("resolved", zap.String("resolved_version", rc.Version))
+
+	rep.Stage = "fetch"
+	t = time.Now()
+	fc, err := e.fetcher.Fetch(ctx, rc)
+	if err != nil {
+		return nil, err
+	}
+	rep.ChartDigest = fc.Digest
+	rep.timing("fetch", t)
+
+	layers := addonValues(a, e.opts.Overrides)
+	rep.Stage = "dependencies"
+	t = time.Now()
+	deps, err := stages.ResolveDependencies(ctx, fc.Chart, stages.DependencyOptions{
+		Include: e.opts.IncludeDeps, Resolver: e.resolver, Fetcher: e.fetcher, Values: mergeLayers(layers),
+	})
+	if err != nil {
+		return nil, err
+	}
+	rep.Dependencies = deps
+	rep.timing("dependencies", t)
+	for _, d := range deps {
+		fields := []zap.Field{zap.String("dependency", d.Name), zap.String("dep_version", d.Version), zap.String("repository", d.Repository), zap.String("state", d.State)}
+		if d.State == "dropped" {
+			log.Warn("dependency dropped", append(fields, zap.String("reason", d.Reason))...)
+			continue
+		}
+		log.Info("dependency", fields...)
+	}
+
+	rep.Stage = "render"
+	t = time.Now()
+	rendered, err := stages.Render(ctx, fc.Chart, e.renderOptions(a, layers))
+	if err != nil {
+		return nil, err
+	}
+	rep.Fallbacks = rendered.Fallbacks
+	for _, f := range rendered.Fallbacks {
+		log.Warn("placeholder value used to render; set it in chart-overrides.yaml", zap.String("fallback", f))
+	}
+	rep.timing("render", t)
+
+	rep.Stage = "extract"
+	t = time.Now()
+	images, err := stages.Extract(rendered, fc.Chart)
+	if err != nil {
+		return nil, err
+	}
+	rep.timing("extract", t)
+	if len(images) == 0 {
+		rep.Warnings = append(rep.Warnings, "the chart rendered no images: a required setting may be missing (see chart-overrides.yaml)")
+		log.Warn("the chart rendered no images; a discovery or required setting may be missing")
+	}
+	p := &preparedAddon{chart: fc.Chart, layers: layers, images: images}
+	for _, img := range images {
+		p.mappings = append(p.mappings, stages.ImageMapping{Source: img.Ref, Destination: e.layout.Destination(img.Ref)})
+	}
+	return p, nil
+}
+
+func (e *runEnv) renderOptions(a config.Addon, layers []map[string]any) stages.RenderOptions {
+	release := a.Release
+	if release == "" {
+		release = a.Chart
+	}
+	return stages.RenderOptions{Release: release, Namespace: a.RenderNamespace(), KubeVersion: e.opts.KubeVersion, Values: layers}
+}
+
+// rewriteAndPackage writes private references into the chart, checks by rendering again
+// that every image is private, repacks the chart and writes the consumer overrides.
+func (e *runEnv) rewriteAndPackage(ctx context.Context, a config.Addon, p *preparedAddon, rep *AddonReport, log *zap.Logger) error {
+	t := time.Now()
+	plan, err := stages.PlanRewrite(p.chart, p.mappings)
+	if err != nil {
+		return err
+	}
+	if err := stages.ApplyRewrite(p.chart, plan); err != nil {
+		return err
+	}
+	rendered, err := stages.Render(ctx, p.chart, e.renderOptions(a, p.layers))
+	if err != nil {
+		return fmt.Errorf("render after rewrite: %w", err)
+	}
+	again, err := stages.Extract(rendered, p.chart)
+	if err != nil {
+		return fmt.Errorf("extract after rewrite: %w", err)
+	}
+	for _, img := range again {
+		if img.Ref.Registry == e.registry {
+			continue
+		}
+		where := ""
+		if len(img.Where) > 0 {
+			w := img.Where[0]
+			where = fmt.Sprintf("%s/%s %s", w.Kind, w.Name, w.Path)
+			if w.Template != "" {
+				where += " (" + w.Template + ")"
+			}
+		}
+		rep.NotRewritable = append(rep.NotRewritable, NotRewritable{Image: img.Ref.String(), Where: where})
+		log.Warn("image not rewritable to the private registry", zap.String("image", img.Ref.String()), zap.String("where", where))
+	}
+	rep.timing("rewrite", t)
+
+	rep.Stage = "package"
+	t = time.Now()
+	dir := chartDir(e.opts, a)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	path, digest, err := stages.PackageChart(p.chart, dir)
+	if err != nil {
+		return err
+	}
+	rep.ChartArchive = path
+	rep.PackagedDigest = digest
+	overrides := stages.ConsumerOverrides(p.chart, plan)
+	valuesPath := filepath.Join(dir, "values.yaml")
+	if err := stages.WriteConsumerOverrides(valuesPath, overrides); err != nil {
+		return err
+	}
+	rep.ConsumerOverrides = valuesPath
+	rep.timing("package", t)
+	return nil
+}
+
+// chartRef is where an addon's chart lands: oci://{registry}/{namespace?}/{chart}:{version}.
+func (e *runEnv) chartRef(a config.Addon, version string) string {
+	return e.chartBase(a) + "/" + a.Chart + ":" + version
+}
+
+func (e *runEnv) chartBase(a config.Addon) string {
+	base := "oci://" + e.registry
+	if ns := strings.Trim(a.OCINamespace, "/"); ns != "" {
+		base += "/" + ns
+	}
+	return base
+}
+
+func (e *runEnv) publish(ctx context.Context, a config.Addon, p *preparedAddon, rep *AddonReport) error {
+	t := time.Now()
+	var ensure func(context.Context, string) error
+	if e.ensurer != nil {
+		ensure = e.ensurer.EnsureRepository
+	}
+	res, err := stages.PublishChart(ctx, rep.ChartArchive, e.chartBase(a), stages.PublishOptions{
+		Insecure:         e.client.Insecure(e.registry),
+		Transport:        e.client.Transport(),
+		Keychain:         e.client.Keychain(),
+		EnsureRepository: ensure,
+	})
+	if err != nil {
+		return err
+	}
+	rep.ChartRef = res.Ref
+	rep.ChartResult = "pushed"
+	if res.Skipped {
+		rep.ChartResult = "skipped-same-digest"
+	}
+	rep.timing("publish", t)
+	return nil
+}
+
+var _ = registry.ImageRef{}

@@ -1,0 +1,222 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/google/go-containerregistry/pkg/authn"
+	"go.uber.org/zap"
+
+	"github.com/airgap-charts/airgap-charts/config"
+	"github.com/airgap-charts/airgap-charts/registry"
+	"github.com/airgap-charts/airgap-charts/stages"
+)
+
+// runEnv is what every addon of a run shares: one registry client (one transport, one
+// auth chain, per-host limits), one destination, one resolver (each repository index
+// fetched once) and one fetcher (one archive cache).
+type runEnv struct {
+	opts      Options
+	log       *zap.Logger
+	client    *registry.Client
+	registry  string // destination host
+	layout    registry.MirrorLayout
+	preflight Preflight
+	ensurer   registry.RepositoryEnsurer // nil when the destination creates on push
+	resolver  *stages.Resolver
+	fetcher   *stages.Fetcher
+	sandbox   string
+	published lockedSet
+}
+
+func newRunEnv(ctx context.Context, opts Options, log *zap.Logger) (*runEnv, error) {
+	env := &runEnv{opts: opts, log: log}
+	sandbox, err := os.MkdirTemp("", "airgap-charts-helm-")
+	if err != nil {
+		return nil, fmt.Errorf("helm sandbox: %w", err)
+	}
+	env.sandbox = sandbox
+
+	var extraKeychains []authn.Keychain
+	var destLimits []registry.HostRate
+	var ecr *registry.ECR
+	useECR, err := wantsECR(opts)
+	if err != nil {
+		env.close()
+		return nil, err
+	}
+	if useECR {
+		ecr, err = newECR(ctx, opts)
+		if err != nil {
+			env.close()
+			return nil, err
+		}
+		env.registry = ecr.Registry()
+		extraKeychains = append(extraKeychains, ecr.Keychain())
+		destLimits = ecrLimits(env.registry, opts.ECR)
+	} else {
+		env.registry = opts.TargetRegistry
+	}
+	env.layout = registry.MirrorLayout{Registry: env.registry, Prefix: opts.TargetPrefix}
+
+	var rates []registry.HostRate
+	for _, r := range opts.RateLimits {
+		rates = append(rates, registry.HostRate{Host: r.Host, Kind: registry.ManifestGet, N: r.N, Period: r.Period})
+	}
+	env.client, err = registry.NewClient(registry.ClientOptions{
+		Concurrency:        opts.Concurrency,
+		Insecure:           opts.InsecureRegistry,
+		Mirrors:            opts.RegistryMirrors,
+		RateLimits:         rates,
+		DestLimits:         destLimits,
+		Keychains:          extraKeychains,
+		DockerHubUser:      opts.DockerHubUsername,
+		DockerHubToken:     opts.DockerHubToken,
+		PublicECRPassword:  opts.PublicECRPassword,
+		PrivateECRPassword: opts.PrivateECRPassword,
+		Logger:             log,
+	})
+	if err != nil {
+		env.close()
+		return nil, err
+	}
+	if ecr != nil {
+		env.preflight = ecr
+		if opts.ECR.CreateRepositories {
+			env.ensurer = ecr
+		}
+	} else {
+		env.preflight = registry.NewOCIPreflight(env.client.Transport(), env.client.Keychain(), env.client.Insecure)
+	}
+
+	httpClient := env.client.HTTPClient()
+	env.resolver, err = stages.NewResolver(stages.ResolverOptions{
+		HTTPClient:  httpClient,
+		RepoMirrors: opts.RepoMirrors,
+		Insecure:    env.client.Insecure,
+		Keychain:    env.client.Keychain(),
+		Credentials: addonCredentials(opts.Addons),
+		SandboxDir:  sandbox,
+	})
+	if err != nil {
+		env.close()
+		return nil, err
+	}
+	env.fetcher, err = stages.NewFetcher(stages.FetcherOptions{
+		CacheDir:    filepath.Join(opts.OutputDir, ".cache"),
+		HTTPClient:  httpClient,
+		RepoMirrors: opts.RepoMirrors,
+		Insecure:    env.client.Insecure,
+		Keychain:    env.client.Keychain(),
+		Credentials: addonCredentials(opts.Addons),
+		SandboxDir:  sandbox,
+	})
+	if err != nil {
+		env.close()
+		return nil, err
+	}
+	return env, nil
+}
+
+func (e *runEnv) close() {
+	if e.sandbox != "" {
+		_ = os.RemoveAll(e.sandbox)
+	}
+}
+
+// wantsECR decides the destination kind: ECR for --target-kind ecr, for an ECR host, or
+// when no --target-registry is given (the account's default registry).
+func wantsECR(opts Options) (bool, error) {
+	switch opts.TargetKind {
+	case "ecr":
+		return true, nil
+	case "oci":
+		if opts.TargetRegistry == "" {
+			return false, fmt.Errorf("--target-kind oci needs --target-registry")
+		}
+		return false, nil
+	case "auto", "":
+		if opts.TargetRegistry == "" {
+			return true, nil
+		}
+		_, _, ok := registry.IsECRHost(opts.TargetRegistry)
+		return ok, nil
+	}
+	return false, fmt.Errorf("--target-kind %q: want auto, ecr or oci", opts.TargetKind)
+}
+
+func newECR(ctx context.Context, opts Options) (*registry.ECR, error) {
+	var loadOpts []func(*awsconfig.LoadOptions) error
+	if _, region, ok := registry.IsECRHost(opts.TargetRegistry); ok {
+		loadOpts = append(loadOpts, awsconfig.WithRegion(region))
+	}
+	cfg, err := awsconfig.LoadDefaultConfig(ctx, loadOpts...)
+	if err != nil {
+		return nil, fmt.Errorf("AWS configuration for ECR: %w", err)
+	}
+	if opts.ECR.AWSConfig != nil {
+		cfg = *opts.ECR.AWSConfig
+	}
+	var policy string
+	if opts.ECR.LifecyclePolicyFile != "" {
+		b, err := os.ReadFile(opts.ECR.LifecyclePolicyFile)
+		if err != nil {
+			return nil, fmt.Errorf("--ecr-lifecycle-policy: %w", err)
+		}
+		policy = string(b)
+	}
+	ecr, err := registry.NewECR(ctx, registry.ECROptions{
+		AWSConfig:          cfg,
+		Endpoint:           opts.ECR.Endpoint,
+		Registry:           opts.TargetRegistry,
+		CreateRepositories: opts.ECR.CreateRepositories,
+		ImmutableTags:      opts.ECR.ImmutableTags,
+		ScanOnPush:         opts.ECR.ScanOnPush,
+		KMSKey:             opts.ECR.KMSKey,
+		LifecyclePolicy:    policy,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("ECR destination: %w", err)
+	}
+	return ecr, nil
+}
+
+// ecrLimits are token buckets for ECR's default API quotas, so a large run never draws a
+// throttling error it could have avoided.
+func ecrLimits(host string, o ECROptions) []registry.HostRate {
+	put, up := o.PutImageRate, o.LayerUploadRate
+	if put <= 0 {
+		put = 10
+	}
+	if up <= 0 {
+		up = 100
+	}
+	return []registry.HostRate{
+		{Host: host, Kind: registry.ManifestPut, N: int(put), Period: time.Second},
+		{Host: host, Kind: registry.Upload, N: int(up), Period: time.Second},
+	}
+}
+
+// addonCredentials answers chart repository basic auth from the addons' own fields.
+func addonCredentials(addons []config.Addon) func(string) (string, string, bool) {
+	creds := map[string][2]string{}
+	for _, a := range addons {
+		pass := a.Password
+		if pass == "" && a.PasswordEnv != "" {
+			pass = os.Getenv(a.PasswordEnv)
+		}
+		if a.Username != "" || pass != "" {
+			creds[a.Repository] = [2]string{a.Username, pass}
+		}
+	}
+	return func(repoURL string) (string, string, bool) {
+		c, ok := creds[repoURL]
+		return c[0], c[1], ok
+	}
+}
+
+

@@ -1,0 +1,203 @@
+package engine
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/airgap-charts/airgap-charts/stages"
+)
+
+// Addon statuses.
+const (
+	StatusSuccess = "SUCCESS"
+	StatusError   = "ERROR"
+)
+
+// Report is the outcome of a run: every addon, every image, and the totals. It holds no
+// secret: credentials never reach it.
+type Report struct {
+	Started     time.Time      `json:"started"`
+	Duration    time.Duration  `json:"duration_ns"`
+	Registry    string         `json:"registry"`
+	Prefix      string         `json:"prefix,omitempty"`
+	ScanOnly    bool           `json:"scan_only"`
+	Platform    string         `json:"platform"`
+	Addons      []*AddonReport `json:"addons"`
+	Totals      Totals         `json:"totals"`
+	UniqueJobs  int            `json:"unique_image_jobs"`
+	ElapsedText string         `json:"elapsed"`
+}
+
+// Totals sums the run.
+type Totals struct {
+	Addons    int   `json:"addons"`
+	Succeeded int   `json:"succeeded"`
+	Failed    int   `json:"failed"`
+	Images    int   `json:"images"`
+	Copied    int   `json:"copied"`
+	Skipped   int   `json:"skipped"`
+	Planned   int   `json:"planned"`
+	ImgFailed int   `json:"images_failed"`
+	Bytes     int64 `json:"bytes"`
+}
+
+// AddonReport is one addon's outcome.
+type AddonReport struct {
+	Addon             string               `json:"addon"`
+	Chart             string               `json:"chart"`
+	Release           string               `json:"release,omitempty"`
+	Repository        string               `json:"repository"`
+	Version           string               `json:"version,omitempty"`
+	Status            string               `json:"status"`
+	Stage             string               `json:"failed_stage,omitempty"`
+	Error             string               `json:"error,omitempty"`
+	Warnings          []string             `json:"warnings,omitempty"`
+	ChartDigest       string               `json:"chart_digest,omitempty"`
+	PackagedDigest    string               `json:"packaged_digest,omitempty"`
+	ChartArchive      string               `json:"chart_archive,omitempty"`
+	ChartRef          string               `json:"chart_ref,omitempty"`
+	ChartResult       string               `json:"chart_result,omitempty"`
+	ConsumerOverrides string               `json:"consumer_overrides,omitempty"`
+	Dependencies      []stages.Dependency  `json:"dependencies,omitempty"`
+	Fallbacks         []string             `json:"fallbacks,omitempty"`
+	NotRewritable     []NotRewritable      `json:"not_rewritable,omitempty"`
+	Images            []ImageReport        `json:"images"`
+	Timings           map[string]Duration  `json:"timings,omitempty"`
+	Duration          time.Duration        `json:"duration_ns"`
+}
+
+// NotRewritable is an image still public after the rewrite, with where it is.
+type NotRewritable struct {
+	Image string `json:"image"`
+	Where string `json:"where"`
+}
+
+// ImageReport is one image of an addon.
+type ImageReport struct {
+	Source       string            `json:"source"`
+	Destination  string            `json:"destination"`
+	SourceDigest string            `json:"source_digest,omitempty"`
+	DestDigest   string            `json:"destination_digest,omitempty"`
+	Where        []stages.Location `json:"where"`
+	Result       Outcome           `json:"result"`
+	Reason       string            `json:"reason,omitempty"`
+	Error        string            `json:"error,omitempty"`
+	Bytes        int64             `json:"bytes"`
+	Duration     Duration          `json:"duration"`
+}
+
+// Duration marshals as a Go duration string ("1.5s").
+type Duration time.Duration
+
+// MarshalJSON implements json.Marshaler.
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
+
+func (r *AddonReport) timing(stage string, since time.Time) {
+	if r.Timings == nil {
+		r.Timings = map[string]Duration{}
+	}
+	r.Timings[stage] = Duration(time.Since(since))
+}
+
+func (r *AddonReport) addImage(img stages.FoundImage, res JobResult) {
+	ir := ImageReport{
+		Source:       res.Job.Source.String(),
+		Destination:  res.Job.Destination.String(),
+		SourceDigest: res.SourceDigest,
+		DestDigest:   res.DestDigest,
+		Where:        img.Where,
+		Result:       res.Outcome,
+		Reason:       res.Reason,
+		Bytes:        res.Bytes,
+		Duration:     Duration(res.Duration),
+	}
+	if res.Err != nil {
+		ir.Error = res.Err.Error()
+	}
+	r.Images = append(r.Images, ir)
+}
+
+func (r *AddonReport) firstImageError() string {
+	for _, i := range r.Images {
+		if i.Error != "" {
+			return i.Source + ": " + i.Error
+		}
+	}
+	return ""
+}
+
+// Failed reports whether any addon failed.
+func (r *Report) Failed() bool { return r.Totals.Failed > 0 }
+
+func newReport(addons []*AddonReport, registry string, opts Options, took time.Duration) *Report {
+	rep := &Report{
+		Started:     time.Now().Add(-took),
+		Duration:    took,
+		ElapsedText: took.Round(time.Millisecond).String(),
+		Registry:    registry,
+		Prefix:      opts.TargetPrefix,
+		ScanOnly:    opts.ScanOnly,
+		Platform:    string(opts.Platform),
+		Addons:      addons,
+	}
+	seen := map[string]bool{}
+	for _, a := range addons {
+		rep.Totals.Addons++
+		if a.Status == StatusSuccess {
+			rep.Totals.Succeeded++
+		} else {
+			rep.Totals.Failed++
+		}
+		for _, img := range a.Images {
+			rep.Totals.Images++
+			key := img.Source + "→" + img.Destination
+			if seen[key] {
+				continue // counted once: the pool ran it once
+			}
+			seen[key] = true
+			rep.UniqueJobs++
+			rep.Totals.Bytes += img.Bytes
+			switch img.Result {
+			case OutcomeCopied, OutcomeOverwritten:
+				rep.Totals.Copied++
+			case OutcomePlanned:
+				rep.Totals.Planned++
+			case OutcomeFailed:
+				rep.Totals.ImgFailed++
+			default:
+				rep.Totals.Skipped++
+			}
+		}
+	}
+	return rep
+}
+
+// WriteJSON writes the report to path atomically (temp file + rename).
+func (r *Report) WriteJSON(path string) error {
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	if dir := filepath.Dir(path); dir != "" {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return fmt.Errorf("report %s: %w", path, err)
+		}
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".report-*.json")
+	if err != nil {
+		return fmt.Errorf("report %s: %w", path, err)
+	}
+	if _, err := tmp.Write(append(b, '\n')); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return fmt.Errorf("report %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("report %s: %w", path, err)
+	}
+	return os.Rename(tmp.Name(), path)
+}

@@ -1,0 +1,77 @@
+package engine
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// WriteSummary prints the per-addon table: status, chart@version, images copied /
+// skipped / failed, bytes, time and the last error in one line; colours when asked.
+func (r *Report) WriteSummary(w io.Writer, color bool) {
+	paint := func(code, s string) string {
+		if !color {
+			return s
+		}
+		return "\x1b[" + code + "m" + s + "\x1b[0m"
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "STATUS\tADDON\tCHART\tCOPIED\tSKIPPED\tFAILED\tBYTES\tTIME\tLAST ERROR")
+	for _, a := range r.Addons {
+		var copied, skipped, failed int
+		var bytes int64
+		for _, img := range a.Images {
+			bytes += img.Bytes
+			switch img.Result {
+			case OutcomeCopied, OutcomeOverwritten, OutcomePlanned:
+				copied++
+			case OutcomeFailed:
+				failed++
+			default:
+				skipped++
+			}
+		}
+		status := paint("32", a.Status)
+		if a.Status != StatusSuccess {
+			status = paint("31", a.Status)
+		}
+		chart := a.Chart
+		if a.Version != "" {
+			chart += "@" + a.Version
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%s\t%s\t%s\n", status, a.Addon, chart, copied, skipped, failed,
+			HumanBytes(bytes), a.Duration.Round(time.Millisecond), oneLine(a.Error, 120))
+	}
+	tw.Flush()
+	t := r.Totals
+	verb := "copied"
+	if r.ScanOnly {
+		verb = "to copy"
+	}
+	fmt.Fprintf(w, "\n%d addons: %d succeeded, %d failed; %d distinct images: %d %s, %d skipped, %d failed; %s in %s\n",
+		t.Addons, t.Succeeded, t.Failed, r.UniqueJobs, t.Copied+t.Planned, verb, t.Skipped, t.ImgFailed, HumanBytes(t.Bytes), r.ElapsedText)
+}
+
+func oneLine(s string, max int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > max {
+		s = s[:max-1] + "…"
+	}
+	return s
+}
+
+// HumanBytes formats n as B, KiB, MiB or GiB.
+func HumanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
