@@ -218,5 +218,3 @@ func addonCredentials(addons []config.Addon) func(string) (string, string, bool)
 		return c[0], c[1], ok
 	}
 }
-
-

@@ -67,11 +67,11 @@ type Options struct {
 
 // ECROptions configures repositories created on ECR targets.
 type ECROptions struct {
-	CreateRepositories  bool   // false when the account relies on creation templates
-	ImmutableTags       bool   // IMMUTABLE tag mutability
-	ScanOnPush          bool   // image scanning on push
-	KMSKey              string // KMS key ARN; empty: AES256
-	LifecyclePolicyFile string // JSON lifecycle policy applied to created repositories
+	CreateRepositories  bool    // false when the account relies on creation templates
+	ImmutableTags       bool    // IMMUTABLE tag mutability
+	ScanOnPush          bool    // image scanning on push
+	KMSKey              string  // KMS key ARN; empty: AES256
+	LifecyclePolicyFile string  // JSON lifecycle policy applied to created repositories
 	PutImageRate        float64 // PutImage calls per second; 0: 10 (ECR's default quota)
 	LayerUploadRate     float64 // upload initiate/complete per second; 0: 100
 	// Endpoint overrides the ECR API endpoint (tests, VPC endpoints); empty: the SDK's.

@@ -46,27 +46,27 @@ type Totals struct {
 
 // AddonReport is one addon's outcome.
 type AddonReport struct {
-	Addon             string               `json:"addon"`
-	Chart             string               `json:"chart"`
-	Release           string               `json:"release,omitempty"`
-	Repository        string               `json:"repository"`
-	Version           string               `json:"version,omitempty"`
-	Status            string               `json:"status"`
-	Stage             string               `json:"failed_stage,omitempty"`
-	Error             string               `json:"error,omitempty"`
-	Warnings          []string             `json:"warnings,omitempty"`
-	ChartDigest       string               `json:"chart_digest,omitempty"`
-	PackagedDigest    string               `json:"packaged_digest,omitempty"`
-	ChartArchive      string               `json:"chart_archive,omitempty"`
-	ChartRef          string               `json:"chart_ref,omitempty"`
-	ChartResult       string               `json:"chart_result,omitempty"`
-	ConsumerOverrides string               `json:"consumer_overrides,omitempty"`
-	Dependencies      []stages.Dependency  `json:"dependencies,omitempty"`
-	Fallbacks         []string             `json:"fallbacks,omitempty"`
-	NotRewritable     []NotRewritable      `json:"not_rewritable,omitempty"`
-	Images            []ImageReport        `json:"images"`
-	Timings           map[string]Duration  `json:"timings,omitempty"`
-	Duration          time.Duration        `json:"duration_ns"`
+	Addon             string              `json:"addon"`
+	Chart             string              `json:"chart"`
+	Release           string              `json:"release,omitempty"`
+	Repository        string              `json:"repository"`
+	Version           string              `json:"version,omitempty"`
+	Status            string              `json:"status"`
+	Stage             string              `json:"failed_stage,omitempty"`
+	Error             string              `json:"error,omitempty"`
+	Warnings          []string            `json:"warnings,omitempty"`
+	ChartDigest       string              `json:"chart_digest,omitempty"`
+	PackagedDigest    string              `json:"packaged_digest,omitempty"`
+	ChartArchive      string              `json:"chart_archive,omitempty"`
+	ChartRef          string              `json:"chart_ref,omitempty"`
+	ChartResult       string              `json:"chart_result,omitempty"`
+	ConsumerOverrides string              `json:"consumer_overrides,omitempty"`
+	Dependencies      []stages.Dependency `json:"dependencies,omitempty"`
+	Fallbacks         []string            `json:"fallbacks,omitempty"`
+	NotRewritable     []NotRewritable     `json:"not_rewritable,omitempty"`
+	Images            []ImageReport       `json:"images"`
+	Timings           map[string]Duration `json:"timings,omitempty"`
+	Duration          time.Duration       `json:"duration_ns"`
 }
 
 // NotRewritable is an image still public after the rewrite, with where it is.
