@@ -179,7 +179,7 @@ func TestLoadValuesInputErrors(t *testing.T) {
 	}
 	cases := []struct {
 		name, content, want string
-		file               string // when set, load this path instead of the written file
+		file                string // when set, load this path instead of the written file
 	}{
 		{name: "malformed", content: "addons:\n  - chart: a\n   repository: https://x\n", want: "malformed.yaml:3:4: malformed YAML: value is not allowed in this context"},
 		{name: "unclosed", content: "addons:\n  - chart: \"a\n", want: "unclosed.yaml:2:12: malformed YAML: could not find end character of double-quoted text"},
