@@ -52,8 +52,9 @@ type app struct {
 	env            func(string) string
 	runEngine      func(context.Context, engine.Options, *zap.Logger) (*engine.Report, error)
 
-	cli cli
-	log *zap.Logger
+	cli     cli
+	log     *zap.Logger
+	secrets redactor
 }
 
 // usageError is a bad flag or a bad combination of flags (exit code 2).
@@ -70,6 +71,8 @@ var errAddonsFailed = errors.New("some addons failed")
 type kongExit int
 
 func (a *app) main(args []string) (code int) {
+	a.secrets.addFromArgs(args, a.env)
+	a.stdout, a.stderr = a.secrets.writer(a.stdout), a.secrets.writer(a.stderr)
 	defer func() {
 		if r := recover(); r != nil {
 			c, ok := r.(kongExit)

@@ -93,6 +93,9 @@ func (c *syncCmd) Run(a *app) error {
 	if err := resolvePasswordEnv(kept, a.env); err != nil {
 		return err
 	}
+	for _, ad := range kept {
+		a.secrets.add(ad.Password)
+	}
 	opts.Addons = kept
 	if opts.Overrides, err = loadOverrides(c.Overrides); err != nil {
 		return err
