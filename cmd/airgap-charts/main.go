@@ -1,0 +1,160 @@
+// Command airgap-charts mirrors Helm charts and every container image they reference into a
+// private registry (AWS ECR or any OCI registry) for air-gapped Kubernetes clusters.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"strconv"
+
+	"github.com/alecthomas/kong"
+	"go.uber.org/zap"
+
+	"github.com/airgap-charts/airgap-charts/config"
+	"github.com/airgap-charts/airgap-charts/engine"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr, os.Getenv))
+}
+
+// Exit codes.
+const (
+	exitOK     = 0 // every addon succeeded
+	exitFailed = 1 // some addon failed, or the run could not complete
+	exitUsage  = 2 // bad flags or bad input files; nothing was written
+)
+
+// run parses args, runs the chosen command and returns the process exit code. Tests call
+// it directly; it never exits the process.
+func run(args []string, stdout, stderr io.Writer, env func(string) string) int {
+	return (&app{stdout: stdout, stderr: stderr, env: env, runEngine: engine.Run}).main(args)
+}
+
+// cli is the command line: global flags and the commands.
+type cli struct {
+	LogFormat string `help:"Log encoding: console or json (auto: console with colours on a terminal, json otherwise)." enum:"auto,console,json" default:"auto"`
+	LogLevel  string `help:"Least severe log level shown: debug, info, warn or error." enum:"debug,info,warn,error" default:"info"`
+
+	Sync    syncCmd    `cmd:"" default:"withargs" help:"Mirror charts and their images into the target registry (the default command)."`
+	Catalog catalogCmd `cmd:"" help:"Write a normalized catalog from a values file (the Python tool's values_parser.py)."`
+	Demo    demoCmd    `cmd:"" help:"Run a self-contained demonstration against in-process registries."`
+	Version versionCmd `cmd:"" help:"Print the version of airgap-charts and of Go."`
+}
+
+// app is one invocation: its writers, its environment and the engine it drives.
+type app struct {
+	stdout, stderr io.Writer
+	env            func(string) string
+	runEngine      func(context.Context, engine.Options, *zap.Logger) (*engine.Report, error)
+
+	cli     cli
+	log     *zap.Logger
+	secrets redactor
+}
+
+// usageError is a bad flag or a bad combination of flags (exit code 2).
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error { return &usageError{fmt.Sprintf(format, args...)} }
+
+// errAddonsFailed reports that the run completed but some addon failed (exit code 1).
+var errAddonsFailed = errors.New("some addons failed")
+
+// kongExit carries kong's exit request (after --help) out of the parser.
+type kongExit int
+
+func (a *app) main(args []string) (code int) {
+	a.secrets.addFromArgs(args, a.env)
+	a.stdout, a.stderr = a.secrets.writer(a.stdout), a.secrets.writer(a.stderr)
+	defer func() {
+		if r := recover(); r != nil {
+			c, ok := r.(kongExit)
+			if !ok {
+				panic(r)
+			}
+			code = int(c)
+		}
+	}()
+	parser, err := kong.New(&a.cli,
+		kong.Name("airgap-charts"),
+		kong.Description("Mirror Helm charts and every container image they reference into a private registry "+
+			"(AWS ECR or any OCI registry) for air-gapped Kubernetes clusters. One binary: no helm, crane, yq or aws needed."),
+		kong.Writers(a.stdout, a.stderr),
+		kong.Exit(func(c int) { panic(kongExit(c)) }),
+		kong.Vars{"cpus": strconv.Itoa(runtime.NumCPU())},
+		kong.Help(helpWithDefaultCommand),
+		kong.ConfigureHelp(kong.HelpOptions{Compact: true}),
+	)
+	if err != nil {
+		fmt.Fprintf(a.stderr, "airgap-charts: internal error: %v\n", err)
+		return exitFailed
+	}
+	kctx, err := parser.Parse(args)
+	if err != nil {
+		fmt.Fprintf(a.stderr, "airgap-charts: error: %v (see airgap-charts --help)\n", err)
+		return exitUsage
+	}
+	err = kctx.Run(a)
+	if a.log != nil {
+		_ = a.log.Sync()
+	}
+	return a.exit(err)
+}
+
+// exit reports err on stderr and maps it to an exit code.
+func (a *app) exit(err error) int {
+	var ue *usageError
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.Is(err, errAddonsFailed):
+		return exitFailed
+	case errors.As(err, &ue):
+		fmt.Fprintf(a.stderr, "airgap-charts: error: %v (see airgap-charts --help)\n", err)
+		return exitUsage
+	case config.IsInputError(err):
+		fmt.Fprintf(a.stderr, "airgap-charts: error: %v\n", err)
+		return exitUsage
+	}
+	fmt.Fprintf(a.stderr, "airgap-charts: error: %v\n", err)
+	return exitFailed
+}
+
+// logger builds the run's logger once, from the global flags.
+func (a *app) logger() (*zap.Logger, error) {
+	if a.log != nil {
+		return a.log, nil
+	}
+	log, err := newLogger(a.cli.LogFormat, a.cli.LogLevel, a.stderr)
+	if err != nil {
+		return nil, err
+	}
+	a.log = log
+	return log, nil
+}
+
+// helpWithDefaultCommand prints kong's help and, for the top level, the flags of the
+// default command too, so that `airgap-charts --help` lists every sync flag.
+func helpWithDefaultCommand(options kong.HelpOptions, ctx *kong.Context) error {
+	if err := kong.DefaultHelpPrinter(options, ctx); err != nil {
+		return err
+	}
+	if ctx.Selected() != nil {
+		return nil
+	}
+	syncCtx, err := kong.Trace(ctx.Kong, []string{"sync"})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(ctx.Stdout)
+	fmt.Fprintln(ctx.Stdout, "Without a command, airgap-charts runs sync:")
+	fmt.Fprintln(ctx.Stdout)
+	return kong.DefaultHelpPrinter(options, syncCtx)
+}

@@ -1,0 +1,84 @@
+package main
+
+import (
+	"bytes"
+	"io"
+	"strings"
+	"sync"
+)
+
+// secretFlags are the flags whose values are secrets, with their environment fallbacks.
+var secretFlags = map[string]string{
+	"--public-ecr-password":  "ECR_PUBLIC_PASSWORD",
+	"--private-ecr-password": "ECR_PRIVATE_PASSWORD",
+	"--dockerhub-token":      "DOCKERHUB_TOKEN",
+}
+
+// minSecretLen: shorter values are not redacted (they would blank out ordinary text).
+const minSecretLen = 4
+
+// redactor replaces known secrets in everything written through it, so that no password
+// or token reaches the terminal even when a library echoes a flag value in an error.
+type redactor struct {
+	mu      sync.Mutex
+	secrets []string
+}
+
+// add registers secrets to hide from then on.
+func (r *redactor) add(secrets ...string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, s := range secrets {
+		if len(s) >= minSecretLen {
+			r.secrets = append(r.secrets, s)
+		}
+	}
+}
+
+// addFromArgs registers the values of secret flags in args (`--flag value` and
+// `--flag=value`) and of their environment fallbacks.
+func (r *redactor) addFromArgs(args []string, env func(string) string) {
+	for flag, name := range secretFlags {
+		r.add(env(name))
+		for i, arg := range args {
+			if arg == flag && i+1 < len(args) {
+				r.add(args[i+1])
+			}
+			if v, ok := strings.CutPrefix(arg, flag+"="); ok {
+				r.add(v)
+			}
+		}
+	}
+}
+
+// writer wraps w so that every write has the secrets replaced.
+func (r *redactor) writer(w io.Writer) io.Writer { return &redactingWriter{r: r, w: w} }
+
+type redactingWriter struct {
+	r *redactor
+	w io.Writer
+}
+
+func (rw *redactingWriter) Write(p []byte) (int, error) {
+	rw.r.mu.Lock()
+	secrets := rw.r.secrets
+	rw.r.mu.Unlock()
+	out := p
+	for _, s := range secrets {
+		if bytes.Contains(out, []byte(s)) {
+			out = bytes.ReplaceAll(out, []byte(s), []byte("[redacted]"))
+		}
+	}
+	if _, err := rw.w.Write(out); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// Fd exposes the wrapped file's descriptor so that terminal detection still works.
+func (rw *redactingWriter) Fd() uintptr {
+	if f, ok := rw.w.(interface{ Fd() uintptr }); ok {
+		return f.Fd()
+	}
+	return ^uintptr(0)
+}

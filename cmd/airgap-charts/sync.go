@@ -1,0 +1,285 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/Masterminds/semver/v3"
+	"go.uber.org/zap"
+
+	"github.com/airgap-charts/airgap-charts/config"
+	"github.com/airgap-charts/airgap-charts/engine"
+)
+
+// syncCmd mirrors charts and images: the reference tool's main.py, every flag kept.
+type syncCmd struct {
+	Values        string   `group:"Input" placeholder:"FILE" help:"Values file listing addons (values mode; filters match chart names)."`
+	Catalog       []string `group:"Input" placeholder:"FILE" help:"Catalog file(s), repeatable or comma-separated (catalog mode; filters match release names). Alternative to --values."`
+	OnlyAddon     string   `group:"Input" placeholder:"NAMES" help:"Process only these addons: comma-separated, case-insensitive, exact (chart names in values mode, release names in catalog mode)."`
+	ExcludeAddons string   `group:"Input" placeholder:"NAMES" help:"Skip these addons (same matching as --only-addon)."`
+	Overrides     string   `group:"Input" placeholder:"FILE" help:"Per-chart render values (overrides: {CHART: {...}}). Default: ./chart-overrides.yaml when present."`
+	Latest        bool     `group:"Input" help:"Use the newest chart version even where an addon names one."`
+
+	ScanOnly            bool   `group:"Run" help:"Do everything except pushing images and charts; still writes the repacked charts and consumer overrides."`
+	PushImages          bool   `group:"Run" help:"Push images and charts (the default when neither --scan-only nor --push-images is given)."`
+	IncludeDependencies bool   `group:"Run" help:"Render subcharts when extracting images (default)."`
+	ExcludeDependencies bool   `group:"Run" help:"Render without subcharts."`
+	Platform            string `group:"Run" enum:"auto,linux/amd64,linux/arm64" default:"auto" help:"Image copy platform: auto keeps multi-arch indexes intact; linux/amd64 or linux/arm64 copies that single-arch manifest."`
+	KubeVersion         string `group:"Run" default:"1.33.0" placeholder:"VERSION" help:"Kubernetes version charts are rendered for, so that kubeVersion constraints pass (default: ${default})."`
+	OutputDir           string `group:"Run" default:"./helm-charts" placeholder:"DIR" help:"Where charts, repacked archives and consumer overrides are written (default: ${default})."`
+	Report              string `group:"Run" placeholder:"FILE" help:"Write the JSON run report to FILE."`
+
+	TargetRegistry string `group:"Destination" placeholder:"HOST" help:"Destination registry for images and charts (default: the AWS account's private ECR registry)."`
+	TargetPrefix   string `group:"Destination" placeholder:"PATH" help:"Path under the registry for image repositories (charts go under their oci_namespace)."`
+	TargetKind     string `group:"Destination" enum:"auto,ecr,oci" default:"auto" help:"Destination kind: auto (ECR when the host is *.dkr.ecr.REGION.amazonaws.com[.cn]), ecr or oci."`
+
+	SkipExisting         bool `group:"Existing images" default:"true" negatable:"" help:"Skip an image whose destination tag already exists (default: true)."`
+	VerifyExistingDigest bool `group:"Existing images" help:"With --skip-existing, skip only when the destination digest matches the source's for the chosen platform."`
+	OverwriteExisting    bool `group:"Existing images" help:"When the destination digest differs, replace the destination tag."`
+
+	PublicECRPassword  string `group:"Credentials" name:"public-ecr-password" placeholder:"TOKEN" help:"Token for public.ecr.aws. Env fallback: ECR_PUBLIC_PASSWORD."`
+	PrivateECRPassword string `group:"Credentials" name:"private-ecr-password" placeholder:"TOKEN" help:"Token for the private ECR registry (instead of the AWS SDK's). Env fallback: ECR_PRIVATE_PASSWORD."`
+	DockerhubUsername  string `group:"Credentials" name:"dockerhub-username" placeholder:"USER" help:"Docker Hub user for authenticated pulls. Env fallback: DOCKERHUB_USERNAME."`
+	DockerhubToken     string `group:"Credentials" name:"dockerhub-token" placeholder:"TOKEN" help:"Docker Hub access token. Env fallback: DOCKERHUB_TOKEN."`
+
+	Concurrency      int      `group:"Registries" default:"8" placeholder:"N" help:"Image copy workers (default: ${default})."`
+	ChartConcurrency int      `group:"Registries" default:"${cpus}" placeholder:"N" help:"Addons processed at once (default: the number of CPUs, ${default} here)."`
+	RateLimit        []string `group:"Registries" sep:"none" placeholder:"HOST=N/PERIOD" help:"Budget of manifest pulls for a registry host, repeatable (e.g. docker.io=100/6h; PERIOD a Go duration or 1d)."`
+	RegistryMirror   []string `group:"Registries" sep:"none" placeholder:"HOST=MIRROR[/path]" help:"Pull images of HOST from MIRROR, path kept (e.g. docker.io=127.0.0.1:5001/docker.io); destinations follow the original reference. Repeatable."`
+	RepoMirror       []string `group:"Registries" sep:"none" placeholder:"URL=URL" help:"Fetch charts of a repository from a mirror (addons and dependencies). Repeatable."`
+	InsecureRegistry []string `group:"Registries" placeholder:"HOST[:PORT]" help:"Reach this host over plain HTTP or unverified TLS (image registries, OCI and HTTP chart repositories). Repeatable."`
+
+	ECRCreateRepositories bool    `group:"ECR repositories" name:"ecr-create-repositories" default:"true" negatable:"" help:"Create missing ECR repositories (default: true; --no-ecr-create-repositories where repository creation templates do it)."`
+	ECRImmutableTags      bool    `group:"ECR repositories" name:"ecr-immutable-tags" help:"Create repositories with IMMUTABLE tags."`
+	ECRScanOnPush         bool    `group:"ECR repositories" name:"ecr-scan-on-push" help:"Create repositories with scan on push."`
+	ECRKMSKey             string  `group:"ECR repositories" name:"ecr-kms-key" placeholder:"ARN" help:"Encrypt created repositories with this KMS key (default: AES256)."`
+	ECRLifecyclePolicy    string  `group:"ECR repositories" name:"ecr-lifecycle-policy" placeholder:"FILE" help:"JSON lifecycle policy applied to created repositories."`
+	ECRPutImageRate       float64 `group:"ECR repositories" name:"ecr-put-image-rate" default:"10" placeholder:"PER-SECOND" help:"PutImage calls per second (default: ${default}, ECR's default quota)."`
+	ECRLayerUploadRate    float64 `group:"ECR repositories" name:"ecr-layer-upload-rate" default:"100" placeholder:"PER-SECOND" help:"Layer upload initiations per second (default: ${default}, ECR's default quota)."`
+}
+
+// Run validates the flags, loads the addons and runs the engine.
+func (c *syncCmd) Run(a *app) error {
+	opts, mode, err := c.options(a.env)
+	if err != nil {
+		return err
+	}
+	log, err := a.logger()
+	if err != nil {
+		return err
+	}
+	if mode == config.ModeValues {
+		opts.Addons, err = config.LoadValues(c.Values)
+	} else {
+		opts.Addons, err = config.LoadCatalogs(splitList(c.Catalog))
+	}
+	if err != nil {
+		return err
+	}
+	kept, warnings := config.Filter(opts.Addons, mode, c.OnlyAddon, c.ExcludeAddons)
+	for _, w := range warnings {
+		log.Warn(w)
+	}
+	if len(kept) == 0 {
+		return usagef("no addon left to process after --only-addon %q / --exclude-addons %q", c.OnlyAddon, c.ExcludeAddons)
+	}
+	if err := resolvePasswordEnv(kept, a.env); err != nil {
+		return err
+	}
+	for _, ad := range kept {
+		a.secrets.add(ad.Password)
+	}
+	opts.Addons = kept
+	if opts.Overrides, err = loadOverrides(c.Overrides); err != nil {
+		return err
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	log.Info("sync starting", zap.String("mode", string(mode)), zap.Int("addons", len(opts.Addons)),
+		zap.Bool("scan_only", opts.ScanOnly), zap.String("platform", string(opts.Platform)))
+	report, err := a.runEngine(ctx, opts, log)
+	if err != nil {
+		return fmt.Errorf("sync: %w", err)
+	}
+	if report != nil && report.Failed() {
+		failed := 0
+		for _, r := range report.Addons {
+			if r.Status != "SUCCESS" {
+				failed++
+			}
+		}
+		log.Error("sync finished with failures", zap.Int("failed", failed), zap.Int("addons", len(report.Addons)))
+		return errAddonsFailed
+	}
+	return nil
+}
+
+// options checks the flags and turns them into engine options (addons and overrides are
+// filled by Run). It reads nothing but the lifecycle policy file.
+func (c *syncCmd) options(env func(string) string) (engine.Options, config.Mode, error) {
+	var o engine.Options
+	mode := config.ModeValues
+	catalogs := splitList(c.Catalog)
+	switch {
+	case c.Values != "" && len(catalogs) > 0:
+		return o, "", usagef("--values and --catalog cannot be used together: choose one input mode")
+	case c.Values == "" && len(catalogs) == 0:
+		return o, "", usagef("one of --values or --catalog is required")
+	case len(catalogs) > 0:
+		mode = config.ModeCatalog
+	}
+	if c.ScanOnly && c.PushImages {
+		return o, "", usagef("--scan-only and --push-images cannot be used together")
+	}
+	if c.IncludeDependencies && c.ExcludeDependencies {
+		return o, "", usagef("--include-dependencies and --exclude-dependencies cannot be used together")
+	}
+	if c.Concurrency < 1 {
+		return o, "", usagef("--concurrency must be at least 1, not %d", c.Concurrency)
+	}
+	if c.ChartConcurrency < 1 {
+		return o, "", usagef("--chart-concurrency must be at least 1, not %d", c.ChartConcurrency)
+	}
+	if c.ECRPutImageRate <= 0 || c.ECRLayerUploadRate <= 0 {
+		return o, "", usagef("--ecr-put-image-rate and --ecr-layer-upload-rate must be above 0")
+	}
+	if _, err := semver.NewVersion(c.KubeVersion); err != nil {
+		return o, "", usagef("--kube-version %q is not a version (e.g. 1.33.0)", c.KubeVersion)
+	}
+	if strings.Contains(c.TargetRegistry, "://") {
+		return o, "", usagef("--target-registry %q: give a registry host without a scheme", c.TargetRegistry)
+	}
+	for _, h := range c.InsecureRegistry {
+		if msg := checkHost(strings.TrimSpace(h)); msg != "" {
+			return o, "", usagef("--insecure-registry: %s", msg)
+		}
+	}
+	for _, s := range c.RateLimit {
+		rl, err := parseRateLimit(s)
+		if err != nil {
+			return o, "", err
+		}
+		o.RateLimits = append(o.RateLimits, rl)
+	}
+	var err error
+	if o.RegistryMirrors, err = parseRegistryMirrors(c.RegistryMirror); err != nil {
+		return o, "", err
+	}
+	if o.RepoMirrors, err = parseRepoMirrors(c.RepoMirror); err != nil {
+		return o, "", err
+	}
+	if c.ECRLifecyclePolicy != "" {
+		if err := checkJSONFile(c.ECRLifecyclePolicy); err != nil {
+			return o, "", err
+		}
+	}
+
+	o.Latest = c.Latest
+	o.ScanOnly = c.ScanOnly // neither flag, or --push-images: push
+	o.TargetRegistry = c.TargetRegistry
+	o.TargetPrefix = strings.Trim(c.TargetPrefix, "/")
+	o.TargetKind = c.TargetKind
+	o.IncludeDeps = !c.ExcludeDependencies
+	o.Platform = engine.Platform(c.Platform)
+	o.SkipExisting = c.SkipExisting
+	o.VerifyDigest = c.VerifyExistingDigest
+	o.OverwriteDigest = c.OverwriteExisting
+	o.PublicECRPassword = orEnv(c.PublicECRPassword, env, "ECR_PUBLIC_PASSWORD")
+	o.PrivateECRPassword = orEnv(c.PrivateECRPassword, env, "ECR_PRIVATE_PASSWORD")
+	o.DockerHubUsername = orEnv(c.DockerhubUsername, env, "DOCKERHUB_USERNAME")
+	o.DockerHubToken = orEnv(c.DockerhubToken, env, "DOCKERHUB_TOKEN")
+	o.Concurrency = c.Concurrency
+	o.ChartConcurrency = c.ChartConcurrency
+	o.InsecureRegistry = trimAll(c.InsecureRegistry)
+	o.OutputDir = c.OutputDir
+	o.ReportFile = c.Report
+	o.KubeVersion = c.KubeVersion
+	o.ECR = engine.ECROptions{
+		CreateRepositories:  c.ECRCreateRepositories,
+		ImmutableTags:       c.ECRImmutableTags,
+		ScanOnPush:          c.ECRScanOnPush,
+		KMSKey:              c.ECRKMSKey,
+		LifecyclePolicyFile: c.ECRLifecyclePolicy,
+		PutImageRate:        c.ECRPutImageRate,
+		LayerUploadRate:     c.ECRLayerUploadRate,
+	}
+	return o, mode, nil
+}
+
+// loadOverrides reads the named overrides file, or ./chart-overrides.yaml when present.
+func loadOverrides(path string) (config.Overrides, error) {
+	if path == "" {
+		st, err := os.Stat(config.DefaultOverridesFile)
+		if errors.Is(err, fs.ErrNotExist) || (err == nil && st.IsDir()) {
+			return nil, nil
+		}
+		path = config.DefaultOverridesFile
+	}
+	return config.LoadOverrides(path)
+}
+
+// resolvePasswordEnv fills the chart repository password of addons naming password_env.
+func resolvePasswordEnv(addons []config.Addon, env func(string) string) error {
+	for i := range addons {
+		a := &addons[i]
+		if a.Password != "" || a.PasswordEnv == "" {
+			continue
+		}
+		if a.Password = env(a.PasswordEnv); a.Password == "" {
+			return &config.InputError{Pos: a.Source, Msg: fmt.Sprintf("addon %q: password_env %s is not set", a.Name(), a.PasswordEnv)}
+		}
+	}
+	return nil
+}
+
+func checkJSONFile(path string) error {
+	if err := config.CheckFile(path, "lifecycle policy"); err != nil {
+		return err
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return &config.InputError{Pos: config.Position{File: path}, Msg: "cannot read lifecycle policy file: " + err.Error(), Err: err}
+	}
+	if !json.Valid(data) {
+		return &config.InputError{Pos: config.Position{File: path}, Msg: "lifecycle policy is not valid JSON"}
+	}
+	return nil
+}
+
+func orEnv(v string, env func(string) string, name string) string {
+	if v != "" {
+		return v
+	}
+	return env(name)
+}
+
+// splitList splits comma-separated entries of a repeatable flag, dropping empty ones.
+func splitList(entries []string) []string {
+	var out []string
+	for _, e := range entries {
+		for _, s := range strings.Split(e, ",") {
+			if s = strings.TrimSpace(s); s != "" {
+				out = append(out, s)
+			}
+		}
+	}
+	return out
+}
+
+func trimAll(in []string) []string {
+	var out []string
+	for _, s := range in {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
