@@ -108,20 +108,29 @@ func (c *Client) transferBlob(ctx context.Context, j blobJob, from string) (blob
 	host := j.dst.RegistryStr()
 	d := j.desc.Digest
 	loc := ""
-	if from != "" && !c.limits.mountsDisabled(host) {
-		l, mounted, err := startUpload(ctx, hc, j.dst, d, from)
-		if err != nil {
-			return 0, 0, fmt.Errorf("mount from %s: %w", from, err)
+	mountOK := false
+	if from != "" {
+		var release func()
+		if release, mountOK = c.limits.mountGate(host); mountOK {
+			l, mounted, err := startUpload(ctx, hc, j.dst, d, from)
+			if err == nil && mounted {
+				c.limits.confirmMounts(host)
+			} else if err == nil {
+				// 202: an upload session instead of a mount (ECR without BLOB_MOUNTING).
+				c.limits.disableMounts(host)
+				c.log.Debug("registry does not mount blobs; uploading instead", zap.String("registry", host))
+			}
+			release()
+			if err != nil {
+				return 0, 0, fmt.Errorf("mount from %s: %w", from, err)
+			}
+			if mounted {
+				return blobMounted, 0, nil
+			}
+			loc = l
 		}
-		if mounted {
-			c.limits.confirmMounts(host)
-			return blobMounted, 0, nil
-		}
-		// 202: an upload session instead of a mount (ECR without BLOB_MOUNTING).
-		c.limits.disableMounts(host)
-		c.log.Debug("registry does not mount blobs; uploading instead", zap.String("registry", host))
-		loc = l
-	} else {
+	}
+	if !mountOK {
 		exists, err := headBlob(ctx, hc, j.dst, d)
 		if err != nil {
 			return 0, 0, err

@@ -98,6 +98,9 @@ type hostState struct {
 
 	mountsOff bool // a mount answered 202: this host does not mount
 	mountsOn  bool // a mount answered 201: this host mounts
+	// mountProbe lets one mount at a time through while the host's answer is unknown, so
+	// a registry that does not mount sees one attempt, not one per blob in flight.
+	mountProbe sync.Mutex
 }
 
 // hostLimits holds the state of every host a client talks to.
@@ -312,6 +315,30 @@ func (s *hostState) waitPause(ctx context.Context) error {
 		case <-t.C:
 		}
 	}
+}
+
+// mountGate lets a mount attempt on host proceed; release after learning the answer.
+// ok is false when the host is known not to mount.
+func (h *hostLimits) mountGate(host string) (release func(), ok bool) {
+	s := h.state(host)
+	s.mu.Lock()
+	on, off := s.mountsOn, s.mountsOff
+	s.mu.Unlock()
+	switch {
+	case off:
+		return nil, false
+	case on:
+		return func() {}, true
+	}
+	s.mountProbe.Lock()
+	s.mu.Lock()
+	off = s.mountsOff
+	s.mu.Unlock()
+	if off {
+		s.mountProbe.Unlock()
+		return nil, false
+	}
+	return s.mountProbe.Unlock, true
 }
 
 // mountsDisabled reports whether a mount on host answered 202 before.
