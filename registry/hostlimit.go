@@ -341,14 +341,6 @@ func (h *hostLimits) mountGate(host string) (release func(), ok bool) {
 	return s.mountProbe.Unlock, true
 }
 
-// mountsDisabled reports whether a mount on host answered 202 before.
-func (h *hostLimits) mountsDisabled(host string) bool {
-	s := h.state(host)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.mountsOff
-}
-
 func (h *hostLimits) disableMounts(host string) {
 	s := h.state(host)
 	s.mu.Lock()

@@ -106,8 +106,8 @@ func headBlob(ctx context.Context, hc *http.Client, repo name.Repository, d v1.H
 }
 
 // startUpload opens an upload session, or mounts d from the repository from when from is
-// set. It returns mounted (201) or the location to upload to (202). status is the answer's
-// status code, so a caller can learn that the registry does not mount.
+// set. It returns mounted (201) or the location to upload to (202: a plain upload session,
+// also what a registry that does not mount answers to a mount).
 func startUpload(ctx context.Context, hc *http.Client, repo name.Repository, d v1.Hash, from string) (loc string, mounted bool, err error) {
 	u := repoURL(repo, "blobs/uploads/")
 	if from != "" {
