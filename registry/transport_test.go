@@ -272,3 +272,60 @@ func TestParseHeaders(t *testing.T) {
 		t.Fatalf("Retry-After date = %s %v", d, ok)
 	}
 }
+
+// With PullBudgetWait, a spent budget is waited out for its window instead of failing.
+func TestPullBudgetWaitsForWindow(t *testing.T) {
+	src, dst := registrytest.New(t), registrytest.New(t)
+	pushImage(t, src.Host+"/a:1", platformImage(t, "linux", "amd64"))
+	pushImage(t, src.Host+"/b:1", platformImage(t, "linux", "amd64"))
+	var mu sync.Mutex
+	var firstAnswer time.Time
+	src.Intercept(func(w http.ResponseWriter, r *http.Request) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		if isManifestGet(r) && firstAnswer.IsZero() {
+			firstAnswer = time.Now()
+			w.Header().Set("ratelimit-remaining", "0;w=1")
+		}
+		return false
+	})
+	c := newTestClient(t, ClientOptions{PullBudgetWait: 5 * time.Second})
+	ctx := context.Background()
+	for _, repo := range []string{"a", "b"} {
+		if _, err := c.Copy(ctx, MustParseImageRef(src.Host+"/"+repo+":1"), MustParseImageRef(dst.Host+"/"+repo+":1"), "auto"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if el := time.Since(firstAnswer); el < 900*time.Millisecond {
+		t.Fatalf("second pull after %s: the 1s window was not waited for", el)
+	}
+}
+
+// An insecure TLS registry (self-signed) is reached without certificate verification.
+func TestInsecureTLSRegistry(t *testing.T) {
+	src := registrytest.New(t, registrytest.WithTLS())
+	dst := registrytest.New(t)
+	img := platformImage(t, "linux", "amd64")
+	// Seed through a plain client of the test server's own TLS config.
+	seed := newTestClient(t, ClientOptions{Insecure: []string{src.Host}})
+	plain := registrytest.New(t)
+	pushImage(t, plain.Host+"/seed:1", img)
+	if _, err := seed.Copy(context.Background(), MustParseImageRef(plain.Host+"/seed:1"), MustParseImageRef(src.Host+"/app:1"), "auto"); err != nil {
+		t.Fatalf("push to TLS registry: %v", err)
+	}
+	if !seed.Insecure(src.Host) || seed.Insecure("example.com") {
+		t.Fatal("Insecure() does not follow the option")
+	}
+	c := newTestClient(t, ClientOptions{Insecure: []string{"127.0.0.1"}}) // bare host: every port
+	res, err := c.Copy(context.Background(), MustParseImageRef(src.Host+"/app:1"), MustParseImageRef(dst.Host+"/app:1"), "auto")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.DestDigest != digestOf(t, img) {
+		t.Fatalf("digest %s, want %s", res.DestDigest, digestOf(t, img))
+	}
+	strict := newTestClient(t, ClientOptions{})
+	if _, err := strict.SourceDigest(context.Background(), MustParseImageRef(src.Host+"/app:1"), "auto"); err == nil {
+		t.Fatal("a self-signed registry was trusted without --insecure-registry")
+	}
+}
