@@ -1,0 +1,267 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/airgap-charts/airgap-charts/registry"
+)
+
+// PoolOptions configures a Pool. Zero values are documented per field.
+type PoolOptions struct {
+	Concurrency int              // copies at once; 0: 8
+	Client      *registry.Client // required
+	Preflight   Preflight        // nil: one HEAD per destination tag
+	Policy      Policy
+	ScanOnly    bool        // decide nothing, push nothing: every job is planned
+	Logger      *zap.Logger // nil: no logs
+}
+
+// Pool runs image jobs, deduplicated, at most Concurrency at once.
+type Pool struct {
+	ctx  context.Context
+	opts PoolOptions
+	log  *zap.Logger
+	g    errgroup.Group
+
+	mu     sync.Mutex
+	jobs   map[string]*Pending
+	order  []*Pending
+	claims map[string]ImageJob // destination repo:tag → first job writing it
+	queue  []*Pending
+	closed bool
+	wake   chan struct{}
+	done   chan struct{} // the dispatcher has handed every job over
+}
+
+// Pending is a submitted job; Wait returns its result.
+type Pending struct {
+	job   ImageJob
+	rival *ImageJob // another source writing the same destination tag
+	done  chan struct{}
+	res   JobResult
+}
+
+// NewPool starts a pool; ctx cancels its jobs. Close it to wait for them.
+func NewPool(ctx context.Context, opts PoolOptions) *Pool {
+	if opts.Concurrency <= 0 {
+		opts.Concurrency = 8
+	}
+	log := opts.Logger
+	if log == nil {
+		log = zap.NewNop()
+	}
+	p := &Pool{
+		ctx: ctx, opts: opts, log: log,
+		jobs: map[string]*Pending{}, claims: map[string]ImageJob{},
+		wake: make(chan struct{}, 1), done: make(chan struct{}),
+	}
+	p.g.SetLimit(opts.Concurrency)
+	go p.dispatch()
+	return p
+}
+
+// Submit queues job and returns at once. A job already submitted (same source,
+// destination and platform) returns the same Pending.
+func (p *Pool) Submit(job ImageJob) *Pending {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if pd, ok := p.jobs[job.key()]; ok {
+		return pd
+	}
+	pd := &Pending{job: job, done: make(chan struct{})}
+	if p.closed {
+		pd.finish(JobResult{Job: job, Outcome: OutcomeFailed, Err: fmt.Errorf("image %s: pool closed", job.Source)})
+		return pd
+	}
+	if tag := job.destinationTag(); tag != "" {
+		if first, ok := p.claims[tag]; ok && first.origin() != job.origin() {
+			pd.rival = &first
+		} else if !ok {
+			p.claims[tag] = job
+		}
+	}
+	p.jobs[job.key()] = pd
+	p.order = append(p.order, pd)
+	p.queue = append(p.queue, pd)
+	p.signal()
+	return pd
+}
+
+func (p *Pool) signal() {
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+}
+
+// dispatch hands queued jobs to the errgroup; g.Go blocks while Concurrency jobs run,
+// which blocks only this goroutine, never a Submit.
+func (p *Pool) dispatch() {
+	defer close(p.done)
+	for {
+		p.mu.Lock()
+		if len(p.queue) == 0 {
+			closed := p.closed
+			p.mu.Unlock()
+			if closed {
+				return
+			}
+			<-p.wake
+			continue
+		}
+		pd := p.queue[0]
+		p.queue = p.queue[1:]
+		p.mu.Unlock()
+		if err := p.ctx.Err(); err != nil {
+			pd.finish(JobResult{Job: pd.job, Outcome: OutcomeFailed, Err: fmt.Errorf("image %s: %w", pd.job.Source, err)})
+			continue
+		}
+		p.g.Go(func() error {
+			pd.finish(p.run(p.ctx, pd))
+			return nil
+		})
+	}
+}
+
+func (pd *Pending) finish(r JobResult) {
+	pd.res = r
+	close(pd.done)
+}
+
+// Wait returns the job's result, or a failed result when ctx ends first.
+func (pd *Pending) Wait(ctx context.Context) JobResult {
+	select {
+	case <-pd.done:
+		return pd.res
+	case <-ctx.Done():
+		return JobResult{Job: pd.job, Outcome: OutcomeFailed, Err: ctx.Err()}
+	}
+}
+
+// Close stops accepting jobs, waits for every submitted one and returns their results in
+// submission order.
+func (p *Pool) Close() []JobResult {
+	p.mu.Lock()
+	p.closed = true
+	p.signal()
+	p.mu.Unlock()
+	<-p.done
+	_ = p.g.Wait()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]JobResult, len(p.order))
+	for i, pd := range p.order {
+		out[i] = pd.res
+	}
+	return out
+}
+
+// run decides and performs one job.
+func (p *Pool) run(ctx context.Context, pd *Pending) JobResult {
+	start := time.Now()
+	res := p.decide(ctx, pd)
+	res.Job = pd.job
+	res.Duration = time.Since(start)
+	if res.Err != nil {
+		res.Outcome = OutcomeFailed
+	}
+	log := p.log.With(zap.String("image", pd.job.Source.String()), zap.String("destination", pd.job.Destination.String()))
+	if res.Err != nil {
+		log.Debug("image job failed", zap.Error(res.Err))
+	} else {
+		log.Debug("image job done", zap.String("outcome", string(res.Outcome)), zap.Int64("bytes", res.Bytes), zap.Duration("duration", res.Duration))
+	}
+	return res
+}
+
+func (p *Pool) decide(ctx context.Context, pd *Pending) JobResult {
+	job := pd.job
+	c := p.opts.Client
+	if p.opts.ScanOnly {
+		return JobResult{Outcome: OutcomePlanned, Reason: "scan only"}
+	}
+	if pd.rival != nil {
+		if err := p.checkCollision(ctx, *pd.rival, job); err != nil {
+			return JobResult{Err: err}
+		}
+	}
+	destDigest, exists, err := p.tagDigest(ctx, job.Destination)
+	if err != nil {
+		return JobResult{Err: fmt.Errorf("image %s: preflight %s: %w", job.Source, job.Destination, err)}
+	}
+	pol := p.opts.Policy
+	overwrite := false
+	if exists {
+		if !pol.VerifyDigest && !pol.Overwrite && pol.SkipExisting {
+			return JobResult{Outcome: OutcomeSkippedExisting, DestDigest: destDigest}
+		}
+		if pol.VerifyDigest || pol.Overwrite {
+			sd, err := c.SourceDigest(ctx, job.Source, job.platform())
+			if err != nil {
+				return JobResult{Err: fmt.Errorf("image %s: %w", job.Source, err)}
+			}
+			if sd == destDigest {
+				return JobResult{Outcome: OutcomeSkippedSameDigest, SourceDigest: sd, DestDigest: destDigest}
+			}
+			if !pol.Overwrite {
+				return JobResult{Outcome: OutcomeSkippedExisting, SourceDigest: sd, DestDigest: destDigest,
+					Reason: fmt.Sprintf("digest differs: source %s, destination %s", sd, destDigest)}
+			}
+			overwrite = true
+			if d, ok := p.opts.Preflight.(Deleter); ok {
+				if err := d.DeleteTag(ctx, job.Destination); err != nil {
+					return JobResult{Err: fmt.Errorf("image %s: delete %s before overwrite: %w", job.Source, job.Destination, err)}
+				}
+			}
+		}
+	}
+	if e, ok := p.opts.Preflight.(RepositoryEnsurer); ok {
+		if err := e.EnsureRepository(ctx, job.Destination.Repository); err != nil {
+			return JobResult{Err: fmt.Errorf("image %s: repository %s: %w", job.Source, job.Destination.Repository, err)}
+		}
+	}
+	cr, err := c.Copy(ctx, job.Source, job.Destination, job.platform())
+	if err != nil {
+		return JobResult{Err: err, Bytes: cr.Bytes}
+	}
+	out := OutcomeCopied
+	if overwrite {
+		out = OutcomeOverwritten
+	}
+	return JobResult{Outcome: out, SourceDigest: cr.SourceDigest, DestDigest: cr.DestDigest, Bytes: cr.Bytes}
+}
+
+// tagDigest asks the preflight, or HEADs the destination tag.
+func (p *Pool) tagDigest(ctx context.Context, dst registry.ImageRef) (string, bool, error) {
+	if p.opts.Preflight != nil {
+		return p.opts.Preflight.TagDigest(ctx, dst)
+	}
+	if dst.Tag != "" {
+		dst.Digest = "" // the tag is what exists or not
+	}
+	return p.opts.Client.DestinationDigest(ctx, dst)
+}
+
+// checkCollision fails when two sources landing on the same destination tag differ.
+func (p *Pool) checkCollision(ctx context.Context, first, job ImageJob) error {
+	c := p.opts.Client
+	d1, err := c.SourceDigest(ctx, first.Source, first.platform())
+	if err != nil {
+		return fmt.Errorf("image %s: check collision with %s on %s: %w", job.Source, first.Source, job.Destination, err)
+	}
+	d2, err := c.SourceDigest(ctx, job.Source, job.platform())
+	if err != nil {
+		return fmt.Errorf("image %s: %w", job.Source, err)
+	}
+	if d1 != d2 {
+		return fmt.Errorf("destination collision on %s: %s (%s, %s) and %s (%s, %s) land on the same tag with different digests",
+			job.destinationTag(), first.Source, first.platform(), d1, job.Source, job.platform(), d2)
+	}
+	return nil
+}

@@ -1,0 +1,350 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/airgap-charts/airgap-charts/registry"
+	"github.com/airgap-charts/airgap-charts/registry/registrytest"
+)
+
+func newClient(t *testing.T) *registry.Client {
+	t.Helper()
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	c, err := registry.NewClient(registry.ClientOptions{Concurrency: 4, SpoolDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func push(t *testing.T, ref string, img v1.Image) string {
+	t.Helper()
+	r, err := name.NewTag(ref, name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(r, img); err != nil {
+		t.Fatal(err)
+	}
+	d, err := img.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d.String()
+}
+
+func head(t *testing.T, ref string) string {
+	t.Helper()
+	r, err := name.ParseReference(ref, name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := remote.Head(r)
+	if err != nil {
+		return ""
+	}
+	return d.Digest.String()
+}
+
+// images returns n random images sharing two base layers.
+func images(t *testing.T, n int) []v1.Image {
+	t.Helper()
+	base, err := random.Image(2048, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []v1.Image
+	for range n {
+		l, err := random.Layer(2048, types.DockerLayer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		img, err := mutate.AppendLayers(base, l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, img)
+	}
+	return out
+}
+
+func job(src, dstHost string) ImageJob {
+	s := registry.MustParseImageRef(src)
+	return ImageJob{Source: s, Destination: registry.MirrorLayout{Registry: dstHost, Prefix: "mirror"}.Destination(s), Platform: "auto"}
+}
+
+func byOutcome(rs []JobResult) map[Outcome]int {
+	m := map[Outcome]int{}
+	for _, r := range rs {
+		m[r.Outcome]++
+	}
+	return m
+}
+
+// Jobs submitted twice run once; shared blobs cross the wire once; a warm rerun with
+// skip-existing costs no source request at all and one destination HEAD per image.
+func TestPoolDedupColdAndWarm(t *testing.T) {
+	src, dst := registrytest.New(t), registrytest.New(t)
+	imgs := images(t, 3)
+	for i, img := range imgs {
+		push(t, fmt.Sprintf("%s/app%d:1", src.Host, i), img)
+	}
+	src.Reset()
+	c := newClient(t)
+	ctx := context.Background()
+
+	pool := NewPool(ctx, PoolOptions{Concurrency: 3, Client: c, Policy: Policy{SkipExisting: true}})
+	var pend []*Pending
+	for range 2 { // two addons needing the same images
+		for i := range imgs {
+			pend = append(pend, pool.Submit(job(fmt.Sprintf("%s/app%d:1", src.Host, i), dst.Host)))
+		}
+	}
+	if pend[0] != pend[3] {
+		t.Fatal("a duplicate job got its own Pending")
+	}
+	results := pool.Close()
+	if len(results) != 3 || byOutcome(results)[OutcomeCopied] != 3 {
+		t.Fatalf("results %v, want 3 copied", byOutcome(results))
+	}
+	if r := pend[1].Wait(ctx); r.Outcome != OutcomeCopied || r.DestDigest == "" || r.Bytes <= 0 {
+		t.Fatalf("pending result %+v", r)
+	}
+	// 3 configs + 2 shared layers + 3 own layers.
+	if got := src.Count(registrytest.BlobGet); got != 8 {
+		t.Fatalf("source blob GETs = %d, want 8", got)
+	}
+	if got := src.Count(registrytest.ManifestGet); got != 3 {
+		t.Fatalf("source manifest GETs = %d, want 3", got)
+	}
+	if got := dst.Count(registrytest.Mount); got != 4 {
+		t.Fatalf("destination mounts = %d, want 4 (2 shared layers × 2 later repositories)", got)
+	}
+
+	// Warm rerun, new client as a new process would have.
+	src.Reset()
+	dst.Reset()
+	c2 := newClient(t)
+	pool = NewPool(ctx, PoolOptions{Concurrency: 3, Client: c2, Policy: Policy{SkipExisting: true}})
+	for i := range imgs {
+		pool.Submit(job(fmt.Sprintf("%s/app%d:1", src.Host, i), dst.Host))
+	}
+	results = pool.Close()
+	if byOutcome(results)[OutcomeSkippedExisting] != 3 {
+		t.Fatalf("warm results %v, want 3 skipped-existing", byOutcome(results))
+	}
+	if n := len(src.Requests()); n != 0 {
+		t.Fatalf("warm run sent %d requests to the source (%v), want 0", n, src.Counts())
+	}
+	if got := dst.Count(registrytest.ManifestHead); got != 3 {
+		t.Fatalf("warm destination HEADs = %d, want 3", got)
+	}
+	for k, n := range dst.Counts() {
+		if k != registrytest.ManifestHead && k != registrytest.Other {
+			t.Fatalf("warm run sent %d %s to the destination", n, k)
+		}
+	}
+
+	// Warm with verify-existing-digest: HEADs only, no pull.
+	src.Reset()
+	pool = NewPool(ctx, PoolOptions{Client: c2, Policy: Policy{SkipExisting: true, VerifyDigest: true}})
+	for i := range imgs {
+		pool.Submit(job(fmt.Sprintf("%s/app%d:1", src.Host, i), dst.Host))
+	}
+	results = pool.Close()
+	if byOutcome(results)[OutcomeSkippedSameDigest] != 3 {
+		t.Fatalf("verify results %v, want 3 skipped-same-digest", byOutcome(results))
+	}
+	if got := src.Count(registrytest.ManifestGet) + src.Count(registrytest.BlobGet); got != 0 {
+		t.Fatalf("verify run pulled %d manifests/blobs, want 0", got)
+	}
+}
+
+// headPreflight is a Preflight over a real registry: HEAD per tag, with tag deletion (by
+// the digest the tag points at) and a record of the repositories it was asked to ensure.
+type headPreflight struct {
+	mu       sync.Mutex
+	deleted  []string
+	ensured  []string
+	lookups  int
+	nameOpts []name.Option
+}
+
+func (h *headPreflight) TagDigest(ctx context.Context, dst registry.ImageRef) (string, bool, error) {
+	h.mu.Lock()
+	h.lookups++
+	h.mu.Unlock()
+	r, err := dst.TagReference(name.Insecure)
+	if err != nil {
+		return "", false, err
+	}
+	d, err := remote.Head(r, remote.WithContext(ctx))
+	if err != nil {
+		if strings.Contains(err.Error(), "MANIFEST_UNKNOWN") || strings.Contains(err.Error(), "404") {
+			return "", false, nil
+		}
+		return "", false, err
+	}
+	return d.Digest.String(), true, nil
+}
+
+func (h *headPreflight) DeleteTag(ctx context.Context, ref registry.ImageRef) error {
+	d, ok, err := h.TagDigest(ctx, ref)
+	if err != nil || !ok {
+		return err
+	}
+	dr, err := name.NewDigest(ref.Name()+"@"+d, name.Insecure)
+	if err != nil {
+		return err
+	}
+	h.mu.Lock()
+	h.deleted = append(h.deleted, ref.String())
+	h.mu.Unlock()
+	return remote.Delete(dr, remote.WithContext(ctx))
+}
+
+func (h *headPreflight) EnsureRepository(_ context.Context, repository string) error {
+	h.mu.Lock()
+	h.ensured = append(h.ensured, repository)
+	h.mu.Unlock()
+	return nil
+}
+
+// Each preflight mode against a destination tag that holds something else.
+func TestPoolPreflightModes(t *testing.T) {
+	src, dst := registrytest.New(t), registrytest.New(t)
+	imgs := images(t, 2)
+	srcDigest := push(t, src.Host+"/app:1", imgs[0])
+	oldDigest := push(t, dst.Host+"/mirror/app:1", imgs[1])
+	c := newClient(t)
+	ctx := context.Background()
+	j := job(src.Host+"/app:1", dst.Host)
+	run := func(pol Policy, pf Preflight) JobResult {
+		t.Helper()
+		src.Reset()
+		pool := NewPool(ctx, PoolOptions{Client: c, Policy: pol, Preflight: pf})
+		res := pool.Submit(j).Wait(ctx)
+		pool.Close()
+		if res.Err != nil {
+			t.Fatalf("%+v: %v", pol, res.Err)
+		}
+		return res
+	}
+
+	res := run(Policy{SkipExisting: true}, nil)
+	if res.Outcome != OutcomeSkippedExisting || res.DestDigest != oldDigest || len(src.Requests()) != 0 {
+		t.Fatalf("skip-existing: %+v, %d source requests", res, len(src.Requests()))
+	}
+	res = run(Policy{SkipExisting: true, VerifyDigest: true}, nil)
+	if res.Outcome != OutcomeSkippedExisting || !strings.HasPrefix(res.Reason, "digest differs") || res.SourceDigest != srcDigest {
+		t.Fatalf("verify without overwrite: %+v", res)
+	}
+	if head(t, dst.Host+"/mirror/app:1") != oldDigest {
+		t.Fatal("verify without overwrite changed the destination")
+	}
+	pf := &headPreflight{}
+	res = run(Policy{SkipExisting: true, VerifyDigest: true, Overwrite: true}, pf)
+	if res.Outcome != OutcomeOverwritten || head(t, dst.Host+"/mirror/app:1") != srcDigest {
+		t.Fatalf("overwrite: %+v", res)
+	}
+	if len(pf.deleted) != 1 || len(pf.ensured) != 1 || pf.ensured[0] != "mirror/app" {
+		t.Fatalf("overwrite: deleted %v, ensured %v", pf.deleted, pf.ensured)
+	}
+	res = run(Policy{SkipExisting: true, VerifyDigest: true}, pf)
+	if res.Outcome != OutcomeSkippedSameDigest || src.Count(registrytest.ManifestGet) != 0 {
+		t.Fatalf("verify same digest: %+v (%v)", res, src.Counts())
+	}
+	if pf.lookups < 2 {
+		t.Fatalf("the preflight was not asked: %d lookups", pf.lookups)
+	}
+}
+
+// Two sources landing on the same destination tag: different digests fail naming both,
+// equal digests are fine.
+func TestPoolCollision(t *testing.T) {
+	a, b, dst := registrytest.New(t), registrytest.New(t), registrytest.New(t)
+	imgs := images(t, 2)
+	push(t, a.Host+"/lib/x:1", imgs[0])
+	push(t, b.Host+"/lib/x:1", imgs[1])
+	push(t, a.Host+"/lib/same:1", imgs[0])
+	push(t, b.Host+"/lib/same:1", imgs[0])
+	c := newClient(t)
+	ctx := context.Background()
+	pool := NewPool(ctx, PoolOptions{Concurrency: 1, Client: c, Policy: Policy{SkipExisting: true}})
+	first := pool.Submit(job(a.Host+"/lib/x:1", dst.Host))
+	second := pool.Submit(job(b.Host+"/lib/x:1", dst.Host))
+	pool.Submit(job(a.Host+"/lib/same:1", dst.Host))
+	same := pool.Submit(job(b.Host+"/lib/same:1", dst.Host))
+	pool.Close()
+	if r := first.Wait(ctx); r.Outcome != OutcomeCopied {
+		t.Fatalf("first: %+v", r)
+	}
+	r := second.Wait(ctx)
+	if r.Outcome != OutcomeFailed || r.Err == nil {
+		t.Fatalf("second: %+v, want a collision failure", r)
+	}
+	for _, want := range []string{"collision", a.Host + "/lib/x:1", b.Host + "/lib/x:1"} {
+		if !strings.Contains(r.Err.Error(), want) {
+			t.Fatalf("collision error %q does not name %q", r.Err, want)
+		}
+	}
+	if r := same.Wait(ctx); r.Err != nil {
+		t.Fatalf("equal digests reported as collision: %v", r.Err)
+	}
+	want, _ := imgs[0].Digest()
+	if got := head(t, dst.Host+"/mirror/lib/x:1"); got != want.String() {
+		t.Fatalf("destination overwritten: %s, want %s", got, want)
+	}
+}
+
+// Submit never blocks, even with one worker and many jobs; scan-only plans without pushing.
+func TestPoolSubmitNeverBlocksAndScanOnly(t *testing.T) {
+	src, dst := registrytest.New(t), registrytest.New(t)
+	push(t, src.Host+"/app:1", images(t, 1)[0])
+	c := newClient(t)
+	ctx := context.Background()
+	pool := NewPool(ctx, PoolOptions{Concurrency: 1, Client: c, ScanOnly: true})
+	start := time.Now()
+	for i := range 50 {
+		pool.Submit(ImageJob{Source: registry.MustParseImageRef(src.Host + "/app:1"),
+			Destination: registry.MustParseImageRef(fmt.Sprintf("%s/app%d:1", dst.Host, i))})
+	}
+	if el := time.Since(start); el > time.Second {
+		t.Fatalf("50 submits took %s", el)
+	}
+	results := pool.Close()
+	if len(results) != 50 || byOutcome(results)[OutcomePlanned] != 50 {
+		t.Fatalf("scan-only results %v", byOutcome(results))
+	}
+	if n := len(dst.Requests()); n != 0 {
+		t.Fatalf("scan-only sent %d requests to the destination", n)
+	}
+}
+
+// A cancelled context fails queued jobs instead of running them.
+func TestPoolCancelled(t *testing.T) {
+	src, dst := registrytest.New(t), registrytest.New(t)
+	push(t, src.Host+"/app:1", images(t, 1)[0])
+	c := newClient(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	pool := NewPool(ctx, PoolOptions{Client: c})
+	r := pool.Submit(job(src.Host+"/app:1", dst.Host)).Wait(context.Background())
+	pool.Close()
+	if r.Outcome != OutcomeFailed || r.Err == nil || !strings.Contains(r.Err.Error(), "context canceled") {
+		t.Fatalf("result %+v, want failed with context canceled", r)
+	}
+}

@@ -1,0 +1,46 @@
+package registry
+
+import (
+	"github.com/google/go-containerregistry/pkg/authn"
+)
+
+// flagKeychain answers with the credentials given on the command line or in the
+// environment: Docker Hub user/token, the public ECR password, the private ECR password.
+type flagKeychain struct {
+	hubUser, hubToken string
+	publicECR         string
+	privateECR        string
+}
+
+// Resolve implements authn.Keychain. It never returns an error; a host it has nothing for
+// is anonymous, so the next keychain of the chain is asked.
+func (k flagKeychain) Resolve(res authn.Resource) (authn.Authenticator, error) {
+	host := res.RegistryStr()
+	switch {
+	case hostKey(host) == DockerHub && k.hubToken != "":
+		user := k.hubUser
+		return authn.FromConfig(authn.AuthConfig{Username: user, Password: k.hubToken}), nil
+	case host == "public.ecr.aws" && k.publicECR != "":
+		return authn.FromConfig(authn.AuthConfig{Username: "AWS", Password: k.publicECR}), nil
+	case ecrHost.MatchString(host) && k.privateECR != "":
+		return authn.FromConfig(authn.AuthConfig{Username: "AWS", Password: k.privateECR}), nil
+	}
+	return authn.Anonymous, nil
+}
+
+// newKeychain is the auth chain: flags/env, then docker config.json and its credential
+// helpers, then the extra keychains (ECR), then anonymous. The first keychain that has
+// something for a host wins.
+func newKeychain(opts ClientOptions) authn.Keychain {
+	chain := []authn.Keychain{
+		flagKeychain{
+			hubUser:    opts.DockerHubUser,
+			hubToken:   opts.DockerHubToken,
+			publicECR:  opts.PublicECRPassword,
+			privateECR: opts.PrivateECRPassword,
+		},
+		authn.DefaultKeychain,
+	}
+	chain = append(chain, opts.Keychains...)
+	return authn.NewMultiKeychain(chain...)
+}

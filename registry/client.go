@@ -1,0 +1,193 @@
+package registry
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"go.uber.org/zap"
+)
+
+// ClientOptions configures a Client. Zero values are documented per field.
+type ClientOptions struct {
+	// Concurrency is the number of image copies run at once; 0: 8. Idle connections per
+	// host and concurrent blob transfers follow it.
+	Concurrency int
+	// Insecure hosts (host[:port], or a bare host for every port) are reached over plain
+	// HTTP or TLS without certificate verification.
+	Insecure []string
+	// Mirrors maps a source host to the mirror host[/path] its images are pulled from
+	// ("docker.io" → "127.0.0.1:5001/docker.io"). Destinations never change.
+	Mirrors map[string]string
+	// RateLimits are budgets of manifest GETs per source host (Docker Hub counts them).
+	RateLimits []HostRate
+	// DestLimits are budgets per destination host and kind. ECR hosts get ECR's default
+	// quotas (manifest PUT 10/s, upload start and complete 100/s each) for kinds not set.
+	DestLimits []HostRate
+	// Keychains are asked after flags and docker config.json, before anonymous (ECR).
+	Keychains []authn.Keychain
+	// Credentials from flags or the environment; empty: not used.
+	DockerHubUser, DockerHubToken, PublicECRPassword, PrivateECRPassword string
+	// Logger receives retries and fallbacks at debug level; nil: no logs.
+	Logger *zap.Logger
+	// UserAgent is sent with every request; empty: Go's default.
+	UserAgent string
+
+	// PullBudgetWait is how long a run may wait for a host's advertised pull window
+	// (ratelimit-remaining: 0;w=SECONDS) to pass; 0: stop with a PullBudgetError instead.
+	PullBudgetWait time.Duration
+	// SpoolDir holds blobs kept to upload them again where a registry does not mount;
+	// empty: a new directory under os.TempDir(), removed by Close.
+	SpoolDir string
+	// SpoolBytes bounds the spool; 0: 2 GiB; negative: no spool (a blob a non-mounting
+	// registry needs in several repositories is then pulled once per repository).
+	SpoolBytes int64
+}
+
+// Client copies images between registries. It is safe for concurrent use; one Client
+// serves a whole run so that its transport, limits and blob table are shared.
+type Client struct {
+	opts     ClientOptions
+	log      *zap.Logger
+	limits   *hostLimits
+	rt       http.RoundTripper
+	keychain authn.Keychain
+	insecure map[string]bool
+	mirrors  map[string]mirror
+	puller   *remote.Puller
+	blobs    *blobTable
+	spool    *spool
+	slots    chan struct{} // concurrent blob transfers
+	repos    *repoClients
+}
+
+type mirror struct{ host, prefix string }
+
+// NewClient builds a client; it fails on contradictory options.
+func NewClient(opts ClientOptions) (*Client, error) {
+	if opts.Concurrency <= 0 {
+		opts.Concurrency = 8
+	}
+	log := opts.Logger
+	if log == nil {
+		log = zap.NewNop()
+	}
+	limits, err := newHostLimits(append(append([]HostRate(nil), opts.RateLimits...), opts.DestLimits...), opts.PullBudgetWait)
+	if err != nil {
+		return nil, err
+	}
+	c := &Client{
+		opts:     opts,
+		log:      log,
+		limits:   limits,
+		keychain: newKeychain(opts),
+		insecure: map[string]bool{},
+		mirrors:  map[string]mirror{},
+		blobs:    newBlobTable(),
+		slots:    make(chan struct{}, opts.Concurrency),
+	}
+	for _, h := range opts.Insecure {
+		c.insecure[strings.ToLower(strings.TrimSpace(h))] = true
+	}
+	for src, dst := range opts.Mirrors {
+		host, prefix, _ := strings.Cut(strings.Trim(dst, "/"), "/")
+		if host == "" {
+			return nil, fmt.Errorf("registry mirror for %s: empty mirror host", src)
+		}
+		c.mirrors[hostKey(src)] = mirror{host: host, prefix: prefix}
+	}
+	c.rt = newSharedTransport(opts.Concurrency, c.Insecure, limits, defaultRetryPolicy, opts.UserAgent, log)
+	c.puller, err = remote.NewPuller(c.RemoteOptions(context.Background())...)
+	if err != nil {
+		return nil, fmt.Errorf("registry client: %w", err)
+	}
+	c.spool, err = newSpool(opts.SpoolDir, opts.SpoolBytes)
+	if err != nil {
+		return nil, err
+	}
+	c.repos = &repoClients{c: c, m: map[string]*repoClient{}}
+	return c, nil
+}
+
+// Close removes what the client kept on disk (the blob spool).
+func (c *Client) Close() error { return c.spool.close() }
+
+// Transport is the shared transport: keep-alive connections, retries with backoff, 429
+// pauses per host and per-host limits. Use it for any registry traffic of the run (chart
+// OCI pulls too). Authentication is not part of it.
+func (c *Client) Transport() http.RoundTripper { return c.rt }
+
+// Keychain is the auth chain: flags/env → docker config.json and credential helpers →
+// extra keychains → anonymous.
+func (c *Client) Keychain() authn.Keychain { return c.keychain }
+
+// Insecure reports whether host (host[:port]) was marked insecure, by host:port or by
+// bare host name.
+func (c *Client) Insecure(host string) bool {
+	h := strings.ToLower(host)
+	if c.insecure[h] {
+		return true
+	}
+	if bare, _, err := net.SplitHostPort(h); err == nil {
+		return c.insecure[bare]
+	}
+	return false
+}
+
+// NameOptions are the go-containerregistry name options for references on host.
+func (c *Client) NameOptions(host string) []name.Option {
+	if c.Insecure(host) {
+		return []name.Option{name.Insecure}
+	}
+	return nil
+}
+
+// RemoteOptions are go-containerregistry remote options that use the shared transport
+// and auth chain. go-containerregistry's own retry is turned off: the shared transport
+// retries, honouring Retry-After.
+func (c *Client) RemoteOptions(ctx context.Context) []remote.Option {
+	return []remote.Option{
+		remote.WithContext(ctx),
+		remote.WithTransport(c.rt),
+		remote.WithAuthFromKeychain(c.keychain),
+		remote.WithRetryBackoff(remote.Backoff{Steps: 1}),
+		remote.WithRetryPredicate(func(error) bool { return false }),
+		remote.WithRetryStatusCodes(),
+		remote.WithJobs(c.opts.Concurrency),
+	}
+}
+
+// RefusedPulls returns, per host, the manifest GETs refused because the host's advertised
+// pull budget was spent: how many more pulls the run needed.
+func (c *Client) RefusedPulls() map[string]int { return c.limits.refusedPulls() }
+
+// pullRef is where src is pulled from: its mirror when one is configured.
+func (c *Client) pullRef(src ImageRef) (name.Reference, error) {
+	from := src
+	if m, ok := c.mirrors[hostKey(src.Registry)]; ok {
+		from.Registry = m.host
+		if m.prefix != "" {
+			from.Repository = m.prefix + "/" + src.Repository
+		}
+	}
+	ref, err := from.NameReference(c.NameOptions(from.Registry)...)
+	if err != nil {
+		return nil, fmt.Errorf("image %s: %w", src, err)
+	}
+	return ref, nil
+}
+
+// destRepo is dst's repository as go-containerregistry names it.
+func (c *Client) destRepo(dst ImageRef) (name.Repository, error) {
+	repo, err := name.NewRepository(dst.Name(), c.NameOptions(dst.Registry)...)
+	if err != nil {
+		return name.Repository{}, fmt.Errorf("destination %s: %w", dst, err)
+	}
+	return repo, nil
+}

@@ -1,0 +1,306 @@
+package registry
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"sync"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+	"golang.org/x/sync/errgroup"
+)
+
+// CopyResult says what a copy did.
+type CopyResult struct {
+	// SourceDigest is the digest of the manifest copied to the tag: the index for
+	// platform auto, the chosen child otherwise. DestDigest is what the tag points at now.
+	SourceDigest, DestDigest string
+	// Bytes is the blob bytes uploaded to the destination.
+	Bytes int64
+	// Blobs is the blobs the copy needed; Mounted of them were mounted from another
+	// repository, Reused were already in the destination repository.
+	Blobs, Mounted, Reused int
+}
+
+// maxConfigBytes bounds an image config read to check its platform.
+const maxConfigBytes = 16 << 20
+
+// blobsPerImage bounds the blob transfers of one manifest in flight at once; transfers of
+// the whole client are bounded by Concurrency.
+const blobsPerImage = 4
+
+// Copy copies src to dst for platform ("auto", "linux/amd64", "linux/arm64", any os/arch).
+// The source is pulled through its mirror when one is set; dst is where it lands, under
+// dst's tag (or by digest when dst has none). auto copies an index with every child; an
+// os/arch copies that child only and the tag points at it. Blobs are streamed and their
+// digests verified; each blob crosses the wire once per run (see ensureBlob).
+func (c *Client) Copy(ctx context.Context, src, dst ImageRef, platform string) (CopyResult, error) {
+	res, err := c.copy(ctx, src, dst, platform)
+	if err != nil {
+		return res, fmt.Errorf("copy %s to %s: %w", src, dst, err)
+	}
+	return res, nil
+}
+
+func (c *Client) copy(ctx context.Context, src, dst ImageRef, platform string) (CopyResult, error) {
+	want, err := parsePlatform(platform)
+	if err != nil {
+		return CopyResult{}, err
+	}
+	ref, err := c.pullRef(src)
+	if err != nil {
+		return CopyResult{}, err
+	}
+	dstRepo, err := c.destRepo(dst)
+	if err != nil {
+		return CopyResult{}, err
+	}
+	hc, err := c.repos.get(ctx, dstRepo)
+	if err != nil {
+		return CopyResult{}, err
+	}
+	top, err := c.puller.Get(ctx, ref)
+	if err != nil {
+		return CopyResult{}, fmt.Errorf("pull manifest %s: %w", ref, err)
+	}
+	cp := &copier{c: c, src: ref.Context(), dst: dstRepo, hc: hc}
+	putRef := func(d string) string {
+		if dst.Tag != "" {
+			return dst.Tag
+		}
+		return d
+	}
+	var digest string
+	switch {
+	case top.MediaType.IsIndex() && want == nil:
+		digest = top.Digest.String()
+		err = cp.index(ctx, top.Manifest, top.MediaType, putRef(digest))
+	case top.MediaType.IsIndex():
+		idx, perr := v1.ParseIndexManifest(bytes.NewReader(top.Manifest))
+		if perr != nil {
+			return CopyResult{}, fmt.Errorf("parse index %s: %w", ref, perr)
+		}
+		child, perr := pickChild(idx, *want)
+		if perr != nil {
+			return CopyResult{}, fmt.Errorf("%s: %w", ref, perr)
+		}
+		digest = child.Digest.String()
+		err = cp.child(ctx, child, putRef(digest), false)
+	case top.MediaType.IsImage():
+		digest = top.Digest.String()
+		err = cp.image(ctx, top.Manifest, top.MediaType, putRef(digest), want)
+	default:
+		return CopyResult{}, fmt.Errorf("%s: unsupported manifest media type %q", ref, top.MediaType)
+	}
+	if err != nil {
+		return cp.res, err
+	}
+	cp.res.SourceDigest = digest
+	cp.res.DestDigest = digest
+	return cp.res, nil
+}
+
+// copier copies one image graph from one source repository to one destination repository.
+type copier struct {
+	c   *Client
+	src name.Repository
+	dst name.Repository
+	hc  *http.Client
+
+	mu  sync.Mutex
+	res CopyResult
+}
+
+// child copies the manifest desc (from the source repository, by digest) and what it
+// references, then puts it under putRef. With skipExisting, a manifest the destination
+// already holds by digest is left alone (its blobs are there).
+func (cp *copier) child(ctx context.Context, desc v1.Descriptor, putRef string, skipExisting bool) error {
+	if skipExisting {
+		if _, ok, err := headManifest(ctx, cp.hc, cp.dst, desc.Digest.String()); err != nil {
+			return fmt.Errorf("check manifest %s in %s: %w", desc.Digest, cp.dst, err)
+		} else if ok {
+			return nil
+		}
+	}
+	got, err := cp.c.puller.Get(ctx, cp.src.Digest(desc.Digest.String()))
+	if err != nil {
+		return fmt.Errorf("pull manifest %s@%s: %w", cp.src, desc.Digest, err)
+	}
+	if got.MediaType.IsIndex() {
+		return cp.index(ctx, got.Manifest, got.MediaType, putRef)
+	}
+	return cp.image(ctx, got.Manifest, got.MediaType, putRef, nil)
+}
+
+// index copies every child of an index, then the index itself.
+func (cp *copier) index(ctx context.Context, raw []byte, mt types.MediaType, putRef string) error {
+	idx, err := v1.ParseIndexManifest(bytes.NewReader(raw))
+	if err != nil {
+		return fmt.Errorf("parse index: %w", err)
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(blobsPerImage)
+	for _, m := range idx.Manifests {
+		if !m.MediaType.IsIndex() && !m.MediaType.IsImage() {
+			continue // not a manifest this tool copies (registries would reject the index then)
+		}
+		g.Go(func() error { return cp.child(gctx, m, m.Digest.String(), true) })
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	return cp.put(ctx, putRef, mt, raw)
+}
+
+// image copies an image manifest's config and layers, then the manifest. With want set,
+// the image's config must be for that platform.
+func (cp *copier) image(ctx context.Context, raw []byte, mt types.MediaType, putRef string, want *v1.Platform) error {
+	if mt == types.DockerManifestSchema1 || mt == types.DockerManifestSchema1Signed {
+		return fmt.Errorf("docker schema 1 manifests are not supported")
+	}
+	m, err := v1.ParseManifest(bytes.NewReader(raw))
+	if err != nil {
+		return fmt.Errorf("parse manifest: %w", err)
+	}
+	jobs := []blobJob{{src: cp.src, dst: cp.dst, desc: m.Config}}
+	if want != nil {
+		data, err := cp.readConfig(ctx, m.Config)
+		if err != nil {
+			return err
+		}
+		cfg, err := v1.ParseConfigFile(bytes.NewReader(data))
+		if err != nil {
+			return fmt.Errorf("parse image config %s: %w", m.Config.Digest, err)
+		}
+		got := cfg.Platform()
+		if !platformMatches(*want, got) {
+			return fmt.Errorf("%s is a single-platform image for %s, not %s: use --platform auto or the matching platform", cp.src, platformString(got), want)
+		}
+		jobs[0].data = data
+	}
+	for _, l := range m.Layers {
+		if l.MediaType.IsDistributable() {
+			jobs = append(jobs, blobJob{src: cp.src, dst: cp.dst, desc: l})
+		}
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(blobsPerImage)
+	for _, j := range jobs {
+		g.Go(func() error {
+			out, n, err := cp.c.ensureBlob(gctx, j)
+			if err != nil {
+				return err
+			}
+			cp.mu.Lock()
+			cp.res.Blobs++
+			cp.res.Bytes += n
+			switch out {
+			case blobMounted:
+				cp.res.Mounted++
+			case blobReused:
+				cp.res.Reused++
+			}
+			cp.mu.Unlock()
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	return cp.put(ctx, putRef, mt, raw)
+}
+
+func (cp *copier) put(ctx context.Context, putRef string, mt types.MediaType, raw []byte) error {
+	if _, err := putManifest(ctx, cp.hc, cp.dst, putRef, mt, raw); err != nil {
+		return fmt.Errorf("put manifest %s:%s: %w", cp.dst, putRef, err)
+	}
+	return nil
+}
+
+// readConfig reads a (small) image config blob, digest verified.
+func (cp *copier) readConfig(ctx context.Context, d v1.Descriptor) ([]byte, error) {
+	l, err := cp.c.puller.Layer(ctx, cp.src.Digest(d.Digest.String()))
+	if err != nil {
+		return nil, fmt.Errorf("image config %s: %w", d.Digest, err)
+	}
+	rc, err := l.Compressed()
+	if err != nil {
+		return nil, fmt.Errorf("pull image config %s: %w", d.Digest, err)
+	}
+	defer rc.Close()
+	data, err := io.ReadAll(io.LimitReader(rc, maxConfigBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("pull image config %s: %w", d.Digest, err)
+	}
+	if len(data) > maxConfigBytes {
+		return nil, fmt.Errorf("image config %s is larger than %d bytes", d.Digest, maxConfigBytes)
+	}
+	return data, nil
+}
+
+func platformString(p *v1.Platform) string {
+	if p == nil || p.OS == "" {
+		return "an unknown platform"
+	}
+	return p.String()
+}
+
+// SourceDigest is the digest a copy of src for platform would put under the tag, found
+// with HEAD requests (free on Docker Hub). For an os/arch platform on a multi-platform
+// index, the index itself has to be read: that is one manifest GET (one Docker Hub pull).
+// A source pinned by digest with platform auto costs no request.
+func (c *Client) SourceDigest(ctx context.Context, src ImageRef, platform string) (string, error) {
+	want, err := parsePlatform(platform)
+	if err != nil {
+		return "", err
+	}
+	if src.Digest != "" && want == nil {
+		return src.Digest, nil
+	}
+	ref, err := c.pullRef(src)
+	if err != nil {
+		return "", err
+	}
+	desc, err := c.puller.Head(ctx, ref)
+	if err != nil {
+		return "", fmt.Errorf("source digest of %s: %w", src, err)
+	}
+	if want == nil || !desc.MediaType.IsIndex() {
+		return desc.Digest.String(), nil
+	}
+	got, err := c.puller.Get(ctx, ref.Context().Digest(desc.Digest.String()))
+	if err != nil {
+		return "", fmt.Errorf("source digest of %s for %s: %w", src, want, err)
+	}
+	idx, err := v1.ParseIndexManifest(bytes.NewReader(got.Manifest))
+	if err != nil {
+		return "", fmt.Errorf("source digest of %s: parse index: %w", src, err)
+	}
+	child, err := pickChild(idx, *want)
+	if err != nil {
+		return "", fmt.Errorf("source %s: %w", src, err)
+	}
+	return child.Digest.String(), nil
+}
+
+// DestinationDigest is the digest dst's tag (or digest) points at, by HEAD; exists is
+// false when the registry does not have it.
+func (c *Client) DestinationDigest(ctx context.Context, dst ImageRef) (digest string, exists bool, err error) {
+	repo, err := c.destRepo(dst)
+	if err != nil {
+		return "", false, err
+	}
+	hc, err := c.repos.get(ctx, repo)
+	if err != nil {
+		return "", false, err
+	}
+	digest, exists, err = headManifest(ctx, hc, repo, dst.Identifier())
+	if err != nil {
+		return "", false, fmt.Errorf("check %s: %w", dst, err)
+	}
+	return digest, exists, nil
+}

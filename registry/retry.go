@@ -1,0 +1,151 @@
+package registry
+
+import (
+	"context"
+	"errors"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"strconv"
+	"syscall"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// retryPolicy bounds the retries of one request.
+type retryPolicy struct {
+	attempts int           // total tries, the first included
+	base     time.Duration // first backoff; doubled per attempt, with jitter
+	max      time.Duration // backoff ceiling
+	maxPause time.Duration // longest Retry-After honoured
+}
+
+var defaultRetryPolicy = retryPolicy{attempts: 6, base: 250 * time.Millisecond, max: 15 * time.Second, maxPause: 10 * time.Minute}
+
+// retryTransport retries requests on 5xx, 408, 429, resets and timeouts with exponential
+// backoff and jitter. A 429 pauses every request to its host until its Retry-After has
+// passed (hostLimits.pause); every attempt first waits for the host's limits.
+type retryTransport struct {
+	inner  http.RoundTripper
+	limits *hostLimits
+	policy retryPolicy
+	log    *zap.Logger
+}
+
+func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	ctx := req.Context()
+	rewindable := req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
+	for attempt := 1; ; attempt++ {
+		r := req
+		if attempt > 1 && req.Body != nil && req.Body != http.NoBody {
+			body, err := req.GetBody()
+			if err != nil {
+				return nil, err
+			}
+			r = req.Clone(ctx)
+			r.Body = body
+		}
+		done, err := t.limits.wait(ctx, r)
+		if err != nil {
+			return nil, err
+		}
+		resp, err := t.inner.RoundTrip(r)
+		done(resp)
+		if ctx.Err() != nil || !rewindable || attempt >= t.policy.attempts {
+			return resp, err
+		}
+		delay, retry := t.decide(resp, err, attempt)
+		if !retry {
+			return resp, err
+		}
+		fields := []zap.Field{zap.String("host", req.URL.Host), zap.String("method", req.Method),
+			zap.String("path", req.URL.Path), zap.Int("attempt", attempt), zap.Duration("backoff", delay)}
+		if resp != nil {
+			fields = append(fields, zap.Int("status", resp.StatusCode))
+			_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+			resp.Body.Close()
+		} else {
+			fields = append(fields, zap.String("error", err.Error()))
+		}
+		t.log.Debug("retrying registry request", fields...)
+		if resp != nil && resp.StatusCode == http.StatusTooManyRequests {
+			// Every request to this host waits, not only this one (limits.wait above).
+			t.limits.pause(req.URL.Host, time.Now().Add(delay))
+			continue
+		}
+		if err := sleepCtx(ctx, delay); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// decide says whether to retry and after how long.
+func (t *retryTransport) decide(resp *http.Response, err error, attempt int) (time.Duration, bool) {
+	if err != nil {
+		return t.backoff(attempt), retryableError(err)
+	}
+	switch resp.StatusCode {
+	case http.StatusTooManyRequests:
+		if d, ok := retryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
+			return min(d, t.policy.maxPause), true
+		}
+		return t.backoff(attempt), true
+	case http.StatusRequestTimeout, http.StatusInternalServerError, http.StatusBadGateway,
+		http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		return t.backoff(attempt), true
+	}
+	return 0, false
+}
+
+// backoff is base·2^(attempt-1), capped, with jitter in [d/2, d].
+func (t *retryTransport) backoff(attempt int) time.Duration {
+	d := t.policy.base << (attempt - 1)
+	if d <= 0 || d > t.policy.max {
+		d = t.policy.max
+	}
+	half := d / 2
+	return half + rand.N(half+1)
+}
+
+// retryableError reports whether a transport error is worth another try.
+func retryableError(err error) bool {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return true
+	}
+	return errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNREFUSED) ||
+		errors.Is(err, syscall.EPIPE) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF)
+}
+
+// retryAfter parses a Retry-After header: delay-seconds or an HTTP date.
+func retryAfter(v string, now time.Time) (time.Duration, bool) {
+	if v == "" {
+		return 0, false
+	}
+	if secs, err := strconv.Atoi(v); err == nil && secs >= 0 {
+		return time.Duration(secs) * time.Second, true
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		if d := t.Sub(now); d > 0 {
+			return d, true
+		}
+		return 0, true
+	}
+	return 0, false
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}

@@ -1,0 +1,76 @@
+package registry
+
+import (
+	"crypto/tls"
+	"net"
+	"net/http"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// hostRouter sends requests for insecure hosts through a transport that does not verify
+// TLS certificates; every other request goes through the verifying one. Both keep
+// connections alive and speak HTTP/2 where the registry offers it.
+type hostRouter struct {
+	secure, insecure *http.Transport
+	isInsecure       func(host string) bool
+}
+
+func (h *hostRouter) RoundTrip(req *http.Request) (*http.Response, error) {
+	if h.isInsecure(req.URL.Host) {
+		return h.insecure.RoundTrip(req)
+	}
+	return h.secure.RoundTrip(req)
+}
+
+func newHTTPTransport(concurrency int, skipVerify bool) *http.Transport {
+	idle := max(2*concurrency, 16)
+	t := &http.Transport{
+		Proxy: http.ProxyFromEnvironment,
+		DialContext: (&net.Dialer{
+			Timeout:   30 * time.Second,
+			KeepAlive: 30 * time.Second,
+		}).DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          4 * idle,
+		MaxIdleConnsPerHost:   idle,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   15 * time.Second,
+		ExpectContinueTimeout: time.Second,
+	}
+	if skipVerify {
+		t.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // only for hosts the user marked insecure
+	}
+	return t
+}
+
+// userAgentTransport sets the User-Agent when the request has none.
+type userAgentTransport struct {
+	inner http.RoundTripper
+	ua    string
+}
+
+func (u *userAgentTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if u.ua == "" || req.Header.Get("User-Agent") != "" {
+		return u.inner.RoundTrip(req)
+	}
+	r := req.Clone(req.Context())
+	r.Header.Set("User-Agent", u.ua)
+	return u.inner.RoundTrip(r)
+}
+
+// newSharedTransport builds the one transport every registry request of a client takes:
+// user agent, then retries (which wait for the host's limits before each attempt), then
+// the keep-alive connection pool.
+func newSharedTransport(concurrency int, isInsecure func(string) bool, limits *hostLimits, policy retryPolicy, ua string, log *zap.Logger) http.RoundTripper {
+	base := &hostRouter{
+		secure:     newHTTPTransport(concurrency, false),
+		insecure:   newHTTPTransport(concurrency, true),
+		isInsecure: isInsecure,
+	}
+	return &userAgentTransport{
+		inner: &retryTransport{inner: base, limits: limits, policy: policy, log: log},
+		ua:    ua,
+	}
+}

@@ -1,0 +1,215 @@
+package registry
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"sync"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+)
+
+// repoClients caches one authenticated HTTP client per destination repository (push
+// scope), built once however many copies target the repository; a failure is forgotten.
+type repoClients struct {
+	c  *Client
+	mu sync.Mutex
+	m  map[string]*repoClient
+}
+
+type repoClient struct {
+	ready chan struct{}
+	hc    *http.Client
+	err   error
+}
+
+func (r *repoClients) get(ctx context.Context, repo name.Repository) (*http.Client, error) {
+	key := repo.String()
+	r.mu.Lock()
+	e, found := r.m[key]
+	if !found {
+		e = &repoClient{ready: make(chan struct{})}
+		r.m[key] = e
+	}
+	r.mu.Unlock()
+	if !found {
+		e.hc, e.err = r.build(ctx, repo)
+		if e.err != nil {
+			r.mu.Lock()
+			delete(r.m, key)
+			r.mu.Unlock()
+		}
+		close(e.ready)
+	}
+	select {
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-e.ready:
+		return e.hc, e.err
+	}
+}
+
+func (r *repoClients) build(ctx context.Context, repo name.Repository) (*http.Client, error) {
+	auth, err := authn.Resolve(ctx, r.c.keychain, repo)
+	if err != nil {
+		return nil, fmt.Errorf("credentials for %s: %w", repo.RegistryStr(), err)
+	}
+	rt, err := transport.NewWithContext(ctx, repo.Registry, auth, r.c.rt, []string{repo.Scope(transport.PushScope)})
+	if err != nil {
+		return nil, fmt.Errorf("authenticate to %s for push: %w", repo, err)
+	}
+	return &http.Client{Transport: rt}, nil
+}
+
+func repoURL(repo name.Repository, path string) string {
+	return fmt.Sprintf("%s://%s/v2/%s/%s", repo.Scheme(), repo.RegistryStr(), repo.RepositoryStr(), path)
+}
+
+func do(ctx context.Context, hc *http.Client, method, u string, body io.Reader, hdr map[string]string) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, method, u, body)
+	if err != nil {
+		return nil, err
+	}
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	return hc.Do(req)
+}
+
+func drain(resp *http.Response) {
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
+}
+
+// headBlob reports whether repo holds the blob.
+func headBlob(ctx context.Context, hc *http.Client, repo name.Repository, d v1.Hash) (bool, error) {
+	resp, err := do(ctx, hc, http.MethodHead, repoURL(repo, "blobs/"+d.String()), nil, nil)
+	if err != nil {
+		return false, err
+	}
+	defer drain(resp)
+	if resp.StatusCode == http.StatusNotFound {
+		return false, nil
+	}
+	if err := transport.CheckError(resp, http.StatusOK); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// startUpload opens an upload session, or mounts d from the repository from when from is
+// set. It returns mounted (201) or the location to upload to (202: a plain upload session,
+// also what a registry that does not mount answers to a mount).
+func startUpload(ctx context.Context, hc *http.Client, repo name.Repository, d v1.Hash, from string) (loc string, mounted bool, err error) {
+	u := repoURL(repo, "blobs/uploads/")
+	if from != "" {
+		u += "?" + url.Values{"mount": {d.String()}, "from": {from}}.Encode()
+	}
+	resp, err := do(ctx, hc, http.MethodPost, u, nil, map[string]string{"Content-Type": "application/json"})
+	if err != nil {
+		return "", false, err
+	}
+	defer drain(resp)
+	if err := transport.CheckError(resp, http.StatusCreated, http.StatusAccepted); err != nil {
+		return "", false, err
+	}
+	if resp.StatusCode == http.StatusCreated {
+		return "", true, nil
+	}
+	loc, err = nextLocation(resp)
+	return loc, false, err
+}
+
+func nextLocation(resp *http.Response) (string, error) {
+	loc := resp.Header.Get("Location")
+	if loc == "" {
+		return "", errors.New("registry answered without a Location header")
+	}
+	u, err := url.Parse(loc)
+	if err != nil {
+		return "", err
+	}
+	return resp.Request.URL.ResolveReference(u).String(), nil
+}
+
+// uploadBlob streams body (size bytes, digest d) to an upload session and commits it.
+func uploadBlob(ctx context.Context, hc *http.Client, loc string, body io.Reader, size int64, d v1.Hash) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPatch, loc, body)
+	if err != nil {
+		return err
+	}
+	req.ContentLength = size
+	req.GetBody = nil // a stream cannot be replayed; the blob table retries the transfer
+	req.Header.Set("Content-Type", "application/octet-stream")
+	resp, err := hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer drain(resp)
+	if err := transport.CheckError(resp, http.StatusNoContent, http.StatusAccepted, http.StatusCreated); err != nil {
+		return err
+	}
+	next, err := nextLocation(resp)
+	if err != nil {
+		return err
+	}
+	u, err := url.Parse(next)
+	if err != nil {
+		return err
+	}
+	q := u.Query()
+	q.Set("digest", d.String())
+	u.RawQuery = q.Encode()
+	put, err := do(ctx, hc, http.MethodPut, u.String(), nil, map[string]string{"Content-Type": "application/octet-stream"})
+	if err != nil {
+		return err
+	}
+	defer drain(put)
+	return transport.CheckError(put, http.StatusCreated)
+}
+
+// headManifest returns the digest ref (tag or digest) points at in repo.
+func headManifest(ctx context.Context, hc *http.Client, repo name.Repository, ref string) (string, bool, error) {
+	accept := string(types.OCIImageIndex) + "," + string(types.OCIManifestSchema1) + "," +
+		string(types.DockerManifestList) + "," + string(types.DockerManifestSchema2)
+	resp, err := do(ctx, hc, http.MethodHead, repoURL(repo, "manifests/"+ref), nil, map[string]string{"Accept": accept})
+	if err != nil {
+		return "", false, err
+	}
+	defer drain(resp)
+	if resp.StatusCode == http.StatusNotFound {
+		return "", false, nil
+	}
+	if err := transport.CheckError(resp, http.StatusOK); err != nil {
+		return "", false, err
+	}
+	return resp.Header.Get("Docker-Content-Digest"), true, nil
+}
+
+// putManifest uploads a manifest under ref (tag or digest) and returns its digest.
+func putManifest(ctx context.Context, hc *http.Client, repo name.Repository, ref string, mt types.MediaType, raw []byte) (string, error) {
+	resp, err := do(ctx, hc, http.MethodPut, repoURL(repo, "manifests/"+ref), bytes.NewReader(raw), map[string]string{"Content-Type": string(mt)})
+	if err != nil {
+		return "", err
+	}
+	defer drain(resp)
+	if err := transport.CheckError(resp, http.StatusOK, http.StatusCreated, http.StatusAccepted); err != nil {
+		return "", err
+	}
+	h, _, err := v1.SHA256(bytes.NewReader(raw))
+	if err != nil {
+		return "", err
+	}
+	if got := resp.Header.Get("Docker-Content-Digest"); got != "" && got != h.String() {
+		return "", fmt.Errorf("registry stored manifest as %s, expected %s", got, h)
+	}
+	return h.String(), nil
+}
