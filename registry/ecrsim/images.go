@@ -103,7 +103,7 @@ func (s *Sim) describeImages(r *http.Request, body []byte) (any, error) {
 	var in struct {
 		repoRequest
 		pageRequest
-		ImageIDs []imageID   `json:"imageIds"`
+		ImageIDs []imageID    `json:"imageIds"`
 		Filter   *imageFilter `json:"filter"`
 	}
 	if err := json.Unmarshal(body, &in); err != nil {
