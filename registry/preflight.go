@@ -32,20 +32,22 @@ type PreflightCache struct {
 
 	mu    sync.Mutex
 	repos map[string]*repoTags
+	// changes holds Record (digest) / Forget (nil) of repositories not listed yet, applied
+	// over the listing when it lands, whatever fill attempt that is.
+	changes map[string]map[string]*string
 }
 
 type repoTags struct {
 	done    chan struct{}
 	err     error
-	tags    map[string]string
-	digests map[string]bool    // answers for digest-only references
-	pending map[string]*string // Record (digest) / Forget (nil) seen while the fill runs
+	tags    map[string]string // nil until filled
+	digests map[string]bool   // answers for digest-only references
 }
 
 // NewPreflightCache returns a cache filled by list; digests (nil: a digest-only reference
 // exists only when a listed tag points at it) answers references without a tag.
 func NewPreflightCache(list RepositoryTags, digests DigestExists) *PreflightCache {
-	return &PreflightCache{list: list, digests: digests, repos: map[string]*repoTags{}}
+	return &PreflightCache{list: list, digests: digests, repos: map[string]*repoTags{}, changes: map[string]map[string]*string{}}
 }
 
 // TagDigest implements TagLister from the repository's batch listing.
@@ -90,7 +92,7 @@ func (c *PreflightCache) repo(ctx context.Context, ref ImageRef) (*repoTags, err
 		c.mu.Lock()
 		rt, ok := c.repos[key]
 		if !ok {
-			rt = &repoTags{done: make(chan struct{}), digests: map[string]bool{}, pending: map[string]*string{}}
+			rt = &repoTags{done: make(chan struct{}), digests: map[string]bool{}}
 			c.repos[key] = rt
 			c.mu.Unlock()
 			c.fill(ctx, key, ref, rt)
@@ -132,14 +134,15 @@ func (c *PreflightCache) fill(ctx context.Context, key string, ref ImageRef, rt 
 	if tags == nil {
 		tags = map[string]string{}
 	}
-	for tag, d := range rt.pending {
+	for tag, d := range c.changes[key] {
 		if d == nil {
 			delete(tags, tag)
 		} else {
 			tags[tag] = *d
 		}
 	}
-	rt.tags, rt.pending = tags, nil
+	delete(c.changes, key)
+	rt.tags = tags
 	close(rt.done)
 }
 
@@ -170,20 +173,23 @@ func (c *PreflightCache) Forget(ref ImageRef) { c.set(ref, nil) }
 func (c *PreflightCache) set(ref ImageRef, digest *string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	rt, ok := c.repos[ref.Name()]
-	if !ok {
-		return // never listed: the first TagDigest lists the truth
-	}
+	key := ref.Name()
+	rt, ok := c.repos[key]
 	if ref.Tag == "" {
-		if digest != nil {
-			rt.digests[*digest] = true
-		} else if ref.Digest != "" {
-			rt.digests[ref.Digest] = false
+		if ok {
+			if digest != nil {
+				rt.digests[*digest] = true
+			} else if ref.Digest != "" {
+				rt.digests[ref.Digest] = false
+			}
 		}
 		return
 	}
-	if rt.tags == nil { // fill in flight: apply when it lands
-		rt.pending[ref.Tag] = digest
+	if !ok || rt.tags == nil { // not listed yet, or the fill is in flight
+		if c.changes[key] == nil {
+			c.changes[key] = map[string]*string{}
+		}
+		c.changes[key][ref.Tag] = digest
 		return
 	}
 	if digest == nil {

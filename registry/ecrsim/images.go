@@ -50,6 +50,9 @@ func (s *Sim) listImages(r *http.Request, body []byte) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	if status == "TAGGED" {
+		return s.listTagged(r, repo, in.pageRequest)
+	}
 	images, err := s.images(r.Context(), repo, status)
 	if err != nil {
 		return nil, err
@@ -281,4 +284,31 @@ func (s *Sim) batchDeleteImage(r *http.Request, body []byte) (any, error) {
 		deleted = append(deleted, imageID{ImageDigest: info.digest, ImageTag: id.ImageTag})
 	}
 	return map[string]any{"imageIds": deleted, "failures": failures}, nil
+}
+
+// listTagged pages over the tags and reads only the page's manifests.
+func (s *Sim) listTagged(r *http.Request, repo *Repository, p pageRequest) (any, error) {
+	tags, err := s.tags(r.Context(), repo.Name)
+	if err != nil {
+		return nil, err
+	}
+	from, to, next, err := page(p, "ListImages", repo.Name+"\x00TAGGED", len(tags), 100, 1000)
+	if err != nil {
+		return nil, err
+	}
+	infos, err := s.tagged(r.Context(), repo.Name, tags[from:to])
+	if err != nil {
+		return nil, err
+	}
+	ids := []imageID{}
+	for _, t := range tags[from:to] {
+		if info, ok := infos[t]; ok {
+			ids = append(ids, imageID{ImageDigest: info.digest, ImageTag: t})
+		}
+	}
+	out := map[string]any{"imageIds": ids}
+	if next != "" {
+		out["nextToken"] = next
+	}
+	return out, nil
 }
