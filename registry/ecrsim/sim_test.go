@@ -163,3 +163,63 @@ func TestSimImmutableTag(t *testing.T) {
 		t.Fatalf("moving an immutable tag: %v, want TAG_INVALID … immutable", err)
 	}
 }
+
+func TestSimListingsPageAndAgreeWithTheRegistry(t *testing.T) {
+	sim := ecrsim.New(t)
+	c, ctx := sim.Client(), context.Background()
+	createRepo(t, c, "paged", "")
+	img, _ := random.Image(300, 2)
+	d, _ := img.Digest()
+	pusher, _ := remote.NewPusher()
+	for i := range 250 {
+		ref, _ := name.NewTag(fmt.Sprintf("%s/paged:t%03d", sim.Backend.Host, i), name.Insecure)
+		if err := pusher.Push(ctx, ref, img); err != nil {
+			t.Fatal(err)
+		}
+	}
+	seen := map[string]bool{}
+	var sizes []int
+	p := ecr.NewListImagesPaginator(c, &ecr.ListImagesInput{RepositoryName: aws.String("paged")})
+	for p.HasMorePages() {
+		out, err := p.NextPage(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sizes = append(sizes, len(out.ImageIds))
+		for _, id := range out.ImageIds {
+			if aws.ToString(id.ImageDigest) != d.String() || seen[aws.ToString(id.ImageTag)] {
+				t.Fatalf("bad or repeated id %+v", id)
+			}
+			seen[aws.ToString(id.ImageTag)] = true
+		}
+	}
+	if fmt.Sprint(sizes) != "[100 100 50]" || len(seen) != 250 {
+		t.Fatalf("default pages = %v over %d tags, want [100 100 50] over 250", sizes, len(seen))
+	}
+	desc, err := c.DescribeImages(ctx, &ecr.DescribeImagesInput{RepositoryName: aws.String("paged"),
+		ImageIds: []types.ImageIdentifier{{ImageTag: aws.String("t007")}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(desc.ImageDetails) != 1 || len(desc.ImageDetails[0].ImageTags) != 250 || aws.ToInt64(desc.ImageDetails[0].ImageSizeInBytes) <= 0 {
+		t.Fatalf("DescribeImages t007 = %+v, want one image with 250 tags and a size", desc.ImageDetails)
+	}
+	got, err := c.BatchGetImage(ctx, &ecr.BatchGetImageInput{RepositoryName: aws.String("paged"),
+		ImageIds: []types.ImageIdentifier{{ImageTag: aws.String("t001")}}})
+	if err != nil || len(got.Images) != 1 || aws.ToString(got.Images[0].ImageId.ImageDigest) != d.String() {
+		t.Fatalf("BatchGetImage t001 = %+v, %v", got, err)
+	}
+	raw, _ := img.RawManifest()
+	if aws.ToString(got.Images[0].ImageManifest) != string(raw) {
+		t.Fatal("BatchGetImage manifest differs from the pushed one")
+	}
+	del, err := c.BatchDeleteImage(ctx, &ecr.BatchDeleteImageInput{RepositoryName: aws.String("paged"),
+		ImageIds: []types.ImageIdentifier{{ImageDigest: aws.String(d.String())}}})
+	if err != nil || len(del.ImageIds) != 1 || len(del.Failures) != 0 {
+		t.Fatalf("BatchDeleteImage by digest = %+v, %v", del, err)
+	}
+	left, err := c.ListImages(ctx, &ecr.ListImagesInput{RepositoryName: aws.String("paged")})
+	if err != nil || len(left.ImageIds) != 0 {
+		t.Fatalf("after deleting the image by digest: %+v %v, want no images", left, err)
+	}
+}
