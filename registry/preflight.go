@@ -204,6 +204,7 @@ func (c *PreflightCache) set(ref ImageRef, digest *string) {
 // for the run; concurrent callers for the same tag share the one request.
 type OCIPreflight struct {
 	puller   *remote.Puller
+	initErr  error // remote.NewPuller refused the options; every TagDigest reports it
 	insecure func(host string) bool
 
 	mu      sync.Mutex
@@ -229,13 +230,10 @@ func NewOCIPreflight(rt http.RoundTripper, keychain authn.Keychain, insecure fun
 		opts = append(opts, remote.WithAuthFromKeychain(keychain))
 	}
 	p, err := remote.NewPuller(opts...)
-	if err != nil { // only contradictory options fail, and these are not
-		panic(fmt.Sprintf("registry: preflight puller: %v", err))
-	}
 	if insecure == nil {
 		insecure = func(string) bool { return false }
 	}
-	return &OCIPreflight{puller: p, insecure: insecure, entries: map[string]*headEntry{}}
+	return &OCIPreflight{puller: p, initErr: err, insecure: insecure, entries: map[string]*headEntry{}}
 }
 
 func preflightKey(ref ImageRef) string {
@@ -247,6 +245,9 @@ func preflightKey(ref ImageRef) string {
 
 // TagDigest implements TagLister with one HEAD of the tag (or digest) per run.
 func (p *OCIPreflight) TagDigest(ctx context.Context, ref ImageRef) (string, bool, error) {
+	if p.initErr != nil {
+		return "", false, fmt.Errorf("preflight %s: %w", ref, p.initErr)
+	}
 	key := preflightKey(ref)
 	for {
 		p.mu.Lock()
