@@ -1,0 +1,129 @@
+package registry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ecr"
+	ecrtypes "github.com/aws/aws-sdk-go-v2/service/ecr/types"
+)
+
+// ecrRepositoryName is ECR's documented rule for repository names.
+var ecrRepositoryName = regexp.MustCompile(`^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$`)
+
+// ValidateECRRepositoryName checks name against ECR's rules: 2 to 256 characters, lowercase
+// letters and digits in path components separated by '/', each component's words joined by
+// single '.', '_' or '-'.
+func ValidateECRRepositoryName(name string) error {
+	switch {
+	case len(name) < 2 || len(name) > 256:
+		return fmt.Errorf("ECR repository name %q is invalid: it must have 2 to 256 characters, it has %d", name, len(name))
+	case !ecrRepositoryName.MatchString(name):
+		return fmt.Errorf("ECR repository name %q is invalid: it must be lowercase letters and digits in '/'-separated components, words joined by one '.', '_' or '-' (%s)", name, ecrRepositoryName)
+	}
+	return nil
+}
+
+type ensureEntry struct {
+	done chan struct{}
+	err  error
+}
+
+// EnsureRepository implements RepositoryEnsurer: the name is validated, then (with
+// CreateRepositories) the repository is created once per run with the configured tag
+// mutability, scan on push, KMS key and lifecycle policy. One that already exists is
+// success and keeps its own settings. Concurrent callers for one repository share the
+// call; a failure is forgotten so a later caller retries.
+func (e *ECR) EnsureRepository(ctx context.Context, repository string) error {
+	if err := ValidateECRRepositoryName(repository); err != nil {
+		return err
+	}
+	if !e.opts.CreateRepositories {
+		return nil // the account's repository creation templates create on push
+	}
+	for {
+		e.mu.Lock()
+		en, ok := e.repos[repository]
+		if !ok {
+			en = &ensureEntry{done: make(chan struct{})}
+			e.repos[repository] = en
+			e.mu.Unlock()
+			en.err = e.create(ctx, repository)
+			if en.err != nil {
+				e.mu.Lock()
+				delete(e.repos, repository)
+				e.mu.Unlock()
+			}
+			close(en.done)
+			return en.err
+		}
+		e.mu.Unlock()
+		select {
+		case <-en.done:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		if en.err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
+}
+
+func (e *ECR) create(ctx context.Context, repository string) error {
+	in := &ecr.CreateRepositoryInput{
+		RepositoryName:     aws.String(repository),
+		RegistryId:         e.registryID,
+		ImageTagMutability: ecrtypes.ImageTagMutabilityMutable,
+		ImageScanningConfiguration: &ecrtypes.ImageScanningConfiguration{
+			ScanOnPush: e.opts.ScanOnPush,
+		},
+	}
+	if e.opts.ImmutableTags {
+		in.ImageTagMutability = ecrtypes.ImageTagMutabilityImmutable
+	}
+	if e.opts.KMSKey != "" {
+		in.EncryptionConfiguration = &ecrtypes.EncryptionConfiguration{
+			EncryptionType: ecrtypes.EncryptionTypeKms,
+			KmsKey:         aws.String(e.opts.KMSKey),
+		}
+	}
+	_, err := e.client.CreateRepository(ctx, in)
+	var exists *ecrtypes.RepositoryAlreadyExistsException
+	switch {
+	case errors.As(err, &exists):
+		e.mu.Lock()
+		ours := e.policyPending[repository] // created by this run, policy not yet applied
+		e.mu.Unlock()
+		if !ours {
+			return nil
+		}
+	case err != nil:
+		return fmt.Errorf("ECR CreateRepository %s: %w", repository, err)
+	default:
+		// A repository created just now is empty: its preflight needs no listing.
+		e.cache.Prime(e.registry, repository, nil)
+	}
+	if e.opts.LifecyclePolicy != "" {
+		e.mu.Lock()
+		e.policyPending[repository] = true
+		e.mu.Unlock()
+		_, err := e.client.PutLifecyclePolicy(ctx, &ecr.PutLifecyclePolicyInput{
+			RepositoryName:      aws.String(repository),
+			RegistryId:          e.registryID,
+			LifecyclePolicyText: aws.String(e.opts.LifecyclePolicy),
+		})
+		if err != nil {
+			return fmt.Errorf("ECR PutLifecyclePolicy %s: %w", repository, err)
+		}
+		e.mu.Lock()
+		delete(e.policyPending, repository)
+		e.mu.Unlock()
+	}
+	return nil
+}
