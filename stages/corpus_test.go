@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"text/tabwriter"
 
@@ -296,4 +298,60 @@ func containsString(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// TestCorpusConcurrentRenders renders one loaded chart from several goroutines at once
+// with different values (the engine renders charts concurrently and renders each twice):
+// every result equals the sequential one, so no state is shared between renders.
+func TestCorpusConcurrentRenders(t *testing.T) {
+	dir := corpusDir(t)
+	ch, _ := loadCorpusChart(t, dir, "prometheus", false)
+	variants := []map[string]any{
+		{},
+		{"alertmanager": map[string]any{"enabled": false}, "prometheus-pushgateway": map[string]any{"enabled": false}},
+		{"server": map[string]any{"image": map[string]any{"tag": "v9.9.9"}}},
+	}
+	want := make([][]string, len(variants))
+	for i, v := range variants {
+		_, found := renderCorpusChart(t, ch, []map[string]any{v})
+		want[i] = refStrings(found)
+	}
+	if reflect.DeepEqual(want[0], want[1]) || reflect.DeepEqual(want[0], want[2]) {
+		t.Fatalf("variants do not differ: %v", want)
+	}
+	const rounds = 4
+	got := make([][]string, rounds*len(variants))
+	errs := make([]error, len(got))
+	var wg sync.WaitGroup
+	for n := range got {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r, err := Render(context.Background(), ch, RenderOptions{Release: "rel", Namespace: "ns", Values: []map[string]any{variants[n%len(variants)]}})
+			if err != nil {
+				errs[n] = err
+				return
+			}
+			found, err := Extract(r, ch)
+			errs[n] = err
+			got[n] = refStrings(found)
+		}()
+	}
+	wg.Wait()
+	for n := range got {
+		if errs[n] != nil {
+			t.Fatalf("render %d: %v", n, errs[n])
+		}
+		if !reflect.DeepEqual(got[n], want[n%len(variants)]) {
+			t.Errorf("render %d: %v, want %v", n, got[n], want[n%len(variants)])
+		}
+	}
+}
+
+func refStrings(found []FoundImage) []string {
+	out := make([]string, len(found))
+	for i, f := range found {
+		out[i] = f.Ref.String()
+	}
+	return out
 }

@@ -34,8 +34,8 @@ var crdDocument = regexp.MustCompile(`(?m)^kind:[ \t]*["']?CustomResourceDefinit
 func Extract(r *Rendered, ch *chart.Chart) ([]FoundImage, error) {
 	c := &collector{byRef: map[registry.ImageRef]*FoundImage{}}
 	for _, m := range r.Manifests {
-		for _, doc := range docSeparator.Split(m.Content, -1) {
-			if strings.TrimSpace(doc) == "" || crdDocument.MatchString(doc) {
+		for _, doc := range splitDocuments(m.Content) {
+			if strings.TrimSpace(doc) == "" || isCRD(doc) {
 				continue
 			}
 			var obj map[string]any
@@ -59,6 +59,37 @@ func Extract(r *Rendered, ch *chart.Chart) ([]FoundImage, error) {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Ref.String() < out[j].Ref.String() })
 	return out, nil
+}
+
+// splitDocuments cuts a multi-document YAML text at lines that are "---" (trailing
+// blanks allowed); most manifests hold one document.
+func splitDocuments(s string) []string {
+	if !strings.Contains(s, "---") {
+		return []string{s}
+	}
+	var docs []string
+	start := 0
+	for i := 0; i < len(s); {
+		end := strings.IndexByte(s[i:], '\n')
+		if end < 0 {
+			end = len(s)
+		} else {
+			end += i
+		}
+		if line := s[i:end]; strings.HasPrefix(line, "---") && strings.TrimRight(line[3:], " \t\r") == "" {
+			docs = append(docs, s[start:i])
+			start = end + 1
+		}
+		i = end + 1
+	}
+	if start <= len(s) {
+		docs = append(docs, s[start:])
+	}
+	return docs
+}
+
+func isCRD(doc string) bool {
+	return strings.Contains(doc, "CustomResourceDefinition") && crdDocument.MatchString(doc)
 }
 
 type collector struct {

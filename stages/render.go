@@ -118,8 +118,7 @@ func renderError(chartName, chartID string, err error) error {
 }
 
 var (
-	docSeparator = regexp.MustCompile(`(?m)^---[ \t]*$`)
-	sourceLine   = regexp.MustCompile(`(?m)^# Source: (.+)$`)
+	sourceLine = regexp.MustCompile(`(?m)^# Source: (.+)$`)
 )
 
 // splitManifest cuts Helm's release manifest ("---\n# Source: t\n…" per document) into
@@ -128,8 +127,8 @@ var (
 func splitManifest(all string) []Manifest {
 	var out []Manifest
 	template := ""
-	for _, doc := range docSeparator.Split(all, -1) {
-		if m := sourceLine.FindStringSubmatch(doc); m != nil {
+	for _, doc := range splitDocuments(all) {
+		if m := sourceLine.FindStringSubmatch(firstLines(doc, 3)); m != nil {
 			template = strings.TrimSpace(m[1])
 		}
 		if strings.TrimSpace(doc) == "" {
@@ -138,6 +137,19 @@ func splitManifest(all string) []Manifest {
 		out = append(out, Manifest{Template: template, Content: doc})
 	}
 	return out
+}
+
+// firstLines returns the first n lines of s.
+func firstLines(s string, n int) string {
+	end := 0
+	for ; n > 0; n-- {
+		i := strings.IndexByte(s[end:], '\n')
+		if i < 0 {
+			return s
+		}
+		end += i + 1
+	}
+	return s[:end]
 }
 
 // copyChart copies what rendering mutates (metadata with its dependency list, values, the
