@@ -32,6 +32,9 @@ var crdDocument = regexp.MustCompile(`(?m)^kind:[ \t]*["']?CustomResourceDefinit
 // of each subchart that rendered something. An image field that does not parse as a
 // reference is an error naming the template, object and field.
 func Extract(r *Rendered, ch *chart.Chart) ([]FoundImage, error) {
+	if r == nil {
+		return nil, fmt.Errorf("extract images: nothing rendered")
+	}
 	c := &collector{byRef: map[registry.ImageRef]*FoundImage{}}
 	for _, m := range r.Manifests {
 		for _, doc := range splitDocuments(m.Content) {
