@@ -1,0 +1,239 @@
+package stages
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"strings"
+
+	"helm.sh/helm/v3/pkg/action"
+	"helm.sh/helm/v3/pkg/chart"
+	"helm.sh/helm/v3/pkg/chartutil"
+)
+
+// DefaultKubeVersion is the Kubernetes version charts are rendered for when none is given.
+const DefaultKubeVersion = "1.33.0"
+
+// RenderOptions says how to render a chart.
+type RenderOptions struct {
+	// Release is the release name (.Release.Name).
+	Release string
+	// Namespace is the release namespace (.Release.Namespace).
+	Namespace string
+	// KubeVersion is .Capabilities.KubeVersion; empty means DefaultKubeVersion.
+	KubeVersion string
+	// Values are layers merged in order over the chart defaults (addon values, then
+	// chart-overrides); a later layer wins, maps merge key by key. They are not modified.
+	Values []map[string]any
+}
+
+// Rendered is the output of a client-only render.
+type Rendered struct {
+	// Manifests are the rendered documents (hooks, test hooks and CRDs included), in
+	// Helm's install order, hooks last.
+	Manifests []Manifest
+	// Fallbacks lists the built-in placeholder values the render had to use, one line
+	// each ("karpenter: settings.clusterName=airgap-charts-placeholder"), for the user.
+	Fallbacks []string
+}
+
+// Manifest is one rendered YAML document (a CRD file may hold several).
+type Manifest struct {
+	// Template is the template file that produced it ("grafana/templates/deployment.yaml").
+	Template string
+	// Content is the YAML text.
+	Content string
+}
+
+// Render renders ch the way `helm template` does, in process and without a cluster: a
+// client-only dry-run install with CRDs and test hooks included, the given Kubernetes
+// version and a broad set of API versions (see renderAPIVersions) so that
+// capability-gated templates render. Values are the chart defaults, then opts.Values in
+// order, then the built-in fallbacks (fallbacks.go) for keys still unset. ch is not
+// modified: Render works on a copy, so it can be called any number of times.
+func Render(ctx context.Context, ch *chart.Chart, opts RenderOptions) (*Rendered, error) {
+	if ch == nil || ch.Metadata == nil {
+		return nil, fmt.Errorf("render: no chart")
+	}
+	chartID := ch.Metadata.Name + " " + ch.Metadata.Version
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("render chart %s: %w", chartID, err)
+	}
+	kv := opts.KubeVersion
+	if kv == "" {
+		kv = DefaultKubeVersion
+	}
+	kubeVersion, err := chartutil.ParseKubeVersion(kv)
+	if err != nil {
+		return nil, fmt.Errorf("render chart %s: kube version %q: %w", chartID, kv, err)
+	}
+
+	vals := map[string]any{}
+	for _, layer := range opts.Values {
+		vals = mergeValues(vals, layer)
+	}
+	fallbacks := applyFallbacks(ch, vals)
+
+	work := copyChart(ch)
+	cfg := &action.Configuration{Log: func(string, ...any) {}}
+	install := action.NewInstall(cfg)
+	install.DryRun = true
+	install.DryRunOption = "client"
+	install.ClientOnly = true
+	install.Replace = true
+	install.IncludeCRDs = true
+	install.ReleaseName = opts.Release
+	install.Namespace = opts.Namespace
+	install.KubeVersion = kubeVersion
+	install.APIVersions = renderAPIVersions()
+
+	rel, err := install.RunWithContext(ctx, work, vals)
+	if err != nil {
+		return nil, renderError(ch.Metadata.Name, chartID, err)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("render chart %s: %w", chartID, err)
+	}
+	out := &Rendered{Fallbacks: fallbacks, Manifests: splitManifest(rel.Manifest)}
+	for _, h := range rel.Hooks {
+		out.Manifests = append(out.Manifests, Manifest{Template: h.Path, Content: h.Manifest})
+	}
+	return out, nil
+}
+
+// renderError keeps Helm's message (it names the template file and line) and adds a hint
+// where the cause is a value the chart requires.
+func renderError(chartName, chartID string, err error) error {
+	msg := err.Error()
+	if strings.Contains(msg, "execution error at (") || strings.Contains(msg, "execution error in (") {
+		return fmt.Errorf("render chart %s: %w (a value the chart requires is missing or invalid: "+
+			"set it in chart-overrides.yaml under `overrides: {%s: {...}}` or in the addon's values)",
+			chartID, err, chartName)
+	}
+	if strings.Contains(msg, "values don't meet the specifications of the schema") {
+		return fmt.Errorf("render chart %s: %w (fix the values in chart-overrides.yaml under `overrides: {%s: {...}}` or in the addon's values)",
+			chartID, err, chartName)
+	}
+	return fmt.Errorf("render chart %s: %w", chartID, err)
+}
+
+var (
+	sourceLine = regexp.MustCompile(`(?m)^# Source: (.+)$`)
+)
+
+// splitManifest cuts Helm's release manifest ("---\n# Source: t\n…" per document) into
+// documents. A document without a Source line (the later documents of a multi-document
+// CRD file) belongs to the template before it.
+func splitManifest(all string) []Manifest {
+	var out []Manifest
+	template := ""
+	for _, doc := range splitDocuments(all) {
+		if m := sourceLine.FindStringSubmatch(firstLines(doc, 3)); m != nil {
+			template = strings.TrimSpace(m[1])
+		}
+		if strings.TrimSpace(doc) == "" {
+			continue
+		}
+		out = append(out, Manifest{Template: template, Content: doc})
+	}
+	return out
+}
+
+// firstLines returns the first n lines of s.
+func firstLines(s string, n int) string {
+	end := 0
+	for ; n > 0; n-- {
+		i := strings.IndexByte(s[end:], '\n')
+		if i < 0 {
+			return s
+		}
+		end += i + 1
+	}
+	return s[:end]
+}
+
+// copyChart copies what rendering mutates (metadata with its dependency list, values, the
+// subchart tree); templates and files are shared, read-only.
+func copyChart(c *chart.Chart) *chart.Chart {
+	out := &chart.Chart{
+		Raw:       c.Raw,
+		Lock:      c.Lock,
+		Templates: c.Templates,
+		Values:    copyValues(c.Values),
+		Schema:    c.Schema,
+		Files:     c.Files,
+	}
+	if c.Metadata != nil {
+		md := *c.Metadata
+		md.Dependencies = make([]*chart.Dependency, 0, len(c.Metadata.Dependencies))
+		for _, d := range c.Metadata.Dependencies {
+			dc := *d
+			md.Dependencies = append(md.Dependencies, &dc)
+		}
+		out.Metadata = &md
+	}
+	deps := make([]*chart.Chart, 0, len(c.Dependencies()))
+	for _, d := range c.Dependencies() {
+		deps = append(deps, copyChart(d))
+	}
+	out.SetDependencies(deps...)
+	return out
+}
+
+// copyValues deep-copies a values tree.
+func copyValues(v map[string]any) map[string]any {
+	if v == nil {
+		return nil
+	}
+	out := make(map[string]any, len(v))
+	for k, x := range v {
+		out[k] = copyValue(x)
+	}
+	return out
+}
+
+func copyValue(x any) any {
+	switch t := x.(type) {
+	case map[string]any:
+		return copyValues(t)
+	case chartutil.Values:
+		return copyValues(t)
+	case []any:
+		s := make([]any, len(t))
+		for i, e := range t {
+			s[i] = copyValue(e)
+		}
+		return s
+	default:
+		return x
+	}
+}
+
+// mergeValues returns base with layer merged over it, as `helm -f a -f b` merges files:
+// maps merge key by key, anything else in layer replaces. Neither input is modified.
+func mergeValues(base, layer map[string]any) map[string]any {
+	out := copyValues(base)
+	if out == nil {
+		out = map[string]any{}
+	}
+	for k, v := range layer {
+		if lm, ok := asMap(v); ok {
+			if bm, ok := asMap(out[k]); ok {
+				out[k] = mergeValues(bm, lm)
+				continue
+			}
+		}
+		out[k] = copyValue(v)
+	}
+	return out
+}
+
+func asMap(v any) (map[string]any, bool) {
+	switch t := v.(type) {
+	case map[string]any:
+		return t, true
+	case chartutil.Values:
+		return t, true
+	}
+	return nil, false
+}
