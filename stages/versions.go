@@ -112,5 +112,5 @@ func nearest(parsed []parsedVersion, constraint string) string {
 	for i := hi - 1; i >= lo; i-- {
 		out = append(out, sorted[i].raw)
 	}
-	return fmt.Sprintf("%s (%d versions listed)", strings.Join(out, ", "), len(sorted))
+	return fmt.Sprintf("%s (%d listed)", strings.Join(out, ", "), len(sorted))
 }

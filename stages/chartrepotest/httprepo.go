@@ -14,6 +14,8 @@ import (
 	"testing"
 
 	"helm.sh/helm/v3/pkg/chart"
+	"helm.sh/helm/v3/pkg/chart/loader"
+	"helm.sh/helm/v3/pkg/chartutil"
 	"helm.sh/helm/v3/pkg/repo"
 	"sigs.k8s.io/yaml"
 )
@@ -33,6 +35,7 @@ type HTTPRepo struct {
 	user, pass  string
 	archiveBase string
 	hold        chan struct{}
+	arrived     chan string
 }
 
 // NewHTTPRepo packages each chart directory and serves them; the server closes when the
@@ -54,11 +57,47 @@ func NewHTTPRepo(t testing.TB, chartDirs ...string) *HTTPRepo {
 func (r *HTTPRepo) AddChartDir(t testing.TB, dir string) {
 	t.Helper()
 	path, md := Package(t, dir)
+	r.addFile(t, path, md)
+}
+
+// AddChartVersion packages a chart directory as another version (the corpus holds one
+// version per chart) and adds it to the index.
+func (r *HTTPRepo) AddChartVersion(t testing.TB, dir, version string) {
+	t.Helper()
+	ch, err := loader.LoadDir(dir)
+	if err != nil {
+		t.Fatalf("load chart %s: %v", dir, err)
+	}
+	ch.Metadata.Version = version
+	r.AddChart(t, ch)
+}
+
+// AddChart packages an in-memory chart (one a test changed: a version, subcharts removed)
+// and adds it to the index.
+func (r *HTTPRepo) AddChart(t testing.TB, ch *chart.Chart) {
+	t.Helper()
+	path, err := chartutil.Save(ch, t.TempDir())
+	if err != nil {
+		t.Fatalf("package chart %s: %v", ch.Name(), err)
+	}
+	r.addFile(t, path, ch.Metadata)
+}
+
+func (r *HTTPRepo) addFile(t testing.TB, path string, md *chart.Metadata) {
+	t.Helper()
 	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	r.AddArchive(t, md, filepath.Base(path), data)
+}
+
+// ReplaceArchive serves data as filename from now on, the index keeping the digest it
+// lists (a test of digest verification uses it).
+func (r *HTTPRepo) ReplaceArchive(filename string, data []byte) {
+	r.mu.Lock()
+	r.archives["/"+filename] = data
+	r.mu.Unlock()
 }
 
 // AddArchive serves data as filename and lists it in the index under md's name and version
@@ -114,11 +153,13 @@ func (r *HTTPRepo) SetIndex(data []byte) {
 	r.mu.Unlock()
 }
 
-// Hold makes every request wait, after being counted, until the returned release is called.
-func (r *HTTPRepo) Hold() (release func()) {
+// Hold makes every request wait, after being counted, until release is called; arrived
+// receives one value per request held.
+func (r *HTTPRepo) Hold() (release func(), arrived <-chan string) {
 	ch := make(chan struct{})
+	arr := make(chan string, 1024)
 	r.mu.Lock()
-	r.hold = ch
+	r.hold, r.arrived = ch, arr
 	r.mu.Unlock()
 	var once sync.Once
 	return func() {
@@ -128,7 +169,7 @@ func (r *HTTPRepo) Hold() (release func()) {
 			r.mu.Unlock()
 			close(ch)
 		})
-	}
+	}, arr
 }
 
 // IndexYAML is the index as served.
@@ -186,10 +227,14 @@ func (r *HTTPRepo) Reset() {
 func (r *HTTPRepo) serve(w http.ResponseWriter, req *http.Request) {
 	r.mu.Lock()
 	r.counts[req.URL.Path]++
-	hold, status, user, pass := r.hold, r.failures[req.URL.Path], r.user, r.pass
+	hold, arrived, status, user, pass := r.hold, r.arrived, r.failures[req.URL.Path], r.user, r.pass
 	data, isArchive := r.archives[req.URL.Path]
 	r.mu.Unlock()
 	if hold != nil {
+		select {
+		case arrived <- req.URL.Path:
+		default:
+		}
 		select {
 		case <-hold:
 		case <-req.Context().Done():
