@@ -14,8 +14,8 @@ func TestSelectVersion(t *testing.T) {
 		want       string
 	}{
 		{"1.7.2", ResolveOptions{}, "1.7.2"},
-		{"v1.7.2", ResolveOptions{}, "1.7.2"},  // v prefix equals the plain version
-		{"0.6.0", ResolveOptions{}, "v0.6.0"},  // and the other way round
+		{"v1.7.2", ResolveOptions{}, "1.7.2"}, // v prefix equals the plain version
+		{"0.6.0", ResolveOptions{}, "v0.6.0"}, // and the other way round
 		{"not-semver", ResolveOptions{}, "not-semver"},
 		{"~1.7", ResolveOptions{}, "1.7.2"},
 		{">=6.0 <7", ResolveOptions{}, "6.4.0"},
