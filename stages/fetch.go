@@ -123,6 +123,9 @@ func (f *Fetcher) fetchHTTP(ctx context.Context, rc ResolvedChart) (string, stri
 		return dest, "sha256:" + sum, nil
 	}
 	res, err := f.once(ctx, dest, func(ctx context.Context) (string, error) {
+		if sum, err := fileSHA256(dest); err == nil && (rc.Digest == "" || sum == strings.ToLower(rc.Digest)) {
+			return sum, nil // another caller's download ended between our look and this one
+		}
 		var errs []error
 		for _, u := range rc.URLs {
 			sum, err := f.download(ctx, dest, u, rc)
@@ -213,6 +216,9 @@ func (f *Fetcher) fetchOCI(ctx context.Context, rc ResolvedChart) (string, strin
 		return dest, "sha256:" + sum, nil
 	}
 	sum, err := f.once(ctx, dest, func(ctx context.Context) (string, error) {
+		if sum, err := fileSHA256(dest); err == nil && sum == layer.Digest.Hex {
+			return sum, nil
+		}
 		l, err := remote.Layer(ref.Context().Digest(layer.Digest.String()), f.access.ociOptions(ctx, host)...)
 		if err != nil {
 			return "", err

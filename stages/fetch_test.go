@@ -19,7 +19,7 @@ import (
 
 func newTestFetcher(t *testing.T, dir string) *Fetcher {
 	t.Helper()
-	f, err := NewFetcher(FetcherOptions{CacheDir: dir})
+	f, err := NewFetcher(FetcherOptions{CacheDir: dir, HTTPClient: loopbackClient()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -154,6 +154,12 @@ func (r *Resolver) index(ctx context.Context, repoURL, origURL string) (*repo.In
 		return idx, nil
 	}
 	ch := r.flight.DoChan("index "+repoURL, func() (any, error) {
+		r.mu.Lock()
+		idx, ok := r.indexes[repoURL] // a flight that ended between our look and this one
+		r.mu.Unlock()
+		if ok {
+			return idx, nil
+		}
 		// A caller's cancellation must not fail the others waiting on the same fetch.
 		idx, err := r.fetchIndex(context.WithoutCancel(ctx), repoURL, origURL)
 		if err != nil {
@@ -282,6 +288,12 @@ func (r *Resolver) ociTags(ctx context.Context, repository name.Repository) ([]s
 		return tags, nil
 	}
 	ch := r.flight.DoChan("tags "+key, func() (any, error) {
+		r.mu.Lock()
+		tags, ok := r.tags[key]
+		r.mu.Unlock()
+		if ok {
+			return tags, nil
+		}
 		opts := r.access.ociOptions(context.WithoutCancel(ctx), repository.RegistryStr())
 		tags, err := remote.List(repository, opts...)
 		if err != nil {

@@ -2,6 +2,8 @@ package stages
 
 import (
 	"context"
+	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -15,8 +17,30 @@ import (
 	"github.com/airgap-charts/airgap-charts/stages/chartrepotest"
 )
 
+// loopbackClient refuses every host but the loopback: tests never reach the internet, and a
+// dependency a test forgot to mirror fails loudly instead of going out.
+func loopbackClient() *http.Client {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.Proxy = nil
+	dial := tr.DialContext
+	tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		host, _, err := net.SplitHostPort(addr)
+		if err != nil {
+			return nil, err
+		}
+		if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+			return nil, fmt.Errorf("test dialled %s: only loopback servers are allowed", addr)
+		}
+		return dial(ctx, network, addr)
+	}
+	return &http.Client{Transport: tr}
+}
+
 func newTestResolver(t *testing.T, opts ResolverOptions) *Resolver {
 	t.Helper()
+	if opts.HTTPClient == nil {
+		opts.HTTPClient = loopbackClient()
+	}
 	r, err := NewResolver(opts)
 	if err != nil {
 		t.Fatal(err)
@@ -215,7 +239,7 @@ func TestResolveBasicAuthPerRepository(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, err := NewFetcher(FetcherOptions{CacheDir: t.TempDir(), Credentials: func(u string) (string, string, bool) {
+	f, err := NewFetcher(FetcherOptions{CacheDir: t.TempDir(), HTTPClient: loopbackClient(), Credentials: func(u string) (string, string, bool) {
 		return "robot", "s3cr3t-pass", u == repo.URL
 	}})
 	if err != nil {
