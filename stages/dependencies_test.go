@@ -63,7 +63,7 @@ func TestDependenciesArgoCDDropsDisabledUnreachableRedisHA(t *testing.T) {
 		t.Fatal(err)
 	}
 	d, ok := depByName(deps, "redis-ha")
-	if !ok || d.State != DepDropped || d.Enabled || !strings.Contains(d.Reason, "unreachable") || d.Parent != "argo-cd" {
+	if !ok || d.State != DepDropped || d.Enabled || !strings.Contains(d.Reason, "connection refused") || d.Parent != "argo-cd" {
 		t.Fatalf("redis-ha: %+v", d)
 	}
 	if declared(ch, "redis-ha") || (ch.Lock != nil && len(ch.Lock.Dependencies) != 0) {

@@ -130,7 +130,7 @@ func (a *repoAccess) get(ctx context.Context, rawURL, repoURL, origRepoURL strin
 	}
 	resp, err := a.httpClient(u).Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("GET %s: %w", redactURL(u), err)
+		return nil, err // *url.Error names the URL (without a password)
 	}
 	if resp.StatusCode != http.StatusOK {
 		resp.Body.Close()

@@ -184,7 +184,7 @@ func (r *Resolver) index(ctx context.Context, repoURL, origURL string) (*repo.In
 func (r *Resolver) fetchIndex(ctx context.Context, repoURL, origURL string) (*repo.IndexFile, error) {
 	body, err := r.access.get(ctx, repoURL+"/index.yaml", repoURL, origURL, maxIndexBytes)
 	if err != nil {
-		return nil, fmt.Errorf("repository %s unreachable: %w", redact(repoURL), err)
+		return nil, fmt.Errorf("repository %s: cannot fetch index.yaml: %w", redact(repoURL), err)
 	}
 	defer body.Close()
 	data, err := io.ReadAll(body)
@@ -265,7 +265,7 @@ func (r *Resolver) resolveOCI(ctx context.Context, ref ChartRef, repoURL string,
 	}
 	tags, err := r.ociTags(ctx, repository)
 	if err != nil {
-		return ResolvedChart{}, fmt.Errorf("chart %q: OCI repository %s unreachable: %w", ref.Name, repository, err)
+		return ResolvedChart{}, fmt.Errorf("chart %q: cannot list tags of OCI repository %s: %w", ref.Name, repository, err)
 	}
 	versions := make([]string, 0, len(tags))
 	for _, t := range tags {

@@ -151,9 +151,9 @@ func TestResolveBadRepositories(t *testing.T) {
 		url   func(*chartrepotest.HTTPRepo) string
 		want  []string
 	}{
-		{"404", func(r *chartrepotest.HTTPRepo) { r.Fail("/index.yaml", 404) }, nil, []string{"unreachable", "404"}},
-		{"500", func(r *chartrepotest.HTTPRepo) { r.Fail("/index.yaml", 500) }, nil, []string{"unreachable", "500"}},
-		{"unreachable", nil, func(*chartrepotest.HTTPRepo) string { return closedURL(t) }, []string{"unreachable", "connect"}},
+		{"404", func(r *chartrepotest.HTTPRepo) { r.Fail("/index.yaml", 404) }, nil, []string{"cannot fetch index.yaml", "404"}},
+		{"500", func(r *chartrepotest.HTTPRepo) { r.Fail("/index.yaml", 500) }, nil, []string{"cannot fetch index.yaml", "500"}},
+		{"unreachable", nil, func(*chartrepotest.HTTPRepo) string { return closedURL(t) }, []string{"cannot fetch index.yaml", "connection refused"}},
 		{"malformed yaml", func(r *chartrepotest.HTTPRepo) { r.SetIndex([]byte("entries: [unclosed\n\t- {")) }, nil, []string{"index.yaml is malformed"}},
 		{"html page", func(r *chartrepotest.HTTPRepo) { r.SetIndex([]byte("<html><body>Not a repo</body></html>")) }, nil, []string{"index.yaml is malformed"}},
 		{"no apiVersion", func(r *chartrepotest.HTTPRepo) { r.SetIndex([]byte("entries: {}\n")) }, nil, []string{"malformed", "no apiVersion"}},
@@ -288,5 +288,21 @@ func TestResolveOCITags(t *testing.T) {
 	_, err = r.Resolve(ctx, ChartRef{Repository: repoURL, Name: "absent"}, ResolveOptions{})
 	if err == nil || !strings.Contains(err.Error(), `chart "absent"`) {
 		t.Errorf("absent OCI chart: %v", err)
+	}
+}
+
+func TestResolveRelativeArchiveURLs(t *testing.T) {
+	repo := chartrepotest.NewHTTPRepo(t)
+	repo.SetArchiveBase(chartrepotest.Relative)
+	repo.AddChartDir(t, chartrepotest.Corpus(t, "keda"))
+	if !strings.Contains(string(repo.IndexYAML()), "- keda-") {
+		t.Fatalf("index does not list a relative URL:\n%s", repo.IndexYAML())
+	}
+	rc, err := newTestResolver(t, ResolverOptions{}).Resolve(context.Background(), ChartRef{Repository: repo.URL, Name: "keda"}, ResolveOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := repo.URL + "/keda-" + rc.Version + ".tgz"; len(rc.URLs) != 1 || rc.URLs[0] != want {
+		t.Fatalf("URLs %v, want %s", rc.URLs, want)
 	}
 }

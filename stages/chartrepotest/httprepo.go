@@ -108,7 +108,11 @@ func (r *HTTPRepo) AddArchive(t testing.TB, md *chart.Metadata, filename string,
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	base := r.URL
-	if r.archiveBase != "" {
+	switch r.archiveBase {
+	case "":
+	case Relative:
+		base = ""
+	default:
 		base = r.archiveBase
 	}
 	mdCopy := *md
@@ -119,8 +123,12 @@ func (r *HTTPRepo) AddArchive(t testing.TB, md *chart.Metadata, filename string,
 	r.archives["/"+filename] = data
 }
 
+// Relative, given to SetArchiveBase, lists archive URLs relative to the repository.
+const Relative = "relative"
+
 // SetArchiveBase makes charts added from now on list their archive URL under base instead
-// of the server (as an index copied from another repository does); "" restores it.
+// of the server (as an index copied from another repository does), or as a bare file name
+// with Relative; "" restores absolute URLs on the server.
 func (r *HTTPRepo) SetArchiveBase(base string) {
 	r.mu.Lock()
 	r.archiveBase = strings.TrimRight(base, "/")
