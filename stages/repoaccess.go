@@ -40,6 +40,8 @@ func newRepoAccess(client *http.Client, mirrors map[string]string, insecure func
 	if creds == nil {
 		creds = func(string) (string, string, bool) { return "", "", false }
 	}
+	// TLS verification can be switched off only on an *http.Transport; a custom
+	// RoundTripper is used as it is for insecure hosts too.
 	unverified := client
 	if t, ok := transportOf(client).(*http.Transport); ok {
 		t = t.Clone()
