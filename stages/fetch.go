@@ -1,0 +1,282 @@
+package stages
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"golang.org/x/sync/singleflight"
+	"helm.sh/helm/v3/pkg/chart"
+	"helm.sh/helm/v3/pkg/registry"
+)
+
+// FetcherOptions configures a Fetcher. Every field may be left zero.
+type FetcherOptions struct {
+	// CacheDir keeps downloaded archives, named by chart, version and digest, so a rerun
+	// downloads nothing; empty: the user cache directory's airgap-charts/charts.
+	CacheDir string
+	// MaxArchiveBytes bounds what an archive may decompress to; 0: DefaultMaxArchiveBytes.
+	MaxArchiveBytes int64
+	// HTTPClient, Insecure, Keychain and Credentials are as in ResolverOptions.
+	HTTPClient  *http.Client
+	Insecure    func(host string) bool
+	Keychain    authn.Keychain
+	Credentials func(repoURL string) (user, pass string, ok bool)
+}
+
+// FetchedChart is a chart archive on disk and the chart loaded from it.
+type FetchedChart struct {
+	Resolved ResolvedChart
+	// ArchivePath is the archive in the cache directory.
+	ArchivePath string
+	// Digest is "sha256:<hex>" of the archive.
+	Digest string
+	// Chart is loaded from the archive; each Fetch returns a chart of its own.
+	Chart *chart.Chart
+}
+
+// Fetcher downloads chart archives into a cache. Concurrent fetches of one archive share a
+// single download. Safe for concurrent use.
+type Fetcher struct {
+	access *repoAccess
+	dir    string
+	limit  int64
+	flight singleflight.Group
+}
+
+// NewFetcher builds a Fetcher and creates its cache directory.
+func NewFetcher(opts FetcherOptions) (*Fetcher, error) {
+	a, err := newRepoAccess(opts.HTTPClient, nil, opts.Insecure, opts.Keychain, opts.Credentials)
+	if err != nil {
+		return nil, err
+	}
+	dir := opts.CacheDir
+	if dir == "" {
+		base, err := os.UserCacheDir()
+		if err != nil {
+			return nil, fmt.Errorf("chart cache directory: %w", err)
+		}
+		dir = filepath.Join(base, "airgap-charts", "charts")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("chart cache directory: %w", err)
+	}
+	limit := opts.MaxArchiveBytes
+	if limit <= 0 {
+		limit = DefaultMaxArchiveBytes
+	}
+	return &Fetcher{access: a, dir: dir, limit: limit}, nil
+}
+
+// Fetch brings the archive of rc into the cache (verifying the digest the repository
+// gives) unless it is already there, and loads the chart from it.
+func (f *Fetcher) Fetch(ctx context.Context, rc ResolvedChart) (FetchedChart, error) {
+	where := fmt.Sprintf("chart %q %s from %s", rc.Ref.Name, rc.Version, redact(rc.Repository))
+	var (
+		archive, digest string
+		err             error
+	)
+	if rc.IsOCI() {
+		archive, digest, err = f.fetchOCI(ctx, rc)
+	} else {
+		archive, digest, err = f.fetchHTTP(ctx, rc)
+	}
+	if err != nil {
+		return FetchedChart{}, fmt.Errorf("%s: %w", where, err)
+	}
+	data, err := os.ReadFile(archive)
+	if err != nil {
+		return FetchedChart{}, fmt.Errorf("%s: %w", where, err)
+	}
+	ch, err := LoadChartArchive(data, f.limit)
+	if err != nil {
+		return FetchedChart{}, fmt.Errorf("%s: archive %s: %w", where, filepath.Base(archive), err)
+	}
+	if ch.Name() != rc.Ref.Name {
+		return FetchedChart{}, fmt.Errorf("%s: archive holds chart %q", where, ch.Name())
+	}
+	return FetchedChart{Resolved: rc, ArchivePath: archive, Digest: digest, Chart: ch}, nil
+}
+
+func (f *Fetcher) fetchHTTP(ctx context.Context, rc ResolvedChart) (string, string, error) {
+	if len(rc.URLs) == 0 {
+		return "", "", errors.New("no archive URL")
+	}
+	key := "u" + shortHash(rc.URLs[0])
+	if rc.Digest != "" {
+		key = shortDigest(rc.Digest)
+	}
+	dest := filepath.Join(f.dir, cacheName(rc.Ref.Name, rc.Version, key))
+	if sum, err := fileSHA256(dest); err == nil && (rc.Digest == "" || sum == strings.ToLower(rc.Digest)) {
+		return dest, "sha256:" + sum, nil
+	}
+	res, err := f.once(ctx, dest, func(ctx context.Context) (string, error) {
+		if sum, err := fileSHA256(dest); err == nil && (rc.Digest == "" || sum == strings.ToLower(rc.Digest)) {
+			return sum, nil // another caller's download ended between our look and this one
+		}
+		var errs []error
+		for _, u := range rc.URLs {
+			sum, err := f.download(ctx, dest, u, rc)
+			if err == nil {
+				return sum, nil
+			}
+			errs = append(errs, err)
+		}
+		return "", errors.Join(errs...)
+	})
+	if err != nil {
+		return "", "", err
+	}
+	return dest, "sha256:" + res, nil
+}
+
+// download writes one URL to dest through a temporary file, checking size and digest.
+func (f *Fetcher) download(ctx context.Context, dest, u string, rc ResolvedChart) (string, error) {
+	body, err := f.access.get(ctx, u, rc.Repository, rc.Ref.Repository, f.limit)
+	if err != nil {
+		return "", err
+	}
+	defer body.Close()
+	return f.store(dest, body, rc.Digest, redact(u))
+}
+
+// store copies r into dest atomically and returns its sha256 (hex); want, when set, must
+// match.
+func (f *Fetcher) store(dest string, r io.Reader, want, what string) (string, error) {
+	tmp, err := os.CreateTemp(f.dir, ".download-*")
+	if err != nil {
+		return "", err
+	}
+	defer os.Remove(tmp.Name())
+	h := sha256.New()
+	n, err := io.Copy(io.MultiWriter(tmp, h), r)
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return "", fmt.Errorf("downloading %s: %w", what, err)
+	}
+	if n > f.limit {
+		return "", fmt.Errorf("%s: archive larger than %d bytes: %w", what, f.limit, ErrArchiveTooLarge)
+	}
+	sum := hex.EncodeToString(h.Sum(nil))
+	if want != "" && !strings.EqualFold(sum, strings.TrimPrefix(want, "sha256:")) {
+		return "", fmt.Errorf("%s: digest mismatch: repository says sha256:%s, archive is sha256:%s", what, strings.TrimPrefix(want, "sha256:"), sum)
+	}
+	if err := os.Rename(tmp.Name(), dest); err != nil {
+		return "", err
+	}
+	return sum, nil
+}
+
+// fetchOCI reads the chart's manifest (one small request) to learn the chart layer's
+// digest, then downloads the layer only when the cache lacks it.
+func (f *Fetcher) fetchOCI(ctx context.Context, rc ResolvedChart) (string, string, error) {
+	host := strings.SplitN(rc.OCIRef, "/", 2)[0]
+	ref, err := name.ParseReference(rc.OCIRef, f.access.ociNameOptions(host)...)
+	if err != nil {
+		return "", "", fmt.Errorf("reference %q: %w", rc.OCIRef, err)
+	}
+	opts := f.access.ociOptions(ctx, host)
+	desc, err := remote.Get(ref, opts...)
+	if err != nil {
+		return "", "", fmt.Errorf("OCI manifest %s: %w", rc.OCIRef, err)
+	}
+	m, err := v1.ParseManifest(bytes.NewReader(desc.Manifest))
+	if err != nil {
+		return "", "", fmt.Errorf("OCI manifest %s: %w", rc.OCIRef, err)
+	}
+	var layer *v1.Descriptor
+	for i, l := range m.Layers {
+		if l.MediaType == registry.ChartLayerMediaType || l.MediaType == registry.LegacyChartLayerMediaType {
+			layer = &m.Layers[i]
+			break
+		}
+	}
+	if layer == nil {
+		return "", "", fmt.Errorf("OCI artifact %s holds no Helm chart layer (%s)", rc.OCIRef, registry.ChartLayerMediaType)
+	}
+	if layer.Size > f.limit {
+		return "", "", fmt.Errorf("OCI artifact %s: chart layer of %d bytes: %w", rc.OCIRef, layer.Size, ErrArchiveTooLarge)
+	}
+	dest := filepath.Join(f.dir, cacheName(rc.Ref.Name, rc.Version, shortDigest(layer.Digest.Hex)))
+	if sum, err := fileSHA256(dest); err == nil && sum == layer.Digest.Hex {
+		return dest, "sha256:" + sum, nil
+	}
+	sum, err := f.once(ctx, dest, func(ctx context.Context) (string, error) {
+		if sum, err := fileSHA256(dest); err == nil && sum == layer.Digest.Hex {
+			return sum, nil
+		}
+		l, err := remote.Layer(ref.Context().Digest(layer.Digest.String()), f.access.ociOptions(ctx, host)...)
+		if err != nil {
+			return "", err
+		}
+		rd, err := l.Compressed()
+		if err != nil {
+			return "", fmt.Errorf("chart layer %s: %w", layer.Digest, err)
+		}
+		defer rd.Close()
+		return f.store(dest, io.LimitReader(rd, f.limit+1), layer.Digest.Hex, rc.OCIRef)
+	})
+	if err != nil {
+		return "", "", err
+	}
+	return dest, "sha256:" + sum, nil
+}
+
+// once runs fn for dest a single time among concurrent callers; a caller that gives up
+// does not cancel the download for the others.
+func (f *Fetcher) once(ctx context.Context, dest string, fn func(context.Context) (string, error)) (string, error) {
+	ch := f.flight.DoChan(dest, func() (any, error) { return fn(context.WithoutCancel(ctx)) })
+	select {
+	case <-ctx.Done():
+		return "", ctx.Err()
+	case res := <-ch:
+		if res.Err != nil {
+			return "", res.Err
+		}
+		return res.Val.(string), nil
+	}
+}
+
+func cacheName(chartName, version, key string) string {
+	return unsafeFileChars.ReplaceAllString(chartName+"-"+version+"-"+key, "_") + ".tgz"
+}
+
+func shortDigest(d string) string {
+	d = strings.ToLower(strings.TrimPrefix(d, "sha256:"))
+	if len(d) > 16 {
+		d = d[:16]
+	}
+	return d
+}
+
+func shortHash(s string) string {
+	h := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(h[:6])
+}
+
+func fileSHA256(p string) (string, error) {
+	fh, err := os.Open(p)
+	if err != nil {
+		return "", err
+	}
+	defer fh.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, fh); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}

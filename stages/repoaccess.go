@@ -1,0 +1,197 @@
+package stages
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+)
+
+// repoAccess is how the resolver and the fetcher reach chart repositories: repository
+// mirrors, one HTTP client for verified hosts and one for insecure ones, per-repository
+// basic auth for HTTP repositories and the keychain for OCI ones.
+type repoAccess struct {
+	mirrors     map[string]string
+	insecure    func(host string) bool
+	keychain    authn.Keychain
+	credentials func(repoURL string) (user, pass string, ok bool)
+	secure      *http.Client
+	unverified  *http.Client
+}
+
+func newRepoAccess(client *http.Client, mirrors map[string]string, insecure func(string) bool,
+	kc authn.Keychain, creds func(string) (string, string, bool)) (*repoAccess, error) {
+	if client == nil {
+		client = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+	}
+	if insecure == nil {
+		insecure = func(string) bool { return false }
+	}
+	if kc == nil {
+		kc = authn.NewMultiKeychain() // anonymous: never the user's Docker config or OS keyring
+	}
+	if creds == nil {
+		creds = func(string) (string, string, bool) { return "", "", false }
+	}
+	// TLS verification can be switched off only on an *http.Transport; a custom
+	// RoundTripper is used as it is for insecure hosts too.
+	unverified := client
+	if t, ok := transportOf(client).(*http.Transport); ok {
+		t = t.Clone()
+		if t.TLSClientConfig == nil {
+			t.TLSClientConfig = &tls.Config{}
+		}
+		t.TLSClientConfig.InsecureSkipVerify = true //nolint:gosec // only for hosts the user marked insecure
+		c := *client
+		c.Transport = t
+		unverified = &c
+	}
+	clean := map[string]string{}
+	for from, to := range mirrors {
+		if strings.TrimSpace(from) == "" || strings.TrimSpace(to) == "" {
+			return nil, fmt.Errorf("repository mirror %q → %q: both sides must be URLs", from, to)
+		}
+		clean[strings.TrimRight(from, "/")] = strings.TrimRight(to, "/")
+	}
+	return &repoAccess{mirrors: clean, insecure: insecure, keychain: kc, credentials: creds,
+		secure: client, unverified: unverified}, nil
+}
+
+func transportOf(c *http.Client) http.RoundTripper {
+	if c.Transport != nil {
+		return c.Transport
+	}
+	return http.DefaultTransport
+}
+
+// mirror rewrites a repository or archive URL through the longest matching mirror prefix.
+func (a *repoAccess) mirror(u string) string {
+	best, bestTo := "", ""
+	for from, to := range a.mirrors {
+		if (u == from || strings.HasPrefix(u, from+"/")) && len(from) > len(best) {
+			best, bestTo = from, to
+		}
+	}
+	if best == "" {
+		return u
+	}
+	return bestTo + strings.TrimPrefix(u, best)
+}
+
+// httpClient returns the client for a URL's host: TLS verification off only for hosts the
+// user marked insecure.
+func (a *repoAccess) httpClient(u *url.URL) *http.Client {
+	if a.insecure(u.Host) {
+		return a.unverified
+	}
+	return a.secure
+}
+
+// basicAuth finds credentials for the repository: first under the URL contacted (a mirror),
+// then under the repository URL the chart names.
+func (a *repoAccess) basicAuth(repoURLs ...string) (string, string, bool) {
+	for _, u := range repoURLs {
+		if u == "" {
+			continue
+		}
+		if user, pass, ok := a.credentials(u); ok {
+			return user, pass, true
+		}
+		if user, pass, ok := a.credentials(strings.TrimRight(u, "/")); ok {
+			return user, pass, true
+		}
+	}
+	return "", "", false
+}
+
+// get issues a GET and returns the body of a 200 answer, reading at most limit bytes
+// (limit+1 read means too large). Credentials go only to the repository's own host.
+func (a *repoAccess) get(ctx context.Context, rawURL, repoURL, origRepoURL string, limit int64) (io.ReadCloser, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("bad URL %q: %w", rawURL, err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return nil, fmt.Errorf("URL %q: scheme %q is not http or https", rawURL, u.Scheme)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
+	if err != nil {
+		return nil, err
+	}
+	if ru, err := url.Parse(repoURL); err == nil && ru.Host == u.Host {
+		if user, pass, ok := a.basicAuth(repoURL, origRepoURL); ok {
+			req.SetBasicAuth(user, pass)
+		}
+	}
+	resp, err := a.httpClient(u).Do(req)
+	if err != nil {
+		return nil, err // *url.Error names the URL (without a password)
+	}
+	if resp.StatusCode != http.StatusOK {
+		resp.Body.Close()
+		return nil, fmt.Errorf("GET %s: %s", redactURL(u), resp.Status)
+	}
+	return &limitedBody{r: io.LimitReader(resp.Body, limit+1), c: resp.Body}, nil
+}
+
+type limitedBody struct {
+	r io.Reader
+	c io.Closer
+}
+
+func (l *limitedBody) Read(p []byte) (int, error) { return l.r.Read(p) }
+func (l *limitedBody) Close() error               { return l.c.Close() }
+
+// redactURL drops any user info so that a password in a URL never reaches an error.
+func redactURL(u *url.URL) string {
+	c := *u
+	c.User = nil
+	return c.String()
+}
+
+// redact is redactURL for a string.
+func redact(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return raw
+	}
+	return redactURL(u)
+}
+
+// ociOptions are the go-containerregistry options for a registry host.
+func (a *repoAccess) ociOptions(ctx context.Context, host string) []remote.Option {
+	t := transportOf(a.secure)
+	if a.insecure(host) {
+		t = transportOf(a.unverified)
+	}
+	return []remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(a.keychain), remote.WithTransport(t)}
+}
+
+// ociNameOptions make references to insecure hosts use plain HTTP.
+func (a *repoAccess) ociNameOptions(host string) []name.Option {
+	if a.insecure(host) {
+		return []name.Option{name.Insecure}
+	}
+	return nil
+}
+
+// splitOCI turns oci://host/path into host and path.
+func splitOCI(repoURL string) (host, repoPath string, err error) {
+	rest, ok := strings.CutPrefix(repoURL, "oci://")
+	if !ok {
+		return "", "", fmt.Errorf("repository %q is not oci://", repoURL)
+	}
+	rest = strings.Trim(rest, "/")
+	host, repoPath, _ = strings.Cut(rest, "/")
+	if host == "" {
+		return "", "", fmt.Errorf("repository %q has no host", repoURL)
+	}
+	return host, repoPath, nil
+}

@@ -1,0 +1,316 @@
+package stages
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"golang.org/x/sync/singleflight"
+	"helm.sh/helm/v3/pkg/chart"
+	"helm.sh/helm/v3/pkg/repo"
+	"sigs.k8s.io/yaml"
+)
+
+// maxIndexBytes bounds an index.yaml download (the largest public indexes are tens of MiB).
+const maxIndexBytes = 256 << 20
+
+// ResolverOptions configures a Resolver. Every field may be left zero.
+type ResolverOptions struct {
+	// HTTPClient reaches HTTP chart repositories and OCI registries; nil: a client with
+	// http.DefaultTransport's settings.
+	HTTPClient *http.Client
+	// RepoMirrors rewrites repository URLs (addons and dependencies alike): the longest
+	// matching URL prefix is replaced by its mirror URL. nil: no mirrors.
+	RepoMirrors map[string]string
+	// Insecure says which hosts (host[:port]) are reached over plain HTTP (OCI) or without
+	// TLS verification (HTTPS); nil: none.
+	Insecure func(host string) bool
+	// Keychain authenticates to OCI registries; nil: anonymous.
+	Keychain authn.Keychain
+	// Credentials gives basic-auth credentials for an HTTP chart repository URL (the mirror
+	// contacted is asked first, then the repository the chart names); nil: none.
+	Credentials func(repoURL string) (user, pass string, ok bool)
+	// SandboxDir is the run's Helm sandbox (HelmSandbox.Dir): each index.yaml fetched is
+	// kept in its repository cache for inspection. Empty: indexes are kept in memory only.
+	SandboxDir string
+}
+
+// ResolveOptions says which versions a chart may resolve to.
+type ResolveOptions struct {
+	// Latest takes the newest version whatever the constraint says.
+	Latest bool
+	// Prerelease lets ranges and "newest" pick prerelease versions.
+	Prerelease bool
+}
+
+// ResolvedChart is one chart version found in its repository.
+type ResolvedChart struct {
+	Ref ChartRef
+	// Version is the chart version chosen.
+	Version string
+	// Repository is the repository URL actually contacted (after repository mirrors).
+	Repository string
+	// URLs are the archive URLs from index.yaml, absolute and mirrored (HTTP repositories).
+	URLs []string
+	// Digest is the archive's sha256 (hex) as index.yaml gives it; may be empty.
+	Digest string
+	// OCIRef is host/path/chart:tag for OCI repositories (a "+" in the version is "_").
+	OCIRef string
+}
+
+// IsOCI says whether the chart lives in an OCI registry.
+func (rc ResolvedChart) IsOCI() bool { return rc.OCIRef != "" }
+
+// Resolver finds chart versions. One Resolver serves a whole run: each repository index
+// (or OCI tag list) is fetched once and shared by every addon and dependency, and
+// concurrent first requests for the same one wait for a single fetch. A failed fetch is
+// forgotten so a later caller tries again. Safe for concurrent use.
+type Resolver struct {
+	access  *repoAccess
+	sandbox string
+
+	flight  singleflight.Group
+	mu      sync.Mutex
+	indexes map[string]*repo.IndexFile
+	tags    map[string][]string
+}
+
+// NewResolver builds a Resolver.
+func NewResolver(opts ResolverOptions) (*Resolver, error) {
+	a, err := newRepoAccess(opts.HTTPClient, opts.RepoMirrors, opts.Insecure, opts.Keychain, opts.Credentials)
+	if err != nil {
+		return nil, err
+	}
+	return &Resolver{access: a, sandbox: opts.SandboxDir,
+		indexes: map[string]*repo.IndexFile{}, tags: map[string][]string{}}, nil
+}
+
+// Resolve picks the version of ref to mirror. Errors name the chart and the repository.
+func (r *Resolver) Resolve(ctx context.Context, ref ChartRef, opts ResolveOptions) (ResolvedChart, error) {
+	if ref.Name == "" {
+		return ResolvedChart{}, fmt.Errorf("chart in %s: no chart name", redact(ref.Repository))
+	}
+	repoURL := r.access.mirror(strings.TrimRight(ref.Repository, "/"))
+	if strings.HasPrefix(repoURL, "oci://") {
+		return r.resolveOCI(ctx, ref, repoURL, opts)
+	}
+	if !strings.HasPrefix(repoURL, "http://") && !strings.HasPrefix(repoURL, "https://") {
+		return ResolvedChart{}, fmt.Errorf("chart %q: repository %q is neither http(s):// nor oci://", ref.Name, redact(ref.Repository))
+	}
+	idx, err := r.index(ctx, repoURL, ref.Repository)
+	if err != nil {
+		return ResolvedChart{}, fmt.Errorf("chart %q: %w", ref.Name, err)
+	}
+	entries, ok := idx.Entries[ref.Name]
+	if !ok || len(entries) == 0 {
+		return ResolvedChart{}, fmt.Errorf("chart %q not found in repository %s (its index lists %d charts)",
+			ref.Name, redact(repoURL), len(idx.Entries))
+	}
+	versions := make([]string, 0, len(entries))
+	for _, e := range entries {
+		versions = append(versions, e.Version)
+	}
+	v, err := selectVersion(versions, ref.Constraint, opts)
+	if err != nil {
+		return ResolvedChart{}, fmt.Errorf("chart %q in repository %s: %w", ref.Name, redact(repoURL), err)
+	}
+	var cv *repo.ChartVersion
+	for _, e := range entries {
+		if e.Version == v {
+			cv = e
+			break
+		}
+	}
+	if len(cv.URLs) == 0 {
+		return ResolvedChart{}, fmt.Errorf("chart %q %s in repository %s: index gives no archive URL", ref.Name, v, redact(repoURL))
+	}
+	rc := ResolvedChart{Ref: ref, Version: v, Repository: repoURL, Digest: strings.TrimPrefix(cv.Digest, "sha256:")}
+	for _, u := range cv.URLs {
+		abs, err := repo.ResolveReferenceURL(repoURL, u)
+		if err != nil {
+			return ResolvedChart{}, fmt.Errorf("chart %q %s in repository %s: archive URL %q: %w", ref.Name, v, redact(repoURL), u, err)
+		}
+		rc.URLs = append(rc.URLs, r.access.mirror(abs))
+	}
+	return rc, nil
+}
+
+// index returns the repository's index, fetching it at most once per run.
+func (r *Resolver) index(ctx context.Context, repoURL, origURL string) (*repo.IndexFile, error) {
+	r.mu.Lock()
+	idx, ok := r.indexes[repoURL]
+	r.mu.Unlock()
+	if ok {
+		return idx, nil
+	}
+	ch := r.flight.DoChan("index "+repoURL, func() (any, error) {
+		r.mu.Lock()
+		idx, ok := r.indexes[repoURL] // a flight that ended between our look and this one
+		r.mu.Unlock()
+		if ok {
+			return idx, nil
+		}
+		// A caller's cancellation must not fail the others waiting on the same fetch.
+		idx, err := r.fetchIndex(context.WithoutCancel(ctx), repoURL, origURL)
+		if err != nil {
+			return nil, err
+		}
+		r.mu.Lock()
+		r.indexes[repoURL] = idx
+		r.mu.Unlock()
+		return idx, nil
+	})
+	select {
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case res := <-ch:
+		if res.Err != nil {
+			return nil, res.Err
+		}
+		return res.Val.(*repo.IndexFile), nil
+	}
+}
+
+func (r *Resolver) fetchIndex(ctx context.Context, repoURL, origURL string) (*repo.IndexFile, error) {
+	body, err := r.access.get(ctx, repoURL+"/index.yaml", repoURL, origURL, maxIndexBytes)
+	if err != nil {
+		return nil, fmt.Errorf("repository %s: cannot fetch index.yaml: %w", redact(repoURL), err)
+	}
+	defer body.Close()
+	data, err := io.ReadAll(body)
+	if err != nil {
+		return nil, fmt.Errorf("repository %s: reading index.yaml: %w", redact(repoURL), err)
+	}
+	if len(data) > maxIndexBytes {
+		return nil, fmt.Errorf("repository %s: index.yaml is larger than %d bytes", redact(repoURL), maxIndexBytes)
+	}
+	idx, err := parseIndex(data)
+	if err != nil {
+		return nil, fmt.Errorf("repository %s: index.yaml is malformed: %w", redact(repoURL), err)
+	}
+	if r.sandbox != "" {
+		_ = r.keepIndex(repoURL, data) // a copy for inspection only; failing to write it changes nothing
+	}
+	return idx, nil
+}
+
+var unsafeFileChars = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
+
+func (r *Resolver) keepIndex(repoURL string, data []byte) error {
+	dir := filepath.Join(r.sandbox, "repository")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	name := unsafeFileChars.ReplaceAllString(strings.TrimPrefix(strings.TrimPrefix(repoURL, "https://"), "http://"), "_")
+	return os.WriteFile(filepath.Join(dir, name+"-index.yaml"), data, 0o600)
+}
+
+// parseIndex reads index.yaml as Helm does (YAML or JSON, invalid entries skipped, newest
+// first) without Helm's logging.
+func parseIndex(data []byte) (*repo.IndexFile, error) {
+	if len(strings.TrimSpace(string(data))) == 0 {
+		return nil, fmt.Errorf("empty file")
+	}
+	idx := &repo.IndexFile{}
+	var err error
+	if json.Valid(data) {
+		err = json.Unmarshal(data, idx)
+	} else {
+		err = yaml.Unmarshal(data, idx)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if idx.APIVersion == "" {
+		return nil, fmt.Errorf("no apiVersion (is this a chart repository index?)")
+	}
+	for name, cvs := range idx.Entries {
+		kept := cvs[:0]
+		for _, cv := range cvs {
+			if cv == nil || cv.Version == "" {
+				continue
+			}
+			if cv.Metadata == nil {
+				cv.Metadata = &chart.Metadata{}
+			}
+			kept = append(kept, cv)
+		}
+		idx.Entries[name] = kept
+	}
+	idx.SortEntries()
+	return idx, nil
+}
+
+// resolveOCI lists the tags of oci://host/path[/namespace]/chart once per run.
+func (r *Resolver) resolveOCI(ctx context.Context, ref ChartRef, repoURL string, opts ResolveOptions) (ResolvedChart, error) {
+	host, repoPath, err := splitOCI(repoURL)
+	if err != nil {
+		return ResolvedChart{}, fmt.Errorf("chart %q: %w", ref.Name, err)
+	}
+	full := strings.Trim(strings.Join([]string{repoPath, strings.Trim(ref.OCINamespace, "/"), ref.Name}, "/"), "/")
+	full = strings.ReplaceAll(full, "//", "/")
+	repository, err := name.NewRepository(host+"/"+full, r.access.ociNameOptions(host)...)
+	if err != nil {
+		return ResolvedChart{}, fmt.Errorf("chart %q in %s: %w", ref.Name, redact(repoURL), err)
+	}
+	tags, err := r.ociTags(ctx, repository)
+	if err != nil {
+		return ResolvedChart{}, fmt.Errorf("chart %q: cannot list tags of OCI repository %s: %w", ref.Name, repository, err)
+	}
+	versions := make([]string, 0, len(tags))
+	for _, t := range tags {
+		versions = append(versions, strings.ReplaceAll(t, "_", "+"))
+	}
+	v, err := selectVersion(versions, ref.Constraint, opts)
+	if err != nil {
+		return ResolvedChart{}, fmt.Errorf("chart %q in OCI repository %s: %w", ref.Name, repository, err)
+	}
+	return ResolvedChart{Ref: ref, Version: v, Repository: repoURL,
+		OCIRef: repository.String() + ":" + strings.ReplaceAll(v, "+", "_")}, nil
+}
+
+func (r *Resolver) ociTags(ctx context.Context, repository name.Repository) ([]string, error) {
+	key := repository.String()
+	r.mu.Lock()
+	tags, ok := r.tags[key]
+	r.mu.Unlock()
+	if ok {
+		return tags, nil
+	}
+	ch := r.flight.DoChan("tags "+key, func() (any, error) {
+		r.mu.Lock()
+		tags, ok := r.tags[key]
+		r.mu.Unlock()
+		if ok {
+			return tags, nil
+		}
+		opts := r.access.ociOptions(context.WithoutCancel(ctx), repository.RegistryStr())
+		tags, err := remote.List(repository, opts...)
+		if err != nil {
+			return nil, err
+		}
+		r.mu.Lock()
+		r.tags[key] = tags
+		r.mu.Unlock()
+		return tags, nil
+	})
+	select {
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case res := <-ch:
+		if res.Err != nil {
+			return nil, res.Err
+		}
+		return res.Val.([]string), nil
+	}
+}
