@@ -274,19 +274,24 @@ func listIndex(k string, n int) (int, bool) {
 }
 
 // setValue plans field (a path in the instance's effective values) to become newValue:
-// every layer that defines it is edited; when none does, the chart's own layer is.
+// the layer whose value is in effect is edited, and every lower layer holding the same
+// value (a default the parent repeats); when no layer sets it, the chart's own layer is.
 func (p *planner) setValue(in chartInstance, field []string, newValue string) {
 	global := len(field) > 0 && field[0] == "global"
 	layers := in.layers(global)
-	defined := false
+	var effective any
 	for _, l := range layers {
 		full := append(append([]string{}, l.prefix...), field...)
-		if old := lookupPath(l.values, full); old != nil {
-			p.addValueEdit(ValueEdit{Chart: l.chart, Path: full, Old: old, New: newValue})
-			defined = true
+		old := lookupPath(l.values, full)
+		if old == nil || (effective != nil && scalarString(old) != scalarString(effective)) {
+			continue
 		}
+		if effective == nil {
+			effective = old
+		}
+		p.addValueEdit(ValueEdit{Chart: l.chart, Path: full, Old: old, New: newValue})
 	}
-	if defined {
+	if effective != nil {
 		return
 	}
 	// Null or absent everywhere: set it where the key is written, else in the chart itself.
