@@ -103,4 +103,3 @@ func TestPackageChartDeterministic(t *testing.T) {
 		t.Error("packaged values.yaml lost its comments")
 	}
 }
-
