@@ -1,0 +1,199 @@
+package stages
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strings"
+	"time"
+
+	"helm.sh/helm/v3/pkg/chart"
+	sigsyaml "sigs.k8s.io/yaml"
+)
+
+// archiveEpoch is the modification time of every entry of a packaged chart, so that the
+// same chart always packs to the same bytes.
+var archiveEpoch = time.Date(1980, time.January, 1, 0, 0, 0, 0, time.UTC)
+
+// PackageChart writes ch (with its subcharts, unpacked under charts/) to
+// dir/{name}-{version}.tgz and returns the path and the archive's "sha256:…" digest. The
+// archive is deterministic: entries sorted, fixed times, owners and modes, a gzip header
+// without name or time. It is written to a temporary file and renamed into place.
+func PackageChart(ch *chart.Chart, dir string) (string, string, error) {
+	if ch == nil || ch.Metadata == nil {
+		return "", "", fmt.Errorf("package chart: no chart")
+	}
+	if err := ch.Validate(); err != nil {
+		return "", "", fmt.Errorf("package chart %s: %w", ch.Name(), err)
+	}
+	files := map[string][]byte{}
+	if err := collectChartFiles(ch, ch.Name(), files); err != nil {
+		return "", "", fmt.Errorf("package chart %s: %w", ch.Name(), err)
+	}
+	data, err := tarGzip(files)
+	if err != nil {
+		return "", "", fmt.Errorf("package chart %s: %w", ch.Name(), err)
+	}
+	sum := sha256.Sum256(data)
+	target := filepath.Join(dir, fmt.Sprintf("%s-%s.tgz", ch.Name(), ch.Metadata.Version))
+	if err := writeFileAtomic(target, data, 0o644); err != nil {
+		return "", "", fmt.Errorf("package chart %s: %w", ch.Name(), err)
+	}
+	return target, "sha256:" + hex.EncodeToString(sum[:]), nil
+}
+
+// collectChartFiles gathers c's files under prefix: the raw files as loaded, with
+// values.yaml, templates and files as they are now, Chart.yaml as loaded unless its
+// metadata was changed, and each subchart under charts/{name}/.
+func collectChartFiles(c *chart.Chart, prefix string, out map[string][]byte) error {
+	put := func(name string, data []byte) { out[path.Join(prefix, name)] = data }
+	hasValues := false
+	for _, f := range c.Raw {
+		if strings.HasPrefix(f.Name, "charts/") && !strings.HasSuffix(f.Name, ".prov") {
+			continue
+		}
+		put(f.Name, f.Data)
+		hasValues = hasValues || f.Name == valuesFileName
+	}
+	for _, group := range [][]*chart.File{c.Templates, c.Files} {
+		for _, f := range group {
+			put(f.Name, f.Data)
+		}
+	}
+	if c.Schema != nil {
+		put("values.schema.json", c.Schema)
+	}
+	if !hasValues && len(c.Values) > 0 {
+		data, err := sigsyaml.Marshal(c.Values)
+		if err != nil {
+			return fmt.Errorf("values of %s: %w", c.Name(), err)
+		}
+		put(valuesFileName, data)
+	}
+	chartYAML, err := chartfile(c)
+	if err != nil {
+		return err
+	}
+	put("Chart.yaml", chartYAML)
+	if c.Lock != nil && out[path.Join(prefix, "Chart.lock")] == nil && out[path.Join(prefix, "requirements.lock")] == nil {
+		data, err := sigsyaml.Marshal(c.Lock)
+		if err != nil {
+			return fmt.Errorf("Chart.lock of %s: %w", c.Name(), err)
+		}
+		put("Chart.lock", data)
+	}
+	for _, sub := range c.Dependencies() {
+		if err := collectChartFiles(sub, path.Join(prefix, "charts", sub.Name()), out); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// chartfile is Chart.yaml as loaded when the metadata still matches it, else the metadata
+// marshalled (a stage that changed it meant to).
+func chartfile(c *chart.Chart) ([]byte, error) {
+	for _, f := range c.Raw {
+		if f.Name != "Chart.yaml" {
+			continue
+		}
+		var loaded chart.Metadata
+		if err := sigsyaml.Unmarshal(f.Data, &loaded); err == nil {
+			if loaded.APIVersion == "" {
+				loaded.APIVersion = chart.APIVersionV1
+			}
+			if reflect.DeepEqual(&loaded, c.Metadata) {
+				return f.Data, nil
+			}
+		}
+	}
+	data, err := sigsyaml.Marshal(c.Metadata)
+	if err != nil {
+		return nil, fmt.Errorf("Chart.yaml of %s: %w", c.Name(), err)
+	}
+	return data, nil
+}
+
+func tarGzip(files map[string][]byte) ([]byte, error) {
+	names := make([]string, 0, len(files))
+	for n := range files {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var buf bytes.Buffer
+	zw, err := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+	if err != nil {
+		return nil, err
+	}
+	tw := tar.NewWriter(zw)
+	for _, n := range names {
+		hdr := &tar.Header{
+			Typeflag: tar.TypeReg,
+			Name:     n,
+			Size:     int64(len(files[n])),
+			Mode:     0o644,
+			ModTime:  archiveEpoch,
+			Format:   tar.FormatPAX,
+		}
+		if len(n) <= 100 {
+			hdr.Format = tar.FormatUSTAR
+		}
+		if err := tw.WriteHeader(hdr); err != nil {
+			return nil, fmt.Errorf("%s: %w", n, err)
+		}
+		if _, err := tw.Write(files[n]); err != nil {
+			return nil, fmt.Errorf("%s: %w", n, err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return nil, err
+	}
+	if err := zw.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// writeFileAtomic writes data to a temporary file beside target and renames it over
+// target, so a reader never sees a half-written file.
+func writeFileAtomic(target string, data []byte, mode os.FileMode) (err error) {
+	dir := filepath.Dir(target)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(target)+".*.tmp")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	if _, err = io.Copy(tmp, bytes.NewReader(data)); err != nil {
+		return fmt.Errorf("write %s: %w", target, err)
+	}
+	if err = tmp.Chmod(mode); err != nil {
+		return fmt.Errorf("write %s: %w", target, err)
+	}
+	if err = tmp.Sync(); err != nil {
+		return fmt.Errorf("write %s: %w", target, err)
+	}
+	if err = tmp.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", target, err)
+	}
+	if err = os.Rename(tmp.Name(), target); err != nil {
+		return fmt.Errorf("write %s: %w", target, err)
+	}
+	return nil
+}

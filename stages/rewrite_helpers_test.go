@@ -1,0 +1,217 @@
+package stages
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+
+	"helm.sh/helm/v3/pkg/action"
+	"helm.sh/helm/v3/pkg/chart"
+	"helm.sh/helm/v3/pkg/chart/loader"
+	"helm.sh/helm/v3/pkg/chartutil"
+	sigsyaml "sigs.k8s.io/yaml"
+
+	"github.com/airgap-charts/airgap-charts/registry"
+)
+
+// Test-only helpers. testRenderImages stands in for stages.Render + stages.Extract (written
+// elsewhere); the lead swaps them in.
+
+// corpusChartsDir finds shared/corpus/charts above the test's working directory.
+func corpusChartsDir(t testing.TB) string {
+	t.Helper()
+	if d := os.Getenv("AIRGAP_CORPUS"); d != "" {
+		return filepath.Join(d, "charts")
+	}
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		cand := filepath.Join(dir, "shared", "corpus", "charts")
+		if st, err := os.Stat(cand); err == nil && st.IsDir() {
+			return cand
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatalf("corpus not found above %s (set AIRGAP_CORPUS)", dir)
+		}
+		dir = parent
+	}
+}
+
+// testLoadCorpusChart loads a corpus chart the way the dependencies stage would leave it:
+// dependencies missing from charts/ are taken from elsewhere in the corpus when it has
+// them (kube-prometheus-stack's grafana, node exporter…), else dropped from Chart.yaml
+// (argo-cd's redis-ha, external-secrets' bitwarden-sdk-server) so that Helm renders.
+func testLoadCorpusChart(t testing.TB, name string) *chart.Chart {
+	t.Helper()
+	root := corpusChartsDir(t)
+	ch, err := loader.Load(filepath.Join(root, name))
+	if err != nil {
+		t.Fatalf("load %s: %v", name, err)
+	}
+	present := map[string]bool{}
+	for _, d := range ch.Dependencies() {
+		present[d.Name()] = true
+	}
+	var kept []*chart.Dependency
+	for _, d := range ch.Metadata.Dependencies {
+		if present[d.Name] {
+			kept = append(kept, d)
+			continue
+		}
+		dir := filepath.Join(root, d.Name)
+		if _, err := os.Stat(filepath.Join(dir, "Chart.yaml")); err != nil {
+			matches, _ := filepath.Glob(filepath.Join(root, "*", "charts", d.Name, "Chart.yaml"))
+			if len(matches) == 0 {
+				continue // not in the corpus: drop it
+			}
+			dir = filepath.Dir(matches[0])
+		}
+		sub, err := loader.Load(dir)
+		if err != nil {
+			t.Fatalf("load %s for %s: %v", d.Name, name, err)
+		}
+		ch.AddDependency(sub)
+		present[d.Name] = true
+		kept = append(kept, d)
+	}
+	ch.Metadata.Dependencies = kept
+	return ch
+}
+
+// testRenderValues reads NAME.render-values.yaml, or nil when the chart has none.
+func testRenderValues(t testing.TB, name string) map[string]any {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(corpusChartsDir(t), name+".render-values.yaml"))
+	if os.IsNotExist(err) {
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	vals := map[string]any{}
+	if err := sigsyaml.Unmarshal(data, &vals); err != nil {
+		t.Fatalf("%s.render-values.yaml: %v", name, err)
+	}
+	return vals
+}
+
+// testExpectedImages reads NAME.images.txt (the " # non-pod" marks dropped).
+func testExpectedImages(t testing.TB, name string) []string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(corpusChartsDir(t), name+".images.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, line := range strings.Split(string(data), "\n") {
+		line = strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(line), "# non-pod"))
+		if line != "" {
+			out = append(out, line)
+		}
+	}
+	return out
+}
+
+// testCloneChart copies ch through an in-memory archive: Helm's install changes the chart
+// it renders (it drops disabled subcharts), so every render gets its own copy.
+func testCloneChart(t testing.TB, ch *chart.Chart) *chart.Chart {
+	t.Helper()
+	files := map[string][]byte{}
+	if err := collectChartFiles(ch, ch.Name(), files); err != nil {
+		t.Fatal(err)
+	}
+	data, err := tarGzip(files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := loader.LoadArchive(bytes.NewReader(data))
+	if err != nil {
+		t.Fatalf("reload %s: %v", ch.Name(), err)
+	}
+	return c
+}
+
+// testRender renders a copy of ch as `helm template` does (client only, CRDs and test hooks
+// included, Kubernetes 1.33.0, release rel in namespace ns) and returns every manifest.
+func testRender(t testing.TB, ch *chart.Chart, vals map[string]any) string {
+	t.Helper()
+	inst := action.NewInstall(&action.Configuration{Log: func(string, ...any) {}})
+	inst.DryRun, inst.ClientOnly, inst.Replace, inst.IncludeCRDs = true, true, true, true
+	inst.ReleaseName, inst.Namespace = "rel", "ns"
+	kv, err := chartutil.ParseKubeVersion("1.33.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	inst.KubeVersion = kv
+	if vals == nil {
+		vals = map[string]any{}
+	}
+	rel, err := inst.RunWithContext(context.Background(), testCloneChart(t, ch), deepCopy(vals).(map[string]any))
+	if err != nil {
+		t.Fatalf("render %s: %v", ch.Name(), err)
+	}
+	var b strings.Builder
+	b.WriteString(rel.Manifest)
+	for _, h := range rel.Hooks {
+		b.WriteString("\n---\n" + h.Manifest)
+	}
+	return b.String()
+}
+
+var testImageField = regexp.MustCompile(`(?m)^\s*(?:-\s+)?image:\s*["']?([^"'\s{}]+)["']?\s*$`)
+
+// testRenderImages renders ch and returns the distinct `image:` values, sorted.
+func testRenderImages(t testing.TB, ch *chart.Chart, vals map[string]any) ([]string, string) {
+	t.Helper()
+	manifest := testRender(t, ch, vals)
+	seen := map[string]bool{}
+	var out []string
+	for _, m := range testImageField.FindAllStringSubmatch(manifest, -1) {
+		if !seen[m[1]] {
+			seen[m[1]] = true
+			out = append(out, m[1])
+		}
+	}
+	sort.Strings(out)
+	return out, manifest
+}
+
+// testMappings maps the chart's expected images into layout.
+func testMappings(t testing.TB, raws []string, layout registry.MirrorLayout) []ImageMapping {
+	t.Helper()
+	var out []ImageMapping
+	for _, raw := range raws {
+		src, err := registry.ParseImageRef(raw)
+		if err != nil {
+			t.Fatalf("%s: %v", raw, err)
+		}
+		out = append(out, ImageMapping{Source: src, Destination: layout.Destination(src)})
+	}
+	return out
+}
+
+// testMergeValues merges override over base the way `-f base -f override` does.
+func testMergeValues(base, override map[string]any) map[string]any {
+	out := deepCopy(base).(map[string]any)
+	if out == nil {
+		out = map[string]any{}
+	}
+	for k, v := range override {
+		if om, ok := v.(map[string]any); ok {
+			if bm, ok := out[k].(map[string]any); ok {
+				out[k] = testMergeValues(bm, om)
+				continue
+			}
+		}
+		out[k] = deepCopy(v)
+	}
+	return out
+}
