@@ -14,7 +14,6 @@ import (
 	"helm.sh/helm/v3/pkg/chart"
 
 	"github.com/airgap-charts/airgap-charts/config"
-	"github.com/airgap-charts/airgap-charts/registry"
 	"github.com/airgap-charts/airgap-charts/stages"
 )
 
@@ -50,7 +49,9 @@ func (e *runEnv) runAddon(ctx context.Context, a config.Addon, pool *Pool, slots
 	// Image jobs go to the pool as soon as extract is done.
 	pending := make([]*Pending, len(prepared.mappings))
 	for i, m := range prepared.mappings {
-		pending[i] = pool.Submit(ImageJob{Source: m.Source, Destination: m.Destination, Platform: string(e.opts.Platform)})
+		job := ImageJob{Source: m.Source, Destination: m.Destination, Platform: string(e.opts.Platform)}
+		e.progress.queued1(job)
+		pending[i] = pool.Submit(job)
 	}
 
 	// Rewrite and repack while the images copy.
@@ -66,6 +67,7 @@ func (e *runEnv) runAddon(ctx context.Context, a config.Addon, pool *Pool, slots
 	failed := 0
 	for i, p := range pending {
 		res := p.Wait(ctx)
+		e.progress.finished1(res)
 		rep.addImage(prepared.images[i], res)
 		if res.Outcome == OutcomeFailed {
 			failed++
@@ -142,7 +144,7 @@ func (e *runEnv) prepareAddon(ctx context.Context, a config.Addon, rep *AddonRep
 	rep.timing("dependencies", t)
 	for _, d := range deps {
 		fields := []zap.Field{zap.String("dependency", d.Name), zap.String("dep_version", d.Version), zap.String("repository", d.Repository), zap.String("state", d.State)}
-		if d.State == "dropped" {
+		if d.State == stages.DepDropped {
 			log.Warn("dependency dropped", append(fields, zap.String("reason", d.Reason))...)
 			continue
 		}
@@ -281,5 +283,3 @@ func (e *runEnv) publish(ctx context.Context, a config.Addon, p *preparedAddon, 
 	rep.timing("publish", t)
 	return nil
 }
-
-var _ = registry.ImageRef{}

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"time"
@@ -30,11 +31,11 @@ type runEnv struct {
 	resolver  *stages.Resolver
 	fetcher   *stages.Fetcher
 	sandbox   string
-	published lockedSet
+	progress  *progressTracker
 }
 
 func newRunEnv(ctx context.Context, opts Options, log *zap.Logger) (*runEnv, error) {
-	env := &runEnv{opts: opts, log: log}
+	env := &runEnv{opts: opts, log: log, progress: newProgressTracker(opts.Progress)}
 	sandbox, err := os.MkdirTemp("", "airgap-charts-helm-")
 	if err != nil {
 		return nil, fmt.Errorf("helm sandbox: %w", err)
@@ -65,7 +66,7 @@ func newRunEnv(ctx context.Context, opts Options, log *zap.Logger) (*runEnv, err
 
 	var rates []registry.HostRate
 	for _, r := range opts.RateLimits {
-		rates = append(rates, registry.HostRate{Host: r.Host, Kind: registry.ManifestGet, N: r.N, Period: r.Period})
+		rates = append(rates, registry.HostRate{Host: r.Host, Kind: registry.KindManifestGet, N: r.N, Period: r.Period})
 	}
 	env.client, err = registry.NewClient(registry.ClientOptions{
 		Concurrency:        opts.Concurrency,
@@ -93,7 +94,7 @@ func newRunEnv(ctx context.Context, opts Options, log *zap.Logger) (*runEnv, err
 		env.preflight = registry.NewOCIPreflight(env.client.Transport(), env.client.Keychain(), env.client.Insecure)
 	}
 
-	httpClient := env.client.HTTPClient()
+	httpClient := &http.Client{Transport: env.client.Transport()}
 	env.resolver, err = stages.NewResolver(stages.ResolverOptions{
 		HTTPClient:  httpClient,
 		RepoMirrors: opts.RepoMirrors,
@@ -109,11 +110,9 @@ func newRunEnv(ctx context.Context, opts Options, log *zap.Logger) (*runEnv, err
 	env.fetcher, err = stages.NewFetcher(stages.FetcherOptions{
 		CacheDir:    filepath.Join(opts.OutputDir, ".cache"),
 		HTTPClient:  httpClient,
-		RepoMirrors: opts.RepoMirrors,
 		Insecure:    env.client.Insecure,
 		Keychain:    env.client.Keychain(),
 		Credentials: addonCredentials(opts.Addons),
-		SandboxDir:  sandbox,
 	})
 	if err != nil {
 		env.close()
@@ -123,6 +122,9 @@ func newRunEnv(ctx context.Context, opts Options, log *zap.Logger) (*runEnv, err
 }
 
 func (e *runEnv) close() {
+	if e.client != nil {
+		_ = e.client.Close()
+	}
 	if e.sandbox != "" {
 		_ = os.RemoveAll(e.sandbox)
 	}
@@ -196,8 +198,8 @@ func ecrLimits(host string, o ECROptions) []registry.HostRate {
 		up = 100
 	}
 	return []registry.HostRate{
-		{Host: host, Kind: registry.ManifestPut, N: int(put), Period: time.Second},
-		{Host: host, Kind: registry.Upload, N: int(up), Period: time.Second},
+		{Host: host, Kind: registry.KindManifestPut, N: int(put), Period: time.Second},
+		{Host: host, Kind: registry.KindUpload, N: int(up), Period: time.Second},
 	}
 }
 

@@ -61,6 +61,9 @@ type Options struct {
 	ReportFile  string // empty: no JSON report
 	KubeVersion string // empty: a current Kubernetes minor
 
+	// Progress receives progress events; nil: none.
+	Progress Progress
+
 	// ECR repository settings for repositories the run creates.
 	ECR ECROptions
 }

@@ -130,7 +130,14 @@ func (r *AddonReport) firstImageError() string {
 }
 
 // Failed reports whether any addon failed.
-func (r *Report) Failed() bool { return r.Totals.Failed > 0 }
+func (r *Report) Failed() bool {
+	for _, a := range r.Addons {
+		if a.Status != StatusSuccess {
+			return true
+		}
+	}
+	return false
+}
 
 func newReport(addons []*AddonReport, registry string, opts Options, took time.Duration) *Report {
 	rep := &Report{

@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -44,6 +43,7 @@ func Run(ctx context.Context, opts Options, log *zap.Logger) (*Report, error) {
 		Logger:      log,
 	})
 
+	env.progress.addons(len(opts.Addons))
 	reports := make([]*AddonReport, len(opts.Addons))
 	// Chart stages hold a slot of this semaphore; an addon gives its slot back while it
 	// waits for its images, so waiting never starves the chart stages of other addons.
@@ -52,6 +52,7 @@ func Run(ctx context.Context, opts Options, log *zap.Logger) (*Report, error) {
 	for i, addon := range opts.Addons {
 		g.Go(func() error {
 			reports[i] = env.runAddon(ctx, addon, pool, slots)
+			env.progress.addonDone(addon.Name(), reports[i].Status == StatusSuccess)
 			return nil
 		})
 	}
@@ -131,22 +132,3 @@ func mergeInto(dst, src map[string]any) {
 
 // chartDir is where an addon's local artifacts go: {output}/{chart}.
 func chartDir(opts Options, a config.Addon) string { return filepath.Join(opts.OutputDir, a.Chart) }
-
-// lockedSet is a set of strings safe for concurrent use.
-type lockedSet struct {
-	mu sync.Mutex
-	m  map[string]bool
-}
-
-func (s *lockedSet) add(k string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.m == nil {
-		s.m = map[string]bool{}
-	}
-	if s.m[k] {
-		return false
-	}
-	s.m[k] = true
-	return true
-}

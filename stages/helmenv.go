@@ -123,6 +123,9 @@ func (s *HelmSandbox) RegistryClient(host string) (*registry.Client, error) {
 // keychainCredential answers ORAS's credential requests from a go-containerregistry keychain.
 func keychainCredential(kc authn.Keychain) auth.CredentialFunc {
 	return func(ctx context.Context, hostport string) (auth.Credential, error) {
+		if kc == nil {
+			return auth.EmptyCredential, nil
+		}
 		reg, err := name.NewRegistry(hostport, name.WeakValidation)
 		if err != nil {
 			return auth.EmptyCredential, fmt.Errorf("registry %q: %w", hostport, err)

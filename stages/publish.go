@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -16,7 +15,6 @@ import (
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/authn"
-	"github.com/google/go-containerregistry/pkg/name"
 	"helm.sh/helm/v3/pkg/chart/loader"
 	helmregistry "helm.sh/helm/v3/pkg/registry"
 	"oras.land/oras-go/v2/errdef"
@@ -139,7 +137,7 @@ func newHelmRegistryClient(ctx context.Context, sandbox string, opts PublishOpti
 	httpClient := &http.Client{Transport: contextTransport{ctx: ctx, base: base}}
 	authorizer := auth.Client{
 		Client:     httpClient,
-		Credential: keychainCredential(opts.Keychain, opts.Insecure),
+		Credential: keychainCredential(opts.Keychain),
 		Cache:      auth.NewCache(),
 	}
 	options := []helmregistry.ClientOption{
@@ -169,43 +167,6 @@ func (t contextTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	return t.base.RoundTrip(req.WithContext(t.ctx))
-}
-
-// keychainCredential answers oras' credential lookups from a go-containerregistry keychain.
-func keychainCredential(kc authn.Keychain, insecure bool) auth.CredentialFunc {
-	return func(ctx context.Context, hostport string) (auth.Credential, error) {
-		if kc == nil {
-			return auth.EmptyCredential, nil
-		}
-		var opts []name.Option
-		if insecure {
-			opts = append(opts, name.Insecure)
-		}
-		reg, err := name.NewRegistry(hostport, opts...)
-		if err != nil {
-			return auth.EmptyCredential, fmt.Errorf("registry %s: %w", hostport, err)
-		}
-		a, err := kc.Resolve(reg)
-		if err != nil {
-			return auth.EmptyCredential, fmt.Errorf("credentials for %s: %w", hostport, err)
-		}
-		cfg, err := authn.Authorization(ctx, a)
-		if err != nil {
-			return auth.EmptyCredential, fmt.Errorf("credentials for %s: %w", hostport, err)
-		}
-		cred := auth.Credential{
-			Username:     cfg.Username,
-			Password:     cfg.Password,
-			RefreshToken: cfg.IdentityToken,
-			AccessToken:  cfg.RegistryToken,
-		}
-		if cred.Username == "" && cfg.Auth != "" {
-			if raw, err := base64.StdEncoding.DecodeString(cfg.Auth); err == nil {
-				cred.Username, cred.Password, _ = strings.Cut(string(raw), ":")
-			}
-		}
-		return cred, nil
-	}
 }
 
 // chartLayerDigest reads the manifest at ref (and its config, not the chart) and returns

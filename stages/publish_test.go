@@ -127,12 +127,12 @@ func TestPublishChart(t *testing.T) {
 	}
 }
 
-type staticKeychain struct {
+type hostKeychain struct {
 	host string
 	auth authn.Authenticator
 }
 
-func (k staticKeychain) Resolve(r authn.Resource) (authn.Authenticator, error) {
+func (k hostKeychain) Resolve(r authn.Resource) (authn.Authenticator, error) {
 	if r.RegistryStr() == k.host {
 		return k.auth, nil
 	}
@@ -164,7 +164,7 @@ func TestPublishChartCredentials(t *testing.T) {
 	if msg := strings.ToLower(err.Error()); !strings.Contains(msg, "credential") && !strings.Contains(msg, "unauthorized") {
 		t.Errorf("error does not say the registry refused: %v", err)
 	}
-	kc := staticKeychain{host: reg.Host, auth: &authn.Basic{Username: user, Password: secret}}
+	kc := hostKeychain{host: reg.Host, auth: &authn.Basic{Username: user, Password: secret}}
 	res, err := PublishChart(ctx, path, "oci://"+reg.Host+"/charts", PublishOptions{Insecure: true, Keychain: kc})
 	if err != nil {
 		t.Fatalf("publish with credentials: %v", err)

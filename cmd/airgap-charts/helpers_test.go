@@ -68,7 +68,7 @@ func invoke(t *testing.T, args []string, env map[string]string, engineRun func(e
 			}
 			r := &engine.Report{}
 			for _, ad := range o.Addons {
-				r.Addons = append(r.Addons, engine.AddonReport{Addon: ad.Name(), Chart: ad.Chart, Version: ad.Version, Status: "SUCCESS"})
+				r.Addons = append(r.Addons, &engine.AddonReport{Addon: ad.Name(), Chart: ad.Chart, Version: ad.Version, Status: "SUCCESS"})
 			}
 			return r, nil
 		},

@@ -55,6 +55,7 @@ type app struct {
 	cli     cli
 	log     *zap.Logger
 	secrets redactor
+	logOut  *switchWriter // where the logger writes: stderr, or above progress bars
 }
 
 // usageError is a bad flag or a bad combination of flags (exit code 2).
@@ -132,7 +133,8 @@ func (a *app) logger() (*zap.Logger, error) {
 	if a.log != nil {
 		return a.log, nil
 	}
-	log, err := newLogger(a.cli.LogFormat, a.cli.LogLevel, a.stderr)
+	a.logOut = &switchWriter{w: a.stderr}
+	log, err := newLogger(a.cli.LogFormat, a.cli.LogLevel, a.logOut)
 	if err != nil {
 		return nil, err
 	}

@@ -105,9 +105,23 @@ func (c *syncCmd) Run(a *app) error {
 	defer stop()
 	log.Info("sync starting", zap.String("mode", string(mode)), zap.Int("addons", len(opts.Addons)),
 		zap.Bool("scan_only", opts.ScanOnly), zap.String("platform", string(opts.Platform)))
+	var bars *progressBars
+	if a.wantProgress() {
+		bars = newProgressBars(a.stderr)
+		opts.Progress = bars
+		a.logOut.set(a.secrets.writer(bars.Writer()))
+	}
 	report, err := a.runEngine(ctx, opts, log)
+	if bars != nil {
+		bars.Wait()
+		a.logOut.set(a.stderr)
+	}
 	if err != nil {
 		return fmt.Errorf("sync: %w", err)
+	}
+	if report != nil {
+		fmt.Fprintln(a.stdout)
+		report.WriteSummary(a.stdout, isTerminal(a.stdout))
 	}
 	if report != nil && report.Failed() {
 		failed := 0
@@ -282,4 +296,9 @@ func trimAll(in []string) []string {
 		}
 	}
 	return out
+}
+
+// wantProgress: bars only on a terminal, with console logs, and never in CI.
+func (a *app) wantProgress() bool {
+	return isTerminal(a.stderr) && a.cli.LogFormat != "json" && a.env("CI") == ""
 }

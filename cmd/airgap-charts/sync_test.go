@@ -162,7 +162,7 @@ func TestSyncExitCodes(t *testing.T) {
 	}{
 		{"all succeeded", nil, exitOK, `"msg":"sync starting"`},
 		{"one addon failed", func(o engine.Options) (*engine.Report, error) {
-			return &engine.Report{Addons: []engine.AddonReport{
+			return &engine.Report{Addons: []*engine.AddonReport{
 				{Addon: "loki", Status: "SUCCESS"}, {Addon: "alb", Status: "ERROR", Error: "boom"},
 			}}, nil
 		}, exitFailed, `"msg":"sync finished with failures","failed":1,"addons":2`},
