@@ -79,8 +79,9 @@ func TestConsumerOverridesShapes(t *testing.T) {
 			public[img] = true
 		}
 	}
-	want := map[string]bool{"docker.io/library/busybox:1.36": true, "quay.io/org/hardhost:1.0.0": true}
+	want := map[string]bool{"docker.io/library/busybox:1.36": true, "quay.io/org/hardhost:1.0.0": true,
+		"quay.io/org/fileimg:v5": true}
 	if !reflect.DeepEqual(public, want) {
-		t.Errorf("public images with overrides = %v, want only the template-hard-coded %v", public, want)
+		t.Errorf("public images with overrides = %v, want only the hard-coded %v", public, want)
 	}
 }

@@ -130,7 +130,7 @@ func tarGzip(files map[string][]byte) ([]byte, error) {
 	}
 	sort.Strings(names)
 	var buf bytes.Buffer
-	zw, err := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+	zw, err := gzip.NewWriterLevel(&buf, gzip.DefaultCompression)
 	if err != nil {
 		return nil, err
 	}

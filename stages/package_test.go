@@ -103,3 +103,31 @@ func TestPackageChartDeterministic(t *testing.T) {
 		t.Error("packaged values.yaml lost its comments")
 	}
 }
+
+// TestPackageChartKeepsFiles: an unchanged chart packs with Chart.yaml, values.yaml and
+// templates byte for byte as loaded, and the subchart (under its chart name) with its own.
+func TestPackageChartKeepsFiles(t *testing.T) {
+	path, _, err := PackageChart(loadTestChart(t, shapesChartFiles), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	loaded, err := loader.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"Chart.yaml", "values.yaml", "templates/deploy.yaml"} {
+		if got := string(rawFile(loaded, f)); got != shapesChartFiles[f] {
+			t.Errorf("%s changed:\n%s", f, got)
+		}
+	}
+	if len(loaded.Dependencies()) != 1 {
+		t.Fatalf("subcharts: %d", len(loaded.Dependencies()))
+	}
+	sub := loaded.Dependencies()[0]
+	if got := string(rawFile(sub, "values.yaml")); got != shapesChartFiles["charts/sub/values.yaml"] {
+		t.Errorf("subchart values.yaml changed:\n%s", got)
+	}
+	if loaded.Metadata.Dependencies[0].Alias != "backend" {
+		t.Error("dependency alias lost")
+	}
+}

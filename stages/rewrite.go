@@ -55,6 +55,9 @@ func PlanRewrite(ch *chart.Chart, images []ImageMapping) (*RewritePlan, error) {
 		matched:  make([]bool, len(images)),
 		edits:    map[string]int{},
 	}
+	for _, m := range images {
+		p.literals = append(p.literals, imageLiterals(m))
+	}
 	instances := chartInstances(ch)
 	for _, in := range instances {
 		p.walkInstance(in)
@@ -80,6 +83,7 @@ func PlanRewrite(ch *chart.Chart, images []ImageMapping) (*RewritePlan, error) {
 type planner struct {
 	root          *chart.Chart
 	mappings      []ImageMapping
+	literals      [][]imageLiteral // per mapping
 	matched       []bool
 	valueEdits    []ValueEdit
 	templateEdits []TemplateEdit

@@ -14,7 +14,8 @@ import (
 const testDigest = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 
 // shapesChartFiles is a chart holding one image in each value shape the rewrite knows, a
-// subchart under an alias with a parent override, and two images hard-coded in a template.
+// subchart under an alias with a parent override, two images hard-coded in a template and
+// one in a file a template reads.
 var shapesChartFiles = map[string]string{
 	"Chart.yaml": `apiVersion: v2
 name: shapes
@@ -94,6 +95,15 @@ spec:
         - name: hardhost
           image: "quay.io/org/hardhost:{{ .Chart.AppVersion }}"
 `,
+	"files/sidecar.yaml": "image: quay.io/org/fileimg:v5\n",
+	"templates/configmap.yaml": `apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: sidecar
+data:
+  sidecar.yaml: |
+    {{- .Files.Get "files/sidecar.yaml" | nindent 4 }}
+`,
 	"charts/sub/Chart.yaml": "apiVersion: v2\nname: sub\nversion: 0.1.0\n",
 	"charts/sub/values.yaml": `global:
   imageRegistry: null
@@ -128,6 +138,7 @@ var shapesSources = []string{
 	"docker.io/library/busybox:1.36",
 	"quay.io/org/hardhost:1.0.0",
 	"docker.io/bitnami/nginx-custom:1.25.0",
+	"quay.io/org/fileimg:v5",
 }
 
 func loadTestChart(t *testing.T, files map[string]string) *chart.Chart {
@@ -210,8 +221,8 @@ func TestPlanRewriteShapes(t *testing.T) {
 			t.Errorf("an empty global registry was edited: %v", e)
 		}
 	}
-	if len(plan.TemplateEdits) != 2 {
-		t.Errorf("template edits = %+v, want busybox and hardhost", plan.TemplateEdits)
+	if len(plan.TemplateEdits) != 3 {
+		t.Errorf("template edits = %+v, want busybox, hardhost and the file's fileimg", plan.TemplateEdits)
 	}
 	if len(plan.Unmatched) != 1 || plan.Unmatched[0] != missing {
 		t.Errorf("unmatched = %v, want [%s]", plan.Unmatched, missing)

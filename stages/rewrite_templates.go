@@ -63,11 +63,14 @@ func imageLiterals(m ImageMapping) []imageLiteral {
 	return out
 }
 
-// replaceImageLiterals replaces every literal spelling of m.Source in s; withSuffixOnly
-// leaves bare names alone.
-func replaceImageLiterals(s string, m ImageMapping, withSuffixOnly bool) (string, int) {
+// replaceImageLiterals replaces every literal spelling in literals (one source's); with
+// withSuffixOnly, bare names are left alone.
+func replaceImageLiterals(s string, literals []imageLiteral, withSuffixOnly bool) (string, int) {
+	if !strings.Contains(s, "/") && !strings.Contains(s, ":") && !strings.Contains(s, "@") {
+		return s, 0
+	}
 	total := 0
-	for _, l := range imageLiterals(m) {
+	for _, l := range literals {
 		if withSuffixOnly && l.nameOnly {
 			continue
 		}
@@ -135,14 +138,20 @@ func isNameChar(c byte) bool {
 }
 
 // planTemplateLiterals plans a template edit for every literal source image in the
-// templates of c (chart path cpath) and its subcharts.
+// templates (and the files templates may read, documentation aside) of c (chart path
+// cpath) and its subcharts.
 func (p *planner) planTemplateLiterals(c *chart.Chart, cpath string) {
 	files := append([]*chart.File{}, c.Templates...)
+	for _, f := range c.Files {
+		if !strings.HasSuffix(strings.ToLower(f.Name), ".md") && !strings.HasPrefix(f.Name, "charts/") {
+			files = append(files, f)
+		}
+	}
 	sort.Slice(files, func(i, j int) bool { return files[i].Name < files[j].Name })
 	for _, f := range files {
 		text := string(f.Data)
-		for i, m := range p.mappings {
-			for _, l := range imageLiterals(m) {
+		for i := range p.mappings {
+			for _, l := range p.literals[i] {
 				var n int
 				text, n = replaceLiteral(text, l.old, l.new)
 				if n > 0 {
@@ -203,19 +212,21 @@ func findSubchart(root *chart.Chart, path string) (*chart.Chart, error) {
 	return c, nil
 }
 
-// applyTemplateEdit edits one template of c (Templates and the raw copy alike).
+// applyTemplateEdit edits one template (or file) of c, and its raw copy alike.
 func applyTemplateEdit(c *chart.Chart, e TemplateEdit) error {
 	found := false
-	for _, f := range c.Templates {
-		if f.Name != e.File {
-			continue
+	for _, group := range [][]*chart.File{c.Templates, c.Files} {
+		for _, f := range group {
+			if f.Name != e.File {
+				continue
+			}
+			out, n := replaceLiteral(string(f.Data), e.Old, e.New)
+			if n == 0 {
+				return fmt.Errorf("template %s of chart %s: %q not found", e.File, c.Name(), e.Old)
+			}
+			f.Data = []byte(out)
+			found = true
 		}
-		out, n := replaceLiteral(string(f.Data), e.Old, e.New)
-		if n == 0 {
-			return fmt.Errorf("template %s of chart %s: %q not found", e.File, c.Name(), e.Old)
-		}
-		f.Data = []byte(out)
-		found = true
 	}
 	if !found {
 		return fmt.Errorf("chart %s has no template %s", c.Name(), e.File)

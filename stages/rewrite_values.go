@@ -245,8 +245,8 @@ func (p *planner) imageString(in chartInstance, path []string, s string) {
 	}
 	// An image inside a longer string (an argument, a config snippet).
 	out := s
-	for i, m := range p.mappings {
-		if r, n := replaceImageLiterals(out, m, true); n > 0 {
+	for i := range p.mappings {
+		if r, n := replaceImageLiterals(out, p.literals[i], true); n > 0 {
 			out = r
 			p.matched[i] = true
 		}
