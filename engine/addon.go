@@ -275,7 +275,7 @@ func (e *runEnv) publish(ctx context.Context, a config.Addon, p *preparedAddon, 
 	if err != nil {
 		return err
 	}
-	rep.ChartRef = res.Ref
+	rep.ChartRef = "oci://" + strings.TrimPrefix(res.Ref, "oci://")
 	rep.ChartResult = "pushed"
 	if res.Skipped {
 		rep.ChartResult = "skipped-same-digest"
