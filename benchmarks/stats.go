@@ -11,6 +11,7 @@ type Counts struct {
 	Total        int
 	Kinds        map[registrytest.Kind]int // every request by kind, any status
 	OK           map[registrytest.Kind]int // requests by kind answered 2xx
+	Mounted      int                       // cross-repository mounts answered 201
 	Throttled    int                       // 429s, whoever answered them
 	Injected     map[string]int            // answers the proxy made itself: hub, ecr, fault
 	BlobGetBytes int64                     // body bytes of successful blob GETs
@@ -35,6 +36,9 @@ func (p *Proxy) Counts(keep func(ProxyRequest) bool) Counts {
 			if q.Kind == registrytest.BlobGet {
 				c.BlobGetBytes += q.BytesOut
 			}
+		}
+		if q.Kind == registrytest.Mount && q.Status == http.StatusCreated {
+			c.Mounted++
 		}
 		if q.Status == http.StatusTooManyRequests {
 			c.Throttled++

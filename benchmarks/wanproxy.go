@@ -60,8 +60,10 @@ type Proxy struct {
 	conns      atomic.Int64
 	handshakes atomic.Int64
 
-	mu   sync.Mutex
-	reqs []ProxyRequest
+	mu     sync.Mutex
+	idle   *sync.Cond // signalled when active drops to 0
+	active int        // requests being served
+	reqs   []ProxyRequest
 }
 
 type connKey struct{}
@@ -83,6 +85,7 @@ func StartProxy(upstream string, opts ProxyOptions) (*Proxy, error) {
 		now = time.Now
 	}
 	p := &Proxy{opts: opts}
+	p.idle = sync.NewCond(&p.mu)
 	if opts.Hub != nil {
 		p.hub = &hubLimiter{lim: *opts.Hub, now: now}
 	}
@@ -148,10 +151,17 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 	r.Body = body
 	rec.ctx = r.Context()
 	injected := ""
+	p.mu.Lock()
+	p.active++
+	p.mu.Unlock()
 	defer func() {
 		p.mu.Lock()
 		p.reqs = append(p.reqs, ProxyRequest{Kind: kind, Method: r.Method, Repository: repo, Status: rec.status,
 			BytesOut: rec.out, BytesIn: rec.in.Load(), Injected: injected})
+		p.active--
+		if p.active == 0 {
+			p.idle.Broadcast()
+		}
 		p.mu.Unlock()
 	}()
 	if err := sleepCtx(r.Context(), p.opts.RTT); err != nil {
@@ -188,16 +198,23 @@ func registryError(w http.ResponseWriter, code int, ecode, msg string) {
 	fmt.Fprintf(w, `{"errors":[{"code":%q,"message":%q}]}`, ecode, msg)
 }
 
-// Requests returns a copy of every request seen so far.
+// Requests returns a copy of every request seen so far, once no request is being served
+// (a client may have its answer before the proxy has recorded it).
 func (p *Proxy) Requests() []ProxyRequest {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	for p.active > 0 {
+		p.idle.Wait()
+	}
 	return append([]ProxyRequest(nil), p.reqs...)
 }
 
 // Reset forgets the requests, connections and handshakes counted so far.
 func (p *Proxy) Reset() {
 	p.mu.Lock()
+	for p.active > 0 {
+		p.idle.Wait()
+	}
 	p.reqs = nil
 	p.mu.Unlock()
 	p.conns.Store(0)
@@ -253,12 +270,12 @@ func (c *rttConn) Read(b []byte) (int, error) {
 // recordingWriter records status and bytes and paces the body by the connection's bucket.
 type recordingWriter struct {
 	http.ResponseWriter
-	ctx     context.Context
-	bucket  *tokenBucket
-	status  int
-	wrote   bool
-	out     int64
-	in      atomic.Int64
+	ctx    context.Context
+	bucket *tokenBucket
+	status int
+	wrote  bool
+	out    int64
+	in     atomic.Int64
 }
 
 func (w *recordingWriter) WriteHeader(code int) {
