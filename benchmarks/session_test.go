@@ -55,7 +55,7 @@ func TestSessionMeasuresReferenceStyle(t *testing.T) {
 		t.Fatalf("warm: %d blob GETs and %d manifest GETs, want 0 and one validation per chart image (%d)",
 			warm.Src.Kinds[registrytest.BlobGet], warm.Src.Kinds[registrytest.ManifestGet], refs)
 	}
-	checks := WarmChecks(b.Fleet, warm)
+	checks := WarmChecks(b.Fleet.Facts(), warm)
 	if checks[0].OK || !checks[1].OK {
 		t.Fatalf("warm checks on the reference style: %v", checks)
 	}

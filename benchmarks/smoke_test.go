@@ -30,7 +30,7 @@ func TestBenchSmoke(t *testing.T) {
 	if cold.Status != "ok" {
 		t.Fatalf("cold run %s: %s", cold.Status, cold.Err)
 	}
-	for _, c := range ColdChecks(b.Fleet, cold) {
+	for _, c := range ColdChecks(b.Fleet.Facts(), cold) {
 		t.Log(c)
 		if !c.OK {
 			t.Error(c)
@@ -40,7 +40,7 @@ func TestBenchSmoke(t *testing.T) {
 	if warm.Status != "ok" {
 		t.Fatalf("warm run %s: %s", warm.Status, warm.Err)
 	}
-	for _, c := range WarmChecks(b.Fleet, warm) {
+	for _, c := range WarmChecks(b.Fleet.Facts(), warm) {
 		t.Log(c)
 		if !c.OK {
 			t.Error(c)

@@ -32,21 +32,21 @@ func le(name string, got, want int) CountCheck {
 
 // ColdChecks are the cold-copy targets: each distinct blob fetched from the source once,
 // uploaded to the destination once, mounted into every other repository that needs it.
-func ColdChecks(f *Fleet, cold RunResult) []CountCheck {
-	d := f.DistinctBlobs()
+func ColdChecks(f FleetFacts, cold RunResult) []CountCheck {
+	d := f.DistinctBlobs
 	return []CountCheck{
 		eq("cold: source blob GETs (= distinct blobs)", cold.Src.Kinds[registrytest.BlobGet], d),
 		eq("cold: destination uploads completed (= distinct blobs)", cold.Dst.OK[registrytest.UploadEnd], d),
-		eq("cold: destination mounts (= repository blob references - distinct blobs)", cold.Dst.Mounted, f.RepoBlobRefs()-d),
+		eq("cold: destination mounts (= repository blob references - distinct blobs)", cold.Dst.Mounted, f.RepoBlobRefs-d),
 	}
 }
 
 // WarmChecks are the no-op rerun targets: nothing pulled, at most one destination request
 // per image.
-func WarmChecks(f *Fleet, warm RunResult) []CountCheck {
+func WarmChecks(f FleetFacts, warm RunResult) []CountCheck {
 	return []CountCheck{
 		eq("warm: source manifest GETs", warm.Src.Kinds[registrytest.ManifestGet], 0),
 		eq("warm: source blob GETs", warm.Src.Kinds[registrytest.BlobGet], 0),
-		le("warm: destination requests on image repositories (<= 1 per image)", warm.Dst.Total, len(f.Images)),
+		le("warm: destination requests on image repositories (<= 1 per image)", warm.Dst.Total, f.Images),
 	}
 }

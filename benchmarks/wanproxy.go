@@ -168,6 +168,17 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 		rec.status = 499
 		return
 	}
+	// Injected faults come first: a pull they refuse is not charged to the hub budget.
+	if p.faults != nil && r.URL.Path != "/v2/" {
+		if code := p.faults.draw(); code != 0 {
+			injected = "fault"
+			if code == http.StatusTooManyRequests {
+				w.Header().Set("Retry-After", "1")
+			}
+			registryError(rec, code, "UNAVAILABLE", "injected fault")
+			return
+		}
+	}
 	isManifest := kind == registrytest.ManifestGet || kind == registrytest.ManifestHead
 	if p.hub != nil && isManifest && !p.hub.check(r.Method, w.Header()) {
 		injected = "hub"
@@ -178,16 +189,6 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 		injected = "ecr"
 		registryError(rec, http.StatusTooManyRequests, "TOOMANYREQUESTS", "Rate exceeded")
 		return
-	}
-	if p.faults != nil && r.URL.Path != "/v2/" {
-		if code := p.faults.draw(); code != 0 {
-			injected = "fault"
-			if code == http.StatusTooManyRequests {
-				w.Header().Set("Retry-After", "1")
-			}
-			registryError(rec, code, "UNAVAILABLE", "injected fault")
-			return
-		}
 	}
 	p.upstream.ServeHTTP(rec, r)
 }
