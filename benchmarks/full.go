@@ -20,6 +20,7 @@ type Config struct {
 	FaultRate    float64       // random 429s in the hub scenario; 0: 0.05
 	MoveFraction float64       // tags moved in the moved step; 0: 0.05
 	Timeout      time.Duration // per tool run; 0: 10m
+	HubTimeout   time.Duration // per tool run in the hub scenario, where a tool may wait out the window; 0: 3m
 	Dir          string        // scratch directory
 	Peers        bool          // run the peers (the smoke run does not)
 	AptInstall   bool          // let the skopeo peer apt-get install itself
@@ -50,6 +51,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Timeout <= 0 {
 		c.Timeout = 10 * time.Minute
+	}
+	if c.HubTimeout <= 0 {
+		c.HubTimeout = 3 * time.Minute
 	}
 	if c.Progress == nil {
 		c.Progress = io.Discard
@@ -125,7 +129,11 @@ func Run(ctx context.Context, cfg Config) (*Results, error) {
 	}
 	for _, t := range tools {
 		for _, p := range plans {
-			rs, err := runPlan(ctx, b, t, p.scenario, cfg, p.src, p.dst, p.steps, moved)
+			pc := cfg
+			if p.scenario == "hub" {
+				pc.Timeout = min(cfg.Timeout, cfg.HubTimeout)
+			}
+			rs, err := runPlan(ctx, b, t, p.scenario, pc, p.src, p.dst, p.steps, moved)
 			if err != nil {
 				return nil, err
 			}

@@ -41,7 +41,8 @@ func Markdown(r *Results) string {
 	fmt.Fprintf(&b, "**Conditions:** every tool gets parallelism %d and a fresh destination (distribution v3, in memory) per scenario. "+
 		"WAN: %v round trip per request and per connection/TLS handshake, %s MB/s per connection each way. "+
 		"Hub: %d manifest GETs per %v (HEADs free), plus %.0f%% random 429s. ECR: manifest PUT 10/s, upload start and complete 100/s. "+
-		"Per-run timeout %v.\n\n", c.Concurrency, c.RTT, mb(c.Bandwidth), c.HubPulls, c.HubWindow, c.FaultRate*100, c.Timeout)
+		"Per-run timeout %v (%v in the hub scenario, where a tool that honours Retry-After waits out the window).\n\n",
+		c.Concurrency, c.RTT, mb(c.Bandwidth), c.HubPulls, c.HubWindow, c.FaultRate*100, c.Timeout, min(c.Timeout, c.HubTimeout))
 
 	fmt.Fprintf(&b, "## Targets (ours against the best peer, same run)\n\n| target | measured | verdict |\n| --- | --- | --- |\n")
 	for _, t := range r.Targets(f) {

@@ -2,6 +2,7 @@ package benchmarks
 
 import (
 	"context"
+	"runtime"
 	"testing"
 	"time"
 
@@ -33,7 +34,13 @@ func TestSessionMeasuresReferenceStyle(t *testing.T) {
 	for _, c := range b.Fleet.Charts {
 		refs += len(c.Uses)
 	}
+	// Ballast: the parent's RSS must not leak into the child's measured peak.
+	ballast := make([]byte, 256<<20)
+	for i := range ballast {
+		ballast[i] = byte(i)
+	}
 	cold := s.Run(ctx, "cold", time.Minute)
+	runtime.KeepAlive(ballast)
 	if cold.Status != "ok" {
 		t.Fatalf("cold: %s %s", cold.Status, cold.Err)
 	}
@@ -44,8 +51,9 @@ func TestSessionMeasuresReferenceStyle(t *testing.T) {
 		t.Fatalf("cold: %d blob GETs / %d bytes, fewer than the %d distinct blobs / %d bytes",
 			cold.Src.Kinds[registrytest.BlobGet], cold.Src.BlobGetBytes, b.Fleet.DistinctBlobs(), b.Fleet.DistinctBytes())
 	}
-	if cold.Stats.PeakRSS <= 0 || cold.Stats.Wall <= 0 {
-		t.Fatalf("cold: no RSS / wall measured: %+v", cold.Stats)
+	if cold.Stats.PeakRSS < 1<<20 || cold.Stats.PeakRSS > 200<<20 || cold.Stats.Wall <= 0 {
+		t.Fatalf("cold: peak RSS %d MiB, wall %v: want a child's own RSS (1–200 MiB; the parent holds 256 MiB)",
+			cold.Stats.PeakRSS>>20, cold.Stats.Wall)
 	}
 	warm := s.Run(ctx, "warm", time.Minute)
 	if warm.Status != "ok" {

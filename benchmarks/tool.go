@@ -8,8 +8,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -73,19 +73,27 @@ type procResult struct {
 
 // runProc runs bin with args, output appended to logPath, and measures it. The error quotes
 // the tail of the output.
+//
+// Peak RSS is the child's VmHWM read from /proc while it runs: the rusage Maxrss that wait4
+// reports is useless here, because Go starts children with vfork semantics and Linux folds
+// the parent's (this benchmark's, fleet included) high-water mark into the child's at exec.
 func runProc(ctx context.Context, logPath, bin string, args ...string) (procResult, error) {
 	var out bytes.Buffer
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Stdout, cmd.Stderr = &out, &out
 	cmd.WaitDelay = 5 * time.Second
 	start := time.Now()
-	err := cmd.Run()
-	res := procResult{wall: time.Since(start)}
-	if cmd.ProcessState != nil {
-		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-			res.maxRSS = ru.Maxrss * 1024 // Linux reports KiB
-		}
+	err := cmd.Start()
+	var res procResult
+	if err == nil {
+		done := make(chan struct{})
+		peak := make(chan int64, 1)
+		go func() { peak <- pollHWM(cmd.Process.Pid, done) }()
+		err = cmd.Wait()
+		close(done)
+		res.maxRSS = <-peak
 	}
+	res.wall = time.Since(start)
 	if logPath != "" {
 		if f, ferr := os.OpenFile(logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644); ferr == nil {
 			fmt.Fprintf(f, "$ %s %s\n", filepath.Base(bin), strings.Join(args, " "))
@@ -97,6 +105,31 @@ func runProc(ctx context.Context, logPath, bin string, args ...string) (procResu
 		return res, fmt.Errorf("%s %s: %w: %s", filepath.Base(bin), strings.Join(args, " "), err, tail(out.String(), 600))
 	}
 	return res, nil
+}
+
+// pollHWM samples /proc/PID/status VmHWM (a high-water mark, so the last sample is the
+// peak so far) every 10 ms until done is closed, and returns it in bytes.
+func pollHWM(pid int, done <-chan struct{}) int64 {
+	path := "/proc/" + strconv.Itoa(pid) + "/status"
+	var peak int64
+	t := time.NewTicker(10 * time.Millisecond)
+	defer t.Stop()
+	for {
+		if raw, err := os.ReadFile(path); err == nil {
+			for _, line := range strings.Split(string(raw), "\n") {
+				if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+					if kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64); err == nil {
+						peak = max(peak, kb*1024)
+					}
+				}
+			}
+		}
+		select {
+		case <-done:
+			return peak
+		case <-t.C:
+		}
+	}
 }
 
 func tail(s string, n int) string {
