@@ -104,8 +104,10 @@ func ToolsSVG(r *Results) string {
 			seen[x.Tool] = true
 			tools = append(tools, x.Tool)
 		}
-		if x.Status == "ok" {
-			top = max(top, x.Stats.Wall.Seconds())
+		for _, s := range series {
+			if x.Status == "ok" && x.Scenario == s.scenario && x.Step == s.step {
+				top = max(top, x.Stats.Wall.Seconds())
+			}
 		}
 	}
 	top = niceMax(top)
