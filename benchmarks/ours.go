@@ -1,0 +1,88 @@
+package benchmarks
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+)
+
+// Ours runs the airgap-charts binary as a child process, so its peak RSS is measured the
+// same way as the peers'.
+type Ours struct {
+	Bin string
+}
+
+// BuildOurs builds ./cmd/airgap-charts into dir.
+func BuildOurs(ctx context.Context, dir string) (*Ours, error) {
+	bin, err := goBuild(ctx, "./cmd/airgap-charts", dir)
+	if err != nil {
+		return nil, err
+	}
+	return &Ours{Bin: bin}, nil
+}
+
+// Name implements Tool.
+func (o *Ours) Name() string { return "airgap-charts" }
+
+// Args is the command line of one run.
+func (o *Ours) Args(env RunEnv) []string {
+	args := []string{"sync",
+		"--catalog", env.Catalog,
+		"--target-registry", env.DestHost,
+		"--target-kind", "oci",
+		"--registry-mirror", env.SourceName + "=" + env.SourceHost,
+		"--insecure-registry", env.SourceHost,
+		"--insecure-registry", env.DestHost,
+		"--concurrency", strconv.Itoa(max(1, env.Concurrency)),
+		"--output-dir", filepath.Join(env.WorkDir, "out"),
+		"--report", filepath.Join(env.WorkDir, "report.json"),
+		"--log-format", "json",
+	}
+	if env.Hub != nil {
+		args = append(args, "--rate-limit", fmt.Sprintf("%s=%d/%s", env.SourceName, env.Hub.Pulls, env.Hub.Window.Round(time.Second)))
+	}
+	return args
+}
+
+// Run implements Tool.
+func (o *Ours) Run(ctx context.Context, env RunEnv) (ToolStats, error) {
+	res, err := runProc(ctx, filepath.Join(env.WorkDir, "airgap-charts.log"), o.Bin, o.Args(env)...)
+	st := ToolStats{Wall: res.wall, PeakRSS: res.maxRSS, Procs: 1}
+	if failed, first := reportFailures(filepath.Join(env.WorkDir, "report.json")); failed > 0 {
+		st.Note = fmt.Sprintf("%d addons failed, first: %s", failed, first)
+		if err == nil {
+			err = fmt.Errorf("airgap-charts: %s", st.Note)
+		}
+	}
+	return st, err
+}
+
+// reportFailures reads the run report (engine.Report's JSON) and counts failed addons.
+func reportFailures(path string) (int, string) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return 0, ""
+	}
+	var rep struct {
+		Addons []struct {
+			Addon, Status, Error string
+		} `json:"addons"`
+	}
+	if json.Unmarshal(raw, &rep) != nil {
+		return 0, ""
+	}
+	n, first := 0, ""
+	for _, a := range rep.Addons {
+		if a.Status != "SUCCESS" {
+			if n == 0 {
+				first = a.Addon + ": " + a.Error
+			}
+			n++
+		}
+	}
+	return n, first
+}
