@@ -160,12 +160,14 @@ func perSecond(passes []PassResult) (float64, int) {
 }
 
 // MeasureChartStages runs passes sequential and concurrent passes (NumCPU at a time),
-// alternating so both see the same machine load, and computes the figures.
+// alternating so both see the same machine load, and computes the figures; the peak RSS
+// covers these passes where it can be reset (Linux), the whole process otherwise.
 func MeasureChartStages(ctx context.Context, in ChartStagesInput, passes int) (ChartStagesFigures, error) {
 	if passes < 1 {
 		passes = 1
 	}
 	conc := runtime.NumCPU()
+	_ = ResetPeakRSS() // best effort: without it the figure covers the whole process
 	var seq, par []PassResult
 	for range passes {
 		s, err := RunChartStagesPass(ctx, in, 1)
