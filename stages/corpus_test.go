@@ -13,133 +13,229 @@ import (
 	"testing"
 	"text/tabwriter"
 
+	"helm.sh/helm/v3/pkg/action"
 	"helm.sh/helm/v3/pkg/chart"
 	"helm.sh/helm/v3/pkg/chart/loader"
-	"helm.sh/helm/v3/pkg/chartutil"
-	"sigs.k8s.io/yaml"
 
+	"github.com/airgap-charts/airgap-charts/config"
 	"github.com/airgap-charts/airgap-charts/registry"
+	"github.com/airgap-charts/airgap-charts/registry/registrytest"
+	"github.com/airgap-charts/airgap-charts/stages/chartrepotest"
 )
 
-// corpusDir is the real-chart corpus (see its README); AIRGAP_CORPUS overrides it.
-func corpusDir(t *testing.T) string {
-	t.Helper()
-	dir := os.Getenv("AIRGAP_CORPUS")
-	if dir == "" {
-		dir = "/work/shared/corpus"
+// TestCorpusPipeline is the proof on real charts. The corpus is served from a real HTTP
+// chart repository (index.yaml from Helm's repo package, archives from chartutil) and from
+// a real OCI registry (distribution, in process); every chart goes resolve → fetch →
+// dependencies → render → extract, values from a chart-overrides.yaml holding the corpus
+// render-values, release rel, namespace ns, Kubernetes 1.33.0. Missing dependencies come
+// through ResolveDependencies with every upstream dependency repository mirrored onto the
+// source under test: the ones the corpus holds are fetched, the disabled ones it lacks are
+// dropped. Each chart is compared with NAME.images.txt: every pod image found, ≥95% of
+// the `# non-pod` references, nothing outside the list, pod/non-pod classification agrees.
+// The one class of expected reference a served chart cannot render (templates a fetched
+// dependency's own .helmignore drops from its archive; see helmignoredImages) is reported
+// in its own column and proven to come from such a template.
+func TestCorpusPipeline(t *testing.T) {
+	srv := chartrepotest.ServeCorpus(t)
+	ov, err := config.LoadOverrides(chartrepotest.WriteCorpusOverrides(t, t.TempDir()))
+	if err != nil {
+		t.Fatal(err)
 	}
-	charts := filepath.Join(dir, "charts")
-	if _, err := os.Stat(charts); err != nil {
-		t.Fatalf("corpus not found (set AIRGAP_CORPUS): %v", err)
+	if len(srv.Charts) < 10 {
+		t.Fatalf("only %d corpus charts", len(srv.Charts))
 	}
-	return charts
+	for _, src := range []struct{ kind, repo string }{{"http", srv.HTTP.URL}, {"oci", srv.OCIRepository}} {
+		t.Run(src.kind, func(t *testing.T) {
+			srv.HTTP.Reset()
+			srv.Registry.Reset()
+			results := runCorpus(t, srv, src.repo, ov)
+			var table strings.Builder
+			tw := tabwriter.NewWriter(&table, 0, 0, 2, ' ', 0)
+			fmt.Fprintln(tw, "chart\tversion\texpected\tfound\tmissing\textra\tpod missing\tnon-pod found\thelmignored\tdependencies")
+			var tot corpusTotals
+			for _, c := range srv.Charts {
+				t.Run(c.Name, func(t *testing.T) {
+					res := results[c.Name]
+					if res.err != nil {
+						t.Fatal(res.err)
+					}
+					if res.version != c.Version {
+						t.Errorf("resolved %s, corpus holds %s", res.version, c.Version)
+					}
+					if len(res.rendered.Fallbacks) != 0 {
+						t.Errorf("fallbacks used although chart-overrides supply the settings: %v", res.rendered.Fallbacks)
+					}
+					want := expectedImages(t, filepath.Join(srv.Dir, c.Name+".images.txt"))
+					row := compareCorpusChart(t, srv, res, want)
+					tot.add(row)
+					fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d/%d\t%d\t%s\n", c.Name, res.version, row.expected, row.found,
+						row.missing, row.extra, row.podMissing, row.nonPodFound, row.nonPodWant, row.helmignored, depSummary(res.deps))
+				})
+			}
+			tw.Flush()
+			t.Logf("%s: %d charts; pod images found %d/%d (%d more only in templates a fetched dependency's .helmignore drops), non-pod %d/%d, extra %d\n%s", src.kind, len(srv.Charts),
+				tot.podWant-tot.podMissing-tot.helmignored, tot.podWant, tot.helmignored, tot.nonPodFound, tot.nonPodWant, tot.extra, table.String())
+			if tot.nonPodWant == 0 || tot.nonPodFound*100 < tot.nonPodWant*95 {
+				t.Errorf("non-pod recall over the corpus %d/%d", tot.nonPodFound, tot.nonPodWant)
+			}
+			checkCorpusDependencies(t, results)
+			checkFetchedOnce(t, srv, src.kind)
+		})
+	}
 }
 
-// testOnlyDropMissingDependencies removes Chart.yaml dependencies that have no subchart in
-// charts/, which Helm refuses to render. TEST ONLY: it stands in for the dependencies
-// stage (stages/dependencies.go), which drops only disabled, unfetchable ones with a
-// warning; swap it for that stage when both are merged.
-func testOnlyDropMissingDependencies(ch *chart.Chart) {
-	present := map[string]bool{}
-	for _, d := range ch.Dependencies() {
-		present[d.Name()] = true
-	}
-	kept := ch.Metadata.Dependencies[:0]
-	for _, d := range ch.Metadata.Dependencies {
-		if present[d.Name] {
-			kept = append(kept, d)
+type corpusRow struct {
+	expected, found, missing, extra, podWant, podMissing, nonPodWant, nonPodFound, helmignored int
+}
+
+type corpusTotals struct{ corpusRow }
+
+func (t *corpusTotals) add(r corpusRow) {
+	t.podWant += r.podWant
+	t.podMissing += r.podMissing
+	t.nonPodWant += r.nonPodWant
+	t.nonPodFound += r.nonPodFound
+	t.helmignored += r.helmignored
+	t.extra += r.extra
+}
+
+// compareCorpusChart checks one chart's images against its expected list.
+func compareCorpusChart(t *testing.T, srv *chartrepotest.CorpusServer, res *corpusResult, want map[registry.ImageRef]bool) corpusRow {
+	t.Helper()
+	row := corpusRow{expected: len(want), found: len(res.found)}
+	got := map[registry.ImageRef]FoundImage{}
+	var extra, missing []string
+	for _, f := range res.found {
+		got[f.Ref] = f
+		if _, ok := want[f.Ref]; !ok {
+			extra = append(extra, f.Ref.String())
+		}
+		if len(f.Where) == 0 {
+			t.Errorf("%s: no location", f.Ref)
 		}
 	}
-	ch.Metadata.Dependencies = kept
-}
-
-// testOnlyVendorFromCorpus stands in for the dependencies stage fetching a dependency
-// absent from charts/ from a repository serving the corpus (kube-prometheus-stack's
-// grafana, kube-state-metrics, node-exporter): it copies the chart to a temporary
-// directory, unpacks there under charts/ every missing dependency the corpus holds in a
-// compatible version (as a top-level chart or vendored in another chart), the way the
-// corpus README says they were vendored, and loads that. TEST ONLY: swap it for
-// stages/dependencies.go with a chart repository over the corpus when merged.
-func testOnlyVendorFromCorpus(t *testing.T, dir, name string) *chart.Chart {
-	t.Helper()
-	ch, err := loader.Load(filepath.Join(dir, name))
-	if err != nil {
-		t.Fatalf("load %s: %v", name, err)
-	}
-	present := map[string]bool{}
-	for _, d := range ch.Dependencies() {
-		present[d.Name()] = true
-	}
-	vendor := map[string]string{}
-	for _, dep := range ch.Metadata.Dependencies {
-		if present[dep.Name] {
+	var missingRefs []registry.ImageRef
+	for ref, pod := range want {
+		if pod {
+			row.podWant++
+		} else {
+			row.nonPodWant++
+		}
+		f, ok := got[ref]
+		if !ok {
+			missingRefs = append(missingRefs, ref)
 			continue
 		}
-		candidates, err := filepath.Glob(filepath.Join(dir, "*", "charts", dep.Name, "Chart.yaml"))
-		if err != nil {
-			t.Fatal(err)
+		if !pod {
+			row.nonPodFound++
 		}
-		for _, c := range append([]string{filepath.Join(dir, dep.Name, "Chart.yaml")}, candidates...) {
-			md, err := chartutil.LoadChartfile(c)
-			if err == nil && md.Name == dep.Name && chartutil.IsCompatibleRange(dep.Version, md.Version) {
-				vendor[dep.Name] = filepath.Dir(c)
-				break
-			}
+		if f.PodSpec != pod {
+			t.Errorf("%s: PodSpec=%v, corpus says pod=%v (where %+v)", ref, f.PodSpec, pod, f.Where)
 		}
 	}
-	if len(vendor) == 0 {
-		return ch
+	var explained map[registry.ImageRef]string
+	if len(missingRefs) > 0 {
+		explained = helmignoredImages(t, srv, res)
 	}
-	tmp := filepath.Join(t.TempDir(), name)
-	if err := os.CopyFS(tmp, os.DirFS(filepath.Join(dir, name))); err != nil {
-		t.Fatal(err)
-	}
-	for depName, src := range vendor {
-		if err := os.CopyFS(filepath.Join(tmp, "charts", depName), os.DirFS(src)); err != nil {
-			t.Fatal(err)
+	for _, ref := range missingRefs {
+		if tmpl, ok := explained[ref]; ok && want[ref] {
+			row.helmignored++
+			t.Logf("%s: only in %s, which the dependency's .helmignore drops from its archive", ref, tmpl)
+			continue
+		}
+		missing = append(missing, ref.String())
+		if want[ref] {
+			row.podMissing++
 		}
 	}
-	ch, err = loader.Load(tmp)
-	if err != nil {
-		t.Fatalf("load %s with vendored %v: %v", name, vendor, err)
+	sort.Strings(missing)
+	sort.Strings(extra)
+	row.missing, row.extra = len(missingRefs), len(extra)
+	if len(extra) > 0 {
+		t.Errorf("images outside the expected list: %v", extra)
 	}
-	return ch
+	if row.podMissing > 0 {
+		t.Errorf("pod images missing: %v", missing)
+	}
+	if row.nonPodWant > 0 && row.nonPodFound*100 < row.nonPodWant*95 {
+		t.Errorf("non-pod references found %d/%d (< 95%%): missing %v", row.nonPodFound, row.nonPodWant, missing)
+	}
+	return row
 }
 
-// loadCorpusChart loads charts/NAME and, when withRenderValues, NAME.render-values.yaml as
-// the values layer.
-func loadCorpusChart(t *testing.T, dir, name string, withRenderValues bool) (*chart.Chart, []map[string]any) {
-	t.Helper()
-	ch := testOnlyVendorFromCorpus(t, dir, name)
-	testOnlyDropMissingDependencies(ch)
-	if !withRenderValues {
-		return ch, nil
+func depSummary(deps []Dependency) string {
+	var parts []string
+	for _, d := range deps {
+		if d.State != DepVendored {
+			parts = append(parts, d.Name+" "+d.State)
+		}
 	}
-	data, err := os.ReadFile(filepath.Join(dir, name+".render-values.yaml"))
-	if os.IsNotExist(err) {
-		return ch, nil
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	var layer map[string]any
-	if err := yaml.Unmarshal(data, &layer); err != nil {
-		t.Fatalf("%s.render-values.yaml: %v", name, err)
-	}
-	return ch, []map[string]any{layer}
+	return strings.Join(parts, ", ")
 }
 
-func renderCorpusChart(t *testing.T, ch *chart.Chart, layers []map[string]any) (*Rendered, []FoundImage) {
+// checkCorpusDependencies checks the dependency graph's real cases: vendored subcharts used
+// as they are, missing enabled ones fetched through the mirrors, missing disabled ones the
+// mirror lacks dropped with a reason.
+func checkCorpusDependencies(t *testing.T, results map[string]*corpusResult) {
 	t.Helper()
-	r, err := Render(context.Background(), ch, RenderOptions{Release: "rel", Namespace: "ns", KubeVersion: "1.33.0", Values: layers})
-	if err != nil {
-		t.Fatalf("render: %v", err)
+	var lines []string
+	for name, res := range results {
+		for _, d := range res.deps {
+			lines = append(lines, fmt.Sprintf("%-22s %-28s %-9s %-8s %s", name, d.Name, d.Version, d.State, d.Reason))
+		}
 	}
-	found, err := Extract(r, ch)
-	if err != nil {
-		t.Fatalf("extract: %v", err)
+	sort.Strings(lines)
+	t.Logf("dependency graph:\n%s", strings.Join(lines, "\n"))
+	for _, c := range []struct{ chart, dep, want string }{
+		{"argo-cd", "redis-ha", DepDropped},
+		{"external-secrets", "bitwarden-sdk-server", DepDropped},
+		{"kube-prometheus-stack", "crds", DepVendored},
+		{"kube-prometheus-stack", "kube-state-metrics", DepFetched},
+		{"kube-prometheus-stack", "prometheus-node-exporter", DepFetched},
+		{"kube-prometheus-stack", "grafana", DepFetched},
+		{"kube-prometheus-stack", "prometheus-windows-exporter", DepDropped},
+		{"prometheus", "alertmanager", DepVendored},
+		{"prometheus", "kube-state-metrics", DepVendored},
+	} {
+		res := results[c.chart]
+		if res == nil {
+			t.Errorf("%s: not run", c.chart)
+			continue
+		}
+		d, _ := depByName(res.deps, c.dep)
+		if d.State != c.want {
+			t.Errorf("%s → %s: %q, want %q", c.chart, c.dep, d.State, c.want)
+		}
+		if d.State == DepDropped && (d.Enabled || d.Reason == "") {
+			t.Errorf("%s → %s dropped while enabled=%v or without a reason %q", c.chart, c.dep, d.Enabled, d.Reason)
+		}
 	}
-	return r, found
+}
+
+// checkFetchedOnce: each HTTP index.yaml and each OCI tag list is requested once per run,
+// shared by every chart and dependency.
+func checkFetchedOnce(t *testing.T, srv *chartrepotest.CorpusServer, kind string) {
+	t.Helper()
+	if kind == "http" {
+		if n := srv.HTTP.Count("/index.yaml"); n != 1 {
+			t.Errorf("index.yaml fetched %d times in the run, want 1", n)
+		}
+		return
+	}
+	lists := map[string]int{}
+	for _, q := range srv.Registry.Requests() {
+		if q.Kind == registrytest.TagsList {
+			lists[q.Repository]++
+		}
+	}
+	for repo, n := range lists {
+		if n != 1 {
+			t.Errorf("tags of %s listed %d times in the run, want 1", repo, n)
+		}
+	}
+	if len(lists) < len(srv.Charts) {
+		t.Errorf("tag lists %v: fewer than the %d charts", lists, len(srv.Charts))
+	}
 }
 
 // expectedImages reads NAME.images.txt: normalized reference → pod (no " # non-pod").
@@ -170,96 +266,37 @@ func expectedImages(t *testing.T, path string) map[registry.ImageRef]bool {
 	return out
 }
 
-// TestCorpusImages renders and extracts every corpus chart with its render-values and
-// compares with NAME.images.txt: every pod image found, ≥95% of non-pod references, nothing
-// outside the list; pod/non-pod classification agrees; no fallback used.
-func TestCorpusImages(t *testing.T) {
-	dir := corpusDir(t)
-	entries, err := os.ReadDir(dir)
+// loadCorpusChart loads a corpus chart directory that vendors every dependency it declares
+// (Helm would refuse it otherwise) for the render-only tests below.
+func loadCorpusChart(t *testing.T, name string) *chart.Chart {
+	t.Helper()
+	ch, err := loader.Load(chartrepotest.Corpus(t, name))
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("load %s: %v", name, err)
 	}
-	var table strings.Builder
-	tw := tabwriter.NewWriter(&table, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "chart\texpected\tfound\tmissing\textra\tpod missing\tnon-pod found")
-	var totalPod, totalNonPod, foundPod, foundNonPod, charts int
-	for _, e := range entries {
-		if !e.IsDir() {
-			continue
-		}
-		name := e.Name()
-		charts++
-		t.Run(name, func(t *testing.T) {
-			ch, layers := loadCorpusChart(t, dir, name, true)
-			r, found := renderCorpusChart(t, ch, layers)
-			if len(r.Fallbacks) != 0 {
-				t.Errorf("fallbacks used although render-values supply the settings: %v", r.Fallbacks)
-			}
-			want := expectedImages(t, filepath.Join(dir, name+".images.txt"))
-			got := map[registry.ImageRef]FoundImage{}
-			var extra, missing []string
-			for _, f := range found {
-				got[f.Ref] = f
-				if _, ok := want[f.Ref]; !ok {
-					extra = append(extra, f.Ref.String())
-				}
-				if len(f.Where) == 0 {
-					t.Errorf("%s: no location", f.Ref)
-				}
-			}
-			var podWant, nonPodWant, podGot, nonPodGot int
-			for ref, pod := range want {
-				f, ok := got[ref]
-				if pod {
-					podWant++
-				} else {
-					nonPodWant++
-				}
-				if !ok {
-					missing = append(missing, ref.String())
-					continue
-				}
-				if pod {
-					podGot++
-				} else {
-					nonPodGot++
-				}
-				if f.PodSpec != pod {
-					t.Errorf("%s: PodSpec=%v, corpus says pod=%v (where %+v)", ref, f.PodSpec, pod, f.Where)
-				}
-			}
-			sort.Strings(missing)
-			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d/%d\n", name, len(want), len(found), len(missing), len(extra), podWant-podGot, nonPodGot, nonPodWant)
-			totalPod += podWant
-			totalNonPod += nonPodWant
-			foundPod += podGot
-			foundNonPod += nonPodGot
-			if len(extra) > 0 {
-				t.Errorf("images outside the expected list: %v", extra)
-			}
-			if podGot != podWant {
-				t.Errorf("pod images missing: %v", missing)
-			}
-			if nonPodWant > 0 && float64(nonPodGot) < 0.95*float64(nonPodWant) {
-				t.Errorf("non-pod references found %d/%d (< 95%%): missing %v", nonPodGot, nonPodWant, missing)
-			}
-		})
+	if err := action.CheckDependencies(ch, ch.Metadata.Dependencies); err != nil {
+		t.Fatalf("%s: %v", name, err)
 	}
-	tw.Flush()
-	t.Logf("corpus (%d charts): pod images %d/%d, non-pod %d/%d\n%s", charts, foundPod, totalPod, foundNonPod, totalNonPod, table.String())
-	if charts < 10 {
-		t.Fatalf("only %d corpus charts found", charts)
+	return ch
+}
+
+func renderCorpusChart(t *testing.T, ch *chart.Chart, layers []map[string]any) (*Rendered, []FoundImage) {
+	t.Helper()
+	r, err := Render(context.Background(), ch, RenderOptions{Release: "rel", Namespace: "ns", KubeVersion: "1.33.0", Values: layers})
+	if err != nil {
+		t.Fatalf("render: %v", err)
 	}
-	if totalNonPod == 0 || foundNonPod < totalNonPod*95/100 {
-		t.Errorf("non-pod recall over the corpus %d/%d", foundNonPod, totalNonPod)
+	found, err := Extract(r, ch)
+	if err != nil {
+		t.Fatalf("extract: %v", err)
 	}
+	return r, found
 }
 
 // TestCorpusFallbacks renders the charts that need settings without their render-values:
 // karpenter and aws-load-balancer-controller render thanks to the reported placeholders;
 // cluster-autoscaler renders but yields no image (the engine warns on that).
 func TestCorpusFallbacks(t *testing.T) {
-	dir := corpusDir(t)
 	for _, tc := range []struct {
 		chart, fallback, image string
 	}{
@@ -269,8 +306,7 @@ func TestCorpusFallbacks(t *testing.T) {
 			"public.ecr.aws/eks/aws-load-balancer-controller:v3.5.0"},
 	} {
 		t.Run(tc.chart, func(t *testing.T) {
-			ch, _ := loadCorpusChart(t, dir, tc.chart, false)
-			r, found := renderCorpusChart(t, ch, nil)
+			r, found := renderCorpusChart(t, loadCorpusChart(t, tc.chart), nil)
 			if !containsString(r.Fallbacks, tc.fallback) {
 				t.Errorf("fallbacks %v lack %q", r.Fallbacks, tc.fallback)
 			}
@@ -280,8 +316,7 @@ func TestCorpusFallbacks(t *testing.T) {
 		})
 	}
 	t.Run("cluster-autoscaler", func(t *testing.T) {
-		ch, _ := loadCorpusChart(t, dir, "cluster-autoscaler", false)
-		r, found := renderCorpusChart(t, ch, nil)
+		r, found := renderCorpusChart(t, loadCorpusChart(t, "cluster-autoscaler"), nil)
 		if len(found) != 0 {
 			t.Errorf("cluster-autoscaler without discovery settings: want no image, got %v", found)
 		}
@@ -304,8 +339,7 @@ func containsString(list []string, s string) bool {
 // with different values (the engine renders charts concurrently and renders each twice):
 // every result equals the sequential one, so no state is shared between renders.
 func TestCorpusConcurrentRenders(t *testing.T) {
-	dir := corpusDir(t)
-	ch, _ := loadCorpusChart(t, dir, "prometheus", false)
+	ch := loadCorpusChart(t, "prometheus")
 	variants := []map[string]any{
 		{},
 		{"alertmanager": map[string]any{"enabled": false}, "prometheus-pushgateway": map[string]any{"enabled": false}},

@@ -103,3 +103,34 @@ func TestPushOCIStoresHelmArtifacts(t *testing.T) {
 		t.Errorf("pulled %s", res.Chart.Meta.Name)
 	}
 }
+
+func TestServeCorpusServesVendoredChartsAndListsUpstreams(t *testing.T) {
+	s := ServeCorpus(t)
+	for _, key := range []string{"kube-prometheus-stack 88.5.3", "kube-state-metrics 8.4.0", "prometheus-node-exporter 4.56.1", "grafana 12.11.1"} {
+		if _, ok := s.Served[key]; !ok {
+			t.Errorf("%s not served (served %v)", key, s.Served)
+		}
+	}
+	status, body := get(t, s.HTTP.URL+"/index.yaml")
+	if status != 200 || !strings.Contains(string(body), "kube-state-metrics-8.4.0.tgz") {
+		t.Errorf("index.yaml (%d) lacks the vendored kube-state-metrics", status)
+	}
+	want := map[string]bool{"https://prometheus-community.github.io/helm-charts": false, "https://grafana-community.github.io/helm-charts": false,
+		"https://dandydeveloper.github.io/charts": false, "oci://ghcr.io/external-secrets/charts": false}
+	for _, u := range s.Upstreams {
+		if _, ok := want[u]; ok {
+			want[u] = true
+		}
+	}
+	for u, seen := range want {
+		if !seen {
+			t.Errorf("upstream %s not listed in %v", u, s.Upstreams)
+		}
+	}
+	if m := s.Mirrors(s.OCIRepository); len(m) != len(s.Upstreams) || m["https://grafana-community.github.io/helm-charts"] != s.OCIRepository {
+		t.Errorf("mirrors %v", m)
+	}
+	if _, err := ociClient(t).Pull(s.Registry.Host + "/" + CorpusOCINamespace + "/grafana:12.11.1"); err != nil {
+		t.Errorf("grafana not in the registry: %v", err)
+	}
+}
