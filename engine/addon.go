@@ -74,11 +74,13 @@ func (e *runEnv) runAddon(ctx context.Context, a config.Addon, pool *Pool, slots
 			log.Error("image failed", zap.String("image", res.Job.Source.String()), zap.Error(res.Err))
 		}
 	}
-	if failed > 0 {
-		return fail("images", fmt.Errorf("%d of %d images failed; chart not published (first: %s)", failed, len(pending), rep.firstImageError()))
-	}
+	// A cancelled run fails every unfinished image with the cancellation: say interrupted,
+	// not that images failed.
 	if err := ctx.Err(); err != nil {
 		return fail("images", err)
+	}
+	if failed > 0 {
+		return fail("images", fmt.Errorf("%d of %d images failed; chart not published (first: %s)", failed, len(pending), rep.firstImageError()))
 	}
 
 	rep.Stage = "publish"
@@ -275,7 +277,7 @@ func (e *runEnv) publish(ctx context.Context, a config.Addon, p *preparedAddon, 
 	if err != nil {
 		return err
 	}
-	rep.ChartRef = res.Ref
+	rep.ChartRef = "oci://" + res.Ref // as in scan-only: what `helm install` takes
 	rep.ChartResult = "pushed"
 	if res.Skipped {
 		rep.ChartResult = "skipped-same-digest"
