@@ -88,11 +88,11 @@ func (e *runEnv) runAddon(ctx context.Context, a config.Addon, pool *Pool, slots
 		rep.ChartRef = e.chartRef(a, rep.Version)
 		rep.ChartResult = "planned"
 	} else {
-		if err := slots.Acquire(ctx, 1); err != nil {
+		if err := e.publishes.Acquire(ctx, 1); err != nil {
 			return fail("publish", err)
 		}
 		err := e.publish(ctx, a, prepared, rep)
-		slots.Release(1)
+		e.publishes.Release(1)
 		if err != nil {
 			return fail("publish", err)
 		}

@@ -41,14 +41,14 @@ type e2eWorld struct {
 	// disabled OCI dependency is dropped without the run reaching the internet.
 	ociCharts *registrytest.Registry
 
-	names        []string                      // charts, in order
-	dirs         map[string]string             // chart → directory the addon repo packaged
-	versions     map[string]string             // chart → version
-	renderValues map[string]map[string]any     // chart → its required values (may be nil)
+	names        []string                       // charts, in order
+	dirs         map[string]string              // chart → directory the addon repo packaged
+	versions     map[string]string              // chart → version
+	renderValues map[string]map[string]any      // chart → its required values (may be nil)
 	expected     map[string][]registry.ImageRef // chart → every image its render references
-	digests      map[string]string             // seeded reference (name:tag) → index digest
-	mirrors      map[string]string             // image registry → mirror on src
-	repoMirrors  map[string]string             // dependency repository URL → mirror
+	digests      map[string]string              // seeded reference (name:tag) → index digest
+	mirrors      map[string]string              // image registry → mirror on src
+	repoMirrors  map[string]string              // dependency repository URL → mirror
 	// pinRewrites maps a corpus digest pin to the seeded image's digest (see seed).
 	pinRewrites map[string]string
 }
