@@ -110,8 +110,8 @@ func TestE2EScanOnlyPushesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkAddonsSucceeded(t, rep)
-	if n := len(dst.Requests()); n != 0 {
-		t.Errorf("scan-only sent %d requests to the destination: %v", n, dst.Counts())
+	if n := writes(dst.Counts()); n != 0 {
+		t.Errorf("scan-only wrote to the destination: %v", dst.Counts())
 	}
 	if n := w.src.Count(registrytest.BlobGet); n != 0 {
 		t.Errorf("scan-only pulled %d blobs from the source", n)
@@ -149,7 +149,7 @@ func TestE2EScanOnlyPushesNothing(t *testing.T) {
 // addons are published.
 func TestE2EImageFailureStopsOnlyItsChart(t *testing.T) {
 	missing := "registry.k8s.io/metrics-server/metrics-server:v0.8.1"
-	w := newE2EWorld(t, []string{"alertmanager", "metrics-server", "external-dns"}, missing)
+	w := newE2EWorldWith(t, []string{"alertmanager", "metrics-server", "external-dns"}, e2eSetup{skipSeed: []string{missing}})
 	dst := registrytest.New(t)
 	opts := w.options(dst.Host, t.TempDir())
 	rep, err := Run(context.Background(), opts, e2eLogger(t))
@@ -174,6 +174,40 @@ func TestE2EImageFailureStopsOnlyItsChart(t *testing.T) {
 	}
 	if !rep.Failed() || rep.Totals.ImgFailed != 1 {
 		t.Errorf("failed %v, totals %+v", rep.Failed(), rep.Totals)
+	}
+}
+
+// TestE2EDigestPinAbsentAtSource: charts pinning images by digest, served as published,
+// while the source holds other content under those tags. Exactly the pinned images fail,
+// each naming its digest; their charts are not published; the unpinned addon is.
+func TestE2EDigestPinAbsentAtSource(t *testing.T) {
+	w := newE2EWorldWith(t, []string{"ingress-nginx", "karpenter", "metrics-server"}, e2eSetup{keepPins: true})
+	dst := registrytest.New(t)
+	rep, err := Run(context.Background(), w.options(dst.Host, t.TempDir()), e2eLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []string{"ingress-nginx", "karpenter"} {
+		a := addonReport(t, rep, n)
+		if a.Status != StatusError || a.Stage != "images" || chartPushes(dst, n) != 0 {
+			t.Errorf("%s: %s at %q, %d chart pushes: %s", n, a.Status, a.Stage, chartPushes(dst, n), a.Error)
+		}
+		if len(a.Images) != len(w.expected[n]) {
+			t.Fatalf("%s: %d images reported, want %d", n, len(a.Images), len(w.expected[n]))
+		}
+		for _, img := range a.Images {
+			ref := mustRef(t, img.Source)
+			if ref.Digest == "" || img.Result != OutcomeFailed || !strings.Contains(img.Error, ref.Digest) {
+				t.Errorf("%s: %s %s: %s", n, img.Source, img.Result, img.Error)
+			}
+		}
+		t.Logf("%s: %s", n, a.Error)
+	}
+	if a := addonReport(t, rep, "metrics-server"); a.Status != StatusSuccess || a.ChartResult != "pushed" {
+		t.Errorf("metrics-server: %s, chart %q: %s", a.Status, a.ChartResult, a.Error)
+	}
+	if rep.Totals.ImgFailed != 3 {
+		t.Errorf("%d images failed, want the 3 pinned ones", rep.Totals.ImgFailed)
 	}
 }
 

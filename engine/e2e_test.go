@@ -67,6 +67,8 @@ func TestE2ECorpusIntoRegistryAndECR(t *testing.T) {
 		opts := w.options(dst.Host, t.TempDir())
 		d := destination{registry: dst.Host, serve: dst.Host, prefix: "mirror"}
 		w.src.Reset()
+		w.charts.Reset()
+		w.deps.Reset()
 		t0 := time.Now()
 		rep, err := Run(ctx, opts, e2eLogger(t))
 		if err != nil {
@@ -74,6 +76,13 @@ func TestE2ECorpusIntoRegistryAndECR(t *testing.T) {
 		}
 		cold := time.Since(t0)
 		srcCold, dstCold := w.src.Counts(), dst.Counts()
+		// Each repository index once per run; each manifest and blob pulled once.
+		if a, b := w.charts.Count("/index.yaml"), w.deps.Count("/index.yaml"); a != 1 || b != 1 {
+			t.Errorf("index.yaml fetched %d times from the addons' repository, %d from the dependencies'", a, b)
+		}
+		if m, b := srcCold[registrytest.ManifestGet], srcCold[registrytest.BlobGet]; m != len(w.digests)*seededManifests || b != len(w.digests)*seededBlobs {
+			t.Errorf("source pulls: %d manifests, %d blobs; %d images hold %d and %d", m, b, len(w.digests), len(w.digests)*seededManifests, len(w.digests)*seededBlobs)
+		}
 		checkAddonsSucceeded(t, rep)
 		checkImagesMirrored(t, w, rep, d)
 		checkCharts(t, w, rep, d, opts.OutputDir)
@@ -83,6 +92,8 @@ func TestE2ECorpusIntoRegistryAndECR(t *testing.T) {
 		}
 
 		w.src.Reset()
+		w.charts.Reset()
+		w.deps.Reset()
 		dst.Reset()
 		t0 = time.Now()
 		again, err := Run(ctx, opts, e2eLogger(t))
@@ -98,6 +109,9 @@ func TestE2ECorpusIntoRegistryAndECR(t *testing.T) {
 		}
 		if n := writes(dstWarm); n != 0 {
 			t.Errorf("rerun wrote to the destination: %v", dstWarm)
+		}
+		if n := w.charts.ArchiveRequests() + w.deps.ArchiveRequests(); n != 0 {
+			t.Errorf("rerun downloaded %d chart archives again", n)
 		}
 		t.Logf("oci cold run %s: source %v; destination %v", cold.Round(time.Millisecond), srcCold, dstCold)
 		t.Logf("oci warm run %s: source %v; destination %v", warm.Round(time.Millisecond), srcWarm, dstWarm)

@@ -53,9 +53,23 @@ type e2eWorld struct {
 	pinRewrites map[string]string
 }
 
-// newE2EWorld serves the named corpus charts. skipSeed lists references ("host/repo:tag")
-// left out of the source registry, to make an image job fail.
-func newE2EWorld(t *testing.T, names []string, skipSeed ...string) *e2eWorld {
+// e2eSetup varies a world for failure tests.
+type e2eSetup struct {
+	// skipSeed lists references ("host/repo:tag") left out of the source registry.
+	skipSeed []string
+	// keepPins serves charts with their published digest pins, which the synthetic images
+	// seeded under the tag cannot match.
+	keepPins bool
+}
+
+// newE2EWorld serves the named corpus charts, every image seeded.
+func newE2EWorld(t *testing.T, names []string) *e2eWorld {
+	t.Helper()
+	return newE2EWorldWith(t, names, e2eSetup{})
+}
+
+// newE2EWorldWith serves the named corpus charts as setup says.
+func newE2EWorldWith(t *testing.T, names []string, setup e2eSetup) *e2eWorld {
 	t.Helper()
 	w := &e2eWorld{
 		src: registrytest.New(t), ociCharts: registrytest.New(t),
@@ -66,7 +80,7 @@ func newE2EWorld(t *testing.T, names []string, skipSeed ...string) *e2eWorld {
 		pinRewrites: map[string]string{},
 	}
 	skip := map[string]bool{}
-	for _, s := range skipSeed {
+	for _, s := range setup.skipSeed {
 		skip[s] = true
 	}
 	for _, n := range names {
@@ -77,7 +91,7 @@ func newE2EWorld(t *testing.T, names []string, skipSeed ...string) *e2eWorld {
 			if _, ok := w.digests[key]; !ok && !skip[key] {
 				w.digests[key] = seedImage(t, w.src.Host, ref)
 			}
-			if ref.Digest != "" && w.digests[key] != "" {
+			if ref.Digest != "" && w.digests[key] != "" && !setup.keepPins {
 				w.pinRewrites[ref.Digest] = w.digests[key]
 				ref.Digest = w.digests[key]
 			}
@@ -85,7 +99,10 @@ func newE2EWorld(t *testing.T, names []string, skipSeed ...string) *e2eWorld {
 		}
 	}
 	for _, n := range names {
-		w.dirs[n] = w.chartDir(t, n)
+		w.dirs[n] = chartrepotest.Corpus(t, n)
+		if !setup.keepPins {
+			w.dirs[n] = w.chartDir(t, n)
+		}
 		ch, err := loader.LoadDir(w.dirs[n])
 		if err != nil {
 			t.Fatalf("load corpus chart %s: %v", n, err)
@@ -272,6 +289,13 @@ func (w *e2eWorld) options(dest, out string) Options {
 func (w *e2eWorld) sourceDigest(ref registry.ImageRef) string {
 	return w.digests[ref.Name()+":"+ref.Tag]
 }
+
+// What one seeded image holds: an index and two platform manifests; per platform two
+// layers and a config blob.
+const (
+	seededManifests = 3
+	seededBlobs     = 6
+)
 
 // seedImage pushes a small synthetic linux/amd64 + linux/arm64 index where the mirror
 // serves ref (by tag), and returns the index digest.
