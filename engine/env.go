@@ -37,11 +37,13 @@ type runEnv struct {
 	// semaphore: a publish queued behind every addon still waiting to render would wait for
 	// all of them, though its own images are done.
 	publishes *semaphore.Weighted
+	groups    map[string]*chartGroup // addons sharing a chart's artifacts
 }
 
 func newRunEnv(ctx context.Context, opts Options, log *zap.Logger) (*runEnv, error) {
 	env := &runEnv{opts: opts, log: log, progress: newProgressTracker(opts.Progress),
-		publishes: semaphore.NewWeighted(int64(max(opts.ChartConcurrency, 1)))}
+		publishes: semaphore.NewWeighted(int64(max(opts.ChartConcurrency, 1))),
+		groups:    newChartGroups(opts.Addons)}
 	sandbox, err := os.MkdirTemp("", "airgap-charts-helm-")
 	if err != nil {
 		return nil, fmt.Errorf("helm sandbox: %w", err)
