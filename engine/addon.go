@@ -36,6 +36,12 @@ func (e *runEnv) runAddon(ctx context.Context, a config.Addon, pool *Pool, slots
 		return rep
 	}
 
+	group, added := e.groupOf(a), false
+	defer func() {
+		if !added {
+			group.leave()
+		}
+	}()
 	if err := slots.Acquire(ctx, 1); err != nil {
 		return fail("start", err)
 	}
@@ -54,8 +60,27 @@ func (e *runEnv) runAddon(ctx context.Context, a config.Addon, pool *Pool, slots
 		pending[i] = pool.Submit(job)
 	}
 
-	// Rewrite and repack while the images copy.
+	// Addons releasing the same chart rewrite it with all their images (chartgroup.go);
+	// the slot is given back while the others are still extracting.
 	rep.Stage = "rewrite"
+	shared, wait := group.add(prepared.mappings)
+	added = true
+	if wait != nil {
+		slots.Release(1)
+		select {
+		case <-wait:
+		case <-ctx.Done():
+			return fail(rep.Stage, ctx.Err())
+		}
+		if err := slots.Acquire(ctx, 1); err != nil {
+			return fail(rep.Stage, err)
+		}
+		shared = group.union()
+	}
+	prepared.shared = shared
+	peers := e.submitPeerImages(pool, prepared)
+
+	// Rewrite and repack while the images copy.
 	if err := e.rewriteAndPackage(ctx, a, prepared, rep, log); err != nil {
 		slots.Release(1)
 		return fail(rep.Stage, err)
@@ -74,11 +99,17 @@ func (e *runEnv) runAddon(ctx context.Context, a config.Addon, pool *Pool, slots
 			log.Error("image failed", zap.String("image", res.Job.Source.String()), zap.Error(res.Err))
 		}
 	}
+	peerErr := waitPeerImages(ctx, peers)
+	// A cancelled run fails every unfinished image with the cancellation: say interrupted,
+	// not that images failed.
+	if err := ctx.Err(); err != nil {
+		return fail("images", err)
+	}
 	if failed > 0 {
 		return fail("images", fmt.Errorf("%d of %d images failed; chart not published (first: %s)", failed, len(pending), rep.firstImageError()))
 	}
-	if err := ctx.Err(); err != nil {
-		return fail("images", err)
+	if peerErr != nil {
+		return fail("images", fmt.Errorf("chart not published: %w", peerErr))
 	}
 
 	rep.Stage = "publish"
@@ -86,11 +117,11 @@ func (e *runEnv) runAddon(ctx context.Context, a config.Addon, pool *Pool, slots
 		rep.ChartRef = e.chartRef(a, rep.Version)
 		rep.ChartResult = "planned"
 	} else {
-		if err := slots.Acquire(ctx, 1); err != nil {
+		if err := e.publishes.Acquire(ctx, 1); err != nil {
 			return fail("publish", err)
 		}
 		err := e.publish(ctx, a, prepared, rep)
-		slots.Release(1)
+		e.publishes.Release(1)
 		if err != nil {
 			return fail("publish", err)
 		}
@@ -107,6 +138,9 @@ type preparedAddon struct {
 	layers   []map[string]any
 	images   []stages.FoundImage
 	mappings []stages.ImageMapping
+	// shared is the rewrite's images: these and those of the other addons releasing the
+	// same chart (chartGroup).
+	shared []stages.ImageMapping
 }
 
 func (e *runEnv) prepareAddon(ctx context.Context, a config.Addon, rep *AddonReport, log *zap.Logger) (*preparedAddon, error) {
@@ -193,7 +227,7 @@ func (e *runEnv) renderOptions(a config.Addon, layers []map[string]any) stages.R
 // that every image is private, repacks the chart and writes the consumer overrides.
 func (e *runEnv) rewriteAndPackage(ctx context.Context, a config.Addon, p *preparedAddon, rep *AddonReport, log *zap.Logger) error {
 	t := time.Now()
-	plan, err := stages.PlanRewrite(p.chart, p.mappings)
+	plan, err := stages.PlanRewrite(p.chart, p.shared)
 	if err != nil {
 		return err
 	}

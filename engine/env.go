@@ -11,6 +11,7 @@ import (
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/google/go-containerregistry/pkg/authn"
 	"go.uber.org/zap"
+	"golang.org/x/sync/semaphore"
 
 	"github.com/airgap-charts/airgap-charts/config"
 	"github.com/airgap-charts/airgap-charts/registry"
@@ -32,10 +33,17 @@ type runEnv struct {
 	fetcher   *stages.Fetcher
 	sandbox   string
 	progress  *progressTracker
+	// publishes bounds chart pushes (ChartConcurrency at once). It is not the chart-stage
+	// semaphore: a publish queued behind every addon still waiting to render would wait for
+	// all of them, though its own images are done.
+	publishes *semaphore.Weighted
+	groups    map[string]*chartGroup // addons sharing a chart's artifacts
 }
 
 func newRunEnv(ctx context.Context, opts Options, log *zap.Logger) (*runEnv, error) {
-	env := &runEnv{opts: opts, log: log, progress: newProgressTracker(opts.Progress)}
+	env := &runEnv{opts: opts, log: log, progress: newProgressTracker(opts.Progress),
+		publishes: semaphore.NewWeighted(int64(max(opts.ChartConcurrency, 1))),
+		groups:    newChartGroups(opts.Addons)}
 	sandbox, err := os.MkdirTemp("", "airgap-charts-helm-")
 	if err != nil {
 		return nil, fmt.Errorf("helm sandbox: %w", err)

@@ -47,6 +47,7 @@ func Run(ctx context.Context, opts Options, log *zap.Logger) (*Report, error) {
 	reports := make([]*AddonReport, len(opts.Addons))
 	// Chart stages hold a slot of this semaphore; an addon gives its slot back while it
 	// waits for its images, so waiting never starves the chart stages of other addons.
+	// Publishes have their own (runEnv.publishes), so they never queue behind them.
 	slots := semaphore.NewWeighted(int64(opts.ChartConcurrency))
 	var g errgroup.Group
 	for i, addon := range opts.Addons {

@@ -42,7 +42,7 @@ func (r *Report) WriteSummary(w io.Writer, color bool) {
 			chart += "@" + a.Version
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%s\t%s\t%s\n", status, a.Addon, chart, copied, skipped, failed,
-			HumanBytes(bytes), a.Duration.Round(time.Millisecond), oneLine(a.Error, 120))
+			HumanBytes(bytes), a.Duration.Round(time.Millisecond), oneLine(summaryError(a), 160))
 	}
 	tw.Flush()
 	t := r.Totals
@@ -54,12 +54,27 @@ func (r *Report) WriteSummary(w io.Writer, color bool) {
 		t.Addons, t.Succeeded, t.Failed, r.UniqueJobs, t.Copied+t.Planned, verb, t.Skipped, t.ImgFailed, HumanBytes(t.Bytes), r.ElapsedText)
 }
 
-func oneLine(s string, max int) string {
-	s = strings.Join(strings.Fields(s), " ")
-	if len(s) > max {
-		s = s[:max-1] + "…"
+// summaryError is the addon's error without the "addon NAME (file:line): " that the ADDON
+// column already says.
+func summaryError(a *AddonReport) string {
+	e := a.Error
+	if strings.HasPrefix(e, "addon "+a.Addon) {
+		if i := strings.Index(e, ": "); i >= 0 {
+			e = e[i+2:]
+		}
 	}
-	return s
+	return e
+}
+
+// oneLine folds s onto one line of at most max characters. A longer one loses its middle,
+// not its end: the end of a wrapped error is its cause ("…; nearest available: 3.13.1").
+func oneLine(s string, max int) string {
+	r := []rune(strings.Join(strings.Fields(s), " "))
+	if len(r) <= max {
+		return string(r)
+	}
+	head := max / 3
+	return string(r[:head]) + "…" + string(r[len(r)-(max-head-1):])
 }
 
 // HumanBytes formats n as B, KiB, MiB or GiB.

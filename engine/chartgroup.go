@@ -1,0 +1,117 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/airgap-charts/airgap-charts/config"
+	"github.com/airgap-charts/airgap-charts/stages"
+)
+
+// chartGroup is the addons of a run that release one chart from one repository at one
+// version constraint (two ingress controllers from one chart, say). They share the chart's
+// artifacts: one overlay archive, one consumer overrides file, one pushed chart:version. So
+// the rewrite takes the union of their images, and each member publishes only once every
+// image of that union is in place. A group of one behaves as a lone addon.
+type chartGroup struct {
+	mu       sync.Mutex
+	waiting  int // members that have neither added their images nor left
+	mappings []stages.ImageMapping
+	seen     map[string]bool
+	ready    chan struct{} // closed when waiting reaches 0
+}
+
+// newChartGroups groups addons by repository, OCI namespace, chart and version constraint.
+func newChartGroups(addons []config.Addon) map[string]*chartGroup {
+	groups := map[string]*chartGroup{}
+	for _, a := range addons {
+		k := chartGroupKey(a)
+		if groups[k] == nil {
+			groups[k] = &chartGroup{seen: map[string]bool{}, ready: make(chan struct{})}
+		}
+		groups[k].waiting++
+	}
+	return groups
+}
+
+func chartGroupKey(a config.Addon) string {
+	return strings.Join([]string{strings.TrimRight(a.Repository, "/"), a.OCINamespace, a.Chart, a.Version}, "\x00")
+}
+
+// groupOf is a's group; an addon the run was not planned with is a group of its own.
+func (e *runEnv) groupOf(a config.Addon) *chartGroup {
+	if g := e.groups[chartGroupKey(a)]; g != nil {
+		return g
+	}
+	return &chartGroup{waiting: 1, seen: map[string]bool{}, ready: make(chan struct{})}
+}
+
+// add records a member's images. It returns the union so far, and a channel to wait on
+// when other members have yet to add theirs (nil when the union is complete).
+func (g *chartGroup) add(mappings []stages.ImageMapping) ([]stages.ImageMapping, <-chan struct{}) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for _, m := range mappings {
+		if k := m.Source.String() + "|" + m.Destination.String(); !g.seen[k] {
+			g.seen[k] = true
+			g.mappings = append(g.mappings, m)
+		}
+	}
+	g.done1()
+	union := append([]stages.ImageMapping(nil), g.mappings...)
+	if g.waiting > 0 {
+		return union, g.ready
+	}
+	return union, nil
+}
+
+// union is every member's images; complete once the channel add returned is closed.
+func (g *chartGroup) union() []stages.ImageMapping {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return append([]stages.ImageMapping(nil), g.mappings...)
+}
+
+// leave is a member failing before it had images to add.
+func (g *chartGroup) leave() {
+	g.mu.Lock()
+	g.done1()
+	g.mu.Unlock()
+}
+
+func (g *chartGroup) done1() {
+	g.waiting--
+	if g.waiting == 0 {
+		close(g.ready)
+	}
+}
+
+// submitPeerImages returns the pool's pending jobs for the images of p.shared that p itself
+// does not need (its group peers submitted them: the pool answers with the same jobs).
+func (e *runEnv) submitPeerImages(pool *Pool, p *preparedAddon) []*Pending {
+	own := map[string]bool{}
+	for _, m := range p.mappings {
+		own[m.Source.String()+"|"+m.Destination.String()] = true
+	}
+	var out []*Pending
+	for _, m := range p.shared {
+		if !own[m.Source.String()+"|"+m.Destination.String()] {
+			out = append(out, pool.Submit(ImageJob{Source: m.Source, Destination: m.Destination, Platform: string(e.opts.Platform)}))
+		}
+	}
+	return out
+}
+
+// waitPeerImages waits for images the shared chart needs for other releases; it returns
+// the first failure.
+func waitPeerImages(ctx context.Context, peers []*Pending) error {
+	var first error
+	for _, p := range peers {
+		if res := p.Wait(ctx); res.Outcome == OutcomeFailed && first == nil {
+			first = fmt.Errorf("image %s, needed by another release of this chart, failed: %w", res.Job.Source, res.Err)
+		}
+	}
+	return first
+}
