@@ -1,0 +1,408 @@
+package registry
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+)
+
+// authRouter authenticates the registry requests of a run. go-containerregistry's
+// transport.NewWithContext sends GET /v2/ before every remote call (once per repository
+// and action) to learn the registry's scheme and auth challenge; the router learns both
+// once per host instead, from the requests the run makes anyway: a TLS handshake decides
+// the scheme of a host that may speak plain HTTP, and the first 401 gives the challenge.
+// It keeps one authenticated transport per host (Basic) or per (host, repository scope,
+// action) (Bearer tokens) for the run. A registry that needs no credentials costs no
+// request beyond the copy's own; one that does costs one 401 per host.
+type authRouter struct {
+	inner    http.RoundTripper // retries, limits, connection pool
+	keychain authn.Keychain
+	insecure func(host string) bool
+
+	mu    sync.Mutex
+	hosts map[string]*authHost
+}
+
+// authHost is what the router knows about one host.
+type authHost struct {
+	host string
+
+	mu        sync.Mutex
+	scheme    string         // https or http; "" until a request needs it
+	learned   bool           // a request was answered: challenge is what the host asks for
+	challenge *authChallenge // nil: the host asked for no credentials (so far)
+	auth      authn.Authenticator
+	scoped    map[string]*scopedTransport // by scope key ("" for Basic)
+
+	schemeProbe sync.Mutex // one scheme probe at a time
+	probe       sync.Mutex // one unauthenticated first request at a time
+}
+
+type scopedTransport struct {
+	ready chan struct{}
+	rt    http.RoundTripper
+	err   error
+}
+
+func newAuthRouter(inner http.RoundTripper, keychain authn.Keychain, insecure func(string) bool) *authRouter {
+	if insecure == nil {
+		insecure = func(string) bool { return false }
+	}
+	return &authRouter{inner: inner, keychain: keychain, insecure: insecure, hosts: map[string]*authHost{}}
+}
+
+// wrapper is the router as go-containerregistry's remote package must get it: a
+// transport.Wrapper, so that remote neither pings the registry nor wraps the transport
+// in its own retries.
+func (r *authRouter) wrapper() http.RoundTripper {
+	w, _ := transport.FromToken(name.Registry{}, authn.Anonymous, r, &transport.Challenge{}, &transport.Token{})
+	return w
+}
+
+func (r *authRouter) host(h string) *authHost {
+	key := strings.ToLower(h)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s := r.hosts[key]
+	if s == nil {
+		s = &authHost{host: key, scoped: map[string]*scopedTransport{}}
+		r.hosts[key] = s
+	}
+	return s
+}
+
+// RoundTrip implements http.RoundTripper.
+func (r *authRouter) RoundTrip(req *http.Request) (*http.Response, error) {
+	ctx := req.Context()
+	h := r.host(req.URL.Host)
+	out := req.Clone(ctx)
+	scheme, err := r.scheme(ctx, h, req.URL.Scheme)
+	if err != nil {
+		return nil, err
+	}
+	out.URL.Scheme = scheme
+	rewindable := out.Body == nil || out.Body == http.NoBody || out.GetBody != nil
+	if !h.isLearned() {
+		resp, handled, err := r.learn(ctx, h, out, rewindable)
+		if handled {
+			return resp, err
+		}
+	}
+	return r.send(ctx, h, out, rewindable)
+}
+
+func (h *authHost) isLearned() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.learned
+}
+
+// setChallenge records what the host asks for; a different challenge drops the
+// transports built for the previous one.
+func (h *authHost) setChallenge(c *authChallenge) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.learned = true
+	if c == nil {
+		return
+	}
+	if h.challenge == nil || h.challenge.scheme != c.scheme || h.challenge.params["realm"] != c.params["realm"] {
+		h.challenge = c
+		h.scoped = map[string]*scopedTransport{}
+	}
+}
+
+// scheme is the scheme for a request built as requested. https stays https; http is
+// what go-containerregistry names for hosts that may speak either (marked insecure,
+// localhost, private addresses): a TLS handshake, once per host, decides.
+func (r *authRouter) scheme(ctx context.Context, h *authHost, requested string) (string, error) {
+	if requested != "http" {
+		return requested, nil
+	}
+	h.mu.Lock()
+	s := h.scheme
+	h.mu.Unlock()
+	if s != "" {
+		return s, nil
+	}
+	h.schemeProbe.Lock()
+	defer h.schemeProbe.Unlock()
+	h.mu.Lock()
+	s = h.scheme
+	h.mu.Unlock()
+	if s != "" {
+		return s, nil
+	}
+	s = "http"
+	if r.speaksTLS(ctx, h.host) {
+		s = "https"
+	}
+	if err := ctx.Err(); err != nil {
+		return "", err
+	}
+	h.mu.Lock()
+	h.scheme = s
+	h.mu.Unlock()
+	return s, nil
+}
+
+// speaksTLS reports whether host completes a TLS handshake (certificate verified unless
+// the host is marked insecure). It sends no HTTP request.
+func (r *authRouter) speaksTLS(ctx context.Context, host string) bool {
+	addr, hostname := host, host
+	if hn, _, err := net.SplitHostPort(host); err == nil {
+		hostname = hn
+	} else {
+		addr = net.JoinHostPort(host, "443")
+	}
+	d := tls.Dialer{
+		NetDialer: &net.Dialer{Timeout: 10 * time.Second},
+		Config:    &tls.Config{ServerName: hostname, InsecureSkipVerify: r.insecure(host)}, //nolint:gosec // only for hosts the user marked insecure
+	}
+	conn, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return false
+	}
+	conn.Close()
+	return true
+}
+
+// learn sends a host's first request without credentials while nothing is known about
+// the host (one such request at a time) and keeps what the answer says: a challenge, or
+// that none is needed. A request whose body cannot be sent twice is preceded by GET /v2/.
+// handled is false when out must now be sent with credentials (send).
+func (r *authRouter) learn(ctx context.Context, h *authHost, out *http.Request, rewindable bool) (resp *http.Response, handled bool, err error) {
+	h.probe.Lock()
+	defer h.probe.Unlock()
+	if h.isLearned() {
+		return nil, false, nil
+	}
+	probe := out
+	if !rewindable {
+		if probe, err = http.NewRequestWithContext(ctx, http.MethodGet, out.URL.Scheme+"://"+out.URL.Host+"/v2/", nil); err != nil {
+			return nil, true, err
+		}
+	}
+	resp, err = r.inner.RoundTrip(probe)
+	if err != nil {
+		if probe != out {
+			err = fmt.Errorf("registry %s: %w", h.host, err)
+		}
+		return nil, true, err
+	}
+	c, challenged := responseChallenge(resp)
+	if challenged {
+		h.setChallenge(&c)
+	} else {
+		h.setChallenge(nil)
+	}
+	if probe == out && !challenged {
+		return resp, true, nil
+	}
+	drain(resp)
+	if probe == out {
+		if err := rewind(out); err != nil {
+			return nil, true, err
+		}
+	}
+	return nil, false, nil
+}
+
+// send sends out with the host's credentials. A host that asked for none so far and
+// answers 401 with a challenge now (anonymous reads, authenticated writes) is asked again
+// with credentials.
+func (r *authRouter) send(ctx context.Context, h *authHost, out *http.Request, rewindable bool) (*http.Response, error) {
+	rt, err := r.transportFor(ctx, h, out)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := rt.RoundTrip(out)
+	if err != nil || rt != r.inner || !rewindable {
+		return resp, err
+	}
+	c, ok := responseChallenge(resp)
+	if !ok {
+		return resp, nil
+	}
+	drain(resp)
+	h.setChallenge(&c)
+	if err := rewind(out); err != nil {
+		return nil, err
+	}
+	if rt, err = r.transportFor(ctx, h, out); err != nil {
+		return nil, err
+	}
+	return rt.RoundTrip(out)
+}
+
+func rewind(req *http.Request) error {
+	if req.Body == nil || req.Body == http.NoBody {
+		return nil
+	}
+	body, err := req.GetBody()
+	if err != nil {
+		return fmt.Errorf("resend %s %s: %w", req.Method, req.URL.Redacted(), err)
+	}
+	req.Body = body
+	return nil
+}
+
+// transportFor returns the transport for req: the inner one when the host asks for no
+// credentials, one per host for Basic, one per repository scope and action for Bearer
+// (a pull reuses the push token of its repository when there is one).
+func (r *authRouter) transportFor(ctx context.Context, h *authHost, req *http.Request) (http.RoundTripper, error) {
+	h.mu.Lock()
+	c := h.challenge
+	if c == nil {
+		h.mu.Unlock()
+		return r.inner, nil
+	}
+	var key string
+	var scopes []string
+	if c.scheme == "bearer" {
+		key, scopes = requestScope(req)
+	}
+	e, ok := h.scoped[key]
+	if !ok && strings.HasSuffix(key, ":"+transport.PullScope) {
+		if push, found := h.scoped[strings.TrimSuffix(key, transport.PullScope)+transport.PushScope]; found && push.done() {
+			e, ok = push, true
+		}
+	}
+	if !ok {
+		e = &scopedTransport{ready: make(chan struct{})}
+		h.scoped[key] = e
+	}
+	h.mu.Unlock()
+	if !ok {
+		e.rt, e.err = r.build(ctx, h, *c, scopes)
+		if e.err != nil {
+			h.mu.Lock()
+			if h.scoped[key] == e {
+				delete(h.scoped, key) // forgotten: a later request tries again
+			}
+			h.mu.Unlock()
+		}
+		close(e.ready)
+	}
+	select {
+	case <-e.ready:
+		return e.rt, e.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+func (e *scopedTransport) done() bool {
+	select {
+	case <-e.ready:
+		return e.err == nil
+	default:
+		return false
+	}
+}
+
+// build authenticates to h for scopes: Basic credentials on every request, or a Bearer
+// token exchanged once (go-containerregistry refreshes it on a later 401).
+func (r *authRouter) build(ctx context.Context, h *authHost, c authChallenge, scopes []string) (http.RoundTripper, error) {
+	h.mu.Lock()
+	insecure := h.scheme == "http"
+	h.mu.Unlock()
+	var opts []name.Option
+	if insecure {
+		opts = append(opts, name.Insecure)
+	}
+	reg, err := name.NewRegistry(h.host, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("registry %s: %w", h.host, err)
+	}
+	auth, err := r.authenticator(ctx, h, reg)
+	if err != nil {
+		return nil, err
+	}
+	pr := &transport.Challenge{Scheme: c.scheme, Parameters: c.params, Insecure: insecure}
+	if c.scheme != "bearer" {
+		return transport.FromToken(reg, auth, r.inner, pr, &transport.Token{})
+	}
+	cfg, err := authn.Authorization(ctx, auth)
+	if err != nil {
+		return nil, fmt.Errorf("credentials for %s: %w", h.host, err)
+	}
+	tok := &transport.Token{Token: cfg.RegistryToken}
+	if tok.Token == "" {
+		if tok, err = transport.Exchange(ctx, reg, auth, r.inner, scopes, pr); err != nil {
+			return nil, fmt.Errorf("token for %s (%s): %w", h.host, strings.Join(scopes, " "), err)
+		}
+		if tok.Token == "" {
+			tok.Token = tok.AccessToken
+		}
+	}
+	return transport.FromToken(reg, auth, r.inner, pr, tok)
+}
+
+// authenticator resolves the host's credentials from the keychain once per run; a failure
+// is not kept.
+func (r *authRouter) authenticator(ctx context.Context, h *authHost, reg name.Registry) (authn.Authenticator, error) {
+	h.mu.Lock()
+	a := h.auth
+	h.mu.Unlock()
+	if a != nil {
+		return a, nil
+	}
+	if r.keychain == nil {
+		return authn.Anonymous, nil
+	}
+	a, err := authn.Resolve(ctx, r.keychain, reg)
+	if err != nil {
+		return nil, fmt.Errorf("credentials for %s: %w", h.host, err)
+	}
+	h.mu.Lock()
+	h.auth = a
+	h.mu.Unlock()
+	return a, nil
+}
+
+// requestScope is the token scope a registry API request needs: pull for reads, push
+// and pull for writes, plus pull on the source repository of a mount.
+func requestScope(req *http.Request) (key string, scopes []string) {
+	repo := requestRepository(req.URL.Path)
+	if repo == "" {
+		return "", nil
+	}
+	action := transport.PullScope
+	if req.Method != http.MethodGet && req.Method != http.MethodHead {
+		action = transport.PushScope
+	}
+	scopes = []string{"repository:" + repo + ":" + action}
+	if from := req.URL.Query().Get("from"); from != "" && from != repo {
+		scopes = append(scopes, "repository:"+from+":"+transport.PullScope)
+	}
+	return strings.Join(scopes, " "), scopes
+}
+
+// requestRepository is the repository of a /v2/<name>/{manifests,blobs,tags,referrers}/…
+// path, "" for any other path.
+func requestRepository(path string) string {
+	p, ok := strings.CutPrefix(path, "/v2/")
+	if !ok {
+		return ""
+	}
+	end := -1
+	for _, seg := range []string{"/manifests/", "/blobs/", "/tags/", "/referrers/"} {
+		if i := strings.LastIndex(p, seg); i > end {
+			end = i
+		}
+	}
+	if end <= 0 {
+		return ""
+	}
+	return p[:end]
+}
