@@ -38,8 +38,8 @@ type authHost struct {
 
 	mu        sync.Mutex
 	scheme    string         // https or http; "" until a request needs it
-	learned   bool           // a request was answered: challenge is what the host asks for
-	challenge *authChallenge // nil: the host asked for no credentials (so far)
+	learned   map[string]bool // by request class (reads, writes): an answer taught what the host asks for
+	challenge *authChallenge  // nil: the host asked for no credentials (so far)
 	auth      authn.Authenticator
 	scoped    map[string]*scopedTransport // by scope key ("" for Basic)
 
@@ -74,7 +74,7 @@ func (r *authRouter) host(h string) *authHost {
 	defer r.mu.Unlock()
 	s := r.hosts[key]
 	if s == nil {
-		s = &authHost{host: key, scoped: map[string]*scopedTransport{}}
+		s = &authHost{host: key, scoped: map[string]*scopedTransport{}, learned: map[string]bool{}}
 		r.hosts[key] = s
 	}
 	return s
@@ -91,7 +91,7 @@ func (r *authRouter) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	out.URL.Scheme = scheme
 	rewindable := out.Body == nil || out.Body == http.NoBody || out.GetBody != nil
-	if !h.isLearned() {
+	if !h.isLearned(requestClass(out)) {
 		resp, handled, err := r.learn(ctx, h, out, rewindable)
 		if handled {
 			return resp, err
@@ -100,18 +100,27 @@ func (r *authRouter) RoundTrip(req *http.Request) (*http.Response, error) {
 	return r.send(ctx, h, out, rewindable)
 }
 
-func (h *authHost) isLearned() bool {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.learned
+// requestClass separates reads from writes: a registry may read anonymously and ask for
+// credentials on writes only.
+func requestClass(req *http.Request) string {
+	if req.Method == http.MethodGet || req.Method == http.MethodHead {
+		return "read"
+	}
+	return "write"
 }
 
-// setChallenge records what the host asks for; a different challenge drops the
-// transports built for the previous one.
-func (h *authHost) setChallenge(c *authChallenge) {
+func (h *authHost) isLearned(class string) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.learned = true
+	return h.challenge != nil || h.learned[class]
+}
+
+// setChallenge records what the host asks for requests of class (c nil: nothing); a
+// different challenge drops the transports built for the previous one.
+func (h *authHost) setChallenge(class string, c *authChallenge) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.learned[class] = true
 	if c == nil {
 		return
 	}
@@ -176,14 +185,15 @@ func (r *authRouter) speaksTLS(ctx context.Context, host string) bool {
 	return true
 }
 
-// learn sends a host's first request without credentials while nothing is known about
-// the host (one such request at a time) and keeps what the answer says: a challenge, or
-// that none is needed. A request whose body cannot be sent twice is preceded by GET /v2/.
+// learn sends a host's first request of a class (reads, writes) without credentials while
+// nothing is known (one such request at a time per host) and keeps what the answer says:
+// a challenge, or that none is needed. A request whose body cannot be sent twice is preceded by GET /v2/.
 // handled is false when out must now be sent with credentials (send).
 func (r *authRouter) learn(ctx context.Context, h *authHost, out *http.Request, rewindable bool) (resp *http.Response, handled bool, err error) {
+	class := requestClass(out)
 	h.probe.Lock()
 	defer h.probe.Unlock()
-	if h.isLearned() {
+	if h.isLearned(class) {
 		return nil, false, nil
 	}
 	probe := out
@@ -201,9 +211,9 @@ func (r *authRouter) learn(ctx context.Context, h *authHost, out *http.Request, 
 	}
 	c, challenged := responseChallenge(resp)
 	if challenged {
-		h.setChallenge(&c)
+		h.setChallenge(class, &c)
 	} else {
-		h.setChallenge(nil)
+		h.setChallenge(class, nil)
 	}
 	if probe == out && !challenged {
 		return resp, true, nil
@@ -234,7 +244,7 @@ func (r *authRouter) send(ctx context.Context, h *authHost, out *http.Request, r
 		return resp, nil
 	}
 	drain(resp)
-	h.setChallenge(&c)
+	h.setChallenge(requestClass(out), &c)
 	if err := rewind(out); err != nil {
 		return nil, err
 	}
