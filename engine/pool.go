@@ -233,7 +233,7 @@ func (p *Pool) decide(ctx context.Context, pd *Pending) JobResult {
 		return JobResult{Err: fmt.Errorf("image %s: repository %s: %w", job.Source, job.Destination.Repository, err)}
 	}
 	var copts []registry.CopyOption
-	if mp, ok := p.opts.Preflight.(registry.MountPolicy); ok && !mp.MountsBlobs() {
+	if mp, ok := p.opts.Preflight.(registry.MountPolicy); ok && !mp.MountsBlobs(ctx) {
 		copts = append(copts, registry.WithoutMounts())
 	}
 	cr, err := c.Copy(ctx, job.Source, job.Destination, job.platform(), copts...)
