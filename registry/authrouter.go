@@ -37,7 +37,7 @@ type authHost struct {
 	host string
 
 	mu        sync.Mutex
-	scheme    string         // https or http; "" until a request needs it
+	scheme    string          // https or http; "" until a request needs it
 	learned   map[string]bool // by request class (reads, writes): an answer taught what the host asks for
 	challenge *authChallenge  // nil: the host asked for no credentials (so far)
 	auth      authn.Authenticator
