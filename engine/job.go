@@ -60,24 +60,28 @@ type JobResult struct {
 	Reason                   string // why a job was skipped, when not obvious
 }
 
+// ReasonImmutableTag is the Reason of a job skipped because the destination repository's
+// tags are immutable and the tag already points at other content.
+const ReasonImmutableTag = "immutable tag"
+
 // Preflight answers what a destination tag points at, from a per-repository cache where
 // the registry allows it (ECR). With no Preflight the pool sends one HEAD per tag.
 type Preflight interface {
 	TagDigest(ctx context.Context, dst registry.ImageRef) (digest string, exists bool, err error)
 }
 
-// Deleter is an optional Preflight ability: remove a tag before it is overwritten (ECR,
-// where immutable or same-tag pushes need it).
-type Deleter interface {
-	DeleteTag(ctx context.Context, ref registry.ImageRef) error
-}
+// Deleter is an optional Preflight ability: remove a tag before it is overwritten (ECR:
+// BatchDeleteImage, then push).
+type Deleter = registry.TagDeleter
 
 // RepositoryEnsurer is an optional Preflight ability: create a destination repository
-// before the first push (ECR). It is called before every copy and must be cheap when the
-// repository is known to exist.
-type RepositoryEnsurer interface {
-	EnsureRepository(ctx context.Context, repository string) error
-}
+// before the first push (ECR). The pool calls it once per destination repository per run
+// (a failure is forgotten, so a later job tries again), only for jobs that push.
+type RepositoryEnsurer = registry.RepositoryEnsurer
+
+// Other optional Preflight abilities the pool uses: registry.TagRecorder (told of every
+// push and deletion, so later answers stay true) and registry.MountPolicy (a destination
+// that does not mount is never asked to).
 
 // Policy is what to do with a destination tag that already exists.
 type Policy struct {

@@ -16,7 +16,7 @@ import (
 type PoolOptions struct {
 	Concurrency int              // copies at once; 0: 8
 	Client      *registry.Client // required
-	Preflight   Preflight        // nil: one HEAD per destination tag
+	Preflight   Preflight        // nil: Client.OCIPreflight(), one HEAD per destination tag
 	Policy      Policy
 	ScanOnly    bool        // decide nothing, push nothing: every job is planned
 	Logger      *zap.Logger // nil: no logs
@@ -35,8 +35,10 @@ type Pool struct {
 	claims map[string]ImageJob // destination repo:tag → first job writing it
 	queue  []*Pending
 	closed bool
-	wake   chan struct{}
-	done   chan struct{} // the dispatcher has handed every job over
+	// ensured holds one EnsureRepository call per destination repository.
+	ensured map[string]*ensureCall
+	wake    chan struct{}
+	done    chan struct{} // the dispatcher has handed every job over
 }
 
 // Pending is a submitted job; Wait returns its result.
@@ -45,6 +47,11 @@ type Pending struct {
 	rival *ImageJob // another source writing the same destination tag
 	done  chan struct{}
 	res   JobResult
+}
+
+type ensureCall struct {
+	done chan struct{}
+	err  error
 }
 
 // NewPool starts a pool; ctx cancels its jobs. Close it to wait for them.
@@ -56,9 +63,12 @@ func NewPool(ctx context.Context, opts PoolOptions) *Pool {
 	if log == nil {
 		log = zap.NewNop()
 	}
+	if opts.Preflight == nil && opts.Client != nil {
+		opts.Preflight = opts.Client.OCIPreflight()
+	}
 	p := &Pool{
 		ctx: ctx, opts: opts, log: log,
-		jobs: map[string]*Pending{}, claims: map[string]ImageJob{},
+		jobs: map[string]*Pending{}, claims: map[string]ImageJob{}, ensured: map[string]*ensureCall{},
 		wake: make(chan struct{}, 1), done: make(chan struct{}),
 	}
 	p.g.SetLimit(opts.Concurrency)
@@ -191,7 +201,7 @@ func (p *Pool) decide(ctx context.Context, pd *Pending) JobResult {
 			return JobResult{Err: err}
 		}
 	}
-	destDigest, exists, err := p.tagDigest(ctx, job.Destination)
+	destDigest, exists, err := p.opts.Preflight.TagDigest(ctx, job.Destination)
 	if err != nil {
 		return JobResult{Err: fmt.Errorf("image %s: preflight %s: %w", job.Source, job.Destination, err)}
 	}
@@ -214,21 +224,27 @@ func (p *Pool) decide(ctx context.Context, pd *Pending) JobResult {
 					Reason: fmt.Sprintf("digest differs: source %s, destination %s", sd, destDigest)}
 			}
 			overwrite = true
-			if d, ok := p.opts.Preflight.(Deleter); ok {
-				if err := d.DeleteTag(ctx, job.Destination); err != nil {
-					return JobResult{Err: fmt.Errorf("image %s: delete %s before overwrite: %w", job.Source, job.Destination, err)}
-				}
+			if err := p.deleteTag(ctx, job.Destination); err != nil {
+				return JobResult{Err: fmt.Errorf("image %s: delete %s before overwrite: %w", job.Source, job.Destination, err)}
 			}
 		}
 	}
-	if e, ok := p.opts.Preflight.(RepositoryEnsurer); ok {
-		if err := e.EnsureRepository(ctx, job.Destination.Repository); err != nil {
-			return JobResult{Err: fmt.Errorf("image %s: repository %s: %w", job.Source, job.Destination.Repository, err)}
-		}
+	if err := p.ensureRepository(ctx, job.Destination); err != nil {
+		return JobResult{Err: fmt.Errorf("image %s: repository %s: %w", job.Source, job.Destination.Repository, err)}
 	}
-	cr, err := c.Copy(ctx, job.Source, job.Destination, job.platform())
+	var copts []registry.CopyOption
+	if mp, ok := p.opts.Preflight.(registry.MountPolicy); ok && !mp.MountsBlobs(ctx) {
+		copts = append(copts, registry.WithoutMounts())
+	}
+	cr, err := c.Copy(ctx, job.Source, job.Destination, job.platform(), copts...)
 	if err != nil {
+		if registry.IsImmutableTagConflict(err) {
+			return JobResult{Outcome: OutcomeSkippedExisting, DestDigest: destDigest, Bytes: cr.Bytes, Reason: ReasonImmutableTag}
+		}
 		return JobResult{Err: err, Bytes: cr.Bytes}
+	}
+	if r, ok := p.opts.Preflight.(registry.TagRecorder); ok {
+		r.Record(job.Destination, cr.DestDigest)
 	}
 	out := OutcomeCopied
 	if overwrite {
@@ -237,15 +253,60 @@ func (p *Pool) decide(ctx context.Context, pd *Pending) JobResult {
 	return JobResult{Outcome: out, SourceDigest: cr.SourceDigest, DestDigest: cr.DestDigest, Bytes: cr.Bytes}
 }
 
-// tagDigest asks the preflight, or HEADs the destination tag.
-func (p *Pool) tagDigest(ctx context.Context, dst registry.ImageRef) (string, bool, error) {
-	if p.opts.Preflight != nil {
-		return p.opts.Preflight.TagDigest(ctx, dst)
+// deleteTag removes dst's tag where the preflight can (Deleter) and tells the preflight.
+func (p *Pool) deleteTag(ctx context.Context, dst registry.ImageRef) error {
+	d, ok := p.opts.Preflight.(Deleter)
+	if !ok {
+		return nil // the push replaces the tag
 	}
-	if dst.Tag != "" {
-		dst.Digest = "" // the tag is what exists or not
+	if err := d.DeleteTag(ctx, dst); err != nil {
+		return err
 	}
-	return p.opts.Client.DestinationDigest(ctx, dst)
+	if r, ok := p.opts.Preflight.(registry.TagRecorder); ok {
+		r.Forget(dst)
+	}
+	return nil
+}
+
+// ensureRepository calls the preflight's EnsureRepository once per destination
+// repository; concurrent jobs of one repository wait for the one call, and a failure is
+// forgotten so that a later job tries again.
+func (p *Pool) ensureRepository(ctx context.Context, dst registry.ImageRef) error {
+	e, ok := p.opts.Preflight.(RepositoryEnsurer)
+	if !ok {
+		return nil
+	}
+	key := dst.Name()
+	for {
+		p.mu.Lock()
+		call, found := p.ensured[key]
+		if !found {
+			call = &ensureCall{done: make(chan struct{})}
+			p.ensured[key] = call
+		}
+		p.mu.Unlock()
+		if !found {
+			call.err = e.EnsureRepository(ctx, dst.Repository)
+			if call.err != nil {
+				p.mu.Lock()
+				delete(p.ensured, key)
+				p.mu.Unlock()
+			}
+			close(call.done)
+			return call.err
+		}
+		select {
+		case <-call.done:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		if call.err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
 }
 
 // checkCollision fails when two sources landing on the same destination tag differ.

@@ -152,10 +152,8 @@ func TestPoolDedupColdAndWarm(t *testing.T) {
 	if got := dst.Count(registrytest.ManifestHead); got != 3 {
 		t.Fatalf("warm destination HEADs = %d, want 3", got)
 	}
-	for k, n := range dst.Counts() {
-		if k != registrytest.ManifestHead && k != registrytest.Other {
-			t.Fatalf("warm run sent %d %s to the destination", n, k)
-		}
+	if n := len(dst.Requests()); n != 3 {
+		t.Fatalf("warm run sent %d requests to the destination (%v), want 3 HEADs and no /v2/ ping", n, dst.Counts())
 	}
 
 	// Warm with verify-existing-digest: HEADs only, no pull.
@@ -346,5 +344,87 @@ func TestPoolCancelled(t *testing.T) {
 	pool.Close()
 	if r.Outcome != OutcomeFailed || r.Err == nil || !strings.Contains(r.Err.Error(), "context canceled") {
 		t.Fatalf("result %+v, want failed with context canceled", r)
+	}
+}
+
+// countingPreflight is a client's OCI preflight with the optional abilities the pool
+// discovers: repository creation (counted), tag recording (counted) and a mount policy.
+type countingPreflight struct {
+	*registry.OCIPreflight
+	mu       sync.Mutex
+	ensured  map[string]int
+	recorded map[string]string
+	mounts   bool
+}
+
+func (c *countingPreflight) EnsureRepository(_ context.Context, repository string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.ensured[repository]++
+	return nil
+}
+
+func (c *countingPreflight) Record(ref registry.ImageRef, digest string) {
+	c.mu.Lock()
+	c.recorded[ref.String()] = digest
+	c.mu.Unlock()
+	c.OCIPreflight.Record(ref, digest)
+}
+
+func (c *countingPreflight) MountsBlobs(context.Context) bool { return c.mounts }
+
+// Many jobs into a few repositories: EnsureRepository once per repository, every push
+// recorded, and a destination that does not mount is never asked to (each source blob
+// still pulled once: the spool serves the other repositories).
+func TestPoolEnsuresOncePerRepositoryRecordsAndHonoursMountPolicy(t *testing.T) {
+	src, dst := registrytest.New(t), registrytest.New(t)
+	imgs := images(t, 3)
+	var jobs []ImageJob
+	for i, img := range imgs {
+		for _, tag := range []string{"1", "2", "3"} {
+			ref := fmt.Sprintf("%s/app%d:%s", src.Host, i, tag)
+			push(t, ref, img)
+			jobs = append(jobs, job(ref, dst.Host))
+		}
+	}
+	src.Reset()
+	c := newClient(t)
+	pf := &countingPreflight{OCIPreflight: c.OCIPreflight(), ensured: map[string]int{}, recorded: map[string]string{}}
+	ctx := context.Background()
+	pool := NewPool(ctx, PoolOptions{Concurrency: 4, Client: c, Preflight: pf, Policy: Policy{SkipExisting: true}})
+	for _, j := range jobs {
+		pool.Submit(j)
+	}
+	results := pool.Close()
+	if errs := failures(results); len(errs) > 0 || byOutcome(results)[OutcomeCopied] != len(jobs) {
+		t.Fatalf("results %v %v", byOutcome(results), errs)
+	}
+	if len(pf.ensured) != 3 {
+		t.Fatalf("ensured %v, want 3 repositories", pf.ensured)
+	}
+	for repo, n := range pf.ensured {
+		if n != 1 {
+			t.Fatalf("EnsureRepository(%s) called %d times, want 1", repo, n)
+		}
+	}
+	for _, r := range results {
+		if pf.recorded[r.Job.Destination.String()] != r.DestDigest {
+			t.Fatalf("push of %s not recorded (%v)", r.Job.Destination, pf.recorded)
+		}
+	}
+	if n := dst.Count(registrytest.Mount); n != 0 {
+		t.Fatalf("%d mount attempts on a destination whose MountPolicy says no", n)
+	}
+	if got := src.Count(registrytest.BlobGet); got != 8 { // 3 configs, 2 shared + 3 own layers
+		t.Fatalf("source blob GETs = %d, want 8", got)
+	}
+	// Recorded pushes answer the next run's questions without a request.
+	dst.Reset()
+	pool = NewPool(ctx, PoolOptions{Client: c, Preflight: pf, Policy: Policy{SkipExisting: true}})
+	for _, j := range jobs {
+		pool.Submit(j)
+	}
+	if got := byOutcome(pool.Close()); got[OutcomeSkippedExisting] != len(jobs) || len(dst.Requests()) != 0 {
+		t.Fatalf("rerun on the same preflight: %v, %d destination requests", got, len(dst.Requests()))
 	}
 }

@@ -22,7 +22,7 @@ func (k flagKeychain) Resolve(res authn.Resource) (authn.Authenticator, error) {
 		return authn.FromConfig(authn.AuthConfig{Username: user, Password: k.hubToken}), nil
 	case host == "public.ecr.aws" && k.publicECR != "":
 		return authn.FromConfig(authn.AuthConfig{Username: "AWS", Password: k.publicECR}), nil
-	case ecrHost.MatchString(host) && k.privateECR != "":
+	case isPrivateECR(host) && k.privateECR != "":
 		return authn.FromConfig(authn.AuthConfig{Username: "AWS", Password: k.privateECR}), nil
 	}
 	return authn.Anonymous, nil
@@ -43,4 +43,9 @@ func newKeychain(opts ClientOptions) authn.Keychain {
 	}
 	chain = append(chain, opts.Keychains...)
 	return authn.NewMultiKeychain(chain...)
+}
+
+func isPrivateECR(host string) bool {
+	_, _, ok := IsECRHost(host)
+	return ok
 }

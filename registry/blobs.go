@@ -36,6 +36,9 @@ type blobJob struct {
 	dst  name.Repository
 	desc v1.Descriptor
 	data []byte // the blob, when it was already read (an image config checked for platform)
+	// noMount: never try a cross-repository mount (the destination's MountPolicy says it
+	// does not mount); a blob another repository received is uploaded again, from the spool.
+	noMount bool
 }
 
 type blobOutcome int
@@ -99,17 +102,14 @@ func (c *Client) ensureBlob(ctx context.Context, j blobJob) (blobOutcome, int64,
 const blobAttempts = 3
 
 // transferBlob mounts the blob from the repository from (same registry) when the registry
-// mounts, else checks whether the destination holds it, else uploads it.
+// mounts and the job allows it, else checks whether the destination holds it, else uploads it.
 func (c *Client) transferBlob(ctx context.Context, j blobJob, from string) (blobOutcome, int64, error) {
-	hc, err := c.repos.get(ctx, j.dst)
-	if err != nil {
-		return 0, 0, err
-	}
+	hc := c.hc
 	host := j.dst.RegistryStr()
 	d := j.desc.Digest
 	loc := ""
 	mountOK := false
-	if from != "" {
+	if from != "" && !j.noMount {
 		var release func()
 		if release, mountOK = c.limits.mountGate(host); mountOK {
 			l, mounted, err := startUpload(ctx, hc, j.dst, d, from)
@@ -139,6 +139,7 @@ func (c *Client) transferBlob(ctx context.Context, j blobJob, from string) (blob
 			return blobReused, 0, nil
 		}
 	}
+	var err error
 	for attempt := 1; ; attempt++ {
 		if loc == "" {
 			if loc, _, err = startUpload(ctx, hc, j.dst, d, ""); err != nil {

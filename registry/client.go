@@ -30,6 +30,10 @@ type ClientOptions struct {
 	// DestLimits are budgets per destination host and kind. ECR hosts get ECR's default
 	// quotas (manifest PUT 10/s, upload start and complete 100/s each) for kinds not set.
 	DestLimits []HostRate
+	// ECRHosts are ECR registries whose names do not say so (VPC endpoints, a simulator):
+	// they get ECR's default quotas too. Hosts named *.dkr.ecr.REGION.amazonaws.com (and
+	// the dual-stack and FIPS forms) need not be listed.
+	ECRHosts []string
 	// Keychains are asked after flags and docker config.json, before anonymous (ECR).
 	Keychains []authn.Keychain
 	// Credentials from flags or the environment; empty: not used.
@@ -56,7 +60,10 @@ type Client struct {
 	opts     ClientOptions
 	log      *zap.Logger
 	limits   *hostLimits
-	rt       http.RoundTripper
+	rt       http.RoundTripper // shared transport without authentication
+	auth     *authRouter
+	art      http.RoundTripper // rt with authentication, as remote must get it
+	hc       *http.Client      // art for the client's own registry requests
 	keychain authn.Keychain
 	insecure map[string]bool
 	mirrors  map[string]mirror
@@ -64,7 +71,6 @@ type Client struct {
 	blobs    *blobTable
 	spool    *spool
 	slots    chan struct{} // concurrent blob transfers
-	repos    *repoClients
 }
 
 type mirror struct{ host, prefix string }
@@ -78,7 +84,7 @@ func NewClient(opts ClientOptions) (*Client, error) {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	limits, err := newHostLimits(append(append([]HostRate(nil), opts.RateLimits...), opts.DestLimits...), opts.PullBudgetWait)
+	limits, err := newHostLimits(append(append([]HostRate(nil), opts.RateLimits...), opts.DestLimits...), opts.ECRHosts, opts.PullBudgetWait)
 	if err != nil {
 		return nil, err
 	}
@@ -103,6 +109,9 @@ func NewClient(opts ClientOptions) (*Client, error) {
 		c.mirrors[hostKey(src)] = mirror{host: host, prefix: prefix}
 	}
 	c.rt = newSharedTransport(opts.Concurrency, c.Insecure, limits, defaultRetryPolicy, opts.UserAgent, log)
+	c.auth = newAuthRouter(c.rt, c.keychain, c.Insecure)
+	c.art = c.auth.wrapper()
+	c.hc = &http.Client{Transport: c.art}
 	c.puller, err = remote.NewPuller(c.RemoteOptions(context.Background())...)
 	if err != nil {
 		return nil, fmt.Errorf("registry client: %w", err)
@@ -111,7 +120,6 @@ func NewClient(opts ClientOptions) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	c.repos = &repoClients{c: c, m: map[string]*repoClient{}}
 	return c, nil
 }
 
@@ -148,19 +156,27 @@ func (c *Client) NameOptions(host string) []name.Option {
 	return nil
 }
 
-// RemoteOptions are go-containerregistry remote options that use the shared transport
-// and auth chain. go-containerregistry's own retry is turned off: the shared transport
-// retries, honouring Retry-After.
+// HTTPClient is an *http.Client over Transport (no registry authentication): for chart
+// repositories and anything else of the run that speaks HTTP.
+func (c *Client) HTTPClient() *http.Client { return &http.Client{Transport: c.rt} }
+
+// RemoteOptions are go-containerregistry remote options over the shared transport with
+// the client's authentication: the auth chain is asked once per registry host, each
+// host's challenge is learned from its first 401 (no GET /v2/ ping per repository), and
+// tokens are kept per repository scope for the run. go-containerregistry adds no retries
+// of its own: the shared transport retries, honouring Retry-After.
 func (c *Client) RemoteOptions(ctx context.Context) []remote.Option {
 	return []remote.Option{
 		remote.WithContext(ctx),
-		remote.WithTransport(c.rt),
-		remote.WithAuthFromKeychain(c.keychain),
-		remote.WithRetryBackoff(remote.Backoff{Steps: 1}),
-		remote.WithRetryPredicate(func(error) bool { return false }),
-		remote.WithRetryStatusCodes(),
+		remote.WithTransport(c.art),
 		remote.WithJobs(c.opts.Concurrency),
 	}
+}
+
+// OCIPreflight is a preflight over the client's authenticated transport: one manifest
+// HEAD per destination tag, no ping.
+func (c *Client) OCIPreflight() *OCIPreflight {
+	return newOCIPreflight(c.art, c.Insecure)
 }
 
 // RefusedPulls returns, per host, the manifest GETs refused because the host's advertised

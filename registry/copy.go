@@ -38,15 +38,29 @@ const blobsPerImage = 4
 // dst's tag (or by digest when dst has none). auto copies an index with every child; an
 // os/arch copies that child only and the tag points at it. Blobs are streamed and their
 // digests verified; each blob crosses the wire once per run (see ensureBlob).
-func (c *Client) Copy(ctx context.Context, src, dst ImageRef, platform string) (CopyResult, error) {
-	res, err := c.copy(ctx, src, dst, platform)
+func (c *Client) Copy(ctx context.Context, src, dst ImageRef, platform string, opts ...CopyOption) (CopyResult, error) {
+	var o copyOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	res, err := c.copy(ctx, src, dst, platform, o)
 	if err != nil {
 		return res, fmt.Errorf("copy %s to %s: %w", src, dst, err)
 	}
 	return res, nil
 }
 
-func (c *Client) copy(ctx context.Context, src, dst ImageRef, platform string) (CopyResult, error) {
+// CopyOption adjusts one copy.
+type CopyOption func(*copyOptions)
+
+type copyOptions struct{ noMount bool }
+
+// WithoutMounts never tries a cross-repository blob mount on the destination (its
+// MountPolicy says it does not mount: ECR without BLOB_MOUNTING). A blob another
+// repository of the run received is uploaded again from the spool, not pulled again.
+func WithoutMounts() CopyOption { return func(o *copyOptions) { o.noMount = true } }
+
+func (c *Client) copy(ctx context.Context, src, dst ImageRef, platform string, o copyOptions) (CopyResult, error) {
 	want, err := parsePlatform(platform)
 	if err != nil {
 		return CopyResult{}, err
@@ -59,15 +73,12 @@ func (c *Client) copy(ctx context.Context, src, dst ImageRef, platform string) (
 	if err != nil {
 		return CopyResult{}, err
 	}
-	hc, err := c.repos.get(ctx, dstRepo)
-	if err != nil {
-		return CopyResult{}, err
-	}
+	hc := c.hc
 	top, err := c.puller.Get(ctx, ref)
 	if err != nil {
 		return CopyResult{}, fmt.Errorf("pull manifest %s: %w", ref, err)
 	}
-	cp := &copier{c: c, src: ref.Context(), dst: dstRepo, hc: hc}
+	cp := &copier{c: c, src: ref.Context(), dst: dstRepo, hc: hc, noMount: o.noMount}
 	putRef := func(d string) string {
 		if dst.Tag != "" {
 			return dst.Tag
@@ -110,6 +121,8 @@ type copier struct {
 	src name.Repository
 	dst name.Repository
 	hc  *http.Client
+	// noMount: the destination does not mount (WithoutMounts).
+	noMount bool
 
 	mu  sync.Mutex
 	res CopyResult
@@ -166,7 +179,7 @@ func (cp *copier) image(ctx context.Context, raw []byte, mt types.MediaType, put
 	if err != nil {
 		return fmt.Errorf("parse manifest: %w", err)
 	}
-	jobs := []blobJob{{src: cp.src, dst: cp.dst, desc: m.Config}}
+	jobs := []blobJob{{src: cp.src, dst: cp.dst, desc: m.Config, noMount: cp.noMount}}
 	if want != nil {
 		data, err := cp.readConfig(ctx, m.Config)
 		if err != nil {
@@ -184,7 +197,7 @@ func (cp *copier) image(ctx context.Context, raw []byte, mt types.MediaType, put
 	}
 	for _, l := range m.Layers {
 		if l.MediaType.IsDistributable() {
-			jobs = append(jobs, blobJob{src: cp.src, dst: cp.dst, desc: l})
+			jobs = append(jobs, blobJob{src: cp.src, dst: cp.dst, desc: l, noMount: cp.noMount})
 		}
 	}
 	g, gctx := errgroup.WithContext(ctx)
@@ -294,10 +307,7 @@ func (c *Client) DestinationDigest(ctx context.Context, dst ImageRef) (digest st
 	if err != nil {
 		return "", false, err
 	}
-	hc, err := c.repos.get(ctx, repo)
-	if err != nil {
-		return "", false, err
-	}
+	hc := c.hc
 	digest, exists, err = headManifest(ctx, hc, repo, dst.Identifier())
 	if err != nil {
 		return "", false, fmt.Errorf("check %s: %w", dst, err)

@@ -30,7 +30,7 @@ type RepositoryEnsurer interface {
 // MountPolicy tells whether cross-repository blob mounts are worth trying on the
 // destination (ECR: only when the account enabled BLOB_MOUNTING).
 type MountPolicy interface {
-	MountsBlobs() bool
+	MountsBlobs(ctx context.Context) bool
 }
 
 // TagRecorder keeps a TagLister's answers true while the run changes the destination:

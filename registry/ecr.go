@@ -51,7 +51,8 @@ type ECR struct {
 	registry   string
 	registryID *string // account id when known; nil: the caller's default registry
 	region     string
-	mounts     bool
+	mounts     *bool // BLOB_MOUNTING, read at the first MountsBlobs; nil until then
+	mountsMu   sync.Mutex
 	cache      *PreflightCache
 	now        func() time.Time
 
@@ -65,7 +66,7 @@ type ECR struct {
 }
 
 // NewECR connects to ECR: it resolves the registry (STS GetCallerIdentity when none is
-// named) and reads the account's BLOB_MOUNTING setting.
+// named). It calls nothing else: a run with nothing to push costs ListImages pages only.
 func NewECR(ctx context.Context, o ECROptions) (*ECR, error) {
 	if o.LifecyclePolicy != "" && !json.Valid([]byte(o.LifecyclePolicy)) {
 		return nil, fmt.Errorf("ECR lifecycle policy is not valid JSON")
@@ -115,7 +116,6 @@ func NewECR(ctx context.Context, o ECROptions) (*ECR, error) {
 	e.cache = NewPreflightCache(e.listTags, e.digestExists)
 	e.privateToken = &tokenSource{fetch: e.fetchPrivateToken, now: e.clock}
 	e.publicToken = &tokenSource{fetch: e.fetchPublicToken, now: e.clock}
-	e.mounts = e.blobMounting(ctx)
 	return e, nil
 }
 
@@ -125,12 +125,20 @@ func (e *ECR) clock() time.Time { return e.now() }
 func (e *ECR) Registry() string { return e.registry }
 
 // MountsBlobs implements MountPolicy: true only when the account's BLOB_MOUNTING setting
-// read at NewECR was ENABLED (an error reading it counts as disabled).
-func (e *ECR) MountsBlobs() bool { return e.mounts }
-
-func (e *ECR) blobMounting(ctx context.Context) bool {
+// is ENABLED. It is read once per run, at the first call (the first push); an error
+// reading it counts as disabled, except a cancelled ctx, which is not kept.
+func (e *ECR) MountsBlobs(ctx context.Context) bool {
+	e.mountsMu.Lock()
+	defer e.mountsMu.Unlock()
+	if e.mounts != nil {
+		return *e.mounts
+	}
 	out, err := e.client.GetAccountSetting(ctx, &ecr.GetAccountSettingInput{Name: aws.String("BLOB_MOUNTING")})
-	return err == nil && strings.EqualFold(aws.ToString(out.Value), "ENABLED")
+	on := err == nil && strings.EqualFold(aws.ToString(out.Value), "ENABLED")
+	if ctx.Err() == nil {
+		e.mounts = &on
+	}
+	return on
 }
 
 func (e *ECR) own(ref ImageRef) error {

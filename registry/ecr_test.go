@@ -272,8 +272,8 @@ func TestECRMountPolicyFollowsBlobMounting(t *testing.T) {
 	for _, enabled := range []bool{false, true} {
 		sim := ecrsim.New(t, ecrsim.WithBlobMounting(enabled))
 		e := newECR(t, sim, func(o *ECROptions) { o.CreateRepositories = true })
-		if e.MountsBlobs() != enabled {
-			t.Fatalf("BLOB_MOUNTING %v: MountsBlobs() = %v", enabled, e.MountsBlobs())
+		if e.MountsBlobs(context.Background()) != enabled {
+			t.Fatalf("BLOB_MOUNTING %v: MountsBlobs() = %v", enabled, !enabled)
 		}
 		ctx := context.Background()
 		for _, r := range []string{"base", "app"} {

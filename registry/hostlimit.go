@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -25,6 +24,11 @@ const (
 	// a blob upload completion (PUT …/blobs/uploads/…, ECR CompleteLayerUpload). The two
 	// phases draw from separate buckets of the same rate, as ECR's quotas are separate.
 	KindUpload RequestKind = "upload"
+
+	// ManifestGet, ManifestPut and Upload are short names of the kinds above.
+	ManifestGet = KindManifestGet
+	ManifestPut = KindManifestPut
+	Upload      = KindUpload
 )
 
 // HostRate is a budget of N requests of one kind per Period against one registry host
@@ -35,9 +39,6 @@ type HostRate struct {
 	N      int
 	Period time.Duration
 }
-
-// ecrHost matches private ECR registry hosts.
-var ecrHost = regexp.MustCompile(`^\d{12}\.dkr\.ecr(-fips)?\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$`)
 
 // ecrDefaultRates are ECR's default quotas, applied to ECR hosts without an explicit rate.
 var ecrDefaultRates = []HostRate{
@@ -108,11 +109,15 @@ type hostLimits struct {
 	mu       sync.Mutex
 	hosts    map[string]*hostState
 	rates    map[string][]HostRate // by host key
+	ecr      map[string]bool       // hosts with ECR's default quotas though not named like ECR
 	pullWait time.Duration         // how long a spent pull budget may be waited out
 }
 
-func newHostLimits(rates []HostRate, pullWait time.Duration) (*hostLimits, error) {
-	h := &hostLimits{hosts: map[string]*hostState{}, rates: map[string][]HostRate{}, pullWait: pullWait}
+func newHostLimits(rates []HostRate, ecrHosts []string, pullWait time.Duration) (*hostLimits, error) {
+	h := &hostLimits{hosts: map[string]*hostState{}, rates: map[string][]HostRate{}, ecr: map[string]bool{}, pullWait: pullWait}
+	for _, e := range ecrHosts {
+		h.ecr[hostKey(e)] = true
+	}
 	for _, r := range rates {
 		if r.Host == "" || r.N <= 0 || r.Period <= 0 {
 			return nil, fmt.Errorf("rate limit %q %s: need a host, N > 0 and a period > 0", r.Host, r.Kind)
@@ -136,7 +141,7 @@ func (h *hostLimits) state(host string) *hostState {
 	if s == nil {
 		s = &hostState{buckets: map[bucketKind]*rate.Limiter{}, remaining: -1}
 		rates := h.rates[k]
-		if ecrHost.MatchString(k) {
+		if _, _, isECR := IsECRHost(k); isECR || h.ecr[k] {
 			rates = append(defaultsMissing(rates), rates...)
 		}
 		for _, r := range rates {

@@ -220,16 +220,18 @@ type headEntry struct {
 
 // NewOCIPreflight returns a preflight over transport (nil: the default transport) with
 // credentials from keychain (nil: anonymous); insecure (nil: none) names hosts reached over
-// plain HTTP.
+// plain HTTP. It learns each host's auth challenge once (no GET /v2/ ping per repository);
+// Client.OCIPreflight shares the client's authentication instead.
 func NewOCIPreflight(rt http.RoundTripper, keychain authn.Keychain, insecure func(host string) bool) *OCIPreflight {
-	opts := []remote.Option{}
-	if rt != nil {
-		opts = append(opts, remote.WithTransport(rt))
+	if rt == nil {
+		rt = http.DefaultTransport
 	}
-	if keychain != nil {
-		opts = append(opts, remote.WithAuthFromKeychain(keychain))
-	}
-	p, err := remote.NewPuller(opts...)
+	return newOCIPreflight(newAuthRouter(rt, keychain, insecure).wrapper(), insecure)
+}
+
+// newOCIPreflight returns a preflight over an authenticating transport.Wrapper.
+func newOCIPreflight(art http.RoundTripper, insecure func(host string) bool) *OCIPreflight {
+	p, err := remote.NewPuller(remote.WithTransport(art))
 	if insecure == nil {
 		insecure = func(string) bool { return false }
 	}

@@ -8,66 +8,12 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"sync"
 
-	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 )
-
-// repoClients caches one authenticated HTTP client per destination repository (push
-// scope), built once however many copies target the repository; a failure is forgotten.
-type repoClients struct {
-	c  *Client
-	mu sync.Mutex
-	m  map[string]*repoClient
-}
-
-type repoClient struct {
-	ready chan struct{}
-	hc    *http.Client
-	err   error
-}
-
-func (r *repoClients) get(ctx context.Context, repo name.Repository) (*http.Client, error) {
-	key := repo.String()
-	r.mu.Lock()
-	e, found := r.m[key]
-	if !found {
-		e = &repoClient{ready: make(chan struct{})}
-		r.m[key] = e
-	}
-	r.mu.Unlock()
-	if !found {
-		e.hc, e.err = r.build(ctx, repo)
-		if e.err != nil {
-			r.mu.Lock()
-			delete(r.m, key)
-			r.mu.Unlock()
-		}
-		close(e.ready)
-	}
-	select {
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	case <-e.ready:
-		return e.hc, e.err
-	}
-}
-
-func (r *repoClients) build(ctx context.Context, repo name.Repository) (*http.Client, error) {
-	auth, err := authn.Resolve(ctx, r.c.keychain, repo)
-	if err != nil {
-		return nil, fmt.Errorf("credentials for %s: %w", repo.RegistryStr(), err)
-	}
-	rt, err := transport.NewWithContext(ctx, repo.Registry, auth, r.c.rt, []string{repo.Scope(transport.PushScope)})
-	if err != nil {
-		return nil, fmt.Errorf("authenticate to %s for push: %w", repo, err)
-	}
-	return &http.Client{Transport: rt}, nil
-}
 
 func repoURL(repo name.Repository, path string) string {
 	return fmt.Sprintf("%s://%s/v2/%s/%s", repo.Scheme(), repo.RegistryStr(), repo.RepositoryStr(), path)

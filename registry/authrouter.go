@@ -1,0 +1,261 @@
+package registry
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+)
+
+// authRouter authenticates the registry requests of a run. go-containerregistry's
+// transport.NewWithContext sends GET /v2/ before every remote call (once per repository
+// and action) to learn the registry's scheme and auth challenge; the router learns both
+// once per host instead, from the requests the run makes anyway: a TLS handshake decides
+// the scheme of a host that may speak plain HTTP, and the first 401 gives the challenge.
+// It keeps one authenticated transport per host (Basic) or per (host, repository scope,
+// action) (Bearer tokens) for the run. A registry that needs no credentials costs no
+// request beyond the copy's own; one that does costs one 401 per host.
+type authRouter struct {
+	inner    http.RoundTripper // retries, limits, connection pool
+	keychain authn.Keychain
+	insecure func(host string) bool
+
+	mu    sync.Mutex
+	hosts map[string]*authHost
+}
+
+// authHost is what the router knows about one host.
+type authHost struct {
+	host string
+
+	mu        sync.Mutex
+	scheme    string          // https or http; "" until a request needs it
+	learned   map[string]bool // by request class (reads, writes): an answer taught what the host asks for
+	challenge *authChallenge  // nil: the host asked for no credentials (so far)
+	auth      authn.Authenticator
+	scoped    map[string]*scopedTransport // by scope key ("" for Basic)
+
+	schemeProbe sync.Mutex // one scheme probe at a time
+	probe       sync.Mutex // one unauthenticated first request at a time
+}
+
+func newAuthRouter(inner http.RoundTripper, keychain authn.Keychain, insecure func(string) bool) *authRouter {
+	if insecure == nil {
+		insecure = func(string) bool { return false }
+	}
+	return &authRouter{inner: inner, keychain: keychain, insecure: insecure, hosts: map[string]*authHost{}}
+}
+
+// wrapper is the router as go-containerregistry's remote package must get it: a
+// transport.Wrapper, so that remote neither pings the registry nor wraps the transport
+// in its own retries.
+func (r *authRouter) wrapper() http.RoundTripper {
+	w, _ := transport.FromToken(name.Registry{}, authn.Anonymous, r, &transport.Challenge{}, &transport.Token{})
+	return w
+}
+
+func (r *authRouter) host(h string) *authHost {
+	key := strings.ToLower(h)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s := r.hosts[key]
+	if s == nil {
+		s = &authHost{host: key, scoped: map[string]*scopedTransport{}, learned: map[string]bool{}}
+		r.hosts[key] = s
+	}
+	return s
+}
+
+// RoundTrip implements http.RoundTripper.
+func (r *authRouter) RoundTrip(req *http.Request) (*http.Response, error) {
+	ctx := req.Context()
+	h := r.host(req.URL.Host)
+	out := req.Clone(ctx)
+	scheme, err := r.scheme(ctx, h, req.URL.Scheme)
+	if err != nil {
+		return nil, err
+	}
+	out.URL.Scheme = scheme
+	rewindable := out.Body == nil || out.Body == http.NoBody || out.GetBody != nil
+	if !h.isLearned(requestClass(out)) {
+		resp, handled, err := r.learn(ctx, h, out, rewindable)
+		if handled {
+			return resp, err
+		}
+	}
+	return r.send(ctx, h, out, rewindable)
+}
+
+// requestClass separates reads from writes: a registry may read anonymously and ask for
+// credentials on writes only.
+func requestClass(req *http.Request) string {
+	if req.Method == http.MethodGet || req.Method == http.MethodHead {
+		return "read"
+	}
+	return "write"
+}
+
+func (h *authHost) isLearned(class string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.challenge != nil || h.learned[class]
+}
+
+// setChallenge records what the host asks for requests of class (c nil: nothing); a
+// different challenge drops the transports built for the previous one.
+func (h *authHost) setChallenge(class string, c *authChallenge) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.learned[class] = true
+	if c == nil {
+		return
+	}
+	if h.challenge == nil || h.challenge.scheme != c.scheme || h.challenge.params["realm"] != c.params["realm"] {
+		h.challenge = c
+		h.scoped = map[string]*scopedTransport{}
+	}
+}
+
+// scheme is the scheme for a request built as requested. https stays https; http is
+// what go-containerregistry names for hosts that may speak either (marked insecure,
+// localhost, private addresses): a TLS handshake, once per host, decides.
+func (r *authRouter) scheme(ctx context.Context, h *authHost, requested string) (string, error) {
+	if requested != "http" {
+		return requested, nil
+	}
+	h.mu.Lock()
+	s := h.scheme
+	h.mu.Unlock()
+	if s != "" {
+		return s, nil
+	}
+	h.schemeProbe.Lock()
+	defer h.schemeProbe.Unlock()
+	h.mu.Lock()
+	s = h.scheme
+	h.mu.Unlock()
+	if s != "" {
+		return s, nil
+	}
+	s = "http"
+	if r.speaksTLS(ctx, h.host) {
+		s = "https"
+	}
+	if err := ctx.Err(); err != nil {
+		return "", err
+	}
+	h.mu.Lock()
+	h.scheme = s
+	h.mu.Unlock()
+	return s, nil
+}
+
+// speaksTLS reports whether host completes a TLS handshake (certificate verified unless
+// the host is marked insecure). It sends no HTTP request.
+func (r *authRouter) speaksTLS(ctx context.Context, host string) bool {
+	addr, hostname := host, host
+	if hn, _, err := net.SplitHostPort(host); err == nil {
+		hostname = hn
+	} else {
+		addr = net.JoinHostPort(host, "443")
+	}
+	d := tls.Dialer{
+		NetDialer: &net.Dialer{Timeout: 10 * time.Second},
+		Config:    &tls.Config{ServerName: hostname, InsecureSkipVerify: r.insecure(host)}, //nolint:gosec // only for hosts the user marked insecure
+	}
+	conn, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return false
+	}
+	conn.Close()
+	return true
+}
+
+// learn sends a host's first request of a class (reads, writes) without credentials while
+// nothing is known (one such request at a time per host) and keeps what the answer says:
+// a challenge, or that none is needed. A request whose body cannot be sent twice is preceded by GET /v2/.
+// handled is false when out must now be sent with credentials (send).
+func (r *authRouter) learn(ctx context.Context, h *authHost, out *http.Request, rewindable bool) (resp *http.Response, handled bool, err error) {
+	class := requestClass(out)
+	h.probe.Lock()
+	defer h.probe.Unlock()
+	if h.isLearned(class) {
+		return nil, false, nil
+	}
+	probe := out
+	if !rewindable {
+		if probe, err = http.NewRequestWithContext(ctx, http.MethodGet, out.URL.Scheme+"://"+out.URL.Host+"/v2/", nil); err != nil {
+			return nil, true, err
+		}
+	}
+	resp, err = r.inner.RoundTrip(probe)
+	if err != nil {
+		if probe != out {
+			err = fmt.Errorf("registry %s: %w", h.host, err)
+		}
+		return nil, true, err
+	}
+	c, challenged := responseChallenge(resp)
+	if challenged {
+		h.setChallenge(class, &c)
+	} else {
+		h.setChallenge(class, nil)
+	}
+	if probe == out && !challenged {
+		return resp, true, nil
+	}
+	drain(resp)
+	if probe == out {
+		if err := rewind(out); err != nil {
+			return nil, true, err
+		}
+	}
+	return nil, false, nil
+}
+
+// send sends out with the host's credentials. A host that asked for none so far and
+// answers 401 with a challenge now (anonymous reads, authenticated writes) is asked again
+// with credentials.
+func (r *authRouter) send(ctx context.Context, h *authHost, out *http.Request, rewindable bool) (*http.Response, error) {
+	rt, err := r.transportFor(ctx, h, out)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := rt.RoundTrip(out)
+	if err != nil || rt != r.inner || !rewindable {
+		return resp, err
+	}
+	c, ok := responseChallenge(resp)
+	if !ok {
+		return resp, nil
+	}
+	drain(resp)
+	h.setChallenge(requestClass(out), &c)
+	if err := rewind(out); err != nil {
+		return nil, err
+	}
+	if rt, err = r.transportFor(ctx, h, out); err != nil {
+		return nil, err
+	}
+	return rt.RoundTrip(out)
+}
+
+func rewind(req *http.Request) error {
+	if req.Body == nil || req.Body == http.NoBody {
+		return nil
+	}
+	body, err := req.GetBody()
+	if err != nil {
+		return fmt.Errorf("resend %s %s: %w", req.Method, req.URL.Redacted(), err)
+	}
+	req.Body = body
+	return nil
+}

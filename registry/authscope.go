@@ -1,0 +1,171 @@
+package registry
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+)
+
+// scopedTransport is an authenticated transport built once for a host and scope; a
+// failed build is forgotten.
+type scopedTransport struct {
+	ready chan struct{}
+	rt    http.RoundTripper
+	err   error
+}
+
+// transportFor returns the transport for req: the inner one when the host asks for no
+// credentials, one per host for Basic, one per repository scope and action for Bearer
+// (a pull reuses the push token of its repository when there is one).
+func (r *authRouter) transportFor(ctx context.Context, h *authHost, req *http.Request) (http.RoundTripper, error) {
+	h.mu.Lock()
+	c := h.challenge
+	if c == nil {
+		h.mu.Unlock()
+		return r.inner, nil
+	}
+	var key string
+	var scopes []string
+	if c.scheme == "bearer" {
+		key, scopes = requestScope(req)
+	}
+	e, ok := h.scoped[key]
+	if !ok && strings.HasSuffix(key, ":"+transport.PullScope) {
+		if push, found := h.scoped[strings.TrimSuffix(key, transport.PullScope)+transport.PushScope]; found && push.done() {
+			e, ok = push, true
+		}
+	}
+	if !ok {
+		e = &scopedTransport{ready: make(chan struct{})}
+		h.scoped[key] = e
+	}
+	h.mu.Unlock()
+	if !ok {
+		e.rt, e.err = r.build(ctx, h, *c, scopes)
+		if e.err != nil {
+			h.mu.Lock()
+			if h.scoped[key] == e {
+				delete(h.scoped, key) // forgotten: a later request tries again
+			}
+			h.mu.Unlock()
+		}
+		close(e.ready)
+	}
+	select {
+	case <-e.ready:
+		return e.rt, e.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+func (e *scopedTransport) done() bool {
+	select {
+	case <-e.ready:
+		return e.err == nil
+	default:
+		return false
+	}
+}
+
+// build authenticates to h for scopes: Basic credentials on every request, or a Bearer
+// token exchanged once (go-containerregistry refreshes it on a later 401).
+func (r *authRouter) build(ctx context.Context, h *authHost, c authChallenge, scopes []string) (http.RoundTripper, error) {
+	h.mu.Lock()
+	insecure := h.scheme == "http"
+	h.mu.Unlock()
+	var opts []name.Option
+	if insecure {
+		opts = append(opts, name.Insecure)
+	}
+	reg, err := name.NewRegistry(h.host, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("registry %s: %w", h.host, err)
+	}
+	auth, err := r.authenticator(ctx, h, reg)
+	if err != nil {
+		return nil, err
+	}
+	pr := &transport.Challenge{Scheme: c.scheme, Parameters: c.params, Insecure: insecure}
+	if c.scheme != "bearer" {
+		return transport.FromToken(reg, auth, r.inner, pr, &transport.Token{})
+	}
+	cfg, err := authn.Authorization(ctx, auth)
+	if err != nil {
+		return nil, fmt.Errorf("credentials for %s: %w", h.host, err)
+	}
+	tok := &transport.Token{Token: cfg.RegistryToken}
+	if tok.Token == "" {
+		if tok, err = transport.Exchange(ctx, reg, auth, r.inner, scopes, pr); err != nil {
+			return nil, fmt.Errorf("token for %s (%s): %w", h.host, strings.Join(scopes, " "), err)
+		}
+		if tok.Token == "" {
+			tok.Token = tok.AccessToken
+		}
+	}
+	return transport.FromToken(reg, auth, r.inner, pr, tok)
+}
+
+// authenticator resolves the host's credentials from the keychain once per run; a failure
+// is not kept.
+func (r *authRouter) authenticator(ctx context.Context, h *authHost, reg name.Registry) (authn.Authenticator, error) {
+	h.mu.Lock()
+	a := h.auth
+	h.mu.Unlock()
+	if a != nil {
+		return a, nil
+	}
+	if r.keychain == nil {
+		return authn.Anonymous, nil
+	}
+	a, err := authn.Resolve(ctx, r.keychain, reg)
+	if err != nil {
+		return nil, fmt.Errorf("credentials for %s: %w", h.host, err)
+	}
+	h.mu.Lock()
+	h.auth = a
+	h.mu.Unlock()
+	return a, nil
+}
+
+// requestScope is the token scope a registry API request needs: pull for reads, push
+// and pull for writes, plus pull on the source repository of a mount.
+func requestScope(req *http.Request) (key string, scopes []string) {
+	repo := requestRepository(req.URL.Path)
+	if repo == "" {
+		return "", nil
+	}
+	action := transport.PullScope
+	if req.Method != http.MethodGet && req.Method != http.MethodHead {
+		action = transport.PushScope
+	}
+	scopes = []string{"repository:" + repo + ":" + action}
+	if from := req.URL.Query().Get("from"); from != "" && from != repo {
+		scopes = append(scopes, "repository:"+from+":"+transport.PullScope)
+	}
+	return strings.Join(scopes, " "), scopes
+}
+
+// requestRepository is the repository of a /v2/<name>/{manifests,blobs,tags,referrers}/…
+// path, "" for any other path.
+func requestRepository(path string) string {
+	p, ok := strings.CutPrefix(path, "/v2/")
+	if !ok {
+		return ""
+	}
+	end := -1
+	for _, seg := range []string{"/manifests/", "/blobs/", "/tags/", "/referrers/"} {
+		if i := strings.LastIndex(p, seg); i > end {
+			end = i
+		}
+	}
+	if end <= 0 {
+		return ""
+	}
+	return p[:end]
+}
