@@ -3,7 +3,6 @@ package engine
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"time"
@@ -53,6 +52,7 @@ func newRunEnv(ctx context.Context, opts Options, log *zap.Logger) (*runEnv, err
 	var extraKeychains []authn.Keychain
 	var destLimits []registry.HostRate
 	var ecr *registry.ECR
+	var ecrHosts []string
 	useECR, err := wantsECR(opts)
 	if err != nil {
 		env.close()
@@ -67,6 +67,7 @@ func newRunEnv(ctx context.Context, opts Options, log *zap.Logger) (*runEnv, err
 		env.registry = ecr.Registry()
 		extraKeychains = append(extraKeychains, ecr.Keychain())
 		destLimits = ecrLimits(env.registry, opts.ECR)
+		ecrHosts = []string{env.registry}
 	} else {
 		env.registry = opts.TargetRegistry
 	}
@@ -82,6 +83,7 @@ func newRunEnv(ctx context.Context, opts Options, log *zap.Logger) (*runEnv, err
 		Mirrors:            opts.RegistryMirrors,
 		RateLimits:         rates,
 		DestLimits:         destLimits,
+		ECRHosts:           ecrHosts,
 		Keychains:          extraKeychains,
 		DockerHubUser:      opts.DockerHubUsername,
 		DockerHubToken:     opts.DockerHubToken,
@@ -99,10 +101,10 @@ func newRunEnv(ctx context.Context, opts Options, log *zap.Logger) (*runEnv, err
 			env.ensurer = ecr
 		}
 	} else {
-		env.preflight = registry.NewOCIPreflight(env.client.Transport(), env.client.Keychain(), env.client.Insecure)
+		env.preflight = env.client.OCIPreflight()
 	}
 
-	httpClient := &http.Client{Transport: env.client.Transport()}
+	httpClient := env.client.HTTPClient()
 	env.resolver, err = stages.NewResolver(stages.ResolverOptions{
 		HTTPClient:  httpClient,
 		RepoMirrors: opts.RepoMirrors,
