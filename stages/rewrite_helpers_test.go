@@ -5,22 +5,19 @@ import (
 	"context"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strings"
 	"testing"
 
-	"helm.sh/helm/v3/pkg/action"
 	"helm.sh/helm/v3/pkg/chart"
 	"helm.sh/helm/v3/pkg/chart/loader"
-	"helm.sh/helm/v3/pkg/chartutil"
 	sigsyaml "sigs.k8s.io/yaml"
 
 	"github.com/airgap-charts/airgap-charts/registry"
 )
 
-// Test-only helpers. testRenderImages stands in for stages.Render + stages.Extract (written
-// elsewhere); the lead swaps them in.
+// Test helpers for the rewrite tests: corpus charts loaded as the dependencies stage
+// leaves them, rendered and extracted with the real stages.
 
 // corpusChartsDir finds shared/corpus/charts above the test's working directory.
 func corpusChartsDir(t testing.TB) string {
@@ -139,49 +136,44 @@ func testCloneChart(t testing.TB, ch *chart.Chart) *chart.Chart {
 	return c
 }
 
-// testRender renders a copy of ch as `helm template` does (client only, CRDs and test hooks
-// included, Kubernetes 1.33.0, release rel in namespace ns) and returns every manifest.
-func testRender(t testing.TB, ch *chart.Chart, vals map[string]any) string {
+// testRender renders ch with the real render stage as `helm template` does (client only,
+// CRDs and test hooks included, Kubernetes 1.33.0, release rel in namespace ns).
+func testRender(t testing.TB, ch *chart.Chart, vals map[string]any) *Rendered {
 	t.Helper()
-	inst := action.NewInstall(&action.Configuration{Log: func(string, ...any) {}})
-	inst.DryRun, inst.ClientOnly, inst.Replace, inst.IncludeCRDs = true, true, true, true
-	inst.ReleaseName, inst.Namespace = "rel", "ns"
-	kv, err := chartutil.ParseKubeVersion("1.33.0")
-	if err != nil {
-		t.Fatal(err)
+	var layers []map[string]any
+	if vals != nil {
+		layers = append(layers, vals)
 	}
-	inst.KubeVersion = kv
-	if vals == nil {
-		vals = map[string]any{}
-	}
-	rel, err := inst.RunWithContext(context.Background(), testCloneChart(t, ch), deepCopy(vals).(map[string]any))
+	r, err := Render(context.Background(), ch, RenderOptions{Release: "rel", Namespace: "ns", KubeVersion: "1.33.0", Values: layers})
 	if err != nil {
 		t.Fatalf("render %s: %v", ch.Name(), err)
 	}
-	var b strings.Builder
-	b.WriteString(rel.Manifest)
-	for _, h := range rel.Hooks {
-		b.WriteString("\n---\n" + h.Manifest)
-	}
-	return b.String()
+	return r
 }
 
-var testImageField = regexp.MustCompile(`(?m)^\s*(?:-\s+)?image:\s*["']?([^"'\s{}]+)["']?\s*$`)
-
-// testRenderImages renders ch and returns the distinct `image:` values, sorted.
+// testRenderImages renders ch, extracts its images with the real extract stage and returns
+// them as rendered (sorted), with every manifest joined.
 func testRenderImages(t testing.TB, ch *chart.Chart, vals map[string]any) ([]string, string) {
 	t.Helper()
-	manifest := testRender(t, ch, vals)
+	r := testRender(t, ch, vals)
+	found, err := Extract(r, ch)
+	if err != nil {
+		t.Fatalf("extract %s: %v", ch.Name(), err)
+	}
 	seen := map[string]bool{}
 	var out []string
-	for _, m := range testImageField.FindAllStringSubmatch(manifest, -1) {
-		if !seen[m[1]] {
-			seen[m[1]] = true
-			out = append(out, m[1])
+	for _, f := range found {
+		if !seen[f.Raw] {
+			seen[f.Raw] = true
+			out = append(out, f.Raw)
 		}
 	}
 	sort.Strings(out)
-	return out, manifest
+	var b strings.Builder
+	for _, m := range r.Manifests {
+		b.WriteString("\n---\n" + m.Content)
+	}
+	return out, b.String()
 }
 
 // testMappings maps the chart's expected images into layout.

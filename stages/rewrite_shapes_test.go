@@ -174,8 +174,8 @@ func TestPlanRewriteShapes(t *testing.T) {
 			t.Fatalf("the shapes chart does not render %s:\n%s", s, manifest)
 		}
 	}
-	if len(images) != len(shapesSources)-1 { // the sidecar is an argument
-		t.Fatalf("rendered %d images, want %d: %v", len(images), len(shapesSources)-1, images)
+	if len(images) != len(shapesSources) { // the sidecar in an argument is found too
+		t.Fatalf("rendered %d images, want %d: %v", len(images), len(shapesSources), images)
 	}
 	missing := registry.MustParseImageRef("quay.io/org/not-in-chart:v1")
 	mappings := testMappings(t, append(append([]string{}, shapesSources...), missing.String()), testLayout)

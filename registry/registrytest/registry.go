@@ -97,13 +97,15 @@ func Start(opts ...Option) (*Registry, error) {
 		r.mu.Lock()
 		mw := r.middleware
 		r.mu.Unlock()
+		// Recorded before it is answered: a client may have read the whole answer before
+		// the handler returns, and a count must never lag behind what the client saw.
+		i := r.record(req, 0)
 		if mw != nil && mw(w, req) {
-			r.record(req, 0)
 			return
 		}
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		app.ServeHTTP(rec, req)
-		r.record(req, rec.status)
+		r.setStatus(i, rec.status)
 	})
 	if c.tls {
 		r.Server = httptest.NewTLSServer(h)
@@ -160,11 +162,21 @@ func (r *Registry) Reset() {
 	r.mu.Unlock()
 }
 
-func (r *Registry) record(req *http.Request, status int) {
+func (r *Registry) record(req *http.Request, status int) int {
 	kind, repo := Classify(req)
 	r.mu.Lock()
+	defer r.mu.Unlock()
 	r.requests = append(r.requests, Request{Kind: kind, Method: req.Method, Path: req.URL.Path, Repository: repo, Status: status})
-	r.mu.Unlock()
+	return len(r.requests) - 1
+}
+
+// setStatus fills in the status of request i once answered (unless Reset forgot it).
+func (r *Registry) setStatus(i, status int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if i < len(r.requests) {
+		r.requests[i].Status = status
+	}
 }
 
 // Classify names the kind of a registry API request and its repository.
