@@ -78,6 +78,7 @@ type Session struct {
 	scenario string
 	conc     int
 	hub      *HubLimit
+	quota    *ECRLimit
 	src, dst *Proxy
 	dstReg   *registrytest.Registry
 }
@@ -85,7 +86,7 @@ type Session struct {
 // NewSession starts a fresh destination registry and the proxies in front of source and
 // destination.
 func (b *Bench) NewSession(tool Tool, scenario string, conc int, srcOpts, dstOpts ProxyOptions) (*Session, error) {
-	s := &Session{b: b, tool: tool, scenario: scenario, conc: conc, hub: srcOpts.Hub}
+	s := &Session{b: b, tool: tool, scenario: scenario, conc: conc, hub: srcOpts.Hub, quota: dstOpts.ECR}
 	var err error
 	if s.dstReg, err = registrytest.Start(); err != nil {
 		return nil, fmt.Errorf("destination registry: %w", err)
@@ -121,7 +122,7 @@ func (s *Session) Env(dir string) RunEnv {
 		return ImagePair{Source: img.Ref(s.src.Host), Dest: img.Ref(s.dst.Host)}
 	}
 	env := RunEnv{SourceName: f.Options.SourceName, SourceHost: s.src.Host, DestHost: s.dst.Host,
-		Catalog: s.b.Catalog, Concurrency: s.conc, WorkDir: dir, Hub: s.hub}
+		Catalog: s.b.Catalog, Concurrency: s.conc, WorkDir: dir, Hub: s.hub, Quota: s.quota}
 	for i := range f.Images {
 		env.Images = append(env.Images, pair(i))
 	}

@@ -45,6 +45,18 @@ func (o *Ours) Args(env RunEnv) []string {
 	if env.Hub != nil {
 		args = append(args, "--rate-limit", fmt.Sprintf("%s=%d/%s", env.SourceName, env.Hub.Pulls, env.Hub.Window.Round(time.Second)))
 	}
+	if q := env.Quota; q != nil {
+		put, up := q.ManifestPutPerSecond, q.UploadPerSecond
+		if put <= 0 {
+			put = 10
+		}
+		if up <= 0 {
+			up = 100
+		}
+		args = append(args,
+			"--push-rate-limit", fmt.Sprintf("%s=%d/1s", env.DestHost, int(put)),
+			"--upload-rate-limit", fmt.Sprintf("%s=%d/1s", env.DestHost, int(up)))
+	}
 	return args
 }
 

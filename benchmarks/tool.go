@@ -38,6 +38,9 @@ type RunEnv struct {
 	WorkDir string
 	// Hub is the source's pull budget when one is enforced (ours gets it as --rate-limit).
 	Hub *HubLimit
+	// Quota is the destination's write quota when one is enforced (ours gets it as
+	// --push-rate-limit / --upload-rate-limit, as a user of a non-ECR-named host would).
+	Quota *ECRLimit
 }
 
 // ToolStats is what a run measured.

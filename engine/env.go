@@ -73,6 +73,12 @@ func newRunEnv(ctx context.Context, opts Options, log *zap.Logger) (*runEnv, err
 	}
 	env.layout = registry.MirrorLayout{Registry: env.registry, Prefix: opts.TargetPrefix}
 
+	for _, r := range opts.PushLimits {
+		destLimits = append(destLimits, registry.HostRate{Host: r.Host, Kind: registry.KindManifestPut, N: r.N, Period: r.Period})
+	}
+	for _, r := range opts.UploadLimits {
+		destLimits = append(destLimits, registry.HostRate{Host: r.Host, Kind: registry.KindUpload, N: r.N, Period: r.Period})
+	}
 	var rates []registry.HostRate
 	for _, r := range opts.RateLimits {
 		rates = append(rates, registry.HostRate{Host: r.Host, Kind: registry.KindManifestGet, N: r.N, Period: r.Period})

@@ -52,7 +52,9 @@ type Options struct {
 	Concurrency      int // image copy workers; 0: 8
 	ChartConcurrency int // addons processed at once; 0: CPUs
 
-	RateLimits       []RateLimit
+	RateLimits       []RateLimit       // manifest pulls per source host
+	PushLimits       []RateLimit       // manifest PUTs per destination host
+	UploadLimits     []RateLimit       // blob upload starts (and, separately, completions) per destination host
 	RegistryMirrors  map[string]string // source host → mirror host[/path]
 	RepoMirrors      map[string]string // chart repository URL → mirror URL
 	InsecureRegistry []string          // host[:port] reached over plain HTTP / unverified TLS

@@ -13,8 +13,13 @@ import (
 
 // parseRateLimit reads --rate-limit HOST=N/PERIOD, e.g. docker.io=100/6h.
 func parseRateLimit(s string) (engine.RateLimit, error) {
+	return parseHostRate("--rate-limit", "docker.io=100/6h", s)
+}
+
+// parseHostRate reads HOST=N/PERIOD for flag; example is shown in errors.
+func parseHostRate(flag, example, s string) (engine.RateLimit, error) {
 	bad := func(why string) error {
-		return usagef("--rate-limit %q: %s (want HOST=N/PERIOD, e.g. docker.io=100/6h)", s, why)
+		return usagef("%s %q: %s (want HOST=N/PERIOD, e.g. %s)", flag, s, why, example)
 	}
 	host, budget, ok := strings.Cut(s, "=")
 	host = strings.TrimSpace(host)

@@ -52,6 +52,8 @@ type syncCmd struct {
 	Concurrency      int      `group:"Registries" default:"8" placeholder:"N" help:"Image copy workers (default: ${default})."`
 	ChartConcurrency int      `group:"Registries" default:"${cpus}" placeholder:"N" help:"Addons processed at once (default: the number of CPUs, ${default} here)."`
 	RateLimit        []string `group:"Registries" sep:"none" placeholder:"HOST=N/PERIOD" help:"Budget of manifest pulls for a registry host, repeatable (e.g. docker.io=100/6h; PERIOD a Go duration or 1d)."`
+	PushRateLimit    []string `group:"Registries" sep:"none" placeholder:"HOST=N/PERIOD" help:"Quota of manifest PUTs for a destination host, repeatable (e.g. registry.example.com=10/1s). ECR hosts get 10/1s without it (see --ecr-put-image-rate)."`
+	UploadRateLimit  []string `group:"Registries" sep:"none" placeholder:"HOST=N/PERIOD" help:"Quota of blob upload starts and of completions for a destination host, repeatable (e.g. registry.example.com=100/1s). ECR hosts get 100/1s without it."`
 	RegistryMirror   []string `group:"Registries" sep:"none" placeholder:"HOST=MIRROR[/path]" help:"Pull images of HOST from MIRROR, path kept (e.g. docker.io=127.0.0.1:5001/docker.io); destinations follow the original reference. Repeatable."`
 	RepoMirror       []string `group:"Registries" sep:"none" placeholder:"URL=URL" help:"Fetch charts of a repository from a mirror (addons and dependencies). Repeatable."`
 	InsecureRegistry []string `group:"Registries" placeholder:"HOST[:PORT]" help:"Reach this host over plain HTTP or unverified TLS (image registries, OCI and HTTP chart repositories). Repeatable."`
@@ -182,6 +184,20 @@ func (c *syncCmd) options(env func(string) string) (engine.Options, config.Mode,
 			return o, "", err
 		}
 		o.RateLimits = append(o.RateLimits, rl)
+	}
+	for _, s := range c.PushRateLimit {
+		rl, err := parseHostRate("--push-rate-limit", "registry.example.com=10/1s", s)
+		if err != nil {
+			return o, "", err
+		}
+		o.PushLimits = append(o.PushLimits, rl)
+	}
+	for _, s := range c.UploadRateLimit {
+		rl, err := parseHostRate("--upload-rate-limit", "registry.example.com=100/1s", s)
+		if err != nil {
+			return o, "", err
+		}
+		o.UploadLimits = append(o.UploadLimits, rl)
 	}
 	var err error
 	if o.RegistryMirrors, err = parseRegistryMirrors(c.RegistryMirror); err != nil {
