@@ -3,6 +3,7 @@ package engine
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io/fs"
 	"net/http"
 	"os"
@@ -141,6 +142,21 @@ func TestE2EScanOnlyPushesNothing(t *testing.T) {
 	}
 	if rep.Totals.Planned != len(w.digests) || rep.Totals.Copied != 0 {
 		t.Errorf("totals %+v, want %d planned", rep.Totals, len(w.digests))
+	}
+	var sum strings.Builder
+	rep.WriteSummary(&sum, false)
+	if !strings.Contains(sum.String(), fmt.Sprintf("Would copy %d images:", len(w.digests))) {
+		t.Errorf("summary does not list what would be copied:\n%s", sum.String())
+	}
+	for _, a := range rep.Addons {
+		for _, img := range a.Images {
+			if !strings.Contains(sum.String(), img.Source+" → "+img.Destination) {
+				t.Errorf("summary misses %s → %s", img.Source, img.Destination)
+			}
+		}
+		if !strings.Contains(sum.String(), a.ChartRef) {
+			t.Errorf("summary misses chart %s", a.ChartRef)
+		}
 	}
 }
 

@@ -3,6 +3,7 @@ package engine
 import (
 	"fmt"
 	"io"
+	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -52,6 +53,9 @@ func (r *Report) WriteSummary(w io.Writer, color bool) {
 	}
 	fmt.Fprintf(w, "\n%d addons: %d succeeded, %d failed; %d distinct images: %d %s, %d skipped, %d failed; %s in %s\n",
 		t.Addons, t.Succeeded, t.Failed, r.UniqueJobs, t.Copied+t.Planned, verb, t.Skipped, t.ImgFailed, HumanBytes(t.Bytes), r.ElapsedText)
+	if r.ScanOnly {
+		r.writePlan(w)
+	}
 }
 
 // summaryError is the addon's error without the "addon NAME (file:line): " that the ADDON
@@ -89,4 +93,41 @@ func HumanBytes(n int64) string {
 		exp++
 	}
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// writePlan lists, for --scan-only, every distinct image the run would copy and every
+// chart it would push.
+func (r *Report) writePlan(w io.Writer) {
+	seen := map[string]bool{}
+	var lines []string
+	for _, a := range r.Addons {
+		for _, img := range a.Images {
+			if img.Result != OutcomePlanned {
+				continue
+			}
+			line := img.Source + " → " + img.Destination
+			if !seen[line] {
+				seen[line] = true
+				lines = append(lines, line)
+			}
+		}
+	}
+	sort.Strings(lines)
+	fmt.Fprintf(w, "\nWould copy %d images:\n", len(lines))
+	for _, l := range lines {
+		fmt.Fprintln(w, "  "+l)
+	}
+	var charts []string
+	for _, a := range r.Addons {
+		if a.ChartResult == "planned" && a.ChartRef != "" {
+			charts = append(charts, a.ChartRef)
+		}
+	}
+	if len(charts) > 0 {
+		sort.Strings(charts)
+		fmt.Fprintf(w, "Would push %d charts:\n", len(charts))
+		for _, c := range charts {
+			fmt.Fprintln(w, "  "+c)
+		}
+	}
 }
