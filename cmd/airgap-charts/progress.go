@@ -26,7 +26,7 @@ type progressBars struct {
 var _ engine.Progress = (*progressBars)(nil)
 
 func newProgressBars(w io.Writer) *progressBars {
-	b := &progressBars{p: mpb.New(mpb.WithOutput(w), mpb.WithWidth(40))}
+	b := &progressBars{p: mpb.New(mpb.WithOutput(w), mpb.WithWidth(40), mpb.WithAutoRefresh())}
 	b.charts = b.p.AddBar(0,
 		mpb.PrependDecorators(decor.Name("charts ", decor.WC{W: 8}), decor.CountersNoUnit("%d / %d")),
 		mpb.AppendDecorators(decor.Percentage()),
