@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -109,10 +110,17 @@ func (c *runCache) load(a config.Addon, log *zap.Logger) *runCacheEntry {
 }
 
 // save writes a's entry atomically; a failure only costs the next run its shortcut.
+// An unchanged entry is left as it is.
 func (c *runCache) save(a config.Addon, e *runCacheEntry, log *zap.Logger) {
+	if e == nil {
+		return
+	}
 	e.Format, e.Addon = runCacheFormat, a.Name()
 	data, err := json.MarshalIndent(e, "", " ")
 	if err == nil {
+		if old, rerr := os.ReadFile(c.path(a)); rerr == nil && bytes.Equal(old, data) {
+			return
+		}
 		err = writeAtomic(c.path(a), data)
 	}
 	if err != nil {

@@ -270,3 +270,37 @@ func TestRunCacheKey(t *testing.T) {
 		t.Errorf("another build kept the key (%v)", err)
 	}
 }
+
+// TestRunCacheChartGroup: two releases of one chart share its archive: the first run pushes
+// it once, and a rerun spares both the render and the rewrite and pushes nothing.
+func TestRunCacheChartGroup(t *testing.T) {
+	w := newE2EWorld(t, []string{"metrics-server"})
+	dst := registrytest.New(t)
+	opts := w.options(dst.Host, t.TempDir())
+	second := opts.Addons[0]
+	second.Release = "metrics-server-b"
+	opts.Addons = append(opts.Addons, second)
+	rep, err := Run(context.Background(), opts, e2eLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkAddonsSucceeded(t, rep)
+	// One push is two manifest PUTs (by digest, then the tag).
+	if n := chartPushes(dst, "metrics-server"); n != 2 {
+		t.Errorf("the shared chart took %d manifest PUTs, want 2 (one push)", n)
+	}
+	if a, b := rep.Addons[0].ChartResult, rep.Addons[1].ChartResult; a == b {
+		t.Errorf("both releases report the chart %s, want one pushed and one skipped", a)
+	}
+	rw := &runCacheWorld{w: w, dst: dst, opts: opts, cold: rep}
+	again, _ := rw.rerun(t, opts)
+	for _, a := range again.Addons {
+		checkCacheUse(t, a, RunCacheHit)
+		if a.ChartResult != "skipped-same-digest" {
+			t.Errorf("%s: chart %s on the rerun", a.Addon, a.ChartResult)
+		}
+	}
+	if n := chartPushes(dst, "metrics-server"); n != 0 {
+		t.Errorf("the rerun pushed the chart %d times", n)
+	}
+}
