@@ -87,6 +87,12 @@ func (e *runEnv) runAddon(ctx context.Context, a config.Addon, pool *Pool, slots
 	}
 	slots.Release(1)
 
+	// While the images copy, ask the destination whether it already holds the chart.
+	var check *stages.ChartCheck
+	if !e.opts.ScanOnly {
+		check = e.checkChart(ctx, a, prepared, rep, log)
+	}
+
 	// Wait for this addon's own images only.
 	rep.Stage = "images"
 	failed := 0
@@ -120,12 +126,13 @@ func (e *runEnv) runAddon(ctx context.Context, a config.Addon, pool *Pool, slots
 		if err := e.publishes.Acquire(ctx, 1); err != nil {
 			return fail("publish", err)
 		}
-		err := e.publish(ctx, a, prepared, rep)
+		err := e.publish(ctx, a, group, prepared, rep, check)
 		e.publishes.Release(1)
 		if err != nil {
 			return fail("publish", err)
 		}
 	}
+	e.cache.save(a, prepared.entry, log)
 	rep.Stage = ""
 	rep.Status = StatusSuccess
 	log.Info("addon done", zap.Int("images", len(pending)), zap.String("chart_ref", rep.ChartRef), zap.Duration("took", time.Since(started)))
@@ -141,6 +148,10 @@ type preparedAddon struct {
 	// shared is the rewrite's images: these and those of the other addons releasing the
 	// same chart (chartGroup).
 	shared []stages.ImageMapping
+	// entry is the run cache's record for this run (nil: not cacheable); prev is the last
+	// run's package record, whose pushed manifest still holds for the same archive.
+	entry *runCacheEntry
+	prev  *cachedPackage
 }
 
 func (e *runEnv) prepareAddon(ctx context.Context, a config.Addon, rep *AddonReport, log *zap.Logger) (*preparedAddon, error) {
@@ -185,34 +196,69 @@ func (e *runEnv) prepareAddon(ctx context.Context, a config.Addon, rep *AddonRep
 		log.Info("dependency", fields...)
 	}
 
-	rep.Stage = "render"
-	t = time.Now()
-	rendered, err := stages.Render(ctx, fc.Chart, e.renderOptions(a, layers))
+	p := &preparedAddon{chart: fc.Chart, layers: layers}
+	ro := e.renderOptions(a, layers)
+	key, err := e.cache.key(fc.Chart, layers, ro, e.opts.IncludeDeps)
 	if err != nil {
-		return nil, err
+		log.Debug("run cache not used for this addon", zap.Error(err))
 	}
-	rep.Fallbacks = rendered.Fallbacks
-	for _, f := range rendered.Fallbacks {
+	var prev *runCacheEntry
+	if key != "" {
+		prev = e.cache.load(a, log)
+	}
+	var images []stages.FoundImage
+	if prev != nil && prev.Key == key {
+		// The same chart, values and settings as last run: its images without a render.
+		images = prev.foundImages()
+		rep.Fallbacks = prev.Fallbacks
+		rep.RunCache = RunCacheImages
+		p.entry = prev
+	} else {
+		if images, err = e.renderAndExtract(ctx, fc.Chart, ro, rep); err != nil {
+			return nil, err
+		}
+		rep.RunCache = RunCacheMiss
+		if key != "" {
+			p.entry = &runCacheEntry{Key: key, Images: cacheImages(images), Fallbacks: rep.Fallbacks}
+		}
+	}
+	if prev != nil {
+		p.prev = prev.Package
+	}
+	for _, f := range rep.Fallbacks {
 		log.Warn("placeholder value used to render; set it in chart-overrides.yaml", zap.String("fallback", f))
 	}
-	rep.timing("render", t)
-
-	rep.Stage = "extract"
-	t = time.Now()
-	images, err := stages.Extract(rendered, fc.Chart)
-	if err != nil {
-		return nil, err
-	}
-	rep.timing("extract", t)
 	if len(images) == 0 {
 		rep.Warnings = append(rep.Warnings, "the chart rendered no images: a required setting may be missing (see chart-overrides.yaml)")
 		log.Warn("the chart rendered no images; a discovery or required setting may be missing")
 	}
-	p := &preparedAddon{chart: fc.Chart, layers: layers, images: images}
+	p.images = images
 	for _, img := range images {
 		p.mappings = append(p.mappings, stages.ImageMapping{Source: img.Ref, Destination: e.layout.Destination(img.Ref)})
 	}
 	return p, nil
+}
+
+// renderAndExtract renders the chart and extracts its images.
+func (e *runEnv) renderAndExtract(ctx context.Context, ch *chart.Chart, ro stages.RenderOptions, rep *AddonReport) ([]stages.FoundImage, error) {
+	rep.Stage = "render"
+	t := time.Now()
+	rendered, err := stages.Render(ctx, ch, ro)
+	if err != nil {
+		return nil, err
+	}
+	rep.Fallbacks = rendered.Fallbacks
+	rep.timing("render", t)
+	e.renders.Add(1)
+
+	rep.Stage = "extract"
+	t = time.Now()
+	images, err := stages.Extract(rendered, ch)
+	if err != nil {
+		return nil, err
+	}
+	rep.timing("extract", t)
+	return images, nil
 }
 
 func (e *runEnv) renderOptions(a config.Addon, layers []map[string]any) stages.RenderOptions {
@@ -227,6 +273,24 @@ func (e *runEnv) renderOptions(a config.Addon, layers []map[string]any) stages.R
 // that every image is private, repacks the chart and writes the consumer overrides.
 func (e *runEnv) rewriteAndPackage(ctx context.Context, a config.Addon, p *preparedAddon, rep *AddonReport, log *zap.Logger) error {
 	t := time.Now()
+	dir := chartDir(e.opts, a)
+	archive := filepath.Join(dir, fmt.Sprintf("%s-%s.tgz", p.chart.Name(), p.chart.Metadata.Version))
+	valuesPath := filepath.Join(dir, "values.yaml")
+	var pkgKey string
+	if p.entry != nil {
+		pkgKey = packageKey(p.entry.Key, e.registry, p.shared)
+		if pkg := p.entry.Package; rep.RunCache == RunCacheImages && pkg.usable(pkgKey, archive, valuesPath) {
+			// Last run's rewrite of the same inputs, its files intact: nothing to redo.
+			rep.RunCache = RunCacheHit
+			rep.NotRewritable = pkg.NotRewritable
+			for _, n := range pkg.NotRewritable {
+				log.Warn("image not rewritable to the private registry", zap.String("image", n.Image), zap.String("where", n.Where))
+			}
+			rep.ChartArchive, rep.PackagedDigest, rep.ConsumerOverrides = pkg.Archive, pkg.ArchiveDigest, pkg.Overrides
+			rep.timing("package", t)
+			return nil
+		}
+	}
 	plan, err := stages.PlanRewrite(p.chart, p.shared)
 	if err != nil {
 		return err
@@ -261,7 +325,6 @@ func (e *runEnv) rewriteAndPackage(ctx context.Context, a config.Addon, p *prepa
 
 	rep.Stage = "package"
 	t = time.Now()
-	dir := chartDir(e.opts, a)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
@@ -272,12 +335,21 @@ func (e *runEnv) rewriteAndPackage(ctx context.Context, a config.Addon, p *prepa
 	rep.ChartArchive = path
 	rep.PackagedDigest = digest
 	overrides := stages.ConsumerOverrides(p.chart, plan)
-	valuesPath := filepath.Join(dir, "values.yaml")
 	if err := stages.WriteConsumerOverrides(valuesPath, overrides); err != nil {
 		return err
 	}
 	rep.ConsumerOverrides = valuesPath
 	rep.timing("package", t)
+	if p.entry != nil {
+		pkg := &cachedPackage{Key: pkgKey, Archive: path, ArchiveDigest: digest, Overrides: valuesPath,
+			OverridesDigest: fileDigest(valuesPath), NotRewritable: rep.NotRewritable}
+		if p.prev != nil && p.prev.ArchiveDigest == digest {
+			pkg.ChartRef, pkg.Manifest = p.prev.ChartRef, p.prev.Manifest
+		}
+		p.entry.Package = pkg
+		// Saved now: a run whose images fail still spares the next one the render.
+		e.cache.save(a, p.entry, log)
+	}
 	return nil
 }
 
@@ -294,17 +366,42 @@ func (e *runEnv) chartBase(a config.Addon) string {
 	return base
 }
 
-func (e *runEnv) publish(ctx context.Context, a config.Addon, p *preparedAddon, rep *AddonReport) error {
+// checkChart asks the destination whether it holds the packaged chart (one request: a
+// HEAD when the run cache knows the archive's pushed manifest). A failed check is logged
+// and left to the publish, which checks again.
+func (e *runEnv) checkChart(ctx context.Context, a config.Addon, p *preparedAddon, rep *AddonReport, log *zap.Logger) *stages.ChartCheck {
 	t := time.Now()
-	var ensure func(context.Context, string) error
-	if e.ensurer != nil {
-		ensure = e.ensurer.EnsureRepository
+	known := ""
+	if pkg := p.cachedPackage(); pkg != nil && pkg.ArchiveDigest == rep.PackagedDigest && pkg.ChartRef == e.chartRef(a, rep.Version) {
+		known = pkg.Manifest
 	}
-	res, err := stages.PublishChart(ctx, rep.ChartArchive, e.chartBase(a), stages.PublishOptions{
-		Insecure:         e.client.Insecure(e.registry),
-		Transport:        e.client.Transport(),
-		Keychain:         e.client.Keychain(),
-		EnsureRepository: ensure,
+	if err := e.publishes.Acquire(ctx, 1); err != nil {
+		return nil
+	}
+	c, err := e.publisher.Check(ctx, rep.ChartArchive, e.chartBase(a), known)
+	e.publishes.Release(1)
+	if err != nil {
+		log.Debug("chart check failed; the publish checks again", zap.Error(err))
+		return nil
+	}
+	rep.timing("check", t)
+	return &c
+}
+
+func (p *preparedAddon) cachedPackage() *cachedPackage {
+	if p.entry == nil {
+		return nil
+	}
+	return p.entry.Package
+}
+
+// publish pushes the chart unless the check found it there. Members of a chart group push
+// their shared archive once.
+func (e *runEnv) publish(ctx context.Context, a config.Addon, g *chartGroup, p *preparedAddon, rep *AddonReport, check *stages.ChartCheck) error {
+	t := time.Now()
+	ref := e.chartRef(a, rep.Version)
+	res, err := g.publishOnce(ctx, rep.PackagedDigest, func() (stages.PublishResult, error) {
+		return e.publisher.Publish(ctx, rep.ChartArchive, e.chartBase(a), check)
 	})
 	if err != nil {
 		return err
@@ -313,6 +410,9 @@ func (e *runEnv) publish(ctx context.Context, a config.Addon, p *preparedAddon, 
 	rep.ChartResult = "pushed"
 	if res.Skipped {
 		rep.ChartResult = "skipped-same-digest"
+	}
+	if pkg := p.cachedPackage(); pkg != nil && pkg.ArchiveDigest == rep.PackagedDigest {
+		pkg.ChartRef, pkg.Manifest = ref, res.Digest
 	}
 	rep.timing("publish", t)
 	return nil

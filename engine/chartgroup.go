@@ -21,6 +21,53 @@ type chartGroup struct {
 	mappings []stages.ImageMapping
 	seen     map[string]bool
 	ready    chan struct{} // closed when waiting reaches 0
+
+	// pushes holds each archive digest's publish: members push their shared archive once
+	// (a failure is forgotten, so the next member tries again).
+	pushes map[string]*groupPush
+}
+
+type groupPush struct {
+	done chan struct{}
+	res  stages.PublishResult
+	err  error
+}
+
+// publishOnce runs push for the archive with this digest unless a member already published
+// it (or is publishing it: then it waits for that outcome).
+func (g *chartGroup) publishOnce(ctx context.Context, archiveDigest string, push func() (stages.PublishResult, error)) (stages.PublishResult, error) {
+	for {
+		g.mu.Lock()
+		if g.pushes == nil {
+			g.pushes = map[string]*groupPush{}
+		}
+		p, ok := g.pushes[archiveDigest]
+		if !ok {
+			p = &groupPush{done: make(chan struct{})}
+			g.pushes[archiveDigest] = p
+			g.mu.Unlock()
+			p.res, p.err = push()
+			if p.err != nil {
+				g.mu.Lock()
+				delete(g.pushes, archiveDigest)
+				g.mu.Unlock()
+			}
+			close(p.done)
+			return p.res, p.err
+		}
+		g.mu.Unlock()
+		select {
+		case <-p.done:
+		case <-ctx.Done():
+			return stages.PublishResult{}, ctx.Err()
+		}
+		if p.err == nil {
+			res := p.res
+			res.Skipped = true // in place: another release of this chart published it
+			return res, nil
+		}
+		// that member's publish failed and was forgotten: try again
+	}
 }
 
 // newChartGroups groups addons by repository, OCI namespace, chart and version constraint.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
@@ -32,17 +33,21 @@ type runEnv struct {
 	fetcher   *stages.Fetcher
 	sandbox   string
 	progress  *progressTracker
-	// publishes bounds chart pushes (ChartConcurrency at once). It is not the chart-stage
-	// semaphore: a publish queued behind every addon still waiting to render would wait for
-	// all of them, though its own images are done.
+	// publishes bounds chart checks and pushes: network waits, so as many at once as image
+	// copies (or chart stages, when more). It is not the chart-stage semaphore: a publish
+	// queued behind every addon still waiting to render would wait for all of them, though
+	// its own images are done.
 	publishes *semaphore.Weighted
+	publisher *stages.Publisher
 	groups    map[string]*chartGroup // addons sharing a chart's artifacts
+	cache     *runCache
+	renders   atomic.Int64 // charts rendered to find images (the run cache spares reruns)
 }
 
 func newRunEnv(ctx context.Context, opts Options, log *zap.Logger) (*runEnv, error) {
 	env := &runEnv{opts: opts, log: log, progress: newProgressTracker(opts.Progress),
-		publishes: semaphore.NewWeighted(int64(max(opts.ChartConcurrency, 1))),
-		groups:    newChartGroups(opts.Addons)}
+		publishes: semaphore.NewWeighted(int64(max(opts.ChartConcurrency, opts.Concurrency, 1))),
+		groups:    newChartGroups(opts.Addons), cache: newRunCache(opts.OutputDir, log)}
 	sandbox, err := os.MkdirTemp("", "airgap-charts-helm-")
 	if err != nil {
 		return nil, fmt.Errorf("helm sandbox: %w", err)
@@ -109,6 +114,17 @@ func newRunEnv(ctx context.Context, opts Options, log *zap.Logger) (*runEnv, err
 	} else {
 		env.preflight = env.client.OCIPreflight()
 	}
+
+	var ensure func(context.Context, string) error
+	if env.ensurer != nil {
+		ensure = env.ensurer.EnsureRepository
+	}
+	env.publisher = stages.NewPublisher(stages.PublishOptions{
+		Insecure:         env.client.Insecure(env.registry),
+		Transport:        env.client.Transport(),
+		Keychain:         env.client.Keychain(),
+		EnsureRepository: ensure,
+	})
 
 	httpClient := env.client.HTTPClient()
 	env.resolver, err = stages.NewResolver(stages.ResolverOptions{

@@ -65,9 +65,19 @@ type AddonReport struct {
 	Fallbacks         []string            `json:"fallbacks,omitempty"`
 	NotRewritable     []NotRewritable     `json:"not_rewritable,omitempty"`
 	Images            []ImageReport       `json:"images"`
-	Timings           map[string]Duration `json:"timings,omitempty"`
-	Duration          time.Duration       `json:"duration_ns"`
+	// RunCache says what the run cache spared: "hit" (render, rewrite and repack),
+	// "images" (the render only), "miss" (nothing); empty when the addon failed before.
+	RunCache string              `json:"run_cache,omitempty"`
+	Timings  map[string]Duration `json:"timings,omitempty"`
+	Duration time.Duration       `json:"duration_ns"`
 }
+
+// AddonReport.RunCache values.
+const (
+	RunCacheHit    = "hit"
+	RunCacheImages = "images"
+	RunCacheMiss   = "miss"
+)
 
 // NotRewritable is an image still public after the rewrite, with where it is.
 type NotRewritable struct {

@@ -18,6 +18,7 @@ import (
 	"helm.sh/helm/v3/pkg/chart/loader"
 	helmregistry "helm.sh/helm/v3/pkg/registry"
 	"oras.land/oras-go/v2/errdef"
+	"oras.land/oras-go/v2/registry/remote"
 	"oras.land/oras-go/v2/registry/remote/auth"
 )
 
@@ -45,75 +46,207 @@ type PublishResult struct {
 	Skipped bool
 }
 
+// ChartCheck is what a destination holds at a chart archive's tag.
+type ChartCheck struct {
+	// Ref is host/namespace/chart:tag (a "+" of the version is "_", as Helm pushes it).
+	Ref string
+	// Repository is namespace/chart.
+	Repository string
+	// ArchiveDigest is the archive's "sha256:…".
+	ArchiveDigest string
+	// Exists says the tag exists; Manifest is then its manifest digest.
+	Exists   bool
+	Manifest string
+	// Same says the tag holds this very archive: nothing to push.
+	Same bool
+}
+
 // pushCreationTime is the creation annotation of every pushed chart, so that the same
 // archive always gives the same manifest.
 const pushCreationTime = "1980-01-01T00:00:00Z"
 
+// maxChartManifestBytes bounds the chart manifest read by a check.
+const maxChartManifestBytes = 4 << 20
+
+// Publisher checks and pushes chart archives with one auth cache for all of them (a
+// registry's challenge and tokens are learnt once, not once per chart). Safe for
+// concurrent use.
+type Publisher struct {
+	opts  PublishOptions
+	cache auth.Cache
+}
+
+// NewPublisher returns a Publisher with opts.
+func NewPublisher(opts PublishOptions) *Publisher {
+	return &Publisher{opts: opts, cache: auth.NewCache()}
+}
+
 // PublishChart pushes the chart archive to oci://{registry}/{namespace?}/{chart}:{version}
-// with Helm's registry client. It resolves the tag first and skips the push when the chart
-// layer there has the archive's digest. Helm's client state lives in a temporary sandbox,
-// never in the user's Helm home; credentials come from opts.Keychain only.
+// with Helm's registry client, unless the tag already holds the archive (checked with one
+// manifest GET). Helm's client state lives in a temporary sandbox, never in the user's Helm
+// home; credentials come from opts.Keychain only.
 func PublishChart(ctx context.Context, archivePath string, ociBase string, opts PublishOptions) (PublishResult, error) {
+	return NewPublisher(opts).Publish(ctx, archivePath, ociBase, nil)
+}
+
+// chartArchive is an archive read for publishing.
+type chartArchive struct {
+	data            []byte
+	name, version   string
+	ref, repository string
+	digest, host    string
+}
+
+func readChartArchive(archivePath, ociBase string) (*chartArchive, error) {
 	data, err := os.ReadFile(archivePath)
 	if err != nil {
-		return PublishResult{}, fmt.Errorf("publish chart: %w", err)
+		return nil, fmt.Errorf("publish chart: %w", err)
 	}
 	ch, err := loader.LoadArchive(bytes.NewReader(data))
 	if err != nil {
-		return PublishResult{}, fmt.Errorf("publish chart %s: %w", archivePath, err)
+		return nil, fmt.Errorf("publish chart %s: %w", archivePath, err)
 	}
 	host, namespace, err := splitOCIBase(ociBase)
 	if err != nil {
-		return PublishResult{}, fmt.Errorf("publish chart %s: %w", ch.Name(), err)
+		return nil, fmt.Errorf("publish chart %s: %w", ch.Name(), err)
 	}
 	repository := ch.Name()
 	if namespace != "" {
 		repository = namespace + "/" + ch.Name()
 	}
-	ref := host + "/" + repository + ":" + ch.Metadata.Version
-	fail := func(err error) (PublishResult, error) {
-		return PublishResult{}, fmt.Errorf("publish chart %s to %s: %w", ch.Name(), ref, err)
-	}
+	sum := sha256.Sum256(data)
+	return &chartArchive{data: data, name: ch.Name(), version: ch.Metadata.Version, host: host,
+		repository: repository,
+		ref:        host + "/" + repository + ":" + ch.Metadata.Version,
+		digest:     "sha256:" + hex.EncodeToString(sum[:])}, nil
+}
 
+// tag is the version as Helm tags it ("+" is not allowed in a tag).
+func (a *chartArchive) tag() string { return strings.ReplaceAll(a.version, "+", "_") }
+
+// Check says whether the destination already holds the archive at its tag. With
+// knownManifest (the manifest digest this archive was pushed as before, "" when unknown)
+// it sends one manifest HEAD and, when the tag matches, nothing else; otherwise one
+// manifest GET, whose chart layer is compared with the archive.
+func (p *Publisher) Check(ctx context.Context, archivePath, ociBase, knownManifest string) (ChartCheck, error) {
+	a, err := readChartArchive(archivePath, ociBase)
+	if err != nil {
+		return ChartCheck{}, err
+	}
+	c, err := p.check(ctx, a, knownManifest)
+	if err != nil {
+		return ChartCheck{}, fmt.Errorf("publish chart %s: check %s: %w", a.name, a.ref, err)
+	}
+	return c, nil
+}
+
+func (p *Publisher) check(ctx context.Context, a *chartArchive, knownManifest string) (ChartCheck, error) {
+	c := ChartCheck{Ref: a.host + "/" + a.repository + ":" + a.tag(), Repository: a.repository, ArchiveDigest: a.digest}
+	repo, err := p.repository(ctx, a)
+	if err != nil {
+		return c, err
+	}
+	if knownManifest != "" {
+		desc, err := repo.Resolve(ctx, a.tag())
+		switch {
+		case errors.Is(err, errdef.ErrNotFound):
+			return c, nil
+		case err != nil:
+			return c, fmt.Errorf("HEAD manifest: %w", err)
+		}
+		c.Exists, c.Manifest = true, desc.Digest.String()
+		if c.Manifest == knownManifest {
+			c.Same = true
+			return c, nil
+		}
+	}
+	desc, body, err := repo.FetchReference(ctx, a.tag())
+	switch {
+	case errors.Is(err, errdef.ErrNotFound):
+		c.Exists, c.Manifest = false, ""
+		return c, nil
+	case err != nil:
+		return c, fmt.Errorf("GET manifest: %w", err)
+	}
+	defer body.Close()
+	data, err := io.ReadAll(io.LimitReader(body, maxChartManifestBytes))
+	if err != nil {
+		return c, fmt.Errorf("GET manifest: %w", err)
+	}
+	c.Exists, c.Manifest = true, desc.Digest.String()
+	layer, err := chartLayerOf(data)
+	if err != nil {
+		return c, fmt.Errorf("the tag holds something else than a chart: %w", err)
+	}
+	c.Same = layer == a.digest
+	return c, nil
+}
+
+// repository is a's repository at the destination, reached through the publisher's
+// transport and auth cache.
+func (p *Publisher) repository(ctx context.Context, a *chartArchive) (*remote.Repository, error) {
+	repo, err := remote.NewRepository(a.host + "/" + a.repository)
+	if err != nil {
+		return nil, err
+	}
+	repo.PlainHTTP = p.opts.Insecure
+	repo.Client = p.authorizer(ctx)
+	return repo, nil
+}
+
+func (p *Publisher) authorizer(ctx context.Context) *auth.Client {
+	base := p.opts.Transport
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	return &auth.Client{
+		Client:     &http.Client{Transport: contextTransport{ctx: ctx, base: base}},
+		Credential: keychainCredential(p.opts.Keychain),
+		Cache:      p.cache,
+	}
+}
+
+// Publish pushes the archive unless the destination already holds it. check is an earlier
+// Check of this archive at this destination (nil: Publish checks first, one manifest GET).
+func (p *Publisher) Publish(ctx context.Context, archivePath, ociBase string, check *ChartCheck) (PublishResult, error) {
+	a, err := readChartArchive(archivePath, ociBase)
+	if err != nil {
+		return PublishResult{}, err
+	}
+	fail := func(err error) (PublishResult, error) {
+		return PublishResult{}, fmt.Errorf("publish chart %s to %s: %w", a.name, a.ref, err)
+	}
+	var c ChartCheck
+	if check != nil && check.ArchiveDigest == a.digest {
+		c = *check
+	} else if c, err = p.check(ctx, a, ""); err != nil {
+		return fail(fmt.Errorf("read the chart already there: %w", err))
+	}
+	if c.Same {
+		return PublishResult{Ref: a.ref, Digest: c.Manifest, Skipped: true}, nil
+	}
+	if !c.Exists && p.opts.EnsureRepository != nil {
+		if err := p.opts.EnsureRepository(ctx, a.repository); err != nil {
+			return fail(fmt.Errorf("create repository %s: %w", a.repository, err))
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return fail(err)
+	}
 	sandbox, err := os.MkdirTemp("", "airgap-charts-helm-*")
 	if err != nil {
 		return fail(err)
 	}
 	defer os.RemoveAll(sandbox)
-	client, err := newHelmRegistryClient(ctx, sandbox, opts)
+	client, err := p.helmClient(ctx, sandbox)
 	if err != nil {
 		return fail(err)
 	}
-
-	sum := sha256.Sum256(data)
-	chartDigest := "sha256:" + hex.EncodeToString(sum[:])
-	desc, err := client.Resolve(ref)
-	switch {
-	case err == nil:
-		layer, err := chartLayerDigest(client, ref)
-		if err != nil {
-			return fail(fmt.Errorf("read the chart already there: %w", err))
-		}
-		if layer == chartDigest {
-			return PublishResult{Ref: ref, Digest: desc.Digest.String(), Skipped: true}, nil
-		}
-	case errors.Is(err, errdef.ErrNotFound):
-		if opts.EnsureRepository != nil {
-			if err := opts.EnsureRepository(ctx, repository); err != nil {
-				return fail(fmt.Errorf("create repository %s: %w", repository, err))
-			}
-		}
-	default:
-		return fail(fmt.Errorf("resolve: %w", err))
-	}
-	if err := ctx.Err(); err != nil {
-		return fail(err)
-	}
-	res, err := client.Push(data, ref, helmregistry.PushOptCreationTime(pushCreationTime))
+	res, err := client.Push(a.data, a.ref, helmregistry.PushOptCreationTime(pushCreationTime))
 	if err != nil {
 		return fail(err)
 	}
-	return PublishResult{Ref: ref, Digest: res.Manifest.Digest}, nil
+	return PublishResult{Ref: a.ref, Digest: res.Manifest.Digest}, nil
 }
 
 // splitOCIBase splits "oci://host/ns" into host and ns (ns may be empty).
@@ -129,24 +262,17 @@ func splitOCIBase(base string) (host, namespace string, err error) {
 	return host, strings.Trim(namespace, "/"), nil
 }
 
-func newHelmRegistryClient(ctx context.Context, sandbox string, opts PublishOptions) (*helmregistry.Client, error) {
-	base := opts.Transport
-	if base == nil {
-		base = http.DefaultTransport
-	}
-	httpClient := &http.Client{Transport: contextTransport{ctx: ctx, base: base}}
-	authorizer := auth.Client{
-		Client:     httpClient,
-		Credential: keychainCredential(opts.Keychain),
-		Cache:      auth.NewCache(),
-	}
+// helmClient is a Helm registry client over the publisher's transport and auth cache,
+// its state in sandbox.
+func (p *Publisher) helmClient(ctx context.Context, sandbox string) (*helmregistry.Client, error) {
+	authorizer := p.authorizer(ctx)
 	options := []helmregistry.ClientOption{
-		helmregistry.ClientOptHTTPClient(httpClient),
-		helmregistry.ClientOptAuthorizer(authorizer),
+		helmregistry.ClientOptHTTPClient(authorizer.Client),
+		helmregistry.ClientOptAuthorizer(*authorizer),
 		helmregistry.ClientOptCredentialsFile(filepath.Join(sandbox, "registry", "config.json")),
 		helmregistry.ClientOptWriter(io.Discard),
 	}
-	if opts.Insecure {
+	if p.opts.Insecure {
 		options = append(options, helmregistry.ClientOptPlainHTTP())
 	}
 	client, err := helmregistry.NewClient(options...)
@@ -169,23 +295,15 @@ func (t contextTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	return t.base.RoundTrip(req.WithContext(t.ctx))
 }
 
-// chartLayerDigest reads the manifest at ref (and its config, not the chart) and returns
-// the digest of its chart layer.
-func chartLayerDigest(client *helmregistry.Client, ref string) (string, error) {
-	res, err := client.Pull(ref,
-		helmregistry.PullOptWithChart(false),
-		helmregistry.PullOptWithProv(true),
-		helmregistry.PullOptIgnoreMissingProv(true))
-	if err != nil {
-		return "", err
-	}
+// chartLayerOf returns the digest of a chart manifest's chart layer.
+func chartLayerOf(manifestJSON []byte) (string, error) {
 	var manifest struct {
 		Layers []struct {
 			MediaType string `json:"mediaType"`
 			Digest    string `json:"digest"`
 		} `json:"layers"`
 	}
-	if err := json.Unmarshal(res.Manifest.Data, &manifest); err != nil {
+	if err := json.Unmarshal(manifestJSON, &manifest); err != nil {
 		return "", fmt.Errorf("manifest: %w", err)
 	}
 	for _, l := range manifest.Layers {

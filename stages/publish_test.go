@@ -176,3 +176,91 @@ func TestPublishChartCredentials(t *testing.T) {
 		t.Errorf("Helm sandboxes left behind: %v", after)
 	}
 }
+
+// total is every request a registry received.
+func total(reg *registrytest.Registry) int {
+	n := 0
+	for _, c := range reg.Counts() {
+		n += c
+	}
+	return n
+}
+
+// TestPublisherCheck: a check costs one request: a manifest GET when the pushed manifest is
+// unknown, a HEAD when it is known (and matches); a tag holding another archive is not the
+// same, and Publish with that check pushes without asking again; an absent tag is absent.
+func TestPublisherCheck(t *testing.T) {
+	reg := registrytest.New(t)
+	ctx := context.Background()
+	p := NewPublisher(PublishOptions{Insecure: true})
+	base := "oci://" + reg.Host + "/charts"
+	path, digest := testPackShapes(t, t.TempDir(), nil)
+
+	reg.Reset()
+	absent, err := p.Check(ctx, path, base, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if absent.Exists || absent.Same || absent.ArchiveDigest != digest || absent.Ref != reg.Host+"/charts/shapes:0.1.0" {
+		t.Errorf("check of an absent chart = %+v", absent)
+	}
+	if n := total(reg); n != 1 {
+		t.Errorf("check of an absent chart sent %d requests: %v", n, reg.Counts())
+	}
+	pushed, err := p.Publish(ctx, path, base, &absent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pushed.Skipped || remoteChartLayer(t, pushed.Ref) != digest {
+		t.Fatalf("publish after an absent check = %+v", pushed)
+	}
+
+	for _, tc := range []struct {
+		name  string
+		known string
+		kind  registrytest.Kind
+	}{{"unknown manifest", "", registrytest.ManifestGet}, {"known manifest", pushed.Digest, registrytest.ManifestHead}} {
+		reg.Reset()
+		c, err := p.Check(ctx, path, base, tc.known)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !c.Exists || !c.Same || c.Manifest != pushed.Digest {
+			t.Errorf("%s: check = %+v, want the same chart at %s", tc.name, c, pushed.Digest)
+		}
+		if n := total(reg); n != 1 || reg.Count(tc.kind) != 1 {
+			t.Errorf("%s: check sent %v, want one %s", tc.name, reg.Counts(), tc.kind)
+		}
+	}
+
+	changed, changedDigest := testPackShapes(t, t.TempDir(), func(f map[string]string) { f["values.yaml"] += "extra: true\n" })
+	reg.Reset()
+	// A known manifest that the tag no longer holds: the HEAD differs, one GET compares.
+	c, err := p.Check(ctx, changed, base, "sha256:"+strings.Repeat("0", 64))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Exists || c.Same || c.Manifest != pushed.Digest {
+		t.Errorf("check of a changed archive = %+v", c)
+	}
+	if reg.Count(registrytest.ManifestHead) != 1 || reg.Count(registrytest.ManifestGet) != 1 {
+		t.Errorf("a stale known manifest should cost one HEAD then one GET: %v", reg.Counts())
+	}
+	reg.Reset()
+	res, err := p.Publish(ctx, changed, base, &c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Helm's push reads back the manifest it put by digest; the tag is never read again.
+	for _, q := range reg.Requests() {
+		if q.Kind == registrytest.ManifestGet && strings.HasSuffix(q.Path, "/manifests/0.1.0") {
+			t.Errorf("publish with a check read the tag again: %+v", q)
+		}
+	}
+	if res.Skipped || remoteChartLayer(t, res.Ref) != changedDigest {
+		t.Errorf("publish of the changed archive = %+v", res)
+	}
+	if _, err := p.Check(ctx, filepath.Join(t.TempDir(), "missing.tgz"), base, ""); err == nil {
+		t.Error("check of a missing archive succeeded")
+	}
+}

@@ -1,0 +1,288 @@
+package engine
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"sort"
+	"strings"
+
+	"go.uber.org/zap"
+	"helm.sh/helm/v3/pkg/chart"
+
+	"github.com/airgap-charts/airgap-charts/config"
+	"github.com/airgap-charts/airgap-charts/registry"
+	"github.com/airgap-charts/airgap-charts/stages"
+)
+
+// runCacheFormat changes whenever an entry's meaning changes: older entries then miss.
+const runCacheFormat = 1
+
+// runCache remembers, per addon, what the chart stages made of the same inputs last run,
+// under {output}/.cache/runs: the images the render yielded, and the rewritten archive and
+// consumer overrides with their digests. A rerun with nothing changed skips render,
+// extract, rewrite, the second render and the repack. An entry is used only when its key
+// (a digest of every input) is the one computed now and the files it names are still there
+// with the digests recorded; an unreadable entry is ignored with a warning.
+type runCache struct {
+	dir string
+	log *zap.Logger
+	// tool names the build: a rebuilt binary may render or rewrite differently.
+	tool string
+}
+
+func newRunCache(outputDir string, log *zap.Logger) *runCache {
+	return &runCache{dir: filepath.Join(outputDir, ".cache", "runs"), log: log, tool: toolIdentity()}
+}
+
+// runCacheEntry is one addon's record.
+type runCacheEntry struct {
+	Format int    `json:"format"`
+	Addon  string `json:"addon"`
+	// Key digests the chart as rendered (archive and dependencies), the values, the render
+	// settings and the build; Images and Fallbacks are valid for it.
+	Key       string        `json:"key"`
+	Images    []cachedImage `json:"images"`
+	Fallbacks []string      `json:"fallbacks,omitempty"`
+	// Package is the rewrite's output, valid for Key and the images' destinations.
+	Package *cachedPackage `json:"package,omitempty"`
+}
+
+// cachedImage is a stages.FoundImage with its reference spelled out.
+type cachedImage struct {
+	Registry   string            `json:"registry"`
+	Repository string            `json:"repository"`
+	Tag        string            `json:"tag,omitempty"`
+	Digest     string            `json:"digest,omitempty"`
+	Raw        string            `json:"raw"`
+	PodSpec    bool              `json:"pod_spec"`
+	Where      []stages.Location `json:"where"`
+}
+
+// cachedPackage is what rewriteAndPackage wrote.
+type cachedPackage struct {
+	// Key digests the entry's Key and every image mapping the rewrite used.
+	Key             string          `json:"key"`
+	Archive         string          `json:"archive"`
+	ArchiveDigest   string          `json:"archive_digest"`
+	Overrides       string          `json:"overrides"`
+	OverridesDigest string          `json:"overrides_digest"`
+	NotRewritable   []NotRewritable `json:"not_rewritable,omitempty"`
+	// ChartRef and Manifest: the manifest digest the archive had when pushed to (or found
+	// at) ChartRef; a tag with that digest holds this archive.
+	ChartRef string `json:"chart_ref,omitempty"`
+	Manifest string `json:"manifest,omitempty"`
+}
+
+func (c *runCache) path(a config.Addon) string {
+	id := sha256.Sum256([]byte(strings.Join([]string{a.Name(), a.Chart, strings.TrimRight(a.Repository, "/"), a.OCINamespace}, "\x00")))
+	return filepath.Join(c.dir, hex.EncodeToString(id[:12])+".json")
+}
+
+// load returns a's entry, nil when there is none or it cannot be used.
+func (c *runCache) load(a config.Addon, log *zap.Logger) *runCacheEntry {
+	p := c.path(a)
+	data, err := os.ReadFile(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		log.Warn("run cache entry unreadable; ignored", zap.String("file", p), zap.Error(err))
+		return nil
+	}
+	var e runCacheEntry
+	if err := json.Unmarshal(data, &e); err != nil {
+		log.Warn("run cache entry corrupt; ignored", zap.String("file", p), zap.Error(err))
+		return nil
+	}
+	if e.Format != runCacheFormat || e.Addon != a.Name() || e.Key == "" {
+		return nil
+	}
+	return &e
+}
+
+// save writes a's entry atomically; a failure only costs the next run its shortcut.
+// An unchanged entry is left as it is.
+func (c *runCache) save(a config.Addon, e *runCacheEntry, log *zap.Logger) {
+	if e == nil {
+		return
+	}
+	e.Format, e.Addon = runCacheFormat, a.Name()
+	data, err := json.MarshalIndent(e, "", " ")
+	if err == nil {
+		if old, rerr := os.ReadFile(c.path(a)); rerr == nil && bytes.Equal(old, data) {
+			return
+		}
+		err = writeAtomic(c.path(a), data)
+	}
+	if err != nil {
+		log.Warn("run cache entry not written", zap.Error(err))
+	}
+}
+
+// key digests what the render and extract see: the chart with its dependencies as
+// resolved, the value layers, the render settings and the build.
+func (c *runCache) key(ch *chart.Chart, layers []map[string]any, ro stages.RenderOptions, includeDeps bool) (string, error) {
+	h := sha256.New()
+	fmt.Fprintf(h, "format %d\x00tool %s\x00", runCacheFormat, c.tool)
+	if err := hashChart(h, ch, ""); err != nil {
+		return "", err
+	}
+	vals, err := json.Marshal(layers)
+	if err != nil {
+		return "", fmt.Errorf("values: %w", err)
+	}
+	fmt.Fprintf(h, "values %d %s\x00release %q namespace %q kube %q deps %t\x00",
+		len(vals), vals, ro.Release, ro.Namespace, ro.KubeVersion, includeDeps)
+	return "sha256:" + hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// packageKey digests the entry key, the destination registry and the rewrite's mappings.
+func packageKey(key, destRegistry string, mappings []stages.ImageMapping) string {
+	lines := make([]string, len(mappings))
+	for i, m := range mappings {
+		lines[i] = m.Source.String() + "|" + m.Destination.String()
+	}
+	sort.Strings(lines)
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00%s\x00%s", key, destRegistry, strings.Join(lines, "\n"))
+	return "sha256:" + hex.EncodeToString(h.Sum(nil))
+}
+
+// hashChart writes every file and setting of ch and its subcharts to h, in a fixed order.
+func hashChart(h io.Writer, ch *chart.Chart, path string) error {
+	path += "/" + ch.Name()
+	meta, err := json.Marshal(ch.Metadata)
+	if err != nil {
+		return fmt.Errorf("chart %s: %w", path, err)
+	}
+	vals, err := json.Marshal(ch.Values)
+	if err != nil {
+		return fmt.Errorf("chart %s values: %w", path, err)
+	}
+	lock, err := json.Marshal(ch.Lock)
+	if err != nil {
+		return fmt.Errorf("chart %s lock: %w", path, err)
+	}
+	fmt.Fprintf(h, "chart %s\x00meta %d %s\x00values %d %s\x00lock %d %s\x00schema %d %s\x00",
+		path, len(meta), meta, len(vals), vals, len(lock), lock, len(ch.Schema), ch.Schema)
+	for _, group := range []struct {
+		kind  string
+		files []*chart.File
+	}{{"raw", ch.Raw}, {"template", ch.Templates}, {"file", ch.Files}} {
+		files := append([]*chart.File(nil), group.files...)
+		sort.SliceStable(files, func(i, j int) bool { return files[i].Name < files[j].Name })
+		for _, f := range files {
+			if group.kind == "raw" && strings.HasPrefix(f.Name, "charts/") {
+				continue // subcharts are hashed as loaded, below
+			}
+			fmt.Fprintf(h, "%s %q %d\x00", group.kind, f.Name, len(f.Data))
+			h.Write(f.Data)
+		}
+	}
+	subs := append([]*chart.Chart(nil), ch.Dependencies()...)
+	sort.SliceStable(subs, func(i, j int) bool { return subs[i].Name() < subs[j].Name() })
+	fmt.Fprintf(h, "subcharts %d\x00", len(subs))
+	for _, s := range subs {
+		if err := hashChart(h, s, path); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// toolIdentity names this build: module version, VCS revision and the executable's size
+// and time, so any rebuild misses the entries of the one before.
+func toolIdentity() string {
+	id := "unknown"
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		id = bi.Main.Path + "@" + bi.Main.Version + " " + bi.GoVersion
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" || s.Key == "vcs.modified" {
+				id += " " + s.Key + "=" + s.Value
+			}
+		}
+	}
+	if exe, err := os.Executable(); err == nil {
+		if st, err := os.Stat(exe); err == nil {
+			id += fmt.Sprintf(" exe=%d@%d", st.Size(), st.ModTime().UnixNano())
+		}
+	}
+	return id
+}
+
+func cacheImages(images []stages.FoundImage) []cachedImage {
+	out := make([]cachedImage, len(images))
+	for i, img := range images {
+		out[i] = cachedImage{Registry: img.Ref.Registry, Repository: img.Ref.Repository, Tag: img.Ref.Tag,
+			Digest: img.Ref.Digest, Raw: img.Raw, PodSpec: img.PodSpec, Where: img.Where}
+	}
+	return out
+}
+
+func (e *runCacheEntry) foundImages() []stages.FoundImage {
+	out := make([]stages.FoundImage, len(e.Images))
+	for i, img := range e.Images {
+		out[i] = stages.FoundImage{
+			Ref: registry.ImageRef{Registry: img.Registry, Repository: img.Repository, Tag: img.Tag, Digest: img.Digest},
+			Raw: img.Raw, PodSpec: img.PodSpec, Where: img.Where,
+		}
+	}
+	return out
+}
+
+// usable says whether pkg is the package for pkgKey with its files still at the expected
+// paths, holding the recorded digests.
+func (pkg *cachedPackage) usable(pkgKey, archive, overrides string) bool {
+	if pkg == nil || pkg.Key != pkgKey || pkg.Archive != archive || pkg.Overrides != overrides {
+		return false
+	}
+	return fileDigest(archive) == pkg.ArchiveDigest && fileDigest(overrides) == pkg.OverridesDigest
+}
+
+// fileDigest is "sha256:…" of a file's content, "" when it cannot be read.
+func fileDigest(p string) string {
+	f, err := os.Open(p)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return ""
+	}
+	return "sha256:" + hex.EncodeToString(h.Sum(nil))
+}
+
+// writeAtomic writes data to a temporary file beside target and renames it into place.
+func writeAtomic(target string, data []byte) error {
+	if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(target), "."+filepath.Base(target)+".*.tmp")
+	if err != nil {
+		return err
+	}
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return fmt.Errorf("write %s: %w", target, err)
+	}
+	if err := tmp.Close(); err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("write %s: %w", target, err)
+	}
+	if err := os.Rename(tmp.Name(), target); err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("write %s: %w", target, err)
+	}
+	return nil
+}
