@@ -79,6 +79,7 @@ type Session struct {
 	conc     int
 	hub      *HubLimit
 	quota    *ECRLimit
+	state    string // kept across the session's steps, as a nightly job keeps its output dir
 	src, dst *Proxy
 	dstReg   *registrytest.Registry
 }
@@ -121,8 +122,11 @@ func (s *Session) Env(dir string) RunEnv {
 		img := f.Images[i]
 		return ImagePair{Source: img.Ref(s.src.Host), Dest: img.Ref(s.dst.Host)}
 	}
+	if s.state == "" {
+		s.state = dir + "-state"
+	}
 	env := RunEnv{SourceName: f.Options.SourceName, SourceHost: s.src.Host, DestHost: s.dst.Host,
-		Catalog: s.b.Catalog, Concurrency: s.conc, WorkDir: dir, Hub: s.hub, Quota: s.quota}
+		Catalog: s.b.Catalog, Concurrency: s.conc, WorkDir: dir, StateDir: s.state, Hub: s.hub, Quota: s.quota}
 	for i := range f.Images {
 		env.Images = append(env.Images, pair(i))
 	}

@@ -1,6 +1,7 @@
 package benchmarks
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -38,7 +39,7 @@ func (o *Ours) Args(env RunEnv) []string {
 		"--insecure-registry", env.SourceHost,
 		"--insecure-registry", env.DestHost,
 		"--concurrency", strconv.Itoa(max(1, env.Concurrency)),
-		"--output-dir", filepath.Join(env.WorkDir, "out"),
+		"--output-dir", filepath.Join(cmp.Or(env.StateDir, env.WorkDir), "out"),
 		"--report", filepath.Join(env.WorkDir, "report.json"),
 		"--log-format", "json",
 	}

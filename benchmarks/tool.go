@@ -36,6 +36,9 @@ type RunEnv struct {
 	Concurrency int
 	// WorkDir is a fresh directory for this run's files and logs.
 	WorkDir string
+	// StateDir is kept across the steps of one session (cold, then warm…) of one tool and
+	// destination, as a nightly job keeps its output directory between runs.
+	StateDir string
 	// Hub is the source's pull budget when one is enforced (ours gets it as --rate-limit).
 	Hub *HubLimit
 	// Quota is the destination's write quota when one is enforced (ours gets it as
