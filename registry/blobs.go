@@ -49,9 +49,11 @@ const (
 	blobReused
 )
 
-// ensureBlob makes j.dst hold the blob. One transfer per registry and digest runs at a
-// time; a caller that finds one running waits for it, then mounts from the repository
-// that received the blob. A failed transfer is forgotten, so the next caller tries again.
+// ensureBlob makes j.dst hold the blob. The first transfer of a digest to a registry runs
+// alone: a caller that finds it running waits, then mounts from the repository that
+// received the blob. Once a repository holds it, every other repository mounts (or, where
+// the registry does not mount, uploads from the spool) at once, one transfer per
+// repository. A failed transfer is forgotten, so the next caller tries again.
 func (c *Client) ensureBlob(ctx context.Context, j blobJob) (blobOutcome, int64, error) {
 	key := j.dst.RegistryStr() + "|" + j.desc.Digest.String()
 	repo := j.dst.RepositoryStr()
@@ -62,7 +64,13 @@ func (c *Client) ensureBlob(ctx context.Context, j blobJob) (blobOutcome, int64,
 			c.blobs.mu.Unlock()
 			return blobReused, 0, nil
 		}
-		if call := c.blobs.inflight[key]; call != nil {
+		// Holders only grow: while there are none, the registry-wide claim is the one to
+		// take; afterwards each repository takes its own.
+		claim := key
+		if len(holders) > 0 {
+			claim = key + "|" + repo
+		}
+		if call := c.blobs.inflight[claim]; call != nil {
 			c.blobs.mu.Unlock()
 			select {
 			case <-ctx.Done():
@@ -72,7 +80,7 @@ func (c *Client) ensureBlob(ctx context.Context, j blobJob) (blobOutcome, int64,
 			continue
 		}
 		call := &blobCall{done: make(chan struct{})}
-		c.blobs.inflight[key] = call
+		c.blobs.inflight[claim] = call
 		from := ""
 		for h := range holders {
 			from = h
@@ -83,7 +91,7 @@ func (c *Client) ensureBlob(ctx context.Context, j blobJob) (blobOutcome, int64,
 		out, n, err := c.transferBlob(ctx, j, from)
 
 		c.blobs.mu.Lock()
-		delete(c.blobs.inflight, key)
+		delete(c.blobs.inflight, claim)
 		if err == nil {
 			if c.blobs.present[key] == nil {
 				c.blobs.present[key] = map[string]bool{}
@@ -102,7 +110,8 @@ func (c *Client) ensureBlob(ctx context.Context, j blobJob) (blobOutcome, int64,
 const blobAttempts = 3
 
 // transferBlob mounts the blob from the repository from (same registry) when the registry
-// mounts and the job allows it, else checks whether the destination holds it, else uploads it.
+// mounts and the job allows it; else it asks whether the destination holds the blob while
+// it opens an upload session (one round trip for both), and uploads it unless it is there.
 func (c *Client) transferBlob(ctx context.Context, j blobJob, from string) (blobOutcome, int64, error) {
 	hc := c.hc
 	host := j.dst.RegistryStr()
@@ -131,14 +140,16 @@ func (c *Client) transferBlob(ctx context.Context, j blobJob, from string) (blob
 		}
 	}
 	if !mountOK {
-		exists, err := headBlob(ctx, hc, j.dst, d)
+		exists, l, err := c.headAndStart(ctx, j)
 		if err != nil {
 			return 0, 0, err
 		}
 		if exists {
 			return blobReused, 0, nil
 		}
+		loc = l
 	}
+	monolithic := !c.completionBudgeted(host)
 	var err error
 	for attempt := 1; ; attempt++ {
 		if loc == "" {
@@ -146,7 +157,7 @@ func (c *Client) transferBlob(ctx context.Context, j blobJob, from string) (blob
 				return 0, 0, fmt.Errorf("start upload: %w", err)
 			}
 		}
-		n, err := c.uploadFromSource(ctx, hc, loc, j)
+		n, err := c.uploadFromSource(ctx, hc, loc, j, monolithic)
 		if err == nil {
 			return blobUploaded, n, nil
 		}
@@ -158,10 +169,50 @@ func (c *Client) transferBlob(ctx context.Context, j blobJob, from string) (blob
 	}
 }
 
+// headAndStart asks whether j.dst holds the blob and opens an upload session, both at
+// once: on a cold copy the blob is absent and the session is needed, so the answer costs
+// no round trip of its own. When the blob is there the session is left to expire.
+func (c *Client) headAndStart(ctx context.Context, j blobJob) (exists bool, loc string, err error) {
+	type headAnswer struct {
+		exists bool
+		err    error
+	}
+	hctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	head := make(chan headAnswer, 1)
+	go func() {
+		ok, err := headBlob(hctx, c.hc, j.dst, j.desc.Digest)
+		head <- headAnswer{ok, err}
+	}()
+	loc, _, startErr := startUpload(ctx, c.hc, j.dst, j.desc.Digest, "")
+	h := <-head
+	switch {
+	case h.err != nil:
+		return false, "", fmt.Errorf("check blob: %w", h.err)
+	case h.exists:
+		return true, "", nil
+	case startErr != nil:
+		return false, "", fmt.Errorf("start upload: %w", startErr)
+	}
+	return false, loc, nil
+}
+
+// completionBudgeted reports whether the host budgets upload completions (ECR's
+// CompleteLayerUpload quota, or a rate the user set). Such a host gets the chunked upload:
+// its budgeted PUT carries no body, so a 429 on it is retried by the transport instead of
+// costing the blob's bytes again.
+func (c *Client) completionBudgeted(host string) bool {
+	s := c.limits.state(host)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.buckets[bucketKind(KindUpload)+":complete"] != nil
+}
+
 // uploadFromSource streams the blob into an upload session from, in order of preference,
 // the bytes already read, the spool, or the source registry (teed into the spool while the
-// destination registry is not known to mount).
-func (c *Client) uploadFromSource(ctx context.Context, hc *http.Client, loc string, j blobJob) (int64, error) {
+// destination registry is not known to mount). monolithic sends it with the PUT that
+// completes the session; otherwise with a PATCH before it.
+func (c *Client) uploadFromSource(ctx context.Context, hc *http.Client, loc string, j blobJob, monolithic bool) (int64, error) {
 	select {
 	case c.slots <- struct{}{}:
 	case <-ctx.Done():
@@ -191,7 +242,11 @@ func (c *Client) uploadFromSource(ctx context.Context, hc *http.Client, loc stri
 	}
 	defer body.Close()
 	cr := &countingReader{r: body}
-	if err := uploadBlob(ctx, hc, loc, cr, j.desc.Size, d); err != nil {
+	upload := uploadBlob
+	if monolithic {
+		upload = putBlob
+	}
+	if err := upload(ctx, hc, loc, cr, j.desc.Size, d); err != nil {
 		return 0, err
 	}
 	return cr.n, nil
