@@ -110,63 +110,127 @@ func (c *Client) ensureBlob(ctx context.Context, j blobJob) (blobOutcome, int64,
 const blobAttempts = 3
 
 // transferBlob mounts the blob from the repository from (same registry) when the registry
-// mounts and the job allows it; else it asks whether the destination holds the blob while
-// it opens an upload session (one round trip for both), and uploads it unless it is there.
+// mounts and the job allows it; else it uploads the blob unless the destination holds it.
 func (c *Client) transferBlob(ctx context.Context, j blobJob, from string) (blobOutcome, int64, error) {
-	hc := c.hc
 	host := j.dst.RegistryStr()
-	d := j.desc.Digest
+	monolithic := !c.completionBudgeted(host)
 	loc := ""
-	mountOK := false
 	if from != "" && !j.noMount {
-		var release func()
-		if release, mountOK = c.limits.mountGate(host); mountOK {
-			l, mounted, err := startUpload(ctx, hc, j.dst, d, from)
-			if err == nil && mounted {
-				c.limits.confirmMounts(host)
-			} else if err == nil {
-				// 202: an upload session instead of a mount (ECR without BLOB_MOUNTING).
-				c.limits.disableMounts(host)
-				c.log.Debug("registry does not mount blobs; uploading instead", zap.String("registry", host))
-			}
-			release()
-			if err != nil {
-				return 0, 0, fmt.Errorf("mount from %s: %w", from, err)
-			}
-			if mounted {
-				return blobMounted, 0, nil
-			}
-			loc = l
-		}
-	}
-	if !mountOK {
-		exists, l, err := c.headAndStart(ctx, j)
+		mounted, l, err := c.mountBlob(ctx, j, from)
 		if err != nil {
 			return 0, 0, err
 		}
-		if exists {
-			return blobReused, 0, nil
+		if mounted {
+			return blobMounted, 0, nil
 		}
-		loc = l
+		loc = l // "": the host does not mount; else the session its refusal opened
 	}
-	monolithic := !c.completionBudgeted(host)
-	var err error
-	for attempt := 1; ; attempt++ {
+	attempt := 1
+	if loc == "" {
+		out, n, err := c.freshUpload(ctx, j, monolithic)
+		if err == nil || !c.retryBlob(ctx, j, attempt, err) {
+			return out, n, err
+		}
+		attempt++
+	}
+	for ; ; attempt++ {
+		var err error
 		if loc == "" {
-			if loc, _, err = startUpload(ctx, hc, j.dst, d, ""); err != nil {
+			if loc, _, err = startUpload(ctx, c.hc, j.dst, j.desc.Digest, ""); err != nil {
 				return 0, 0, fmt.Errorf("start upload: %w", err)
 			}
 		}
-		n, err := c.uploadFromSource(ctx, hc, loc, j, monolithic)
+		n, err := c.uploadFromSource(ctx, loc, j, monolithic)
 		if err == nil {
 			return blobUploaded, n, nil
 		}
-		if attempt >= blobAttempts || ctx.Err() != nil || !retryableUpload(err) {
+		if !c.retryBlob(ctx, j, attempt, err) {
 			return 0, 0, err
 		}
-		c.log.Debug("retrying blob transfer", zap.String("digest", d.String()), zap.String("repository", j.dst.String()), zap.Error(err))
 		loc = ""
 	}
+}
+
+// retryBlob says whether a failed transfer attempt is worth another.
+func (c *Client) retryBlob(ctx context.Context, j blobJob, attempt int, err error) bool {
+	if attempt >= blobAttempts || ctx.Err() != nil || !retryableUpload(err) {
+		return false
+	}
+	c.log.Debug("retrying blob transfer", zap.String("digest", j.desc.Digest.String()), zap.String("repository", j.dst.String()), zap.Error(err))
+	return true
+}
+
+// mountBlob mounts j's blob from the repository from. mounted is false when the host does
+// not mount: loc is then the upload session its refusal opened, or "" when the host was
+// already known not to mount and nothing was asked.
+func (c *Client) mountBlob(ctx context.Context, j blobJob, from string) (mounted bool, loc string, err error) {
+	host := j.dst.RegistryStr()
+	release, ok := c.limits.mountGate(host)
+	if !ok {
+		return false, "", nil
+	}
+	defer release()
+	loc, mounted, err = startUpload(ctx, c.hc, j.dst, j.desc.Digest, from)
+	switch {
+	case err != nil:
+		return false, "", fmt.Errorf("mount from %s: %w", from, err)
+	case mounted:
+		c.limits.confirmMounts(host)
+	default:
+		// 202: an upload session instead of a mount (ECR without BLOB_MOUNTING).
+		c.limits.disableMounts(host)
+		c.log.Debug("registry does not mount blobs; uploading instead", zap.String("registry", host))
+	}
+	return mounted, loc, nil
+}
+
+// freshUpload is the first attempt at a blob no repository of the run has given the
+// registry: it asks whether the destination repository holds it and opens an upload
+// session, and at the same time, as soon as a transfer slot is free, opens the blob's
+// source; then it streams the blob. On a cold copy the three answers arrive in one round
+// trip instead of three. When the destination holds the blob the session is left to
+// expire and the source read is abandoned.
+func (c *Client) freshUpload(ctx context.Context, j blobJob, monolithic bool) (blobOutcome, int64, error) {
+	octx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type opened struct {
+		rc  io.ReadCloser
+		err error
+	}
+	source := make(chan opened, 1)
+	go func() {
+		if err := c.takeSlot(octx); err != nil {
+			source <- opened{nil, err}
+			return
+		}
+		rc, err := c.openBlob(octx, j)
+		if err != nil {
+			c.releaseSlot()
+		}
+		source <- opened{rc, err}
+	}()
+	exists, loc, err := c.headAndStart(ctx, j)
+	if err != nil || exists {
+		cancel() // the source is not needed: stop waiting for a slot, or abandon the read
+	}
+	o := <-source
+	if o.err == nil {
+		defer c.releaseSlot()
+		defer o.rc.Close()
+	}
+	switch {
+	case err != nil:
+		return 0, 0, err
+	case exists:
+		return blobReused, 0, nil
+	case o.err != nil:
+		return 0, 0, o.err
+	}
+	n, err := sendBlob(ctx, c.hc, loc, j, o.rc, monolithic)
+	if err != nil {
+		return 0, 0, err
+	}
+	return blobUploaded, n, nil
 }
 
 // headAndStart asks whether j.dst holds the blob and opens an upload session, both at
@@ -208,45 +272,65 @@ func (c *Client) completionBudgeted(host string) bool {
 	return s.buckets[bucketKind(KindUpload)+":complete"] != nil
 }
 
-// uploadFromSource streams the blob into an upload session from, in order of preference,
-// the bytes already read, the spool, or the source registry (teed into the spool while the
-// destination registry is not known to mount). monolithic sends it with the PUT that
-// completes the session; otherwise with a PATCH before it.
-func (c *Client) uploadFromSource(ctx context.Context, hc *http.Client, loc string, j blobJob, monolithic bool) (int64, error) {
+func (c *Client) takeSlot(ctx context.Context) error {
 	select {
 	case c.slots <- struct{}{}:
+		return nil
 	case <-ctx.Done():
-		return 0, ctx.Err()
+		return ctx.Err()
 	}
-	defer func() { <-c.slots }()
+}
 
-	d := j.desc.Digest
-	var body io.ReadCloser
-	if j.data != nil {
-		body = io.NopCloser(bytes.NewReader(j.data))
-	} else if rc, ok := c.spool.open(d); ok {
-		body = rc
-	} else {
-		l, err := c.puller.Layer(ctx, j.src.Digest(d.String()))
-		if err != nil {
-			return 0, fmt.Errorf("source %s: %w", j.src, err)
-		}
-		rc, err := l.Compressed()
-		if err != nil {
-			return 0, fmt.Errorf("pull from %s: %w", j.src, err)
-		}
-		if !c.limits.mountsConfirmed(j.dst.RegistryStr()) {
-			rc = c.spool.tee(d, j.desc.Size, rc)
-		}
-		body = rc
+func (c *Client) releaseSlot() { <-c.slots }
+
+// uploadFromSource streams the blob into the upload session at loc.
+func (c *Client) uploadFromSource(ctx context.Context, loc string, j blobJob, monolithic bool) (int64, error) {
+	if err := c.takeSlot(ctx); err != nil {
+		return 0, err
 	}
-	defer body.Close()
+	defer c.releaseSlot()
+	rc, err := c.openBlob(ctx, j)
+	if err != nil {
+		return 0, err
+	}
+	defer rc.Close()
+	return sendBlob(ctx, c.hc, loc, j, rc, monolithic)
+}
+
+// openBlob opens the blob from, in order of preference, the bytes already read, the spool,
+// or the source registry (teed into the spool while the destination registry is not known
+// to mount).
+func (c *Client) openBlob(ctx context.Context, j blobJob) (io.ReadCloser, error) {
+	d := j.desc.Digest
+	if j.data != nil {
+		return io.NopCloser(bytes.NewReader(j.data)), nil
+	}
+	if rc, ok := c.spool.open(d); ok {
+		return rc, nil
+	}
+	l, err := c.puller.Layer(ctx, j.src.Digest(d.String()))
+	if err != nil {
+		return nil, fmt.Errorf("source %s: %w", j.src, err)
+	}
+	rc, err := l.Compressed()
+	if err != nil {
+		return nil, fmt.Errorf("pull from %s: %w", j.src, err)
+	}
+	if !c.limits.mountsConfirmed(j.dst.RegistryStr()) {
+		rc = c.spool.tee(d, j.desc.Size, rc)
+	}
+	return rc, nil
+}
+
+// sendBlob streams body into the upload session at loc and completes it: with the PUT
+// itself when monolithic, else with a PATCH before it. It returns the bytes sent.
+func sendBlob(ctx context.Context, hc *http.Client, loc string, j blobJob, body io.Reader, monolithic bool) (int64, error) {
 	cr := &countingReader{r: body}
 	upload := uploadBlob
 	if monolithic {
 		upload = putBlob
 	}
-	if err := upload(ctx, hc, loc, cr, j.desc.Size, d); err != nil {
+	if err := upload(ctx, hc, loc, cr, j.desc.Size, j.desc.Digest); err != nil {
 		return 0, err
 	}
 	return cr.n, nil
