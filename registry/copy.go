@@ -29,9 +29,10 @@ type CopyResult struct {
 // maxConfigBytes bounds an image config read to check its platform.
 const maxConfigBytes = 16 << 20
 
-// blobsPerImage bounds the blob transfers of one manifest in flight at once; transfers of
-// the whole client are bounded by Concurrency.
-const blobsPerImage = 4
+// blobsPerImage bounds the blobs of one manifest handled at once (existence checks, upload
+// starts, mounts); the transfers themselves are bounded client-wide by Concurrency ×
+// transfersPerCopy, so an image with many layers uses the slots others leave free.
+const blobsPerImage = 8
 
 // Copy copies src to dst for platform ("auto", "linux/amd64", "linux/arm64", any os/arch).
 // The source is pulled through its mirror when one is set; dst is where it lands, under
