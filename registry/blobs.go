@@ -175,6 +175,12 @@ func (c *Client) mountBlob(ctx context.Context, j blobJob, from string) (mounted
 	if !ok {
 		return false, "", nil
 	}
+	if c.limits.mountsConfirmed(host) {
+		// The gate let this mount through after the probe that queued it answered 201:
+		// nothing more to learn, so it need not hold the gate while it mounts.
+		release()
+		release = func() {}
+	}
 	defer release()
 	loc, mounted, err = startUpload(ctx, c.hc, j.dst, j.desc.Digest, from)
 	switch {
