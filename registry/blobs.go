@@ -18,16 +18,57 @@ import (
 // blobTable knows, for the whole run, which blobs are being transferred to a destination
 // registry and which repositories of it already hold them. It is keyed by registry and
 // digest across every repository: go-containerregistry only deduplicates per repository.
+// It also knows the manifests the run copied by digest into each repository (index
+// children), so that two copies of one index into one repository fetch each child once.
 type blobTable struct {
 	mu       sync.Mutex
 	inflight map[string]*blobCall
 	present  map[string]map[string]bool // registry|digest → repositories holding it
+
+	manifestsInflight map[string]*blobCall // registry|repository|digest
+	manifestsPut      map[string]bool
 }
 
 type blobCall struct{ done chan struct{} }
 
 func newBlobTable() *blobTable {
-	return &blobTable{inflight: map[string]*blobCall{}, present: map[string]map[string]bool{}}
+	return &blobTable{inflight: map[string]*blobCall{}, present: map[string]map[string]bool{},
+		manifestsInflight: map[string]*blobCall{}, manifestsPut: map[string]bool{}}
+}
+
+// claimManifest returns done when the run already put the manifest d into repo; else it
+// waits for a copy of it in flight, and when there is none claims it: the caller copies
+// it and calls release with whether it succeeded (a failure is forgotten).
+func (t *blobTable) claimManifest(ctx context.Context, repo name.Repository, d v1.Hash) (done bool, release func(ok bool), err error) {
+	key := repo.RegistryStr() + "|" + repo.RepositoryStr() + "|" + d.String()
+	for {
+		t.mu.Lock()
+		if t.manifestsPut[key] {
+			t.mu.Unlock()
+			return true, nil, nil
+		}
+		if call := t.manifestsInflight[key]; call != nil {
+			t.mu.Unlock()
+			select {
+			case <-ctx.Done():
+				return false, nil, ctx.Err()
+			case <-call.done:
+			}
+			continue
+		}
+		call := &blobCall{done: make(chan struct{})}
+		t.manifestsInflight[key] = call
+		t.mu.Unlock()
+		return false, func(ok bool) {
+			t.mu.Lock()
+			delete(t.manifestsInflight, key)
+			if ok {
+				t.manifestsPut[key] = true
+			}
+			t.mu.Unlock()
+			close(call.done)
+		}, nil
+	}
 }
 
 // blobJob is one blob that one destination repository needs.

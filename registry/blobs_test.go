@@ -124,3 +124,38 @@ func TestCopySkipsBlobsTheRepositoryHolds(t *testing.T) {
 		t.Fatalf("destination digest %s, want %s", got, digestOf(t, b))
 	}
 }
+
+// Two copies of one index into one repository at once (a tag and a pin by digest): each
+// child manifest is fetched from the source once, the second copy waiting for the first.
+func TestCopySameIndexTwiceFetchesChildrenOnce(t *testing.T) {
+	src, dst := registrytest.New(t), registrytest.New(t)
+	idx, _, _ := multiArch(t)
+	pushIndex(t, src.Host+"/app:1", idx)
+	src.Reset()
+	src.Intercept(func(_ http.ResponseWriter, r *http.Request) bool {
+		if isManifestGet(r) {
+			time.Sleep(50 * time.Millisecond) // both copies reach the children before either is put
+		}
+		return false
+	})
+	c := newTestClient(t, ClientOptions{Concurrency: 4})
+	d := digestOf(t, idx)
+	var wg sync.WaitGroup
+	for _, dst := range []string{dst.Host + "/app:1", dst.Host + "/app@" + d} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := c.Copy(context.Background(), MustParseImageRef(src.Host+"/app:1"), MustParseImageRef(dst), "auto"); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	// One index GET per copy, one GET per child.
+	if got := src.Count(registrytest.ManifestGet); got != 4 {
+		t.Fatalf("source manifest GETs = %d, want 4 (2 index + 2 children)", got)
+	}
+	if got := remoteDigest(t, dst.Host+"/app:1"); got != d {
+		t.Fatalf("destination digest %s, want %s", got, d)
+	}
+}
