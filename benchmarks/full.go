@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -25,6 +26,38 @@ type Config struct {
 	Peers        bool          // run the peers (the smoke run does not)
 	AptInstall   bool          // let the skopeo peer apt-get install itself
 	Progress     io.Writer     // one line per run; nil: none
+	// Scenarios limits the run to these scenarios (loopback, wan, hub, ecr); nil: all.
+	// The sweep runs when "sweep" is listed or Scenarios is nil.
+	Scenarios []string
+	// Tools limits the peers to those whose name contains one of these (case-insensitive);
+	// nil: every peer. Ours always runs.
+	Tools []string
+}
+
+// wants reports whether the run includes scenario.
+func (c Config) wants(scenario string) bool {
+	if c.Scenarios == nil {
+		return true
+	}
+	for _, s := range c.Scenarios {
+		if strings.EqualFold(strings.TrimSpace(s), scenario) {
+			return true
+		}
+	}
+	return false
+}
+
+// wantsTool reports whether the peer named name is selected.
+func (c Config) wantsTool(name string) bool {
+	if c.Tools == nil {
+		return true
+	}
+	for _, t := range c.Tools {
+		if t = strings.TrimSpace(t); t != "" && strings.Contains(strings.ToLower(name), strings.ToLower(t)) {
+			return true
+		}
+	}
+	return false
 }
 
 func (c Config) withDefaults() Config {
@@ -110,7 +143,11 @@ func Run(ctx context.Context, cfg Config) (*Results, error) {
 		tools = append(tools, ours)
 	}
 	if cfg.Peers {
-		tools = append(tools, Peers(ctx, PeerSetup{WorkDir: binDir, AptInstall: cfg.AptInstall})...)
+		for _, p := range Peers(ctx, PeerSetup{WorkDir: binDir, AptInstall: cfg.AptInstall}) {
+			if cfg.wantsTool(p.Name()) {
+				tools = append(tools, p)
+			}
+		}
 	}
 	wan := ProxyOptions{RTT: cfg.RTT, BytesPerSecond: cfg.Bandwidth}
 	hub := ProxyOptions{Hub: &HubLimit{Pulls: cfg.HubPulls, Window: cfg.HubWindow},
@@ -129,6 +166,9 @@ func Run(ctx context.Context, cfg Config) (*Results, error) {
 	}
 	for _, t := range tools {
 		for _, p := range plans {
+			if !cfg.wants(p.scenario) {
+				continue
+			}
 			pc := cfg
 			if p.scenario == "hub" {
 				pc.Timeout = min(cfg.Timeout, cfg.HubTimeout)
@@ -143,7 +183,7 @@ func Run(ctx context.Context, cfg Config) (*Results, error) {
 			res.Runs = append(res.Runs, rs...)
 		}
 	}
-	if ours, ok := tools[0].(*Ours); ok {
+	if ours, ok := tools[0].(*Ours); ok && cfg.wants("sweep") {
 		for _, c := range cfg.Sweep {
 			c2 := cfg
 			c2.Concurrency = c

@@ -96,7 +96,7 @@ func NewClient(opts ClientOptions) (*Client, error) {
 		insecure: map[string]bool{},
 		mirrors:  map[string]mirror{},
 		blobs:    newBlobTable(),
-		slots:    make(chan struct{}, opts.Concurrency),
+		slots:    make(chan struct{}, opts.Concurrency*transfersPerCopy),
 	}
 	for _, h := range opts.Insecure {
 		c.insecure[strings.ToLower(strings.TrimSpace(h))] = true

@@ -29,9 +29,10 @@ type CopyResult struct {
 // maxConfigBytes bounds an image config read to check its platform.
 const maxConfigBytes = 16 << 20
 
-// blobsPerImage bounds the blob transfers of one manifest in flight at once; transfers of
-// the whole client are bounded by Concurrency.
-const blobsPerImage = 4
+// blobsPerImage bounds the blobs of one manifest handled at once (existence checks, upload
+// starts, mounts); the transfers themselves are bounded client-wide by Concurrency ×
+// transfersPerCopy, so an image with many layers uses the slots others leave free.
+const blobsPerImage = 8
 
 // Copy copies src to dst for platform ("auto", "linux/amd64", "linux/arm64", any os/arch).
 // The source is pulled through its mirror when one is set; dst is where it lands, under
@@ -130,9 +131,15 @@ type copier struct {
 
 // child copies the manifest desc (from the source repository, by digest) and what it
 // references, then puts it under putRef. With skipExisting, a manifest the destination
-// already holds by digest is left alone (its blobs are there).
-func (cp *copier) child(ctx context.Context, desc v1.Descriptor, putRef string, skipExisting bool) error {
+// already holds by digest is left alone (its blobs are there), and one another copy of the
+// run is putting into the same repository is waited for, not fetched again.
+func (cp *copier) child(ctx context.Context, desc v1.Descriptor, putRef string, skipExisting bool) (err error) {
 	if skipExisting {
+		done, release, err := cp.c.blobs.claimManifest(ctx, cp.dst, desc.Digest)
+		if err != nil || done {
+			return err
+		}
+		defer func() { release(err == nil) }()
 		if _, ok, err := headManifest(ctx, cp.hc, cp.dst, desc.Digest.String()); err != nil {
 			return fmt.Errorf("check manifest %s in %s: %w", desc.Digest, cp.dst, err)
 		} else if ok {

@@ -86,7 +86,8 @@ func nextLocation(resp *http.Response) (string, error) {
 	return resp.Request.URL.ResolveReference(u).String(), nil
 }
 
-// uploadBlob streams body (size bytes, digest d) to an upload session and commits it.
+// uploadBlob streams body (size bytes, digest d) to an upload session with a PATCH and
+// commits it with a PUT without body (the chunked upload, in one chunk).
 func uploadBlob(ctx context.Context, hc *http.Client, loc string, body io.Reader, size int64, d v1.Hash) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPatch, loc, body)
 	if err != nil {
@@ -107,19 +108,50 @@ func uploadBlob(ctx context.Context, hc *http.Client, loc string, body io.Reader
 	if err != nil {
 		return err
 	}
-	u, err := url.Parse(next)
+	u, err := withDigest(next, d)
 	if err != nil {
 		return err
 	}
-	q := u.Query()
-	q.Set("digest", d.String())
-	u.RawQuery = q.Encode()
-	put, err := do(ctx, hc, http.MethodPut, u.String(), nil, map[string]string{"Content-Type": "application/octet-stream"})
+	put, err := do(ctx, hc, http.MethodPut, u, nil, map[string]string{"Content-Type": "application/octet-stream"})
 	if err != nil {
 		return err
 	}
 	defer drain(put)
 	return transport.CheckError(put, http.StatusCreated)
+}
+
+// putBlob streams body (size bytes, digest d) with the PUT that completes the upload
+// session: the monolithic upload, one round trip fewer than PATCH then PUT.
+func putBlob(ctx context.Context, hc *http.Client, loc string, body io.Reader, size int64, d v1.Hash) error {
+	u, err := withDigest(loc, d)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPut, u, body)
+	if err != nil {
+		return err
+	}
+	req.ContentLength = size
+	req.GetBody = nil // a stream cannot be replayed; the blob table retries the transfer
+	req.Header.Set("Content-Type", "application/octet-stream")
+	resp, err := hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer drain(resp)
+	return transport.CheckError(resp, http.StatusCreated)
+}
+
+// withDigest adds ?digest=d to an upload location, keeping its own query.
+func withDigest(loc string, d v1.Hash) (string, error) {
+	u, err := url.Parse(loc)
+	if err != nil {
+		return "", err
+	}
+	q := u.Query()
+	q.Set("digest", d.String())
+	u.RawQuery = q.Encode()
+	return u.String(), nil
 }
 
 // headManifest returns the digest ref (tag or digest) points at in repo.

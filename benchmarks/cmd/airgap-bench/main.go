@@ -6,6 +6,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
@@ -35,6 +36,9 @@ func run() int {
 		timeout     = flag.Duration("timeout", 10*time.Minute, "limit per tool run")
 		smoke       = flag.Bool("smoke", false, "small fleet (10 charts / 25 images), no peers; exit 1 when a request-count target is missed")
 		noPeers     = flag.Bool("no-peers", false, "run ours only")
+		scenarios   = flag.String("scenarios", "", "comma-separated scenarios to run (loopback,wan,hub,ecr,sweep); empty: all")
+		toolsFlag   = flag.String("tools", "", "comma-separated peers to run (name substrings: crane,regsync,skopeo,reference); empty: all")
+		jsonOut     = flag.String("json", "", "also write every run's raw measurements (counts by kind) to this file")
 		work        = flag.String("workdir", "", "scratch directory (default: a temporary one, removed afterwards)")
 	)
 	flag.Parse()
@@ -45,6 +49,12 @@ func run() int {
 		Fleet: benchmarks.FleetOptions{Seed: *seed, Charts: *charts, Images: *images,
 			BaseLayers: *baseLayers, BaseLayerSize: *baseSize, UniqueLayerSize: *uniqueSize},
 		Concurrency: *concurrency, Timeout: *timeout, Peers: !*noPeers, AptInstall: true, Progress: os.Stderr,
+	}
+	if *scenarios != "" {
+		cfg.Scenarios = strings.Split(*scenarios, ",")
+	}
+	if *toolsFlag != "" {
+		cfg.Tools = strings.Split(*toolsFlag, ",")
 	}
 	for _, s := range strings.Split(*sweep, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
@@ -79,6 +89,16 @@ func run() int {
 	if err := benchmarks.WriteResults(*out, res); err != nil {
 		fmt.Fprintf(os.Stderr, "airgap-bench: write results: %v\n", err)
 		return 1
+	}
+	if *jsonOut != "" {
+		raw, err := json.MarshalIndent(append(res.Runs, res.Sweep...), "", "  ")
+		if err == nil {
+			err = os.WriteFile(*jsonOut, raw, 0o644)
+		}
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "airgap-bench: write %s: %v\n", *jsonOut, err)
+			return 1
+		}
 	}
 	fmt.Fprintf(os.Stderr, "wrote %s/RESULTS.md (took %s)\n", *out, res.Took.Round(time.Second))
 	if *smoke {
