@@ -252,3 +252,37 @@ func TestRateLimitFollowsMirrorAndRefunds429(t *testing.T) {
 		}
 	})
 }
+
+// A registry that does not advertise its budget until it is spent: its 429 with
+// ratelimit-remaining 0 and an hour-long Retry-After fails that pull at once with a
+// PullBudgetError and does not pause the host: HEADs and blobs go on.
+func TestSpentBudget429DoesNotPauseHost(t *testing.T) {
+	src, dst := registrytest.New(t), registrytest.New(t)
+	pushImage(t, src.Host+"/a:1", platformImage(t, "linux", "amd64"))
+	pushImage(t, src.Host+"/b:1", platformImage(t, "linux", "amd64"))
+	src.Intercept(func(w http.ResponseWriter, r *http.Request) bool {
+		if kind, repo := registrytest.Classify(r); kind == registrytest.ManifestGet && repo == "b" {
+			w.Header().Set("ratelimit-remaining", "0;w=3600")
+			w.Header().Set("Retry-After", "3600")
+			w.WriteHeader(http.StatusTooManyRequests)
+			return true
+		}
+		return false
+	})
+	c := newTestClient(t, ClientOptions{})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	start := time.Now()
+	_, err := c.Copy(ctx, MustParseImageRef(src.Host+"/b:1"), MustParseImageRef(dst.Host+"/b:1"), "auto")
+	var pb *PullBudgetError
+	if !errors.As(err, &pb) || time.Since(start) > 3*time.Second {
+		t.Fatalf("copy after %s: %v, want a PullBudgetError at once", time.Since(start), err)
+	}
+	start = time.Now()
+	if _, err := c.SourceDigest(ctx, MustParseImageRef(src.Host+"/a:1"), "auto"); err != nil || time.Since(start) > time.Second {
+		t.Fatalf("HEAD after the spent budget took %s: %v (the host was paused)", time.Since(start), err)
+	}
+	if n := src.Count(registrytest.ManifestGet); n != 1 {
+		t.Fatalf("%d manifest GETs, want 1: the refused pull was retried", n)
+	}
+}
