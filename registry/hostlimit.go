@@ -214,23 +214,24 @@ func defaultsMissing(rates []HostRate) []HostRate {
 	return out
 }
 
-// wait blocks until req may be sent to its host: with a token from the host's bucket for
-// its kind, within the pull budget for a manifest GET, and after any 429 pause. done must
-// be called with the answer (nil: none).
-func (h *hostLimits) wait(ctx context.Context, req *http.Request) (done func(*http.Response), err error) {
+// wait blocks until req may be sent to its host: within the pull budget for a manifest
+// GET, with a token from the host's bucket for its kind, and after any 429 pause. done
+// must be called with the answer (nil: none). A non-nil answer is req's answer already
+// (takePull's): do not send req.
+func (h *hostLimits) wait(ctx context.Context, req *http.Request) (done func(*http.Response), answer *http.Response, err error) {
 	host := req.URL.Host
 	s := h.state(host)
 	kind, budgeted := classify(req)
 	manifestGet := budgeted && kind == bucketKind(KindManifestGet)
 	if manifestGet {
 		// The advertised budget first: a spent one is refused without waiting for a token.
-		if err := h.takePull(ctx, req, s); err != nil {
-			return nil, err
+		if answer, err := h.takePull(ctx, req, s); err != nil || answer != nil {
+			return nil, answer, err
 		}
 		if s.pulls != nil {
 			if err := s.pulls.take(ctx); err != nil {
 				s.releasePull()
-				return nil, fmt.Errorf("registry %s: waiting for %s rate limit: %w", host, kind, err)
+				return nil, nil, fmt.Errorf("registry %s: waiting for %s rate limit: %w", host, kind, err)
 			}
 		}
 	} else if budgeted {
@@ -239,7 +240,7 @@ func (h *hostLimits) wait(ctx context.Context, req *http.Request) (done func(*ht
 		s.mu.Unlock()
 		if lim != nil {
 			if err := lim.Wait(ctx); err != nil {
-				return nil, fmt.Errorf("registry %s: waiting for %s rate limit: %w", host, kind, err)
+				return nil, nil, fmt.Errorf("registry %s: waiting for %s rate limit: %w", host, kind, err)
 			}
 		}
 	}
@@ -250,14 +251,14 @@ func (h *hostLimits) wait(ctx context.Context, req *http.Request) (done func(*ht
 				s.pulls.refund()
 			}
 		}
-		return nil, err
+		return nil, nil, err
 	}
 	return func(resp *http.Response) {
 		s.observe(resp, manifestGet)
 		if manifestGet && s.pulls != nil && notAPull(resp) {
 			s.pulls.refund()
 		}
-	}, nil
+	}, nil, nil
 }
 
 // pause holds every request to host until until (a 429's Retry-After).

@@ -73,8 +73,11 @@ func (b *pullBudget) expire(now time.Time) {
 // client allows it (pullWait); otherwise a spent budget is a *PullBudgetError. Before the
 // first pull of a window whose budget is unknown, a HEAD of the same manifest (free on
 // Docker Hub, which reports ratelimit-remaining on it) learns the budget, so that even a
-// run that starts with none left draws no 429.
-func (h *hostLimits) takePull(ctx context.Context, req *http.Request, s *hostState) error {
+// run that starts with none left draws no 429. When that HEAD, sent without credentials,
+// draws a 401, the 401 is req's answer (answer non-nil, nothing reserved): the auth
+// router learns the challenge from it, the host sees one 401, not two, and the
+// authenticated GET probes again.
+func (h *hostLimits) takePull(ctx context.Context, req *http.Request, s *hostState) (answer *http.Response, err error) {
 	host := req.URL.Host
 	for {
 		s.mu.Lock()
@@ -92,13 +95,20 @@ func (h *hostLimits) takePull(ctx context.Context, req *http.Request, s *hostSta
 			b.headSent = true
 			b.inflight++ // hold the other pulls until the HEAD has answered
 			s.mu.Unlock()
-			h.headProbe(req, s)
+			resp := h.headProbe(req, s)
 			s.releasePull()
+			if resp != nil && resp.StatusCode == http.StatusUnauthorized && req.Header.Get("Authorization") == "" {
+				s.mu.Lock()
+				b.headSent = false
+				s.mu.Unlock()
+				resp.Request = req
+				return resp, nil
+			}
 			continue
 		case !b.known || b.low-b.inflight-b.lost > 0:
 			b.inflight++
 			s.mu.Unlock()
-			return nil
+			return nil, nil
 		case b.inflight > 0:
 			// what is left may be taken by the pulls in flight: wait for their counts
 		default:
@@ -111,10 +121,10 @@ func (h *hostLimits) takePull(ctx context.Context, req *http.Request, s *hostSta
 			s.mu.Unlock()
 			wait := time.Until(until)
 			if h.pullWait <= 0 || until.IsZero() || wait > h.pullWait {
-				return perr
+				return nil, perr
 			}
 			if err := sleepCtx(ctx, wait); err != nil {
-				return err
+				return nil, err
 			}
 			s.mu.Lock()
 			b.refused--
@@ -125,19 +135,20 @@ func (h *hostLimits) takePull(ctx context.Context, req *http.Request, s *hostSta
 		s.mu.Unlock()
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			return nil, ctx.Err()
 		case <-wake:
 		}
 	}
 }
 
 // headProbe sends a HEAD of the manifest req would GET (through the retries: a 429 or 5xx
-// is tried again, after any pause of the host) and records the count it reports. A probe
-// that fails for good only leaves the budget unknown.
-func (h *hostLimits) headProbe(req *http.Request, s *hostState) {
+// is tried again, after any pause of the host) and records the count it reports. It
+// returns the answer, its body closed (nil: none). A probe that fails for good only
+// leaves the budget unknown.
+func (h *hostLimits) headProbe(req *http.Request, s *hostState) *http.Response {
 	head, err := http.NewRequestWithContext(req.Context(), http.MethodHead, req.URL.String(), nil)
 	if err != nil {
-		return
+		return nil
 	}
 	for _, k := range []string{"Authorization", "Accept", "User-Agent"} {
 		if v := req.Header.Values(k); len(v) > 0 {
@@ -146,10 +157,12 @@ func (h *hostLimits) headProbe(req *http.Request, s *hostState) {
 	}
 	resp, err := h.probe.RoundTrip(head)
 	if err != nil {
-		return
+		return nil
 	}
 	resp.Body.Close()
+	resp.Body = http.NoBody
 	s.observe(resp, false)
+	return resp
 }
 
 // releasePull gives back a pull reserved by takePull and never sent.

@@ -26,7 +26,11 @@ type hubEmulator struct {
 	budget int
 	window time.Duration
 
+	// bearer: every request needs a Bearer token from /token first, as on Docker Hub.
+	bearer bool
+
 	mu         sync.Mutex
+	unauth     int // 401 challenges answered
 	used       int
 	visits     map[string]int
 	limiter429 int // manifest GETs refused because the budget was spent (avoidable)
@@ -43,6 +47,16 @@ func newHubEmulator(reg *registrytest.Registry, seed uint64, rate float64, budge
 func (h *hubEmulator) serve(w http.ResponseWriter, r *http.Request) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if h.bearer && r.URL.Path == "/token" {
+		fmt.Fprint(w, `{"token":"anonymous-pull"}`)
+		return true
+	}
+	if h.bearer && r.Header.Get("Authorization") != "Bearer anonymous-pull" {
+		h.unauth++
+		w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Bearer realm="http://%s/token",service="hub"`, r.Host))
+		w.WriteHeader(http.StatusUnauthorized)
+		return true
+	}
 	// Keyed by repository and kind, not path: the images' digests are random.
 	kind, repo := registrytest.Classify(r)
 	key := fmt.Sprintf("%s %s %s", r.Method, kind, repo)
@@ -284,5 +298,47 @@ func TestSpentBudget429DoesNotPauseHost(t *testing.T) {
 	}
 	if n := src.Count(registrytest.ManifestGet); n != 1 {
 		t.Fatalf("%d manifest GETs, want 1: the refused pull was retried", n)
+	}
+}
+
+// Docker Hub's flow: Bearer tokens, and a budget already spent when the run starts. The
+// first HEAD probe's 401 teaches the auth router the challenge (one 401 for the host, not
+// one for the probe and one for the GET); the authenticated HEAD learns the budget is 0:
+// no manifest GET, no 429, a PullBudgetError per copy.
+func TestHubBudgetSpentAtStartWithBearerAuth(t *testing.T) {
+	src, dst := registrytest.New(t), registrytest.New(t)
+	repos, need := hubFleet(t, src, 4)
+	hub := newHubEmulator(src, 1, 0, 0)
+	hub.bearer = true
+	c := newTestClient(t, ClientOptions{Concurrency: 4})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	errs := copyAll(ctx, c, src.Host, dst.Host, repos)
+	pulls, limiter429, _, _ := hub.counts()
+	if len(errs) != len(repos) || pulls != 0 || limiter429 != 0 || hub.unauth != 1 {
+		t.Fatalf("%d of %d copies failed (want all), pulls %d, limiter 429s %d (want 0 and 0), 401s %d (want 1)",
+			len(errs), len(repos), pulls, limiter429, hub.unauth)
+	}
+	for _, err := range errs {
+		var pb *PullBudgetError
+		if !errors.As(err, &pb) {
+			t.Fatalf("copy error %v, want a PullBudgetError", err)
+		}
+	}
+	if n := src.Count(registrytest.ManifestGet); n != 0 {
+		t.Fatalf("%d manifest GETs reached a host whose budget was spent", n)
+	}
+
+	// The window passed (a new budget of exactly what is needed): everything copies with
+	// the one 401 of a new client and no 429 from the limiter.
+	hub2 := newHubEmulator(src, 5, 0.08, need)
+	hub2.bearer = true
+	c2 := newTestClient(t, ClientOptions{Concurrency: 4})
+	if errs := copyAll(ctx, c2, src.Host, dst.Host, repos); len(errs) > 0 {
+		t.Fatalf("%d copies failed with the exact budget, first: %v", len(errs), errs[0])
+	}
+	pulls, limiter429, _, _ = hub2.counts()
+	if pulls != need || limiter429 != 0 || hub2.unauth != 1 {
+		t.Fatalf("pulls %d (want %d), limiter 429s %d (want 0), 401s %d (want 1)", pulls, need, limiter429, hub2.unauth)
 	}
 }

@@ -47,9 +47,9 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			r = req.Clone(ctx)
 			r.Body = body
 		}
-		done, err := t.limits.wait(ctx, r)
-		if err != nil {
-			return nil, err
+		done, answer, err := t.limits.wait(ctx, r)
+		if err != nil || answer != nil {
+			return answer, err
 		}
 		resp, err := t.inner.RoundTrip(r)
 		done(resp)
