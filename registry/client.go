@@ -107,6 +107,7 @@ func NewClient(opts ClientOptions) (*Client, error) {
 			return nil, fmt.Errorf("registry mirror for %s: empty mirror host", src)
 		}
 		c.mirrors[hostKey(src)] = mirror{host: host, prefix: prefix}
+		limits.mirror(src, host)
 	}
 	c.rt = newSharedTransport(opts.Concurrency, c.Insecure, limits, defaultRetryPolicy, opts.UserAgent, log)
 	c.auth = newAuthRouter(c.rt, c.keychain, c.Insecure)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -90,12 +89,8 @@ type hostState struct {
 	mu         sync.Mutex
 	pauseUntil time.Time
 	buckets    map[bucketKind]*rate.Limiter
-
-	// Pull budget advertised by ratelimit-remaining (-1: unknown).
-	remaining int
-	window    time.Duration
-	inflight  int // manifest GETs sent and not yet answered
-	refused   int // manifest GETs refused because the budget was spent
+	pulls      *pullBucket // --rate-limit on manifest GETs; nil: none
+	pull       pullBudget  // advertised by ratelimit-remaining
 
 	mountsOff bool // a mount answered 202: this host does not mount
 	mountsOn  bool // a mount answered 201: this host mounts
@@ -110,11 +105,14 @@ type hostLimits struct {
 	hosts    map[string]*hostState
 	rates    map[string][]HostRate // by host key
 	ecr      map[string]bool       // hosts with ECR's default quotas though not named like ECR
+	mirrored map[string][]string   // mirror host key → the source host keys pulled through it
 	pullWait time.Duration         // how long a spent pull budget may be waited out
+	probe    http.RoundTripper     // sends the HEAD that learns a pull budget; nil: none
 }
 
 func newHostLimits(rates []HostRate, ecrHosts []string, pullWait time.Duration) (*hostLimits, error) {
-	h := &hostLimits{hosts: map[string]*hostState{}, rates: map[string][]HostRate{}, ecr: map[string]bool{}, pullWait: pullWait}
+	h := &hostLimits{hosts: map[string]*hostState{}, rates: map[string][]HostRate{}, ecr: map[string]bool{},
+		mirrored: map[string][]string{}, pullWait: pullWait}
 	for _, e := range ecrHosts {
 		h.ecr[hostKey(e)] = true
 	}
@@ -133,25 +131,68 @@ func newHostLimits(rates []HostRate, ecrHosts []string, pullWait time.Duration) 
 	return h, nil
 }
 
+// mirror says that source's images are pulled from mirrorHost (--registry-mirror): the
+// mirror takes the source's rates for the kinds it has none of its own, since the requests
+// a budget of the source (--rate-limit docker.io=…) is meant for really go to the mirror.
+// Call before the first request.
+func (h *hostLimits) mirror(source, mirrorHost string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	k := hostKey(mirrorHost)
+	h.mirrored[k] = append(h.mirrored[k], hostKey(source))
+}
+
+// ratesOf are the rates of host key k: its own, then for each kind it lacks the strictest
+// of the sources mirrored to it. Call with h.mu held.
+func (h *hostLimits) ratesOf(k string) []HostRate {
+	rates := append([]HostRate(nil), h.rates[k]...)
+	inherited := map[RequestKind]HostRate{}
+	for _, src := range h.mirrored[k] {
+		for _, r := range h.rates[src] {
+			if cur, ok := inherited[r.Kind]; !ok || float64(r.N)/r.Period.Seconds() < float64(cur.N)/cur.Period.Seconds() {
+				inherited[r.Kind] = r
+			}
+		}
+	}
+	for _, kind := range []RequestKind{KindManifestGet, KindManifestPut, KindUpload} {
+		r, ok := inherited[kind]
+		if !ok {
+			continue
+		}
+		own := false
+		for _, o := range rates {
+			own = own || o.Kind == kind
+		}
+		if !own {
+			r.Host = k
+			rates = append(rates, r)
+		}
+	}
+	return rates
+}
+
 func (h *hostLimits) state(host string) *hostState {
 	k := hostKey(host)
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	s := h.hosts[k]
 	if s == nil {
-		s = &hostState{buckets: map[bucketKind]*rate.Limiter{}, remaining: -1}
-		rates := h.rates[k]
+		s = &hostState{buckets: map[bucketKind]*rate.Limiter{}}
+		rates := h.ratesOf(k)
 		if _, _, isECR := IsECRHost(k); isECR || h.ecr[k] {
 			rates = append(defaultsMissing(rates), rates...)
 		}
 		for _, r := range rates {
-			lim := rate.NewLimiter(rate.Every(r.Period/time.Duration(r.N)), r.N)
-			if r.Kind == KindUpload {
+			switch r.Kind {
+			case KindManifestGet:
+				s.pulls = newPullBucket(r.N, r.Period)
+			case KindUpload:
+				lim := rate.NewLimiter(rate.Every(r.Period/time.Duration(r.N)), r.N)
 				s.buckets[bucketKind(KindUpload)+":start"] = lim
 				s.buckets[bucketKind(KindUpload)+":complete"] = rate.NewLimiter(lim.Limit(), lim.Burst())
-				continue
+			default:
+				s.buckets[bucketKind(r.Kind)] = rate.NewLimiter(rate.Every(r.Period/time.Duration(r.N)), r.N)
 			}
-			s.buckets[bucketKind(r.Kind)] = lim
 		}
 		h.hosts[k] = s
 	}
@@ -173,125 +214,51 @@ func defaultsMissing(rates []HostRate) []HostRate {
 	return out
 }
 
-// PullBudgetError says a host's advertised pull budget (ratelimit-remaining) is spent.
-type PullBudgetError struct {
-	Host    string
-	Window  time.Duration
-	Refused int // manifest GETs refused so far on this host, this one included
-}
-
-func (e *PullBudgetError) Error() string {
-	return fmt.Sprintf("registry %s: pull budget spent (ratelimit-remaining reached 0, window %s); %d more manifest pull(s) needed so far: rerun after the window, authenticate for a larger budget, or use --registry-mirror",
-		e.Host, e.Window, e.Refused)
-}
-
-// wait blocks until req may be sent to its host: after any 429 pause, within the pull
-// budget, and with a token from the host's bucket for its kind.
-func (h *hostLimits) wait(ctx context.Context, req *http.Request) (done func(*http.Response), err error) {
+// wait blocks until req may be sent to its host: within the pull budget for a manifest
+// GET, with a token from the host's bucket for its kind, and after any 429 pause. done
+// must be called with the answer (nil: none). A non-nil answer is req's answer already
+// (takePull's): do not send req.
+func (h *hostLimits) wait(ctx context.Context, req *http.Request) (done func(*http.Response), answer *http.Response, err error) {
 	host := req.URL.Host
 	s := h.state(host)
-	if err := s.waitPause(ctx); err != nil {
-		return nil, err
-	}
 	kind, budgeted := classify(req)
-	if budgeted && kind == bucketKind(KindManifestGet) {
-		if err := h.takePull(ctx, host, s); err != nil {
-			return nil, err
+	manifestGet := budgeted && kind == bucketKind(KindManifestGet)
+	if manifestGet {
+		// The advertised budget first: a spent one is refused without waiting for a token.
+		if answer, err := h.takePull(ctx, req, s); err != nil || answer != nil {
+			return nil, answer, err
 		}
-	}
-	if budgeted {
+		if s.pulls != nil {
+			if err := s.pulls.take(ctx); err != nil {
+				s.releasePull()
+				return nil, nil, fmt.Errorf("registry %s: waiting for %s rate limit: %w", host, kind, err)
+			}
+		}
+	} else if budgeted {
 		s.mu.Lock()
 		lim := s.buckets[kind]
 		s.mu.Unlock()
 		if lim != nil {
 			if err := lim.Wait(ctx); err != nil {
-				return nil, fmt.Errorf("registry %s: waiting for %s rate limit: %w", host, kind, err)
+				return nil, nil, fmt.Errorf("registry %s: waiting for %s rate limit: %w", host, kind, err)
 			}
 		}
 	}
-	manifestGet := budgeted && kind == bucketKind(KindManifestGet)
-	return func(resp *http.Response) { s.observe(resp, manifestGet) }, nil
-}
-
-// takePull reserves one manifest GET from the advertised budget, waiting for the window
-// when the client allows it.
-func (h *hostLimits) takePull(ctx context.Context, host string, s *hostState) error {
-	s.mu.Lock()
-	if s.remaining < 0 || s.remaining > 0 {
-		if s.remaining > 0 {
-			s.remaining--
-		}
-		s.inflight++
-		s.mu.Unlock()
-		return nil
-	}
-	s.refused++
-	perr := &PullBudgetError{Host: hostKey(host), Window: s.window, Refused: s.refused}
-	wait := s.window
-	s.mu.Unlock()
-	if h.pullWait <= 0 || wait <= 0 || wait > h.pullWait {
-		return perr
-	}
-	t := time.NewTimer(wait)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-	}
-	s.mu.Lock()
-	s.refused--
-	if s.remaining == 0 {
-		s.remaining = -1 // the window passed: the next answer says what is left
-	}
-	s.inflight++
-	s.mu.Unlock()
-	return nil
-}
-
-// observe records what a response says about the host: its pull budget.
-func (s *hostState) observe(resp *http.Response, manifestGet bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if manifestGet && s.inflight > 0 {
-		s.inflight--
-	}
-	if resp == nil {
-		return
-	}
-	n, w, ok := parseRateLimitRemaining(resp.Header.Get("ratelimit-remaining"))
-	if !ok {
-		return
-	}
-	// Requests still in flight were sent after this count was taken; they may be counted yet.
-	n -= s.inflight
-	if n < 0 {
-		n = 0
-	}
-	if s.remaining < 0 || n < s.remaining || w != s.window {
-		s.remaining = n
-	}
-	s.window = w
-}
-
-// parseRateLimitRemaining reads "N;w=SECONDS" (Docker Hub's ratelimit-remaining).
-func parseRateLimitRemaining(v string) (n int, window time.Duration, ok bool) {
-	if v == "" {
-		return 0, 0, false
-	}
-	parts := strings.Split(v, ";")
-	n, err := strconv.Atoi(strings.TrimSpace(parts[0]))
-	if err != nil {
-		return 0, 0, false
-	}
-	for _, p := range parts[1:] {
-		if k, val, found := strings.Cut(strings.TrimSpace(p), "="); found && k == "w" {
-			if secs, err := strconv.Atoi(val); err == nil {
-				window = time.Duration(secs) * time.Second
+	if err := s.waitPause(ctx); err != nil {
+		if manifestGet {
+			s.releasePull()
+			if s.pulls != nil {
+				s.pulls.refund()
 			}
 		}
+		return nil, nil, err
 	}
-	return n, window, true
+	return func(resp *http.Response) {
+		s.observe(resp, manifestGet)
+		if manifestGet && s.pulls != nil && notAPull(resp) {
+			s.pulls.refund()
+		}
+	}, nil, nil
 }
 
 // pause holds every request to host until until (a 429's Retry-After).
@@ -366,19 +333,4 @@ func (h *hostLimits) mountsConfirmed(host string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.mountsOn && !s.mountsOff
-}
-
-// refusedPulls returns the manifest GETs refused per host for a spent pull budget.
-func (h *hostLimits) refusedPulls() map[string]int {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	out := map[string]int{}
-	for k, s := range h.hosts {
-		s.mu.Lock()
-		if s.refused > 0 {
-			out[k] = s.refused
-		}
-		s.mu.Unlock()
-	}
-	return out
 }

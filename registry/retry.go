@@ -47,9 +47,9 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			r = req.Clone(ctx)
 			r.Body = body
 		}
-		done, err := t.limits.wait(ctx, r)
-		if err != nil {
-			return nil, err
+		done, answer, err := t.limits.wait(ctx, r)
+		if err != nil || answer != nil {
+			return answer, err
 		}
 		resp, err := t.inner.RoundTrip(r)
 		done(resp)
@@ -71,8 +71,12 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		t.log.Debug("retrying registry request", fields...)
 		if resp != nil && resp.StatusCode == http.StatusTooManyRequests {
-			// Every request to this host waits, not only this one (limits.wait above).
-			t.limits.pause(req.URL.Host, time.Now().Add(delay))
+			// Every request to this host waits, not only this one (limits.wait above). A
+			// 429 saying the pull budget is spent (ratelimit-remaining: 0) holds only the
+			// pulls: the retry's wait refuses it, or waits out the window when allowed.
+			if !budgetSpent(resp) {
+				t.limits.pause(req.URL.Host, time.Now().Add(delay))
+			}
 			continue
 		}
 		if err := sleepCtx(ctx, delay); err != nil {

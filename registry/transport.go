@@ -69,8 +69,7 @@ func newSharedTransport(concurrency int, isInsecure func(string) bool, limits *h
 		insecure:   newHTTPTransport(concurrency, true),
 		isInsecure: isInsecure,
 	}
-	return &userAgentTransport{
-		inner: &retryTransport{inner: base, limits: limits, policy: policy, log: log},
-		ua:    ua,
-	}
+	rt := &retryTransport{inner: base, limits: limits, policy: policy, log: log}
+	limits.probe = rt // a HEAD probe is retried like any request; HEADs take no pull
+	return &userAgentTransport{inner: rt, ua: ua}
 }
