@@ -25,7 +25,10 @@ func (h *hostRouter) RoundTrip(req *http.Request) (*http.Response, error) {
 }
 
 func newHTTPTransport(concurrency int, skipVerify bool) *http.Transport {
-	idle := max(2*concurrency, 16)
+	// Every transfer slot (concurrency × transfersPerCopy) may hold a connection to the
+	// source and one to the destination; keeping them all idle between blobs avoids new
+	// connections (and TLS handshakes) in the middle of a run.
+	idle := max(2*concurrency*transfersPerCopy, 16)
 	t := &http.Transport{
 		Proxy: http.ProxyFromEnvironment,
 		DialContext: (&net.Dialer{
