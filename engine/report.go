@@ -19,16 +19,19 @@ const (
 // Report is the outcome of a run: every addon, every image, and the totals. It holds no
 // secret: credentials never reach it.
 type Report struct {
-	Started     time.Time      `json:"started"`
-	Duration    time.Duration  `json:"duration_ns"`
-	Registry    string         `json:"registry"`
-	Prefix      string         `json:"prefix,omitempty"`
-	ScanOnly    bool           `json:"scan_only"`
-	Platform    string         `json:"platform"`
-	Addons      []*AddonReport `json:"addons"`
-	Totals      Totals         `json:"totals"`
-	UniqueJobs  int            `json:"unique_image_jobs"`
-	ElapsedText string         `json:"elapsed"`
+	Started    time.Time      `json:"started"`
+	Duration   time.Duration  `json:"duration_ns"`
+	Registry   string         `json:"registry"`
+	Prefix     string         `json:"prefix,omitempty"`
+	ScanOnly   bool           `json:"scan_only"`
+	Platform   string         `json:"platform"`
+	Addons     []*AddonReport `json:"addons"`
+	Totals     Totals         `json:"totals"`
+	UniqueJobs int            `json:"unique_image_jobs"`
+	// PullsRefused is, per source host whose advertised pull budget ran out, how many more
+	// manifest pulls the run needed (at least).
+	PullsRefused map[string]int `json:"pulls_refused,omitempty"`
+	ElapsedText  string         `json:"elapsed"`
 }
 
 // Totals sums the run.

@@ -61,6 +61,11 @@ func Run(ctx context.Context, opts Options, log *zap.Logger) (*Report, error) {
 	pool.Close()
 
 	rep := newReport(reports, env.registry, opts, time.Since(started))
+	rep.PullsRefused = env.client.RefusedPulls()
+	for host, n := range rep.PullsRefused {
+		log.Error("pull budget spent: the run stopped pulling before the registry refused it",
+			zap.String("host", host), zap.Int("more_pulls_needed_at_least", n))
+	}
 	if opts.ReportFile != "" {
 		if err := rep.WriteJSON(opts.ReportFile); err != nil {
 			return rep, err

@@ -53,6 +53,15 @@ func (r *Report) WriteSummary(w io.Writer, color bool) {
 	}
 	fmt.Fprintf(w, "\n%d addons: %d succeeded, %d failed; %d distinct images: %d %s, %d skipped, %d failed; %s in %s\n",
 		t.Addons, t.Succeeded, t.Failed, r.UniqueJobs, t.Copied+t.Planned, verb, t.Skipped, t.ImgFailed, HumanBytes(t.Bytes), r.ElapsedText)
+	hosts := make([]string, 0, len(r.PullsRefused))
+	for h := range r.PullsRefused {
+		hosts = append(hosts, h)
+	}
+	sort.Strings(hosts)
+	for _, h := range hosts {
+		fmt.Fprintf(w, "Pull budget of %s spent: at least %d more manifest pulls needed; rerun after the window resets (finished images are skipped) or raise the budget with credentials.\n",
+			h, r.PullsRefused[h])
+	}
 	if r.ScanOnly {
 		r.writePlan(w)
 	}
