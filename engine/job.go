@@ -29,6 +29,15 @@ func (j ImageJob) key() string {
 // origin is what decides the content a job puts under its destination tag.
 func (j ImageJob) origin() string { return j.Source.String() + "|" + j.platform() }
 
+// pinnedDigest is the digest a job's destination tag must hold, known without a request:
+// the source's pinned digest when the whole image (index included) is copied.
+func (j ImageJob) pinnedDigest() string {
+	if j.platform() != registry.PlatformAuto {
+		return ""
+	}
+	return j.Source.Digest
+}
+
 // destinationTag is the repository:tag a job writes, empty when it writes by digest only.
 func (j ImageJob) destinationTag() string {
 	if j.Destination.Tag == "" {

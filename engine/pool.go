@@ -33,8 +33,12 @@ type Pool struct {
 	jobs   map[string]*Pending
 	order  []*Pending
 	claims map[string]ImageJob // destination repo:tag → first job writing it
-	queue  []*Pending
-	closed bool
+	// lastOnTag is the latest job writing each destination repo:tag: jobs sharing a tag
+	// run one after the other, so the later one finds the tag written and does not pull
+	// the same manifests again.
+	lastOnTag map[string]*Pending
+	queue     []*Pending
+	closed    bool
 	// ensured holds one EnsureRepository call per destination repository.
 	ensured map[string]*ensureCall
 	wake    chan struct{}
@@ -45,6 +49,7 @@ type Pool struct {
 type Pending struct {
 	job   ImageJob
 	rival *ImageJob // another source writing the same destination tag
+	after *Pending  // the job before this one writing the same destination tag
 	done  chan struct{}
 	res   JobResult
 }
@@ -68,7 +73,7 @@ func NewPool(ctx context.Context, opts PoolOptions) *Pool {
 	}
 	p := &Pool{
 		ctx: ctx, opts: opts, log: log,
-		jobs: map[string]*Pending{}, claims: map[string]ImageJob{}, ensured: map[string]*ensureCall{},
+		jobs: map[string]*Pending{}, claims: map[string]ImageJob{}, lastOnTag: map[string]*Pending{}, ensured: map[string]*ensureCall{},
 		wake: make(chan struct{}, 1), done: make(chan struct{}),
 	}
 	p.g.SetLimit(opts.Concurrency)
@@ -95,6 +100,8 @@ func (p *Pool) Submit(job ImageJob) *Pending {
 		} else if !ok {
 			p.claims[tag] = job
 		}
+		pd.after = p.lastOnTag[tag]
+		p.lastOnTag[tag] = pd
 	}
 	p.jobs[job.key()] = pd
 	p.order = append(p.order, pd)
@@ -133,6 +140,15 @@ func (p *Pool) dispatch() {
 			continue
 		}
 		p.g.Go(func() error {
+			if pd.after != nil {
+				// Dispatched earlier, so it holds a slot or is done: no deadlock.
+				select {
+				case <-pd.after.done:
+				case <-p.ctx.Done():
+					pd.finish(JobResult{Job: pd.job, Outcome: OutcomeFailed, Err: fmt.Errorf("image %s: %w", pd.job.Source, p.ctx.Err())})
+					return nil
+				}
+			}
 			pd.finish(p.run(p.ctx, pd))
 			return nil
 		})
@@ -209,7 +225,12 @@ func (p *Pool) decide(ctx context.Context, pd *Pending) JobResult {
 	overwrite := false
 	if exists {
 		if !pol.VerifyDigest && !pol.Overwrite && pol.SkipExisting {
-			return JobResult{Outcome: OutcomeSkippedExisting, DestDigest: destDigest}
+			if pin := job.pinnedDigest(); pin != "" && pin != destDigest {
+				// A digest-pinned source says what the tag must hold: costs no request.
+				return JobResult{Outcome: OutcomeSkippedExisting, SourceDigest: pin, DestDigest: destDigest,
+					Reason: fmt.Sprintf("digest differs: source %s, destination %s", pin, destDigest)}
+			}
+			return JobResult{Outcome: OutcomeSkippedExisting, SourceDigest: job.pinnedDigest(), DestDigest: destDigest}
 		}
 		if pol.VerifyDigest || pol.Overwrite {
 			sd, err := c.SourceDigest(ctx, job.Source, job.platform())

@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -426,5 +427,61 @@ func TestPoolEnsuresOncePerRepositoryRecordsAndHonoursMountPolicy(t *testing.T) 
 	}
 	if got := byOutcome(pool.Close()); got[OutcomeSkippedExisting] != len(jobs) || len(dst.Requests()) != 0 {
 		t.Fatalf("rerun on the same preflight: %v, %d destination requests", got, len(dst.Requests()))
+	}
+}
+
+// app:tag and app:tag@digest land on one destination tag: they run one after the other,
+// so the multi-arch image's manifests are pulled exactly once; a pin to another digest
+// still fails as a collision, and a pinned job finding its tag on other content says so.
+func TestPoolPinnedAndTaggedShareOnePull(t *testing.T) {
+	src, dst := registrytest.New(t), registrytest.New(t)
+	imgs := images(t, 3)
+	idx := mutate.AppendManifests(mutate.IndexMediaType(empty.Index, types.OCIImageIndex),
+		mutate.IndexAddendum{Add: imgs[0], Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "amd64"}}},
+		mutate.IndexAddendum{Add: imgs[1], Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "arm64"}}})
+	r, err := name.NewTag(src.Host+"/lib/app:1", name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.WriteIndex(r, idx); err != nil {
+		t.Fatal(err)
+	}
+	d, err := idx.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := push(t, src.Host+"/lib/other:1", imgs[2])
+	src.Reset()
+	c := newClient(t)
+	ctx := context.Background()
+	pool := NewPool(ctx, PoolOptions{Concurrency: 8, Client: c, Policy: Policy{SkipExisting: true}})
+	tagged := pool.Submit(job(src.Host+"/lib/app:1", dst.Host))
+	pinned := pool.Submit(job(src.Host+"/lib/app:1@"+d.String(), dst.Host))
+	wrong := pool.Submit(job(src.Host+"/lib/app:1@"+other, dst.Host))
+	pool.Close()
+	if got := src.Count(registrytest.ManifestGet); got != 3 {
+		t.Fatalf("source manifest GETs = %d, want 3 (index + 2 children once): %v", got, src.Counts())
+	}
+	if r := tagged.Wait(ctx); r.Outcome != OutcomeCopied {
+		t.Fatalf("tagged: %+v", r)
+	}
+	if r := pinned.Wait(ctx); r.Outcome != OutcomeSkippedExisting || r.DestDigest != d.String() || r.Reason != "" {
+		t.Fatalf("pinned: %+v, want skipped-existing on its own digest", r)
+	}
+	if r := wrong.Wait(ctx); r.Err == nil || !strings.Contains(r.Err.Error(), "collision") {
+		t.Fatalf("pin to another digest: %+v, want a collision failure", r)
+	}
+	if got := head(t, dst.Host+"/mirror/lib/app:1"); got != d.String() {
+		t.Fatalf("destination tag holds %s, want %s", got, d)
+	}
+
+	// A pinned job alone, its tag already on other content: skipped, saying the digests differ.
+	dst2 := registrytest.New(t)
+	push(t, dst2.Host+"/mirror/lib/app:1", imgs[2])
+	pool = NewPool(ctx, PoolOptions{Client: c, Policy: Policy{SkipExisting: true}})
+	alone := pool.Submit(job(src.Host+"/lib/app:1@"+d.String(), dst2.Host))
+	pool.Close()
+	if r := alone.Wait(ctx); r.Outcome != OutcomeSkippedExisting || !strings.Contains(r.Reason, "digest differs") {
+		t.Fatalf("pinned on other content: %+v, want skipped with digest differs", r)
 	}
 }
