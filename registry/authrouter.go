@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -79,6 +80,9 @@ func (r *authRouter) RoundTrip(req *http.Request) (*http.Response, error) {
 	ctx := req.Context()
 	h := r.host(req.URL.Host)
 	out := req.Clone(ctx)
+	if resp, handled, err := r.firstRead(ctx, h, out); handled {
+		return resp, err
+	}
 	scheme, err := r.scheme(ctx, h, req.URL.Scheme)
 	if err != nil {
 		return nil, err
@@ -156,6 +160,87 @@ func (r *authRouter) scheme(ctx context.Context, h *authHost, requested string) 
 	h.scheme = s
 	h.mu.Unlock()
 	return s, nil
+}
+
+// firstRead sends the first read of a host whose scheme is unknown over plain HTTP while
+// the TLS probe runs, rather than after it: on a plain-HTTP host the answer is the one
+// the request needs (and teaches the host's challenge, as learn does); on a host that
+// speaks TLS the plain request is cancelled and unused. handled is false when out must
+// take the ordinary path (not a bodiless read, scheme known, or the host speaks TLS).
+func (r *authRouter) firstRead(ctx context.Context, h *authHost, out *http.Request) (resp *http.Response, handled bool, err error) {
+	if out.URL.Scheme != "http" || requestClass(out) != "read" || (out.Body != nil && out.Body != http.NoBody) {
+		return nil, false, nil
+	}
+	h.mu.Lock()
+	known := h.scheme != ""
+	h.mu.Unlock()
+	if known {
+		return nil, false, nil
+	}
+	h.schemeProbe.Lock()
+	defer h.schemeProbe.Unlock()
+	h.mu.Lock()
+	known = h.scheme != ""
+	h.mu.Unlock()
+	if known {
+		return nil, false, nil
+	}
+	h.probe.Lock()
+	defer h.probe.Unlock()
+	tlsc := make(chan bool, 1)
+	go func() { tlsc <- r.speaksTLS(ctx, h.host) }()
+	type answer struct {
+		resp *http.Response
+		err  error
+	}
+	plainCtx, cancel := context.WithCancel(ctx)
+	ansc := make(chan answer, 1)
+	go func() {
+		resp, err := r.inner.RoundTrip(out.Clone(plainCtx))
+		ansc <- answer{resp, err}
+	}()
+	if <-tlsc {
+		cancel()
+		if a := <-ansc; a.resp != nil {
+			drain(a.resp)
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, true, err
+		}
+		h.mu.Lock()
+		h.scheme = "https"
+		h.mu.Unlock()
+		return nil, false, nil
+	}
+	a := <-ansc
+	if a.err != nil {
+		cancel()
+		return nil, true, a.err
+	}
+	h.mu.Lock()
+	h.scheme = "http"
+	h.mu.Unlock()
+	if c, challenged := responseChallenge(a.resp); challenged {
+		cancel()
+		drain(a.resp)
+		h.setChallenge("read", &c)
+		return nil, false, nil
+	}
+	h.setChallenge("read", nil)
+	a.resp.Body = &cancelOnClose{ReadCloser: a.resp.Body, cancel: cancel}
+	return a.resp, true, nil
+}
+
+// cancelOnClose ends a response's context when its body is closed.
+type cancelOnClose struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (c *cancelOnClose) Close() error {
+	err := c.ReadCloser.Close()
+	c.cancel()
+	return err
 }
 
 // speaksTLS reports whether host completes a TLS handshake (certificate verified unless
