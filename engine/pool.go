@@ -43,6 +43,11 @@ type Pool struct {
 	ensured map[string]*ensureCall
 	wake    chan struct{}
 	done    chan struct{} // the dispatcher has handed every job over
+
+	// warmSlots bounds the preflight answers asked for at Submit, ahead of a copy slot:
+	// a warm run's HEADs then overlap instead of waiting behind Concurrency jobs.
+	warmSlots chan struct{}
+	warming   sync.WaitGroup
 }
 
 // Pending is a submitted job; Wait returns its result.
@@ -75,6 +80,7 @@ func NewPool(ctx context.Context, opts PoolOptions) *Pool {
 		ctx: ctx, opts: opts, log: log,
 		jobs: map[string]*Pending{}, claims: map[string]ImageJob{}, lastOnTag: map[string]*Pending{}, ensured: map[string]*ensureCall{},
 		wake: make(chan struct{}, 1), done: make(chan struct{}),
+		warmSlots: make(chan struct{}, 2*opts.Concurrency),
 	}
 	p.g.SetLimit(opts.Concurrency)
 	go p.dispatch()
@@ -104,10 +110,34 @@ func (p *Pool) Submit(job ImageJob) *Pending {
 		p.lastOnTag[tag] = pd
 	}
 	p.jobs[job.key()] = pd
+	if pd.after == nil {
+		p.warm(job.Destination)
+	}
 	p.order = append(p.order, pd)
 	p.queue = append(p.queue, pd)
 	p.signal()
 	return pd
+}
+
+// warm asks a caching preflight (registry.OCIPreflight: one HEAD per tag, answers kept
+// and shared) about dst now, so the job finds the answer when it gets a slot. Other
+// preflights answer from a listing or count their calls, and are left alone.
+func (p *Pool) warm(dst registry.ImageRef) {
+	pf, ok := p.opts.Preflight.(*registry.OCIPreflight)
+	if !ok || p.opts.ScanOnly || dst.Tag == "" {
+		return
+	}
+	p.warming.Add(1)
+	go func() {
+		defer p.warming.Done()
+		select {
+		case p.warmSlots <- struct{}{}:
+		case <-p.ctx.Done():
+			return
+		}
+		defer func() { <-p.warmSlots }()
+		_, _, _ = pf.TagDigest(p.ctx, dst) // an error is met again, and reported, by the job
+	}()
 }
 
 func (p *Pool) signal() {
@@ -179,6 +209,7 @@ func (p *Pool) Close() []JobResult {
 	p.mu.Unlock()
 	<-p.done
 	_ = p.g.Wait()
+	p.warming.Wait()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	out := make([]JobResult, len(p.order))

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -483,5 +484,42 @@ func TestPoolPinnedAndTaggedShareOnePull(t *testing.T) {
 	pool.Close()
 	if r := alone.Wait(ctx); r.Outcome != OutcomeSkippedExisting || !strings.Contains(r.Reason, "digest differs") {
 		t.Fatalf("pinned on other content: %+v, want skipped with digest differs", r)
+	}
+}
+
+// A warm run's preflight HEADs overlap even with one copy slot: the pool asks a caching
+// preflight at Submit, not when a job gets its slot, and still sends one HEAD per tag.
+func TestPoolWarmPreflightOverlaps(t *testing.T) {
+	src, dst := registrytest.New(t), registrytest.New(t)
+	imgs := images(t, 8)
+	for i, img := range imgs {
+		push(t, fmt.Sprintf("%s/mirror/lib/app%d:1", dst.Host, i), img)
+	}
+	const delay = 200 * time.Millisecond
+	dst.Intercept(func(_ http.ResponseWriter, r *http.Request) bool {
+		if k, _ := registrytest.Classify(r); k == registrytest.ManifestHead {
+			time.Sleep(delay)
+		}
+		return false
+	})
+	dst.Reset()
+	c := newClient(t)
+	ctx := context.Background()
+	start := time.Now()
+	pool := NewPool(ctx, PoolOptions{Concurrency: 1, Client: c, Policy: Policy{SkipExisting: true}})
+	for i := range imgs {
+		pool.Submit(job(fmt.Sprintf("%s/lib/app%d:1", src.Host, i), dst.Host))
+	}
+	results := pool.Close()
+	took := time.Since(start)
+	if byOutcome(results)[OutcomeSkippedExisting] != len(imgs) {
+		t.Fatalf("results %v, want %d skipped-existing", byOutcome(results), len(imgs))
+	}
+	if got := dst.Count(registrytest.ManifestHead); got != len(imgs) {
+		t.Fatalf("destination HEADs = %d, want %d (one per tag): %v", got, len(imgs), dst.Counts())
+	}
+	t.Logf("warm run took %s", took)
+	if serial := time.Duration(len(imgs)) * delay; took >= serial*4/5 {
+		t.Fatalf("warm run took %s, want well under %s (HEADs one at a time)", took, serial)
 	}
 }
