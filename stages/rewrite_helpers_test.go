@@ -14,33 +14,14 @@ import (
 	sigsyaml "sigs.k8s.io/yaml"
 
 	"github.com/airgap-charts/airgap-charts/registry"
+	"github.com/airgap-charts/airgap-charts/stages/chartrepotest"
 )
 
 // Test helpers for the rewrite tests: corpus charts loaded as the dependencies stage
 // leaves them, rendered and extracted with the real stages.
 
-// corpusChartsDir finds shared/corpus/charts above the test's working directory.
-func corpusChartsDir(t testing.TB) string {
-	t.Helper()
-	if d := os.Getenv("AIRGAP_CORPUS"); d != "" {
-		return filepath.Join(d, "charts")
-	}
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		cand := filepath.Join(dir, "shared", "corpus", "charts")
-		if st, err := os.Stat(cand); err == nil && st.IsDir() {
-			return cand
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatalf("corpus not found above %s (set AIRGAP_CORPUS)", dir)
-		}
-		dir = parent
-	}
-}
+// corpusChartsDir is the real-chart corpus (see chartrepotest.CorpusDir).
+func corpusChartsDir(t testing.TB) string { return chartrepotest.CorpusDir(t) }
 
 // testLoadCorpusChart loads a corpus chart the way the dependencies stage would leave it:
 // dependencies missing from charts/ are taken from elsewhere in the corpus when it has
