@@ -10,12 +10,10 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"golang.org/x/sync/singleflight"
 	"helm.sh/helm/v3/pkg/chart"
 	"helm.sh/helm/v3/pkg/repo"
 	"sigs.k8s.io/yaml"
@@ -79,10 +77,8 @@ type Resolver struct {
 	access  *repoAccess
 	sandbox string
 
-	flight  singleflight.Group
-	mu      sync.Mutex
-	indexes map[string]*repo.IndexFile
-	tags    map[string][]string
+	indexes runMemo[*repo.IndexFile] // by repository URL
+	tags    runMemo[[]string]        // by OCI repository
 }
 
 // NewResolver builds a Resolver.
@@ -91,8 +87,7 @@ func NewResolver(opts ResolverOptions) (*Resolver, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Resolver{access: a, sandbox: opts.SandboxDir,
-		indexes: map[string]*repo.IndexFile{}, tags: map[string][]string{}}, nil
+	return &Resolver{access: a, sandbox: opts.SandboxDir}, nil
 }
 
 // Resolve picks the version of ref to mirror. Errors name the chart and the repository.
@@ -147,38 +142,9 @@ func (r *Resolver) Resolve(ctx context.Context, ref ChartRef, opts ResolveOption
 
 // index returns the repository's index, fetching it at most once per run.
 func (r *Resolver) index(ctx context.Context, repoURL, origURL string) (*repo.IndexFile, error) {
-	r.mu.Lock()
-	idx, ok := r.indexes[repoURL]
-	r.mu.Unlock()
-	if ok {
-		return idx, nil
-	}
-	ch := r.flight.DoChan("index "+repoURL, func() (any, error) {
-		r.mu.Lock()
-		idx, ok := r.indexes[repoURL] // a flight that ended between our look and this one
-		r.mu.Unlock()
-		if ok {
-			return idx, nil
-		}
-		// A caller's cancellation must not fail the others waiting on the same fetch.
-		idx, err := r.fetchIndex(context.WithoutCancel(ctx), repoURL, origURL)
-		if err != nil {
-			return nil, err
-		}
-		r.mu.Lock()
-		r.indexes[repoURL] = idx
-		r.mu.Unlock()
-		return idx, nil
+	return r.indexes.get(ctx, repoURL, func(ctx context.Context) (*repo.IndexFile, error) {
+		return r.fetchIndex(ctx, repoURL, origURL)
 	})
-	select {
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	case res := <-ch:
-		if res.Err != nil {
-			return nil, res.Err
-		}
-		return res.Val.(*repo.IndexFile), nil
-	}
 }
 
 func (r *Resolver) fetchIndex(ctx context.Context, repoURL, origURL string) (*repo.IndexFile, error) {
@@ -279,38 +245,9 @@ func (r *Resolver) resolveOCI(ctx context.Context, ref ChartRef, repoURL string,
 		OCIRef: repository.String() + ":" + strings.ReplaceAll(v, "+", "_")}, nil
 }
 
+// ociTags lists the tags of an OCI chart repository, at most once per run.
 func (r *Resolver) ociTags(ctx context.Context, repository name.Repository) ([]string, error) {
-	key := repository.String()
-	r.mu.Lock()
-	tags, ok := r.tags[key]
-	r.mu.Unlock()
-	if ok {
-		return tags, nil
-	}
-	ch := r.flight.DoChan("tags "+key, func() (any, error) {
-		r.mu.Lock()
-		tags, ok := r.tags[key]
-		r.mu.Unlock()
-		if ok {
-			return tags, nil
-		}
-		opts := r.access.ociOptions(context.WithoutCancel(ctx), repository.RegistryStr())
-		tags, err := remote.List(repository, opts...)
-		if err != nil {
-			return nil, err
-		}
-		r.mu.Lock()
-		r.tags[key] = tags
-		r.mu.Unlock()
-		return tags, nil
+	return r.tags.get(ctx, repository.String(), func(ctx context.Context) ([]string, error) {
+		return remote.List(repository, r.access.ociOptions(ctx, repository.RegistryStr())...)
 	})
-	select {
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	case res := <-ch:
-		if res.Err != nil {
-			return nil, res.Err
-		}
-		return res.Val.([]string), nil
-	}
 }
