@@ -89,14 +89,7 @@ func nextLocation(resp *http.Response) (string, error) {
 // uploadBlob streams body (size bytes, digest d) to an upload session with a PATCH and
 // commits it with a PUT without body (the chunked upload, in one chunk).
 func uploadBlob(ctx context.Context, hc *http.Client, loc string, body io.Reader, size int64, d v1.Hash) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPatch, loc, body)
-	if err != nil {
-		return err
-	}
-	req.ContentLength = size
-	req.GetBody = nil // a stream cannot be replayed; the blob table retries the transfer
-	req.Header.Set("Content-Type", "application/octet-stream")
-	resp, err := hc.Do(req)
+	resp, err := sendStream(ctx, hc, http.MethodPatch, loc, body, size)
 	if err != nil {
 		return err
 	}
@@ -127,19 +120,25 @@ func putBlob(ctx context.Context, hc *http.Client, loc string, body io.Reader, s
 	if err != nil {
 		return err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPut, u, body)
-	if err != nil {
-		return err
-	}
-	req.ContentLength = size
-	req.GetBody = nil // a stream cannot be replayed; the blob table retries the transfer
-	req.Header.Set("Content-Type", "application/octet-stream")
-	resp, err := hc.Do(req)
+	resp, err := sendStream(ctx, hc, http.MethodPut, u, body, size)
 	if err != nil {
 		return err
 	}
 	defer drain(resp)
 	return transport.CheckError(resp, http.StatusCreated)
+}
+
+// sendStream sends size bytes of body as a blob upload request. A stream cannot be
+// replayed, so the transport does not retry it: the blob table retries the transfer.
+func sendStream(ctx context.Context, hc *http.Client, method, u string, body io.Reader, size int64) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, method, u, body)
+	if err != nil {
+		return nil, err
+	}
+	req.ContentLength = size
+	req.GetBody = nil
+	req.Header.Set("Content-Type", "application/octet-stream")
+	return hc.Do(req)
 }
 
 // withDigest adds ?digest=d to an upload location, keeping its own query.
