@@ -14,6 +14,11 @@ import (
 const (
 	StatusSuccess = "SUCCESS"
 	StatusError   = "ERROR"
+	// StatusIncomplete: every stage ran, but a render of the mirrored chart (the packaged
+	// chart with the addon's values, or the original chart with the consumer overrides)
+	// still pulls an image that is not at the destination. The chart is not published
+	// unless those images are allowed to stay public.
+	StatusIncomplete = "INCOMPLETE"
 )
 
 // Report is the outcome of a run: every addon, every image, and the totals. It holds no
@@ -81,6 +86,21 @@ const (
 	RunCacheImages = "images"
 	RunCacheMiss   = "miss"
 )
+
+// PublicImage is an image a verification render of the mirrored chart still pulls from
+// outside the destination, with where it was found and why the rewrite could not reach it.
+type PublicImage struct {
+	Image string `json:"image"`
+	// Render is the render that still pulls it: "packaged" (the rewritten chart with the
+	// addon's values and chart-overrides) or "consumer-overrides" (the original chart with
+	// the consumer overrides on top of the same values).
+	Render string `json:"render"`
+	Where  string `json:"where"`
+	Reason string `json:"reason"`
+	// Allowed is true when --allow-public-images or the chart's public_images list in
+	// chart-overrides.yaml lets it stay public.
+	Allowed bool `json:"allowed,omitempty"`
+}
 
 // NotRewritable is an image still public after the rewrite, with where it is.
 type NotRewritable struct {

@@ -42,4 +42,8 @@ type FoundImage struct {
 	PodSpec bool `json:"pod_spec"`
 	// Where lists every occurrence.
 	Where []Location `json:"where"`
+	// AnnotationOnly is true when the only occurrences are the chart's artifacthub.io/images
+	// annotation: the render does not use the image (a disabled component). It is mirrored
+	// when it can be, and its failure never fails the chart.
+	AnnotationOnly bool `json:"annotation_only,omitempty"`
 }
