@@ -282,44 +282,39 @@ func (e *runEnv) rewriteAndPackage(ctx context.Context, a config.Addon, p *prepa
 		if pkg := p.entry.Package; rep.RunCache == RunCacheImages && pkg.usable(pkgKey, archive, valuesPath) {
 			// Last run's rewrite of the same inputs, its files intact: nothing to redo.
 			rep.RunCache = RunCacheHit
-			rep.NotRewritable = pkg.NotRewritable
-			for _, n := range pkg.NotRewritable {
-				log.Warn("image not rewritable to the private registry", zap.String("image", n.Image), zap.String("where", n.Where))
+			rep.PublicImages = pkg.PublicImages
+			for _, n := range pkg.PublicImages {
+				log.Warn("image still public after the rewrite", zap.String("image", n.Image), zap.String("render", n.Render),
+					zap.String("where", n.Where), zap.String("reason", n.Reason))
 			}
 			rep.ChartArchive, rep.PackagedDigest, rep.ConsumerOverrides = pkg.Archive, pkg.ArchiveDigest, pkg.Overrides
 			rep.timing("package", t)
 			return nil
 		}
 	}
-	plan, err := stages.PlanRewrite(p.chart, p.shared)
+	res, err := stages.RewriteChart(ctx, stages.RewriteInput{Chart: p.chart, Images: p.shared, Found: p.images,
+		Render: e.renderOptions(a, p.layers)})
 	if err != nil {
 		return err
 	}
-	if err := stages.ApplyRewrite(p.chart, plan); err != nil {
-		return err
-	}
-	rendered, err := stages.Render(ctx, p.chart, e.renderOptions(a, p.layers))
-	if err != nil {
-		return fmt.Errorf("render after rewrite: %w", err)
-	}
-	again, err := stages.Extract(rendered, p.chart)
-	if err != nil {
-		return fmt.Errorf("extract after rewrite: %w", err)
-	}
-	for _, img := range again {
-		if img.Ref.Registry == e.registry {
-			continue
-		}
+	for _, pub := range res.Public {
 		where := ""
-		if len(img.Where) > 0 {
-			w := img.Where[0]
+		if w := pub.Where; w.Kind != "" {
 			where = fmt.Sprintf("%s/%s %s", w.Kind, w.Name, w.Path)
 			if w.Template != "" {
 				where += " (" + w.Template + ")"
 			}
 		}
-		rep.NotRewritable = append(rep.NotRewritable, NotRewritable{Image: img.Ref.String(), Where: where})
-		log.Warn("image not rewritable to the private registry", zap.String("image", img.Ref.String()), zap.String("where", where))
+		rep.PublicImages = append(rep.PublicImages, PublicImage{Image: pub.Image.String(), Render: pub.Render, Where: where, Reason: pub.Reason})
+		log.Warn("image still public after the rewrite", zap.String("image", pub.Image.String()), zap.String("render", pub.Render),
+			zap.String("where", where), zap.String("reason", pub.Reason))
+	}
+	for _, k := range res.UserKeys {
+		rep.Warnings = append(rep.Warnings, fmt.Sprintf("the addon's values set %s, which the private reference needs changed: "+
+			"install with the consumer overrides (%s) after your values", k, valuesPath))
+	}
+	if res.Probed {
+		log.Debug("rewrite planned by probing the render", zap.Int("renders", res.Renders))
 	}
 	rep.timing("rewrite", t)
 
@@ -328,21 +323,20 @@ func (e *runEnv) rewriteAndPackage(ctx context.Context, a config.Addon, p *prepa
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	path, digest, err := stages.PackageChart(p.chart, dir)
+	path, digest, err := stages.PackageChart(res.Chart, dir)
 	if err != nil {
 		return err
 	}
 	rep.ChartArchive = path
 	rep.PackagedDigest = digest
-	overrides := stages.ConsumerOverrides(p.chart, plan)
-	if err := stages.WriteConsumerOverrides(valuesPath, overrides); err != nil {
+	if err := stages.WriteConsumerOverrides(valuesPath, res.Overrides); err != nil {
 		return err
 	}
 	rep.ConsumerOverrides = valuesPath
 	rep.timing("package", t)
 	if p.entry != nil {
 		pkg := &cachedPackage{Key: pkgKey, Archive: path, ArchiveDigest: digest, Overrides: valuesPath,
-			OverridesDigest: fileDigest(valuesPath), NotRewritable: rep.NotRewritable}
+			OverridesDigest: fileDigest(valuesPath), PublicImages: rep.PublicImages}
 		if p.prev != nil && p.prev.ArchiveDigest == digest {
 			pkg.ChartRef, pkg.Manifest = p.prev.ChartRef, p.prev.Manifest
 		}

@@ -71,7 +71,7 @@ type AddonReport struct {
 	ConsumerOverrides string              `json:"consumer_overrides,omitempty"`
 	Dependencies      []stages.Dependency `json:"dependencies,omitempty"`
 	Fallbacks         []string            `json:"fallbacks,omitempty"`
-	NotRewritable     []NotRewritable     `json:"not_rewritable,omitempty"`
+	PublicImages      []PublicImage       `json:"public_images,omitempty"`
 	Images            []ImageReport       `json:"images"`
 	// RunCache says what the run cache spared: "hit" (render, rewrite and repack),
 	// "images" (the render only), "miss" (nothing); empty when the addon failed before.
@@ -100,12 +100,6 @@ type PublicImage struct {
 	// Allowed is true when --allow-public-images or the chart's public_images list in
 	// chart-overrides.yaml lets it stay public.
 	Allowed bool `json:"allowed,omitempty"`
-}
-
-// NotRewritable is an image still public after the rewrite, with where it is.
-type NotRewritable struct {
-	Image string `json:"image"`
-	Where string `json:"where"`
 }
 
 // ImageReport is one image of an addon.
