@@ -12,6 +12,7 @@ import (
 	sigsyaml "sigs.k8s.io/yaml"
 
 	"github.com/airgap-charts/airgap-charts/registry"
+	"github.com/airgap-charts/airgap-charts/stages/chartrepotest"
 )
 
 var testLayout = registry.MirrorLayout{Registry: "111122223333.dkr.ecr.us-east-1.amazonaws.com", Prefix: "team-a"}
@@ -19,7 +20,7 @@ var testLayout = registry.MirrorLayout{Registry: "111122223333.dkr.ecr.us-east-1
 // corpusChartNames lists every chart of the corpus.
 func corpusChartNames(t *testing.T) []string {
 	t.Helper()
-	entries, err := os.ReadDir(corpusChartsDir(t))
+	entries, err := os.ReadDir(chartrepotest.CorpusDir(t))
 	if err != nil {
 		t.Fatal(err)
 	}
