@@ -7,8 +7,6 @@ import (
 	"time"
 
 	"go.uber.org/zap"
-
-	"github.com/airgap-charts/airgap-charts/version"
 )
 
 // hostRouter sends requests for insecure hosts through a transport that does not verify
@@ -78,7 +76,7 @@ func newSharedTransport(concurrency int, isInsecure func(string) bool, limits *h
 	rt := &retryTransport{inner: base, limits: limits, policy: policy, log: log}
 	limits.probe = rt // a HEAD probe is retried like any request; HEADs take no pull
 	if ua == "" {
-		ua = version.UserAgent()
+		ua = UserAgent()
 	}
 	return &userAgentTransport{inner: rt, ua: ua}
 }

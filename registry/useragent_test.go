@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/airgap-charts/airgap-charts/registry/registrytest"
-	"github.com/airgap-charts/airgap-charts/version"
 )
 
 // seenRequest is a request as a registry saw it, with its User-Agent.
@@ -34,7 +33,7 @@ func userAgents(reg *registrytest.Registry) func() []seenRequest {
 // alike, carries User-Agent airgap-charts/VERSION (or the one the options name).
 func TestRequestsCarryTheUserAgent(t *testing.T) {
 	for _, c := range []struct{ name, opt, want string }{
-		{"default", "", "airgap-charts/" + version.Get().Version},
+		{"default", "", "airgap-charts/" + Build().Version},
 		{"from the options", "airgap-charts/v9.9.9-test", "airgap-charts/v9.9.9-test"},
 	} {
 		t.Run(c.name, func(t *testing.T) {

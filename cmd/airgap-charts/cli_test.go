@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/airgap-charts/airgap-charts/version"
+	"github.com/airgap-charts/airgap-charts/registry"
 )
 
 // TestHelpListsEverySyncFlag: `airgap-charts --help` documents the whole sync interface.
@@ -99,13 +99,13 @@ func TestVersion(t *testing.T) {
 func TestVersionLine(t *testing.T) {
 	goPart := " " + runtime.Version() + " " + runtime.GOOS + "/" + runtime.GOARCH
 	for _, c := range []struct {
-		in   version.Info
+		in   registry.BuildInfo
 		want string
 	}{
-		{version.Info{Version: "v1.2.3"}, "airgap-charts v1.2.3" + goPart},
-		{version.Info{Version: "v0.0.0-20261201095412-0123456789ab+dirty", Revision: "0123456789abcdef0123", Modified: true},
+		{registry.BuildInfo{Version: "v1.2.3"}, "airgap-charts v1.2.3" + goPart},
+		{registry.BuildInfo{Version: "v0.0.0-20261201095412-0123456789ab+dirty", Revision: "0123456789abcdef0123", Modified: true},
 			"airgap-charts v0.0.0-20261201095412-0123456789ab+dirty (commit 0123456789ab, modified)" + goPart},
-		{version.Info{Version: "0123456789ab", Revision: "0123456789abcdef0123"}, "airgap-charts 0123456789ab (commit 0123456789ab)" + goPart},
+		{registry.BuildInfo{Version: "0123456789ab", Revision: "0123456789abcdef0123"}, "airgap-charts 0123456789ab (commit 0123456789ab)" + goPart},
 	} {
 		if got := versionLine(c.in); got != c.want {
 			t.Errorf("versionLine(%+v) = %q, want %q", c.in, got, c.want)

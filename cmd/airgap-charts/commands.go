@@ -7,7 +7,7 @@ import (
 	"runtime"
 	"syscall"
 
-	"github.com/airgap-charts/airgap-charts/version"
+	"github.com/airgap-charts/airgap-charts/registry"
 )
 
 // demoCmd runs the demonstration.
@@ -28,12 +28,12 @@ func (c *demoCmd) Run(a *app) error {
 type versionCmd struct{}
 
 func (c *versionCmd) Run(a *app) error {
-	_, err := fmt.Fprintln(a.stdout, versionLine(version.Get()))
+	_, err := fmt.Fprintln(a.stdout, versionLine(registry.Build()))
 	return err
 }
 
 // versionLine is "airgap-charts VERSION [(commit REV[, modified])] GO OS/ARCH".
-func versionLine(i version.Info) string {
+func versionLine(i registry.BuildInfo) string {
 	s := "airgap-charts " + i.Version
 	if i.Revision != "" {
 		rev := i.Revision

@@ -1,7 +1,8 @@
-// Package version says which build of airgap-charts is running: the version stamped at
-// build time, else what Go recorded in the binary (the module version, or the VCS
-// revision it was built from).
-package version
+package registry
+
+// Which build of airgap-charts is running: the version stamped at build time, else what
+// Go recorded in the binary (the module version, or the VCS revision it was built from).
+// Registries see it in every request's User-Agent.
 
 import (
 	"runtime/debug"
@@ -10,13 +11,13 @@ import (
 
 // Version is stamped at build time:
 //
-//	go build -ldflags "-X github.com/airgap-charts/airgap-charts/version.Version=v1.2.3"
+//	go build -ldflags "-X github.com/airgap-charts/airgap-charts/registry.StampedVersion=v1.2.3"
 //
 // Empty: the build info decides (see Get).
-var Version string
+var StampedVersion string
 
-// Info is what is known of the running build.
-type Info struct {
+// BuildInfo is what is known of the running build.
+type BuildInfo struct {
 	// Version is the stamped version, else the module version (v1.2.3, or the
 	// pseudo-version Go derives from the VCS, "+dirty" when modified), else the short
 	// revision ("-dirty" when modified), else "devel" when Go recorded nothing (go test,
@@ -28,20 +29,20 @@ type Info struct {
 	Modified bool
 }
 
-var get = sync.OnceValue(func() Info {
+var build = sync.OnceValue(func() BuildInfo {
 	info, _ := debug.ReadBuildInfo()
-	return resolve(Version, info)
+	return resolveBuild(StampedVersion, info)
 })
 
-// Get returns the running build's Info.
-func Get() Info { return get() }
+// Build returns the running build's BuildInfo.
+func Build() BuildInfo { return build() }
 
 // UserAgent is the User-Agent airgap-charts sends: "airgap-charts/VERSION".
-func UserAgent() string { return "airgap-charts/" + Get().Version }
+func UserAgent() string { return "airgap-charts/" + Build().Version }
 
-// resolve decides the Info from a stamped version and the build info (either may be empty).
-func resolve(stamped string, bi *debug.BuildInfo) Info {
-	var i Info
+// resolveBuild decides the BuildInfo from a stamped version and the build info (either may be empty).
+func resolveBuild(stamped string, bi *debug.BuildInfo) BuildInfo {
+	var i BuildInfo
 	if bi != nil {
 		for _, s := range bi.Settings {
 			switch s.Key {
@@ -58,7 +59,7 @@ func resolve(stamped string, bi *debug.BuildInfo) Info {
 	case bi != nil && bi.Main.Version != "" && bi.Main.Version != "(devel)":
 		i.Version = bi.Main.Version
 	case i.Revision != "":
-		i.Version = short(i.Revision)
+		i.Version = shortRevision(i.Revision)
 		if i.Modified {
 			i.Version += "-dirty"
 		}
@@ -68,8 +69,8 @@ func resolve(stamped string, bi *debug.BuildInfo) Info {
 	return i
 }
 
-// short is a revision cut to 12 characters.
-func short(rev string) string {
+// shortRevision is a revision cut to 12 characters.
+func shortRevision(rev string) string {
 	if len(rev) > 12 {
 		return rev[:12]
 	}
