@@ -26,6 +26,8 @@ import (
 type ChartJob struct {
 	Ref    stages.ChartRef
 	Values []map[string]any
+	// Rewrite is the pass's RewriteMode.
+	Rewrite RewriteMode
 }
 
 // ChartStagesInput is a chart set and where to fetch it from.
@@ -37,6 +39,9 @@ type ChartStagesInput struct {
 	HTTPClient *http.Client
 	// WorkDir holds one fresh chart cache per pass (removed after the pass).
 	WorkDir string
+	// Rewrite takes each chart on through the rewrite as a run does (RewriteNone: stop
+	// after extract).
+	Rewrite RewriteMode
 }
 
 // PassResult is one pass over the chart set.
@@ -72,7 +77,8 @@ func RunChartStagesPass(ctx context.Context, in ChartStagesInput, concurrency in
 	g.SetLimit(concurrency)
 	for _, job := range in.Charts {
 		g.Go(func() error {
-			n, err := chartStages(ctx, r, f, job)
+			job.Rewrite = in.Rewrite
+			n, err := chartStages(ctx, r, f, job, cache)
 			if err != nil {
 				return fmt.Errorf("chart %q from %s: %w", job.Ref.Name, job.Ref.Repository, err)
 			}
@@ -86,7 +92,7 @@ func RunChartStagesPass(ctx context.Context, in ChartStagesInput, concurrency in
 	return PassResult{Charts: len(in.Charts), Images: int(images.Load()), Elapsed: time.Since(start)}, nil
 }
 
-func chartStages(ctx context.Context, r *stages.Resolver, f *stages.Fetcher, job ChartJob) (int, error) {
+func chartStages(ctx context.Context, r *stages.Resolver, f *stages.Fetcher, job ChartJob, workDir string) (int, error) {
 	rc, err := r.Resolve(ctx, job.Ref, stages.ResolveOptions{})
 	if err != nil {
 		return 0, err
@@ -107,7 +113,10 @@ func chartStages(ctx context.Context, r *stages.Resolver, f *stages.Fetcher, job
 		return 0, err
 	}
 	found, err := stages.Extract(rendered, fc.Chart)
-	return len(found), err
+	if err != nil || job.Rewrite == RewriteNone {
+		return len(found), err
+	}
+	return len(found), rewriteStages(ctx, fc.Chart, found, job, workDir)
 }
 
 func mergeValues(dst, src map[string]any) map[string]any {
