@@ -3,12 +3,12 @@ package stages
 import (
 	"context"
 	"fmt"
-	"regexp"
+	"sort"
 	"strings"
 
-	"helm.sh/helm/v3/pkg/action"
 	"helm.sh/helm/v3/pkg/chart"
 	"helm.sh/helm/v3/pkg/chartutil"
+	"helm.sh/helm/v3/pkg/engine"
 )
 
 // DefaultKubeVersion is the Kubernetes version charts are rendered for when none is given.
@@ -46,7 +46,7 @@ type Manifest struct {
 }
 
 // Render renders ch the way `helm template` does, in process and without a cluster: a
-// client-only dry-run install with CRDs and test hooks included, the given Kubernetes
+// client-only dry-run install (renderChart) with CRDs and test hooks included, the given Kubernetes
 // version and a broad set of API versions (see renderAPIVersions) so that
 // capability-gated templates render. Values are the chart defaults, then opts.Values in
 // order, then the built-in fallbacks (fallbacks.go) for keys still unset. ch is not
@@ -75,28 +75,65 @@ func Render(ctx context.Context, ch *chart.Chart, opts RenderOptions) (*Rendered
 	fallbacks := applyFallbacks(ch, vals)
 
 	work := copyChart(ch)
-	cfg := &action.Configuration{Log: func(string, ...any) {}}
-	install := action.NewInstall(cfg)
-	install.DryRun = true
-	install.DryRunOption = "client"
-	install.ClientOnly = true
-	install.Replace = true
-	install.IncludeCRDs = true
-	install.ReleaseName = opts.Release
-	install.Namespace = opts.Namespace
-	install.KubeVersion = kubeVersion
-	install.APIVersions = renderAPIVersions()
-
-	rel, err := install.RunWithContext(ctx, work, vals)
+	out, err := renderChart(work, vals, opts, kubeVersion)
 	if err != nil {
 		return nil, renderError(ch.Metadata.Name, chartID, err)
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("render chart %s: %w", chartID, err)
 	}
-	out := &Rendered{Fallbacks: fallbacks, Manifests: splitManifest(rel.Manifest)}
-	for _, h := range rel.Hooks {
-		out.Manifests = append(out.Manifests, Manifest{Template: h.Path, Content: h.Manifest})
+	out.Fallbacks = fallbacks
+	return out, nil
+}
+
+// renderChart renders work (a copy: Helm drops its disabled subcharts) the way a
+// client-only `helm install --dry-run` does — dependencies processed, values coalesced
+// and checked against the schema, every template rendered with no cluster to look up —
+// but hands the rendered files over as they are: the install's sorting of manifests into
+// kinds and hooks parses every document once more and is not needed here. CRDs of the
+// chart and its enabled subcharts come first, then every non-empty document of every
+// template, hooks and test hooks included; NOTES.txt is rendered (a chart may fail there)
+// and left out.
+func renderChart(work *chart.Chart, vals map[string]any, opts RenderOptions, kubeVersion *chartutil.KubeVersion) (*Rendered, error) {
+	if work.Metadata.Type != "" && work.Metadata.Type != "application" {
+		return nil, fmt.Errorf("%s charts are not installable", work.Metadata.Type)
+	}
+	if kv := work.Metadata.KubeVersion; kv != "" && !chartutil.IsCompatibleRange(kv, kubeVersion.String()) {
+		return nil, fmt.Errorf("chart requires kubeVersion: %s which is incompatible with Kubernetes %s", kv, kubeVersion.String())
+	}
+	if err := chartutil.ProcessDependenciesWithMerge(work, vals); err != nil {
+		return nil, err
+	}
+	caps := chartutil.DefaultCapabilities.Copy()
+	caps.KubeVersion = *kubeVersion
+	caps.APIVersions = append(caps.APIVersions, renderAPIVersions()...)
+	values, err := chartutil.ToRenderValues(work, vals, chartutil.ReleaseOptions{
+		Name: opts.Release, Namespace: opts.Namespace, Revision: 1, IsInstall: true,
+	}, caps)
+	if err != nil {
+		return nil, err
+	}
+	files, err := engine.Render(work, values)
+	if err != nil {
+		return nil, err
+	}
+	out := &Rendered{}
+	for _, crd := range work.CRDObjects() {
+		out.Manifests = append(out.Manifests, Manifest{Template: crd.Filename, Content: string(crd.File.Data)})
+	}
+	names := make([]string, 0, len(files))
+	for name := range files {
+		if !strings.HasSuffix(name, "NOTES.txt") {
+			names = append(names, name)
+		}
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		for _, doc := range splitDocuments(files[name]) {
+			if strings.TrimSpace(doc) != "" {
+				out.Manifests = append(out.Manifests, Manifest{Template: name, Content: doc})
+			}
+		}
 	}
 	return out, nil
 }
@@ -115,41 +152,6 @@ func renderError(chartName, chartID string, err error) error {
 			chartID, err, chartName)
 	}
 	return fmt.Errorf("render chart %s: %w", chartID, err)
-}
-
-var (
-	sourceLine = regexp.MustCompile(`(?m)^# Source: (.+)$`)
-)
-
-// splitManifest cuts Helm's release manifest ("---\n# Source: t\n…" per document) into
-// documents. A document without a Source line (the later documents of a multi-document
-// CRD file) belongs to the template before it.
-func splitManifest(all string) []Manifest {
-	var out []Manifest
-	template := ""
-	for _, doc := range splitDocuments(all) {
-		if m := sourceLine.FindStringSubmatch(firstLines(doc, 3)); m != nil {
-			template = strings.TrimSpace(m[1])
-		}
-		if strings.TrimSpace(doc) == "" {
-			continue
-		}
-		out = append(out, Manifest{Template: template, Content: doc})
-	}
-	return out
-}
-
-// firstLines returns the first n lines of s.
-func firstLines(s string, n int) string {
-	end := 0
-	for ; n > 0; n-- {
-		i := strings.IndexByte(s[end:], '\n')
-		if i < 0 {
-			return s
-		}
-		end += i + 1
-	}
-	return s[:end]
 }
 
 // copyChart copies what rendering mutates (metadata with its dependency list, values, the
