@@ -59,6 +59,9 @@ func LoadChartOverrides(path string) (ChartOverrides, error) {
 			}
 		}
 	}
+	if len(out.PublicImages) == 0 {
+		out.PublicImages = nil
+	}
 	return out, nil
 }
 

@@ -18,15 +18,18 @@ import (
 )
 
 // runAddon takes one addon through its DAG: resolve → fetch → dependencies → render →
-// extract, image jobs to the pool, rewrite → repack → (wait for its images) → publish.
-// It never returns an error: the outcome, good or bad, is the report.
+// extract, image jobs to the pool, rewrite → repack → (wait for its images) → verify →
+// publish. It never returns an error: the outcome, good or bad, is the report.
 func (e *runEnv) runAddon(ctx context.Context, a config.Addon, pool *Pool, slots *semaphore.Weighted) *AddonReport {
 	rep := &AddonReport{Addon: a.Name(), Chart: a.Chart, Release: a.Release, Repository: a.Repository, Status: StatusError}
 	started := time.Now()
 	defer func() { rep.Duration = time.Since(started) }()
 	log := e.log.With(zap.String("addon", a.Name()), zap.String("chart", a.Chart), zap.String("version", a.Version))
 
+	// images are the addon's jobs once submitted: every later way out records them.
+	var images *addonImages
 	fail := func(stage string, err error) *AddonReport {
+		images.collect(ctx, e, rep, log)
 		rep.Stage = stage
 		rep.Error = fmt.Sprintf("addon %s (%s): %s: %v", a.Name(), a.Source, stage, err)
 		if errors.Is(err, context.Canceled) {
@@ -53,17 +56,12 @@ func (e *runEnv) runAddon(ctx context.Context, a config.Addon, pool *Pool, slots
 	log = log.With(zap.String("resolved", rep.Version))
 
 	// Image jobs go to the pool as soon as extract is done.
-	pending := make([]*Pending, len(prepared.mappings))
-	for i, m := range prepared.mappings {
-		job := ImageJob{Source: m.Source, Destination: m.Destination, Platform: string(e.opts.Platform)}
-		e.progress.queued1(job)
-		pending[i] = pool.Submit(job)
-	}
+	images = e.submitImages(pool, prepared)
 
 	// Addons releasing the same chart rewrite it with all their images (chartgroup.go);
 	// the slot is given back while the others are still extracting.
 	rep.Stage = "rewrite"
-	shared, wait := group.add(prepared.mappings)
+	shared, wait := group.add(prepared.mappings, requiredImages(prepared))
 	added = true
 	if wait != nil {
 		slots.Release(1)
@@ -83,7 +81,7 @@ func (e *runEnv) runAddon(ctx context.Context, a config.Addon, pool *Pool, slots
 	// Rewrite and repack while the images copy.
 	if err := e.rewriteAndPackage(ctx, a, prepared, rep, log); err != nil {
 		slots.Release(1)
-		return fail(rep.Stage, err)
+		return fail(rep.Stage, err) // fail waits for the images, the slot given back
 	}
 	slots.Release(1)
 
@@ -95,27 +93,28 @@ func (e *runEnv) runAddon(ctx context.Context, a config.Addon, pool *Pool, slots
 
 	// Wait for this addon's own images only.
 	rep.Stage = "images"
-	failed := 0
-	for i, p := range pending {
-		res := p.Wait(ctx)
-		e.progress.finished1(res)
-		rep.addImage(prepared.images[i], res)
-		if res.Outcome == OutcomeFailed {
-			failed++
-			log.Error("image failed", zap.String("image", res.Job.Source.String()), zap.Error(res.Err))
-		}
-	}
-	peerErr := waitPeerImages(ctx, peers)
+	images.collect(ctx, e, rep, log)
+	peerErr := waitPeerImages(ctx, group, peers)
 	// A cancelled run fails every unfinished image with the cancellation: say interrupted,
 	// not that images failed.
 	if err := ctx.Err(); err != nil {
 		return fail("images", err)
 	}
-	if failed > 0 {
-		return fail("images", fmt.Errorf("%d of %d images failed; chart not published (first: %s)", failed, len(pending), rep.firstImageError()))
+	if images.failed > 0 {
+		return fail("images", fmt.Errorf("%d of %d images failed; chart not published (first: %s)", images.failed, len(images.pending), rep.firstImageError()))
 	}
 	if peerErr != nil {
 		return fail("images", fmt.Errorf("chart not published: %w", peerErr))
+	}
+
+	// The chart is published only when no image it pulls stays public unless allowed.
+	if left, first := e.gatePublicImages(a, rep, log); left > 0 {
+		err := publicImagesError(left, first)
+		rep.Status, rep.Stage, rep.ChartResult = StatusIncomplete, "verify", "blocked"
+		rep.Error = fmt.Sprintf("addon %s (%s): verify: %v", a.Name(), a.Source, err)
+		log.Error("addon incomplete: images remain public", zap.String("stage", "verify"),
+			zap.Int("public_images", left), zap.String("first", first.Image), zap.Error(err))
+		return rep
 	}
 
 	rep.Stage = "publish"
@@ -135,7 +134,7 @@ func (e *runEnv) runAddon(ctx context.Context, a config.Addon, pool *Pool, slots
 	e.cache.save(a, prepared.entry, log)
 	rep.Stage = ""
 	rep.Status = StatusSuccess
-	log.Info("addon done", zap.Int("images", len(pending)), zap.String("chart_ref", rep.ChartRef), zap.Duration("took", time.Since(started)))
+	log.Info("addon done", zap.Int("images", len(images.pending)), zap.String("chart_ref", rep.ChartRef), zap.Duration("took", time.Since(started)))
 	return rep
 }
 
@@ -282,10 +281,7 @@ func (e *runEnv) rewriteAndPackage(ctx context.Context, a config.Addon, p *prepa
 		if pkg := p.entry.Package; rep.RunCache == RunCacheImages && pkg.usable(pkgKey, archive, valuesPath) {
 			// Last run's rewrite of the same inputs, its files intact: nothing to redo.
 			rep.RunCache = RunCacheHit
-			rep.NotRewritable = pkg.NotRewritable
-			for _, n := range pkg.NotRewritable {
-				log.Warn("image not rewritable to the private registry", zap.String("image", n.Image), zap.String("where", n.Where))
-			}
+			rep.PublicImages = append([]PublicImage(nil), pkg.PublicImages...)
 			rep.ChartArchive, rep.PackagedDigest, rep.ConsumerOverrides = pkg.Archive, pkg.ArchiveDigest, pkg.Overrides
 			rep.timing("package", t)
 			return nil
@@ -307,7 +303,7 @@ func (e *runEnv) rewriteAndPackage(ctx context.Context, a config.Addon, p *prepa
 		return fmt.Errorf("extract after rewrite: %w", err)
 	}
 	for _, img := range again {
-		if img.Ref.Registry == e.registry {
+		if img.Ref.Registry == e.registry || img.AnnotationOnly {
 			continue
 		}
 		where := ""
@@ -318,8 +314,8 @@ func (e *runEnv) rewriteAndPackage(ctx context.Context, a config.Addon, p *prepa
 				where += " (" + w.Template + ")"
 			}
 		}
-		rep.NotRewritable = append(rep.NotRewritable, NotRewritable{Image: img.Ref.String(), Where: where})
-		log.Warn("image not rewritable to the private registry", zap.String("image", img.Ref.String()), zap.String("where", where))
+		rep.PublicImages = append(rep.PublicImages, PublicImage{Image: img.Ref.String(), Render: "packaged", Where: where,
+			Reason: "the rewrite found no value or template that produces it"})
 	}
 	rep.timing("rewrite", t)
 
@@ -342,7 +338,7 @@ func (e *runEnv) rewriteAndPackage(ctx context.Context, a config.Addon, p *prepa
 	rep.timing("package", t)
 	if p.entry != nil {
 		pkg := &cachedPackage{Key: pkgKey, Archive: path, ArchiveDigest: digest, Overrides: valuesPath,
-			OverridesDigest: fileDigest(valuesPath), NotRewritable: rep.NotRewritable}
+			OverridesDigest: fileDigest(valuesPath), PublicImages: append([]PublicImage(nil), rep.PublicImages...)}
 		if p.prev != nil && p.prev.ArchiveDigest == digest {
 			pkg.ChartRef, pkg.Manifest = p.prev.ChartRef, p.prev.Manifest
 		}

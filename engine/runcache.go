@@ -24,7 +24,7 @@ import (
 )
 
 // runCacheFormat changes whenever an entry's meaning changes: older entries then miss.
-const runCacheFormat = 1
+const runCacheFormat = 2
 
 // runCache remembers, per addon, what the chart stages made of the same inputs last run,
 // under {output}/.cache/runs: the images the render yielded, and the rewritten archive and
@@ -65,17 +65,21 @@ type cachedImage struct {
 	Raw        string            `json:"raw"`
 	PodSpec    bool              `json:"pod_spec"`
 	Where      []stages.Location `json:"where"`
+	// AnnotationOnly: found only in the artifacthub.io/images annotation.
+	AnnotationOnly bool `json:"annotation_only,omitempty"`
 }
 
 // cachedPackage is what rewriteAndPackage wrote.
 type cachedPackage struct {
 	// Key digests the entry's Key and every image mapping the rewrite used.
-	Key             string          `json:"key"`
-	Archive         string          `json:"archive"`
-	ArchiveDigest   string          `json:"archive_digest"`
-	Overrides       string          `json:"overrides"`
-	OverridesDigest string          `json:"overrides_digest"`
-	NotRewritable   []NotRewritable `json:"not_rewritable,omitempty"`
+	Key             string `json:"key"`
+	Archive         string `json:"archive"`
+	ArchiveDigest   string `json:"archive_digest"`
+	Overrides       string `json:"overrides"`
+	OverridesDigest string `json:"overrides_digest"`
+	// PublicImages are the verification's findings for this archive (Allowed unset: it is
+	// decided per run).
+	PublicImages []PublicImage `json:"public_images,omitempty"`
 	// ChartRef and Manifest: the manifest digest the archive had when pushed to (or found
 	// at) ChartRef; a tag with that digest holds this archive.
 	ChartRef string `json:"chart_ref,omitempty"`
@@ -223,7 +227,7 @@ func cacheImages(images []stages.FoundImage) []cachedImage {
 	out := make([]cachedImage, len(images))
 	for i, img := range images {
 		out[i] = cachedImage{Registry: img.Ref.Registry, Repository: img.Ref.Repository, Tag: img.Ref.Tag,
-			Digest: img.Ref.Digest, Raw: img.Raw, PodSpec: img.PodSpec, Where: img.Where}
+			Digest: img.Ref.Digest, Raw: img.Raw, PodSpec: img.PodSpec, Where: img.Where, AnnotationOnly: img.AnnotationOnly}
 	}
 	return out
 }
@@ -233,7 +237,7 @@ func (e *runCacheEntry) foundImages() []stages.FoundImage {
 	for i, img := range e.Images {
 		out[i] = stages.FoundImage{
 			Ref: registry.ImageRef{Registry: img.Registry, Repository: img.Repository, Tag: img.Tag, Digest: img.Digest},
-			Raw: img.Raw, PodSpec: img.PodSpec, Where: img.Where,
+			Raw: img.Raw, PodSpec: img.PodSpec, Where: img.Where, AnnotationOnly: img.AnnotationOnly,
 		}
 	}
 	return out

@@ -100,7 +100,7 @@ func TestRunCacheNoOpRerun(t *testing.T) {
 		}
 		c := rw.cold.Addons[i]
 		if a.PackagedDigest != c.PackagedDigest || a.ChartArchive != c.ChartArchive || a.ConsumerOverrides != c.ConsumerOverrides ||
-			a.ChartRef != c.ChartRef || len(a.Images) != len(c.Images) || len(a.NotRewritable) != len(c.NotRewritable) {
+			a.ChartRef != c.ChartRef || len(a.Images) != len(c.Images) || len(a.PublicImages) != len(c.PublicImages) {
 			t.Errorf("%s: the rerun reports %+v, the first run %+v", a.Addon, a, c)
 		}
 		for j, img := range a.Images {
