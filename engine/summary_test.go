@@ -37,7 +37,7 @@ func TestSummaryIncomplete(t *testing.T) {
 		{Addon: "a", Chart: "a", Version: "1.0.0", Status: StatusSuccess,
 			PublicImages: []PublicImage{{Image: "quay.io/x/y:1", Render: "packaged", Allowed: true}}},
 		{Addon: "b", Chart: "b", Version: "2.0.0", Status: StatusIncomplete, Stage: "verify",
-			Error: "addon b (v.yaml:3): verify: 2 images remain public after the rewrite",
+			Error:        "addon b (v.yaml:3): verify: 2 images remain public after the rewrite",
 			PublicImages: []PublicImage{{Image: "quay.io/x/y:1"}, {Image: "quay.io/x/z:1"}}},
 		{Addon: "c", Chart: "c", Version: "3.0.0", Status: StatusError, Error: "addon c (v.yaml:5): fetch: boom"},
 	}, "reg.example.com", Options{}, 0)
