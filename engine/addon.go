@@ -287,35 +287,27 @@ func (e *runEnv) rewriteAndPackage(ctx context.Context, a config.Addon, p *prepa
 			return nil
 		}
 	}
-	plan, err := stages.PlanRewrite(p.chart, p.shared)
+	res, err := stages.RewriteChart(ctx, stages.RewriteInput{Chart: p.chart, Images: p.shared, Found: p.images,
+		Render: e.renderOptions(a, p.layers)})
 	if err != nil {
 		return err
 	}
-	if err := stages.ApplyRewrite(p.chart, plan); err != nil {
-		return err
-	}
-	rendered, err := stages.Render(ctx, p.chart, e.renderOptions(a, p.layers))
-	if err != nil {
-		return fmt.Errorf("render after rewrite: %w", err)
-	}
-	again, err := stages.Extract(rendered, p.chart)
-	if err != nil {
-		return fmt.Errorf("extract after rewrite: %w", err)
-	}
-	for _, img := range again {
-		if img.Ref.Registry == e.registry || img.AnnotationOnly {
-			continue
-		}
+	for _, pub := range res.Public {
 		where := ""
-		if len(img.Where) > 0 {
-			w := img.Where[0]
+		if w := pub.Where; w.Kind != "" {
 			where = fmt.Sprintf("%s/%s %s", w.Kind, w.Name, w.Path)
 			if w.Template != "" {
 				where += " (" + w.Template + ")"
 			}
 		}
-		rep.PublicImages = append(rep.PublicImages, PublicImage{Image: img.Ref.String(), Render: "packaged", Where: where,
-			Reason: "the rewrite found no value or template that produces it"})
+		rep.PublicImages = append(rep.PublicImages, PublicImage{Image: pub.Image.String(), Render: pub.Render, Where: where, Reason: pub.Reason})
+	}
+	for _, k := range res.UserKeys {
+		rep.Warnings = append(rep.Warnings, fmt.Sprintf("the addon's values set %s, which the private reference needs changed: "+
+			"install with the consumer overrides (%s) after your values", k, valuesPath))
+	}
+	if res.Probed {
+		log.Debug("rewrite planned by probing the render", zap.Int("renders", res.Renders))
 	}
 	rep.timing("rewrite", t)
 
@@ -324,14 +316,13 @@ func (e *runEnv) rewriteAndPackage(ctx context.Context, a config.Addon, p *prepa
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	path, digest, err := stages.PackageChart(p.chart, dir)
+	path, digest, err := stages.PackageChart(res.Chart, dir)
 	if err != nil {
 		return err
 	}
 	rep.ChartArchive = path
 	rep.PackagedDigest = digest
-	overrides := stages.ConsumerOverrides(p.chart, plan)
-	if err := stages.WriteConsumerOverrides(valuesPath, overrides); err != nil {
+	if err := stages.WriteConsumerOverrides(valuesPath, res.Overrides); err != nil {
 		return err
 	}
 	rep.ConsumerOverrides = valuesPath

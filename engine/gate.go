@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"strings"
 
 	"go.uber.org/zap"
 
@@ -12,29 +13,61 @@ import (
 // gatePublicImages decides, once the addon's images are in place, whether its chart may be
 // published: every image a verification render still pulls from outside the destination
 // must be allowed (--allow-public-images, or the chart's public_images in
-// chart-overrides.yaml). It marks the allowed ones, warns about each, and returns the
-// first image not allowed and how many are not.
+// chart-overrides.yaml). It marks the allowed ones and logs one line per distinct image
+// (a warning; the run's verdict for the others is the caller's error), and returns how
+// many distinct images are not allowed and the first finding of one.
 func (e *runEnv) gatePublicImages(a config.Addon, rep *AddonReport, log *zap.Logger) (left int, first PublicImage) {
+	renders := map[string][]string{}
+	var order []string
 	for i := range rep.PublicImages {
 		pi := &rep.PublicImages[i]
 		pi.Allowed = e.opts.AllowPublicImages || allowedPublic(e.opts.PublicImages, a.Chart, pi.Image)
-		fields := []zap.Field{zap.String("image", pi.Image), zap.String("render", pi.Render), zap.String("where", pi.Where), zap.String("reason", pi.Reason)}
-		if pi.Allowed {
-			why := "--allow-public-images"
-			if !e.opts.AllowPublicImages {
-				why = "public_images of chart " + a.Chart + " in chart-overrides.yaml"
+		if _, seen := renders[pi.Image]; !seen {
+			order = append(order, pi.Image)
+			if !pi.Allowed {
+				if left == 0 {
+					first = *pi
+				}
+				left++
 			}
-			rep.Warnings = append(rep.Warnings, fmt.Sprintf("image %s stays public (%s render, %s), allowed by %s", pi.Image, pi.Render, pi.Where, why))
-			log.Warn("image stays public: allowed", append(fields, zap.String("allowed_by", why))...)
+		}
+		renders[pi.Image] = append(renders[pi.Image], pi.Render)
+	}
+	why := "--allow-public-images"
+	if !e.opts.AllowPublicImages {
+		why = "public_images of chart " + a.Chart + " in chart-overrides.yaml"
+	}
+	for _, img := range order {
+		pi := firstFinding(rep.PublicImages, img)
+		fields := []zap.Field{zap.String("image", img), zap.Strings("renders", renders[img]), zap.String("where", pi.Where), zap.String("reason", pi.Reason)}
+		if !pi.Allowed {
+			log.Warn("image stays public", fields...)
 			continue
 		}
-		if left == 0 {
-			first = *pi
-		}
-		left++
-		log.Warn("image stays public", fields...)
+		rep.Warnings = append(rep.Warnings, fmt.Sprintf("image %s stays public (%s render at %s), allowed by %s",
+			img, strings.Join(renders[img], " and "), pi.Where, why))
+		log.Warn("image stays public: allowed", append(fields, zap.String("allowed_by", why))...)
 	}
 	return left, first
+}
+
+func firstFinding(list []PublicImage, image string) PublicImage {
+	for _, p := range list {
+		if p.Image == image {
+			return p
+		}
+	}
+	return PublicImage{}
+}
+
+// distinctPublic counts the distinct images among an addon's public image findings (one
+// image may be found by both verification renders).
+func distinctPublic(list []PublicImage) int {
+	seen := map[string]bool{}
+	for _, p := range list {
+		seen[p.Image] = true
+	}
+	return len(seen)
 }
 
 // allowedPublic reports whether chart's public_images list covers image (a normalized

@@ -65,7 +65,7 @@ type cachedImage struct {
 	Raw        string            `json:"raw"`
 	PodSpec    bool              `json:"pod_spec"`
 	Where      []stages.Location `json:"where"`
-	// AnnotationOnly: found only in the artifacthub.io/images annotation.
+	// AnnotationOnly: named only by the chart's artifacthub.io/images annotation.
 	AnnotationOnly bool `json:"annotation_only,omitempty"`
 }
 

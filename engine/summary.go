@@ -10,8 +10,8 @@ import (
 )
 
 // WriteSummary prints the per-addon table: status, chart@version, images copied /
-// skipped / failed, images the mirrored chart still pulls from outside the destination
-// (PUBLIC, allowed ones included), bytes, time and the last error in one line; colours
+// skipped / failed, distinct images the mirrored chart still pulls from outside the
+// destination (PUBLIC, allowed ones included), bytes, time and the last error in one line; colours
 // when asked.
 func (r *Report) WriteSummary(w io.Writer, color bool) {
 	paint := func(code, s string) string {
@@ -50,7 +50,7 @@ func (r *Report) WriteSummary(w io.Writer, color bool) {
 			chart += "@" + a.Version
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\t%s\t%s\n", status, a.Addon, chart, copied, skipped, failed,
-			len(a.PublicImages), HumanBytes(bytes), a.Duration.Round(time.Millisecond), oneLine(summaryError(a), 160))
+			distinctPublic(a.PublicImages), HumanBytes(bytes), a.Duration.Round(time.Millisecond), oneLine(summaryError(a), 160))
 	}
 	tw.Flush()
 	t := r.Totals

@@ -40,7 +40,7 @@ type ClientOptions struct {
 	DockerHubUser, DockerHubToken, PublicECRPassword, PrivateECRPassword string
 	// Logger receives retries and fallbacks at debug level; nil: no logs.
 	Logger *zap.Logger
-	// UserAgent is sent with every request; empty: Go's default.
+	// UserAgent is sent with every request; empty: airgap-charts/VERSION.
 	UserAgent string
 
 	// PullBudgetWait is how long a run may wait for a host's advertised pull window

@@ -48,14 +48,15 @@ func newHTTPTransport(concurrency int, skipVerify bool) *http.Transport {
 	return t
 }
 
-// userAgentTransport sets the User-Agent when the request has none.
+// userAgentTransport sets the User-Agent of every request to ua, in place of whatever a
+// library (Helm, ORAS, go-containerregistry) or Go would send.
 type userAgentTransport struct {
 	inner http.RoundTripper
 	ua    string
 }
 
 func (u *userAgentTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if u.ua == "" || req.Header.Get("User-Agent") != "" {
+	if req.Header.Get("User-Agent") == u.ua {
 		return u.inner.RoundTrip(req)
 	}
 	r := req.Clone(req.Context())
@@ -64,8 +65,8 @@ func (u *userAgentTransport) RoundTrip(req *http.Request) (*http.Response, error
 }
 
 // newSharedTransport builds the one transport every registry request of a client takes:
-// user agent, then retries (which wait for the host's limits before each attempt), then
-// the keep-alive connection pool.
+// user agent (ua, else airgap-charts/VERSION), then retries (which wait for the host's
+// limits before each attempt), then the keep-alive connection pool.
 func newSharedTransport(concurrency int, isInsecure func(string) bool, limits *hostLimits, policy retryPolicy, ua string, log *zap.Logger) http.RoundTripper {
 	base := &hostRouter{
 		secure:     newHTTPTransport(concurrency, false),
@@ -74,5 +75,8 @@ func newSharedTransport(concurrency int, isInsecure func(string) bool, limits *h
 	}
 	rt := &retryTransport{inner: base, limits: limits, policy: policy, log: log}
 	limits.probe = rt // a HEAD probe is retried like any request; HEADs take no pull
+	if ua == "" {
+		ua = UserAgent()
+	}
 	return &userAgentTransport{inner: rt, ua: ua}
 }

@@ -280,7 +280,7 @@ func listIndex(k string, n int) (int, bool) {
 // setValue plans field (a path in the instance's effective values) to become newValue:
 // the layer whose value is in effect is edited, and every lower layer holding the same
 // value (a default the parent repeats); when no layer sets it, the chart's own layer is.
-func (p *planner) setValue(in chartInstance, field []string, newValue string) {
+func (p *planner) setValue(in chartInstance, field []string, newValue any) {
 	global := len(field) > 0 && field[0] == "global"
 	layers := in.layers(global)
 	var effective any

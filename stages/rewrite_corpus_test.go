@@ -1,6 +1,7 @@
 package stages
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"sort"
@@ -11,6 +12,7 @@ import (
 	sigsyaml "sigs.k8s.io/yaml"
 
 	"github.com/airgap-charts/airgap-charts/registry"
+	"github.com/airgap-charts/airgap-charts/stages/chartrepotest"
 )
 
 var testLayout = registry.MirrorLayout{Registry: "111122223333.dkr.ecr.us-east-1.amazonaws.com", Prefix: "team-a"}
@@ -18,7 +20,7 @@ var testLayout = registry.MirrorLayout{Registry: "111122223333.dkr.ecr.us-east-1
 // corpusChartNames lists every chart of the corpus.
 func corpusChartNames(t *testing.T) []string {
 	t.Helper()
-	entries, err := os.ReadDir(corpusChartsDir(t))
+	entries, err := os.ReadDir(chartrepotest.CorpusDir(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,39 +69,59 @@ func assertPrivate(t *testing.T, label string, images []string, manifest string,
 	}
 }
 
-// TestRewriteCorpus plans and applies the rewrite of every corpus chart, packages it, loads
-// the package with Helm's loader and renders it: every image must be the private one, and
-// no source reference may be left in any manifest (args and custom resources included).
+// corpusRewrite rewrites a corpus chart with RewriteChart, as the engine does: the chart's
+// own render supplies the image locations, its expected list the images.
+func corpusRewrite(t *testing.T, name string) (*RewriteResult, map[string]any, []ImageMapping, []string) {
+	t.Helper()
+	vals := testRenderValues(t, name)
+	expected := testExpectedImages(t, name)
+	ch := testLoadCorpusChart(t, name)
+	before, _ := testRenderImages(t, ch, vals)
+	assertSameImages(t, "original render", before, expected)
+	found, err := Extract(testRender(t, ch, vals), ch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mappings := testMappings(t, expected, testLayout)
+	var layers []map[string]any
+	if vals != nil {
+		layers = append(layers, vals)
+	}
+	res, err := RewriteChart(context.Background(), RewriteInput{Chart: ch, Images: mappings, Found: found,
+		Render: RenderOptions{Release: "rel", Namespace: "ns", KubeVersion: "1.33.0", Values: layers}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range res.Public {
+		t.Errorf("RewriteChart reports %s public in the %s render (%s %s): %s", p.Image, p.Render, p.Where.Kind, p.Where.Path, p.Reason)
+	}
+	return res, vals, mappings, before
+}
+
+// TestRewriteCorpus rewrites every corpus chart, packages it, loads the package with
+// Helm's loader and renders it: every image must be the private one, and no source
+// reference may be left in any manifest (args and custom resources included).
 func TestRewriteCorpus(t *testing.T) {
-	fullyPrivate, total := 0, 0
+	fullyPrivate, probed, total := 0, 0, 0
 	for _, name := range corpusChartNames(t) {
 		t.Run(name, func(t *testing.T) {
 			total++
-			vals := testRenderValues(t, name)
-			expected := testExpectedImages(t, name)
-			ch := testLoadCorpusChart(t, name)
-
-			before, _ := testRenderImages(t, ch, vals)
-			assertSameImages(t, "original render", before, expected)
-
-			mappings := testMappings(t, expected, testLayout)
-			plan, err := PlanRewrite(ch, mappings)
-			if err != nil {
-				t.Fatal(err)
+			res, vals, mappings, before := corpusRewrite(t, name)
+			if res.Probed {
+				probed++
 			}
-			if len(plan.Unmatched) > 0 {
-				t.Errorf("unmatched: %v", plan.Unmatched)
-			}
-			if err := ApplyRewrite(ch, plan); err != nil {
-				t.Fatal(err)
-			}
-			path, _, err := PackageChart(ch, t.TempDir())
+			path, _, err := PackageChart(res.Chart, t.TempDir())
 			if err != nil {
 				t.Fatal(err)
 			}
 			packaged, err := loader.Load(path)
 			if err != nil {
 				t.Fatalf("load the package: %v", err)
+			}
+			for _, f := range packaged.Raw {
+				if strings.Contains(string(f.Data), "zqv") && probeMarkers.Match(f.Data) {
+					t.Errorf("a probe marker leaked into %s", f.Name)
+				}
 			}
 			after, manifest := testRenderImages(t, packaged, vals)
 			assertPrivate(t, "rewritten chart", after, manifest, mappings)
@@ -111,7 +133,7 @@ func TestRewriteCorpus(t *testing.T) {
 			}
 		})
 	}
-	t.Logf("charts fully private after rewrite: %d/%d", fullyPrivate, total)
+	t.Logf("charts fully private after rewrite: %d/%d (%d by probing)", fullyPrivate, total, probed)
 }
 
 // TestConsumerOverridesCorpus renders every ORIGINAL corpus chart with only the consumer
@@ -121,16 +143,9 @@ func TestConsumerOverridesCorpus(t *testing.T) {
 	for _, name := range corpusChartNames(t) {
 		t.Run(name, func(t *testing.T) {
 			total++
-			vals := testRenderValues(t, name)
-			expected := testExpectedImages(t, name)
-			ch := testLoadCorpusChart(t, name)
-			mappings := testMappings(t, expected, testLayout)
-			plan, err := PlanRewrite(ch, mappings)
-			if err != nil {
-				t.Fatal(err)
-			}
+			res, vals, mappings, _ := corpusRewrite(t, name)
 			file := filepath.Join(t.TempDir(), name, "values.yaml")
-			if err := WriteConsumerOverrides(file, ConsumerOverrides(ch, plan)); err != nil {
+			if err := WriteConsumerOverrides(file, res.Overrides); err != nil {
 				t.Fatal(err)
 			}
 			data, err := os.ReadFile(file)

@@ -20,16 +20,13 @@ import (
 // Test helpers for the rewrite tests: corpus charts loaded as the dependencies stage
 // leaves them, rendered and extracted with the real stages.
 
-// corpusChartsDir is the real-chart corpus (see chartrepotest.CorpusDir).
-func corpusChartsDir(t testing.TB) string { return chartrepotest.CorpusDir(t) }
-
 // testLoadCorpusChart loads a corpus chart the way the dependencies stage would leave it:
 // dependencies missing from charts/ are taken from elsewhere in the corpus when it has
 // them (kube-prometheus-stack's grafana, node exporter…), else dropped from Chart.yaml
 // (argo-cd's redis-ha, external-secrets' bitwarden-sdk-server) so that Helm renders.
 func testLoadCorpusChart(t testing.TB, name string) *chart.Chart {
 	t.Helper()
-	root := corpusChartsDir(t)
+	root := chartrepotest.CorpusDir(t)
 	ch, err := loader.Load(filepath.Join(root, name))
 	if err != nil {
 		t.Fatalf("load %s: %v", name, err)
@@ -67,7 +64,7 @@ func testLoadCorpusChart(t testing.TB, name string) *chart.Chart {
 // testRenderValues reads NAME.render-values.yaml, or nil when the chart has none.
 func testRenderValues(t testing.TB, name string) map[string]any {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(corpusChartsDir(t), name+".render-values.yaml"))
+	data, err := os.ReadFile(filepath.Join(chartrepotest.CorpusDir(t), name+".render-values.yaml"))
 	if os.IsNotExist(err) {
 		return nil
 	}
@@ -84,7 +81,7 @@ func testRenderValues(t testing.TB, name string) map[string]any {
 // testExpectedImages reads NAME.images.txt (the " # non-pod" marks dropped).
 func testExpectedImages(t testing.TB, name string) []string {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(corpusChartsDir(t), name+".images.txt"))
+	data, err := os.ReadFile(filepath.Join(chartrepotest.CorpusDir(t), name+".images.txt"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,6 +141,9 @@ func testRenderImages(t testing.TB, ch *chart.Chart, vals map[string]any) ([]str
 	seen := map[string]bool{}
 	var out []string
 	for _, f := range found {
+		if annotationOnly(f) {
+			continue // named by the chart's annotation, not pulled by the render
+		}
 		if !seen[f.Raw] {
 			seen[f.Raw] = true
 			out = append(out, f.Raw)

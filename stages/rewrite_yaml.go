@@ -30,7 +30,7 @@ func editValuesYAML(data []byte, edits []ValueEdit) ([]byte, error) {
 		doc = yaml.Node{Kind: yaml.DocumentNode, Content: []*yaml.Node{{Kind: yaml.MappingNode, Tag: "!!map"}}}
 	}
 	for _, e := range edits {
-		if err := setNode(doc.Content[0], e.Path, fmt.Sprint(e.New)); err != nil {
+		if err := setNode(doc.Content[0], e.Path, e.New); err != nil {
 			return nil, fmt.Errorf("%s: %w", pathString(e.Path), err)
 		}
 	}
@@ -66,7 +66,7 @@ func editInPlace(data []byte, doc *yaml.Node, edits []ValueEdit) ([]byte, bool) 
 		if val == nil || val.Kind != yaml.ScalarNode {
 			return nil, false
 		}
-		s, ok := scalarSpan(data, lines, key, val, fmt.Sprint(e.New))
+		s, ok := scalarSpan(data, lines, key, val, e.New)
 		if !ok {
 			return nil, false
 		}
@@ -117,7 +117,7 @@ func lineEnd(data []byte, off int) int {
 }
 
 // scalarSpan finds the bytes of val and what to write instead.
-func scalarSpan(data []byte, lines []int, key, val *yaml.Node, newValue string) (byteSpan, bool) {
+func scalarSpan(data []byte, lines []int, key, val *yaml.Node, newValue any) (byteSpan, bool) {
 	if val.Tag == "!!null" && val.Value == "" {
 		return nullSpan(data, lines, key, newValue)
 	}
@@ -149,11 +149,11 @@ func scalarSpan(data []byte, lines []int, key, val *yaml.Node, newValue string) 
 	if n <= 0 {
 		return byteSpan{}, false
 	}
-	return byteSpan{start: off, end: off + n, text: renderScalar(newValue, val.Style)}, true
+	return byteSpan{start: off, end: off + n, text: scalarText(newValue, val.Style)}, true
 }
 
 // nullSpan places a value after "key:" where the value is left empty ("registry:  # x").
-func nullSpan(data []byte, lines []int, key *yaml.Node, newValue string) (byteSpan, bool) {
+func nullSpan(data []byte, lines []int, key *yaml.Node, newValue any) (byteSpan, bool) {
 	if key == nil || key.Style != 0 {
 		return byteSpan{}, false
 	}
@@ -171,7 +171,7 @@ func nullSpan(data []byte, lines []int, key *yaml.Node, newValue string) (byteSp
 		return byteSpan{}, false
 	}
 	at := off + len(key.Value) + (len(rest) - len(trimmed)) + 1
-	return byteSpan{start: at, end: at, text: " " + renderScalar(newValue, 0)}, true
+	return byteSpan{start: at, end: at, text: " " + scalarText(newValue, 0)}, true
 }
 
 // quotedLen is the length of the quoted scalar at the start of line, or 0.
@@ -199,6 +199,14 @@ func commentStart(s string) int {
 		}
 	}
 	return -1
+}
+
+// scalarText writes an edit's new value: a boolean plain, anything else as a string.
+func scalarText(v any, style yaml.Style) string {
+	if b, ok := v.(bool); ok {
+		return strconv.FormatBool(b)
+	}
+	return renderScalar(fmt.Sprint(v), style)
 }
 
 var plainScalar = regexp.MustCompile(`^[A-Za-z0-9_./][A-Za-z0-9_./@:+-]*$`)
@@ -259,8 +267,9 @@ func locateNode(n *yaml.Node, path []string) (key, val *yaml.Node) {
 	return key, cur
 }
 
-// setNode sets path to the string s in the node tree, adding missing mapping keys.
-func setNode(n *yaml.Node, path []string, s string) error {
+// setNode sets path to v (a boolean, or else a string) in the node tree, adding missing
+// mapping keys.
+func setNode(n *yaml.Node, path []string, v any) error {
 	cur := n
 	for i, k := range path {
 		for cur.Kind == yaml.AliasNode {
@@ -296,7 +305,11 @@ func setNode(n *yaml.Node, path []string, s string) error {
 		cur = next
 	}
 	style := cur.Style & (yaml.DoubleQuotedStyle | yaml.SingleQuotedStyle)
-	*cur = yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: s, Style: style,
+	tag, s := "!!str", fmt.Sprint(v)
+	if b, ok := v.(bool); ok {
+		tag, s, style = "!!bool", strconv.FormatBool(b), 0
+	}
+	*cur = yaml.Node{Kind: yaml.ScalarNode, Tag: tag, Value: s, Style: style,
 		HeadComment: cur.HeadComment, LineComment: cur.LineComment, FootComment: cur.FootComment}
 	return nil
 }

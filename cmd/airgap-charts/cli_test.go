@@ -8,6 +8,8 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/airgap-charts/airgap-charts/registry"
 )
 
 // TestHelpListsEverySyncFlag: `airgap-charts --help` documents the whole sync interface.
@@ -91,6 +93,23 @@ func TestVersion(t *testing.T) {
 	}
 	if out := stdout.String(); !strings.HasPrefix(out, "airgap-charts ") || !strings.Contains(out, runtime.Version()) {
 		t.Fatalf("version printed %q; want the module and Go versions", out)
+	}
+}
+
+func TestVersionLine(t *testing.T) {
+	goPart := " " + runtime.Version() + " " + runtime.GOOS + "/" + runtime.GOARCH
+	for _, c := range []struct {
+		in   registry.BuildInfo
+		want string
+	}{
+		{registry.BuildInfo{Version: "v1.2.3"}, "airgap-charts v1.2.3" + goPart},
+		{registry.BuildInfo{Version: "v0.0.0-20261201095412-0123456789ab+dirty", Revision: "0123456789abcdef0123", Modified: true},
+			"airgap-charts v0.0.0-20261201095412-0123456789ab+dirty (commit 0123456789ab, modified)" + goPart},
+		{registry.BuildInfo{Version: "0123456789ab", Revision: "0123456789abcdef0123"}, "airgap-charts 0123456789ab (commit 0123456789ab)" + goPart},
+	} {
+		if got := versionLine(c.in); got != c.want {
+			t.Errorf("versionLine(%+v) = %q, want %q", c.in, got, c.want)
+		}
 	}
 }
 

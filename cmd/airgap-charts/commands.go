@@ -5,8 +5,9 @@ import (
 	"fmt"
 	"os/signal"
 	"runtime"
-	"runtime/debug"
 	"syscall"
+
+	"github.com/airgap-charts/airgap-charts/registry"
 )
 
 // demoCmd runs the demonstration.
@@ -22,26 +23,28 @@ func (c *demoCmd) Run(a *app) error {
 	return runDemo(ctx, a.stdout, log)
 }
 
-// versionCmd prints the module version and the Go version.
+// versionCmd prints the airgap-charts version (stamped at build time, else what Go
+// recorded in the binary) and the Go version.
 type versionCmd struct{}
 
 func (c *versionCmd) Run(a *app) error {
-	_, err := fmt.Fprintln(a.stdout, versionString())
+	_, err := fmt.Fprintln(a.stdout, versionLine(registry.Build()))
 	return err
 }
 
-func versionString() string {
-	version, revision := "(unknown)", ""
-	if info, ok := debug.ReadBuildInfo(); ok {
-		version = info.Main.Version
-		for _, s := range info.Settings {
-			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
-				revision = s.Value[:12]
-			}
+// versionLine is "airgap-charts VERSION [(commit REV[, modified])] GO OS/ARCH".
+func versionLine(i registry.BuildInfo) string {
+	s := "airgap-charts " + i.Version
+	if i.Revision != "" {
+		rev := i.Revision
+		if len(rev) > 12 {
+			rev = rev[:12]
 		}
+		s += " (commit " + rev
+		if i.Modified {
+			s += ", modified"
+		}
+		s += ")"
 	}
-	if revision != "" {
-		return fmt.Sprintf("airgap-charts %s (commit %s) %s %s/%s", version, revision, runtime.Version(), runtime.GOOS, runtime.GOARCH)
-	}
-	return fmt.Sprintf("airgap-charts %s %s %s/%s", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	return fmt.Sprintf("%s %s %s/%s", s, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"embed"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -13,12 +14,6 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/google/go-containerregistry/pkg/name"
-	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/random"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"go.uber.org/zap"
 	"helm.sh/helm/v3/pkg/chart/loader"
 	"helm.sh/helm/v3/pkg/chartutil"
@@ -28,95 +23,51 @@ import (
 	"github.com/airgap-charts/airgap-charts/config"
 	"github.com/airgap-charts/airgap-charts/engine"
 	"github.com/airgap-charts/airgap-charts/registry"
-	"github.com/airgap-charts/airgap-charts/registry/registrytest"
 )
 
-// demoData holds a few real charts from the corpus and the images their render needs.
+// demoData holds the charts written for the demo and, per chart, the images its render
+// pulls (NAME.images.txt) and the values it is rendered with (NAME.render-values.yaml,
+// optional).
 //
 //go:embed all:demodata
 var demoData embed.FS
 
-// demoCharts are the embedded charts the demo mirrors, with the values each needs.
-var demoCharts = []string{"metrics-server", "alertmanager", "external-dns", "traefik"}
+// demoCharts are the embedded charts the demo mirrors.
+var demoCharts = []string{"ledger", "relay", "reporter"}
 
-// runDemo runs a real sync with no network and no setup: an in-process source registry
-// seeded with synthetic multi-arch images at the references the charts use, an
-// in-process HTTP chart repository serving the embedded charts, and an in-process
-// destination registry. Sources are reached through --registry-mirror, as a user with a
-// pull-through cache would.
+// demoPrefix is where the demo mirrors everything in its destination registry.
+const demoPrefix = "mirror"
+
+// demoWorld is everything a demo run talks to, all in process: a source registry that
+// serves every image the charts reference (seeded with images built for the demo), an
+// HTTP chart repository serving the embedded charts, and an empty destination registry.
+type demoWorld struct {
+	work     string
+	src, dst *demoRegistry
+	charts   *httptest.Server
+	addons   []config.Addon
+	// mirrors routes each public registry the charts name to its place in src.
+	mirrors map[string]string
+	// images are, per chart, the images its render pulls; digests are what src serves
+	// for each of them (by ImageRef.String()).
+	images  map[string][]registry.ImageRef
+	digests map[string]string
+	// srcDirs are the unpacked chart directories, by chart name.
+	srcDirs map[string]string
+	out     string
+}
+
+// runDemo runs a real sync with no network and no setup against a demoWorld. Sources are
+// reached through --registry-mirror, as a user with a pull-through cache would.
 func runDemo(ctx context.Context, stdout io.Writer, log *zap.Logger) error {
-	work, err := os.MkdirTemp("", "airgap-charts-demo-")
+	w, err := startDemo(ctx)
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(work)
-
-	src, err := registrytest.Start()
-	if err != nil {
-		return err
-	}
-	defer src.Close()
-	dst, err := registrytest.Start()
-	if err != nil {
-		return err
-	}
-	defer dst.Close()
-
-	repoDir := filepath.Join(work, "repo")
-	if err := os.MkdirAll(repoDir, 0o755); err != nil {
-		return err
-	}
-	charts := httptest.NewServer(http.FileServer(http.Dir(repoDir)))
-	defer charts.Close()
-
-	var addons []config.Addon
-	mirrors := map[string]string{}
-	for _, c := range demoCharts {
-		version, err := packageDemoChart(c, work, repoDir)
-		if err != nil {
-			return fmt.Errorf("demo chart %s: %w", c, err)
-		}
-		values, err := demoValues(c)
-		if err != nil {
-			return err
-		}
-		addons = append(addons, config.Addon{Chart: c, Repository: charts.URL, Version: version, Release: c, Values: values,
-			Source: config.Position{File: "demo"}})
-		refs, err := demoImages(c)
-		if err != nil {
-			return err
-		}
-		for _, ref := range refs {
-			if err := seedImage(ctx, src.Host, ref); err != nil {
-				return fmt.Errorf("seed %s: %w", ref, err)
-			}
-			mirrors[ref.Registry] = src.Host + "/" + ref.Registry
-		}
-	}
-	idx, err := repo.IndexDirectory(repoDir, charts.URL)
-	if err != nil {
-		return fmt.Errorf("demo index: %w", err)
-	}
-	if err := idx.WriteFile(filepath.Join(repoDir, "index.yaml"), 0o644); err != nil {
-		return err
-	}
-
-	out := filepath.Join(work, "helm-charts")
+	defer w.Close()
 	fmt.Fprintf(stdout, "demo: source registry %s (mirrors %s), chart repository %s, destination registry %s\n\n",
-		src.Host, strings.Join(sortedKeys(mirrors), ", "), charts.URL, dst.Host)
-	rep, err := engine.Run(ctx, engine.Options{
-		Addons:           addons,
-		TargetRegistry:   dst.Host,
-		TargetPrefix:     "mirror",
-		TargetKind:       "oci",
-		IncludeDeps:      true,
-		Platform:         engine.PlatformAuto,
-		SkipExisting:     true,
-		RegistryMirrors:  mirrors,
-		InsecureRegistry: []string{src.Host, dst.Host},
-		OutputDir:        out,
-		ReportFile:       filepath.Join(out, "report.json"),
-	}, log)
+		w.src.Host, strings.Join(sortedKeys(w.mirrors), ", "), w.charts.URL, w.dst.Host)
+	rep, err := w.run(ctx, log)
 	if err != nil {
 		return err
 	}
@@ -134,73 +85,150 @@ func runDemo(ctx context.Context, stdout io.Writer, log *zap.Logger) error {
 	return nil
 }
 
-func packageDemoChart(name, work, repoDir string) (string, error) {
-	dir := filepath.Join(work, "src", name)
+// startDemo starts the servers, packages and indexes the charts and seeds the images.
+func startDemo(ctx context.Context) (_ *demoWorld, err error) {
+	w := &demoWorld{mirrors: map[string]string{}, images: map[string][]registry.ImageRef{},
+		digests: map[string]string{}, srcDirs: map[string]string{}}
+	defer func() {
+		if err != nil {
+			w.Close()
+		}
+	}()
+	if w.work, err = os.MkdirTemp("", "airgap-charts-demo-"); err != nil {
+		return nil, fmt.Errorf("demo work directory: %w", err)
+	}
+	w.src, w.dst = startDemoRegistry(), startDemoRegistry()
+	repoDir := filepath.Join(w.work, "repo")
+	if err := os.MkdirAll(repoDir, 0o755); err != nil {
+		return nil, err
+	}
+	w.charts = httptest.NewServer(http.FileServer(http.Dir(repoDir)))
+
+	for _, c := range demoCharts {
+		dir, version, err := w.packageChart(c, repoDir)
+		if err != nil {
+			return nil, fmt.Errorf("demo chart %s: %w", c, err)
+		}
+		w.srcDirs[c] = dir
+		values, err := demoValues(c)
+		if err != nil {
+			return nil, err
+		}
+		w.addons = append(w.addons, config.Addon{Chart: c, Repository: w.charts.URL, Version: version, Release: c,
+			Values: values, Source: config.Position{File: "demo"}})
+		refs, err := demoImages(c)
+		if err != nil {
+			return nil, err
+		}
+		w.images[c] = refs
+		for _, ref := range refs {
+			d, err := seedImage(ctx, w.src.Host, ref)
+			if err != nil {
+				return nil, fmt.Errorf("demo chart %s: %w", c, err)
+			}
+			w.digests[ref.String()] = d
+			w.mirrors[ref.Registry] = w.src.Host + "/" + ref.Registry
+		}
+	}
+	idx, err := repo.IndexDirectory(repoDir, w.charts.URL)
+	if err != nil {
+		return nil, fmt.Errorf("demo index: %w", err)
+	}
+	if err := idx.WriteFile(filepath.Join(repoDir, "index.yaml"), 0o644); err != nil {
+		return nil, fmt.Errorf("demo index: %w", err)
+	}
+	w.out = filepath.Join(w.work, "helm-charts")
+	return w, nil
+}
+
+// run syncs every demo chart from the source to the destination.
+func (w *demoWorld) run(ctx context.Context, log *zap.Logger) (*engine.Report, error) {
+	return engine.Run(ctx, engine.Options{
+		Addons:           w.addons,
+		TargetRegistry:   w.dst.Host,
+		TargetPrefix:     demoPrefix,
+		TargetKind:       "oci",
+		IncludeDeps:      true,
+		Platform:         engine.PlatformAuto,
+		SkipExisting:     true,
+		RegistryMirrors:  w.mirrors,
+		InsecureRegistry: []string{w.src.Host, w.dst.Host},
+		OutputDir:        w.out,
+		ReportFile:       filepath.Join(w.out, "report.json"),
+	}, log)
+}
+
+// Close stops the servers and removes the work directory.
+func (w *demoWorld) Close() {
+	for _, s := range []*demoRegistry{w.src, w.dst} {
+		if s != nil {
+			s.Close()
+		}
+	}
+	if w.charts != nil {
+		w.charts.Close()
+	}
+	if w.work != "" {
+		os.RemoveAll(w.work)
+	}
+}
+
+// packageChart unpacks the embedded chart name into the work directory and packages it
+// into repoDir; it returns the unpacked directory and the chart version.
+func (w *demoWorld) packageChart(name, repoDir string) (string, string, error) {
+	dir := filepath.Join(w.work, "src", name)
 	sub, err := fs.Sub(demoData, "demodata/"+name)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	if err := os.CopyFS(dir, sub); err != nil {
-		return "", err
+		return "", "", err
 	}
 	ch, err := loader.LoadDir(dir)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	if _, err := chartutil.Save(ch, repoDir); err != nil {
-		return "", err
+		return "", "", err
 	}
-	return ch.Metadata.Version, nil
+	return dir, ch.Metadata.Version, nil
 }
 
 func demoValues(name string) (map[string]any, error) {
-	b, err := demoData.ReadFile("demodata/" + name + ".render-values.yaml")
+	file := "demodata/" + name + ".render-values.yaml"
+	b, err := demoData.ReadFile(file)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil // the chart renders with its defaults
+	}
 	if err != nil {
-		return nil, nil // no values needed
+		return nil, err
 	}
 	var v map[string]any
 	if err := yaml.Unmarshal(b, &v); err != nil {
-		return nil, fmt.Errorf("demo values %s: %w", name, err)
+		return nil, fmt.Errorf("%s: %w", file, err)
 	}
 	return v, nil
 }
 
 func demoImages(name string) ([]registry.ImageRef, error) {
-	b, err := demoData.ReadFile("demodata/" + name + ".images.txt")
+	file := "demodata/" + name + ".images.txt"
+	b, err := demoData.ReadFile(file)
 	if err != nil {
 		return nil, err
 	}
 	var refs []registry.ImageRef
-	for _, line := range strings.Split(string(b), "\n") {
+	for i, line := range strings.Split(string(b), "\n") {
 		line, _, _ = strings.Cut(line, "#")
 		if line = strings.TrimSpace(line); line == "" {
 			continue
 		}
 		ref, err := registry.ParseImageRef(line)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("%s:%d: %w", file, i+1, err)
 		}
 		refs = append(refs, ref)
 	}
 	return refs, nil
-}
-
-// seedImage pushes a synthetic linux/amd64 + linux/arm64 index where the mirror serves ref.
-func seedImage(ctx context.Context, host string, ref registry.ImageRef) error {
-	tag, err := name.NewTag(fmt.Sprintf("%s/%s/%s:%s", host, ref.Registry, ref.Repository, ref.Tag), name.Insecure)
-	if err != nil {
-		return err
-	}
-	var adds []mutate.IndexAddendum
-	for _, arch := range []string{"amd64", "arm64"} {
-		img, err := random.Image(512*1024, 3)
-		if err != nil {
-			return err
-		}
-		adds = append(adds, mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: arch}}})
-	}
-	idx := mutate.AppendManifests(empty.Index, adds...)
-	return remote.WriteIndex(tag, idx, remote.WithContext(ctx))
 }
 
 func sortedKeys(m map[string]string) []string {

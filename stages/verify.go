@@ -1,0 +1,274 @@
+package stages
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"regexp"
+	"sort"
+	"strings"
+
+	"helm.sh/helm/v3/pkg/chart"
+
+	"github.com/airgap-charts/airgap-charts/registry"
+)
+
+// verifier renders rewritten charts the two ways they are installed and lists what is
+// still public.
+type verifier struct {
+	in        RewriteInput
+	dests     map[registry.ImageRef]bool
+	effective map[string]any
+	user      map[string]any
+	// reasons says, per source image, why the rewrite could not reach it.
+	reasons map[registry.ImageRef]string
+}
+
+func newVerifier(in RewriteInput) (*verifier, error) {
+	effective, user, err := effectiveValues(in.Chart, in.Render.Values)
+	if err != nil {
+		return nil, err
+	}
+	v := &verifier{in: in, dests: map[registry.ImageRef]bool{}, effective: effective, user: user,
+		reasons: map[registry.ImageRef]string{}}
+	for _, m := range in.Images {
+		v.dests[m.Destination] = true
+	}
+	return v, nil
+}
+
+// maxGuardValues bounds how many values a chart's substitution guards may ask for.
+const maxGuardValues = 3
+
+// attempt plans on a fresh copy of the chart, applies the plan and verifies it. A chart
+// whose render refuses substituted images until a value allows them (Bitnami's
+// global.security.allowInsecureImages) gets that value, in the packaged values and the
+// consumer overrides alike.
+func (v *verifier) attempt(ctx context.Context, plan func(work *chart.Chart) (*RewritePlan, error)) (*RewriteResult, error) {
+	work := cloneChart(v.in.Chart)
+	p, err := plan(work)
+	if err != nil {
+		return nil, err
+	}
+	if err := ApplyRewrite(work, p); err != nil {
+		return nil, err
+	}
+	res := &RewriteResult{Chart: work, Plan: p}
+	for guards := 0; ; guards++ {
+		res.Overrides = ConsumerOverrides(work, p)
+		user := v.userLayer(res.Overrides)
+		public, n, err := v.check(ctx, work, p, res.Overrides, user)
+		res.Renders += n
+		if err != nil {
+			if e, ok := v.guardValue(err, p); ok && guards < maxGuardValues {
+				p.ValueEdits = append(p.ValueEdits, e)
+				if err := ApplyRewrite(work, &RewritePlan{ValueEdits: []ValueEdit{e}}); err != nil {
+					return nil, err
+				}
+				continue
+			}
+			return nil, fmt.Errorf("render after rewrite: %w", err)
+		}
+		res.Public = public
+		res.UserKeys = leafPaths(user)
+		return res, nil
+	}
+}
+
+// check renders (a) work with the addon's values (and the keys the addon's values set
+// that the rewrite changed), and (b) the original chart with the consumer overrides on
+// top, and returns the images of either that are not destinations of this run. (b) is
+// not rendered when it must render what (a) did: no template was edited and both see the
+// same effective values.
+func (v *verifier) check(ctx context.Context, work *chart.Chart, plan *RewritePlan, overrides, user map[string]any) ([]PublicRef, int, error) {
+	roA := v.in.Render
+	roA.Values = append(append([]map[string]any{}, v.in.Render.Values...), user)
+	ra, err := Render(ctx, work, roA)
+	if err != nil {
+		return nil, 1, err
+	}
+	imagesA, err := Extract(ra, work)
+	if err != nil {
+		return nil, 1, fmt.Errorf("extract after rewrite: %w", err)
+	}
+	public := v.publicOf(imagesA, RenderPackaged)
+	if len(plan.TemplateEdits) == 0 && len(user) == 0 && v.sameValues(work, overrides) {
+		for _, p := range v.publicOf(imagesA, RenderConsumer) {
+			public = append(public, p)
+		}
+		return public, 1, nil
+	}
+	roB := v.in.Render
+	roB.Values = append(append([]map[string]any{}, v.in.Render.Values...), overrides)
+	rb, err := Render(ctx, v.in.Chart, roB)
+	if err != nil {
+		return nil, 2, fmt.Errorf("original chart with the consumer overrides: %w", err)
+	}
+	imagesB, err := Extract(rb, v.in.Chart)
+	if err != nil {
+		return nil, 2, fmt.Errorf("extract with the consumer overrides: %w", err)
+	}
+	return append(public, v.publicOf(imagesB, RenderConsumer)...), 2, nil
+}
+
+// sameValues reports whether the rewritten chart with the addon's values and the
+// original chart with the consumer overrides on top see the same values.
+func (v *verifier) sameValues(work *chart.Chart, overrides map[string]any) bool {
+	a, _, err := effectiveValues(work, v.in.Render.Values)
+	if err != nil {
+		return false
+	}
+	b, _, err := effectiveValues(v.in.Chart, append(append([]map[string]any{}, v.in.Render.Values...), overrides))
+	if err != nil {
+		return false
+	}
+	return reflect.DeepEqual(a, b)
+}
+
+// publicOf lists the images of a render that are not destinations of this run. A
+// reference the chart names only in its artifacthub.io/images annotation is not pulled
+// by the render and is left out.
+func (v *verifier) publicOf(images []FoundImage, render string) []PublicRef {
+	var out []PublicRef
+	for _, img := range images {
+		if v.dests[img.Ref] || annotationOnly(img) {
+			continue
+		}
+		where := Location{}
+		for _, w := range img.Where {
+			if w.Kind != "Chart" {
+				where = w
+				break
+			}
+		}
+		out = append(out, PublicRef{Image: img.Ref, Render: render, Where: where, Reason: v.reason(img.Ref)})
+	}
+	return out
+}
+
+func annotationOnly(img FoundImage) bool {
+	if img.AnnotationOnly {
+		return true
+	}
+	for _, w := range img.Where {
+		if w.Kind != "Chart" {
+			return false
+		}
+	}
+	return len(img.Where) > 0
+}
+
+func (v *verifier) reason(ref registry.ImageRef) string {
+	if why, ok := v.reasons[ref]; ok {
+		return why
+	}
+	for _, m := range v.in.Images {
+		if m.Source == ref {
+			return "the rewrite found no value or template that produces it"
+		}
+	}
+	if ref.Registry == registryOf(v.dests) {
+		return "a destination reference this run does not mirror"
+	}
+	return "not an image of this chart's default render: a value the rewrite changed brought it in"
+}
+
+func registryOf(dests map[registry.ImageRef]bool) string {
+	for d := range dests {
+		return d.Registry
+	}
+	return ""
+}
+
+// userLayer holds the consumer overrides the addon's values or chart-overrides would
+// otherwise override: a chart's defaults never win over values given at install.
+func (v *verifier) userLayer(overrides map[string]any) map[string]any {
+	out := map[string]any{}
+	var walk func(x any, path []string)
+	walk = func(x any, path []string) {
+		if m, ok := x.(map[string]any); ok {
+			for k, e := range m {
+				walk(e, appendPath(path, k))
+			}
+			return
+		}
+		if len(path) > 0 && hasPath(v.user, path) {
+			_ = setPath(out, path, x)
+		}
+	}
+	walk(overrides, nil)
+	return out
+}
+
+func leafPaths(m map[string]any) []string {
+	var out []string
+	var walk func(x any, path []string)
+	walk = func(x any, path []string) {
+		if mm, ok := x.(map[string]any); ok {
+			for k, e := range mm {
+				walk(e, appendPath(path, k))
+			}
+			return
+		}
+		out = append(out, pathString(path))
+	}
+	walk(m, nil)
+	sort.Strings(out)
+	return out
+}
+
+// guardPath finds a value path a render error quotes ('global.security.allowInsecureImages').
+var guardPath = regexp.MustCompile("['\"`]([A-Za-z0-9_-]+(?:\\.[A-Za-z0-9_-]+)+)['\"`]")
+
+// guardValue reads a render error for a chart's substitution guard: a message that names
+// a boolean value, false in the effective values, to set to true. It returns the edit
+// that sets it in the root chart's values.
+func (v *verifier) guardValue(err error, plan *RewritePlan) (ValueEdit, bool) {
+	msg := err.Error()
+	if !strings.Contains(msg, "true") {
+		return ValueEdit{}, false
+	}
+	for _, m := range guardPath.FindAllStringSubmatch(msg, -1) {
+		path := strings.Split(m[1], ".")
+		if b, ok := lookupGlobalAware(v.effective, path).(bool); !ok || b {
+			continue
+		}
+		done := false
+		for _, e := range plan.ValueEdits {
+			if e.Chart == "" && reflect.DeepEqual(e.Path, path) {
+				done = true
+			}
+		}
+		if !done {
+			return ValueEdit{Path: path, Old: false, New: true}, true
+		}
+	}
+	return ValueEdit{}, false
+}
+
+// lookupGlobalAware looks path up in effective values; a global is also looked for in
+// every subchart's copy of the globals (a child's own global default).
+func lookupGlobalAware(effective map[string]any, path []string) any {
+	if v := lookupPath(effective, path); v != nil || len(path) == 0 || path[0] != "global" {
+		return v
+	}
+	var found any
+	var walk func(m map[string]any)
+	walk = func(m map[string]any) {
+		for k, x := range m {
+			sub, ok := x.(map[string]any)
+			if !ok || found != nil {
+				continue
+			}
+			if k == "global" {
+				if v := lookupPath(sub, path[1:]); v != nil {
+					found = v
+				}
+				continue
+			}
+			walk(sub)
+		}
+	}
+	walk(effective)
+	return found
+}
