@@ -42,7 +42,7 @@ func TestLoadOverridesEmptyFile(t *testing.T) {
 func TestLoadOverridesInputErrors(t *testing.T) {
 	dir := t.TempDir()
 	cases := []struct{ name, content, want string }{
-		{"unknown-key", "override:\n  a: {}\n", `unknown-key.yaml:1: unknown key "override" (chart-overrides.yaml holds only ` + "`overrides:`)"},
+		{"unknown-key", "override:\n  a: {}\n", `unknown-key.yaml:1: unknown key "override" (chart-overrides.yaml holds ` + "`overrides:` and `public_images:`)"},
 		{"not-a-map", "overrides:\n  - a\n", "not-a-map.yaml:2: overrides must map chart names to values"},
 		{"chart-scalar", "overrides:\n  karpenter: true\n", `chart-scalar.yaml:2: overrides for chart "karpenter" must be a mapping of values`},
 		{"malformed", "overrides:\n  a: {b: 1\n", "malformed.yaml:2:6: malformed YAML: could not find flow mapping end token '}'"},

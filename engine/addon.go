@@ -18,15 +18,18 @@ import (
 )
 
 // runAddon takes one addon through its DAG: resolve → fetch → dependencies → render →
-// extract, image jobs to the pool, rewrite → repack → (wait for its images) → publish.
-// It never returns an error: the outcome, good or bad, is the report.
+// extract, image jobs to the pool, rewrite → repack → (wait for its images) → verify →
+// publish. It never returns an error: the outcome, good or bad, is the report.
 func (e *runEnv) runAddon(ctx context.Context, a config.Addon, pool *Pool, slots *semaphore.Weighted) *AddonReport {
 	rep := &AddonReport{Addon: a.Name(), Chart: a.Chart, Release: a.Release, Repository: a.Repository, Status: StatusError}
 	started := time.Now()
 	defer func() { rep.Duration = time.Since(started) }()
 	log := e.log.With(zap.String("addon", a.Name()), zap.String("chart", a.Chart), zap.String("version", a.Version))
 
+	// images are the addon's jobs once submitted: every later way out records them.
+	var images *addonImages
 	fail := func(stage string, err error) *AddonReport {
+		images.collect(ctx, e, rep, log)
 		rep.Stage = stage
 		rep.Error = fmt.Sprintf("addon %s (%s): %s: %v", a.Name(), a.Source, stage, err)
 		if errors.Is(err, context.Canceled) {
@@ -53,17 +56,12 @@ func (e *runEnv) runAddon(ctx context.Context, a config.Addon, pool *Pool, slots
 	log = log.With(zap.String("resolved", rep.Version))
 
 	// Image jobs go to the pool as soon as extract is done.
-	pending := make([]*Pending, len(prepared.mappings))
-	for i, m := range prepared.mappings {
-		job := ImageJob{Source: m.Source, Destination: m.Destination, Platform: string(e.opts.Platform)}
-		e.progress.queued1(job)
-		pending[i] = pool.Submit(job)
-	}
+	images = e.submitImages(pool, prepared)
 
 	// Addons releasing the same chart rewrite it with all their images (chartgroup.go);
 	// the slot is given back while the others are still extracting.
 	rep.Stage = "rewrite"
-	shared, wait := group.add(prepared.mappings)
+	shared, wait := group.add(prepared.mappings, requiredImages(prepared))
 	added = true
 	if wait != nil {
 		slots.Release(1)
@@ -83,7 +81,7 @@ func (e *runEnv) runAddon(ctx context.Context, a config.Addon, pool *Pool, slots
 	// Rewrite and repack while the images copy.
 	if err := e.rewriteAndPackage(ctx, a, prepared, rep, log); err != nil {
 		slots.Release(1)
-		return fail(rep.Stage, err)
+		return fail(rep.Stage, err) // fail waits for the images, the slot given back
 	}
 	slots.Release(1)
 
@@ -95,27 +93,28 @@ func (e *runEnv) runAddon(ctx context.Context, a config.Addon, pool *Pool, slots
 
 	// Wait for this addon's own images only.
 	rep.Stage = "images"
-	failed := 0
-	for i, p := range pending {
-		res := p.Wait(ctx)
-		e.progress.finished1(res)
-		rep.addImage(prepared.images[i], res)
-		if res.Outcome == OutcomeFailed {
-			failed++
-			log.Error("image failed", zap.String("image", res.Job.Source.String()), zap.Error(res.Err))
-		}
-	}
-	peerErr := waitPeerImages(ctx, peers)
+	images.collect(ctx, e, rep, log)
+	peerErr := waitPeerImages(ctx, group, peers)
 	// A cancelled run fails every unfinished image with the cancellation: say interrupted,
 	// not that images failed.
 	if err := ctx.Err(); err != nil {
 		return fail("images", err)
 	}
-	if failed > 0 {
-		return fail("images", fmt.Errorf("%d of %d images failed; chart not published (first: %s)", failed, len(pending), rep.firstImageError()))
+	if images.failed > 0 {
+		return fail("images", fmt.Errorf("%d of %d images failed; chart not published (first: %s)", images.failed, len(images.pending), rep.firstImageError()))
 	}
 	if peerErr != nil {
 		return fail("images", fmt.Errorf("chart not published: %w", peerErr))
+	}
+
+	// The chart is published only when no image it pulls stays public unless allowed.
+	if left, first := e.gatePublicImages(a, rep, log); left > 0 {
+		err := publicImagesError(left, first)
+		rep.Status, rep.Stage, rep.ChartResult = StatusIncomplete, "verify", "blocked"
+		rep.Error = fmt.Sprintf("addon %s (%s): verify: %v", a.Name(), a.Source, err)
+		log.Error("addon incomplete: images remain public", zap.String("stage", "verify"),
+			zap.Int("public_images", left), zap.String("first", first.Image), zap.Error(err))
+		return rep
 	}
 
 	rep.Stage = "publish"
@@ -135,7 +134,7 @@ func (e *runEnv) runAddon(ctx context.Context, a config.Addon, pool *Pool, slots
 	e.cache.save(a, prepared.entry, log)
 	rep.Stage = ""
 	rep.Status = StatusSuccess
-	log.Info("addon done", zap.Int("images", len(pending)), zap.String("chart_ref", rep.ChartRef), zap.Duration("took", time.Since(started)))
+	log.Info("addon done", zap.Int("images", len(images.pending)), zap.String("chart_ref", rep.ChartRef), zap.Duration("took", time.Since(started)))
 	return rep
 }
 
@@ -282,11 +281,7 @@ func (e *runEnv) rewriteAndPackage(ctx context.Context, a config.Addon, p *prepa
 		if pkg := p.entry.Package; rep.RunCache == RunCacheImages && pkg.usable(pkgKey, archive, valuesPath) {
 			// Last run's rewrite of the same inputs, its files intact: nothing to redo.
 			rep.RunCache = RunCacheHit
-			rep.PublicImages = pkg.PublicImages
-			for _, n := range pkg.PublicImages {
-				log.Warn("image still public after the rewrite", zap.String("image", n.Image), zap.String("render", n.Render),
-					zap.String("where", n.Where), zap.String("reason", n.Reason))
-			}
+			rep.PublicImages = append([]PublicImage(nil), pkg.PublicImages...)
 			rep.ChartArchive, rep.PackagedDigest, rep.ConsumerOverrides = pkg.Archive, pkg.ArchiveDigest, pkg.Overrides
 			rep.timing("package", t)
 			return nil
@@ -306,8 +301,6 @@ func (e *runEnv) rewriteAndPackage(ctx context.Context, a config.Addon, p *prepa
 			}
 		}
 		rep.PublicImages = append(rep.PublicImages, PublicImage{Image: pub.Image.String(), Render: pub.Render, Where: where, Reason: pub.Reason})
-		log.Warn("image still public after the rewrite", zap.String("image", pub.Image.String()), zap.String("render", pub.Render),
-			zap.String("where", where), zap.String("reason", pub.Reason))
 	}
 	for _, k := range res.UserKeys {
 		rep.Warnings = append(rep.Warnings, fmt.Sprintf("the addon's values set %s, which the private reference needs changed: "+
@@ -336,7 +329,7 @@ func (e *runEnv) rewriteAndPackage(ctx context.Context, a config.Addon, p *prepa
 	rep.timing("package", t)
 	if p.entry != nil {
 		pkg := &cachedPackage{Key: pkgKey, Archive: path, ArchiveDigest: digest, Overrides: valuesPath,
-			OverridesDigest: fileDigest(valuesPath), PublicImages: rep.PublicImages}
+			OverridesDigest: fileDigest(valuesPath), PublicImages: append([]PublicImage(nil), rep.PublicImages...)}
 		if p.prev != nil && p.prev.ArchiveDigest == digest {
 			pkg.ChartRef, pkg.Manifest = p.prev.ChartRef, p.prev.Manifest
 		}

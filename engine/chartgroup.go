@@ -20,6 +20,8 @@ type chartGroup struct {
 	waiting  int // members that have neither added their images nor left
 	mappings []stages.ImageMapping
 	seen     map[string]bool
+	// required holds the mappings some member's render uses (not annotation-only).
+	required map[string]bool
 	ready    chan struct{} // closed when waiting reaches 0
 
 	// pushes holds each archive digest's publish: members push their shared archive once
@@ -95,15 +97,23 @@ func (e *runEnv) groupOf(a config.Addon) *chartGroup {
 	return &chartGroup{waiting: 1, seen: map[string]bool{}, ready: make(chan struct{})}
 }
 
-// add records a member's images. It returns the union so far, and a channel to wait on
-// when other members have yet to add theirs (nil when the union is complete).
-func (g *chartGroup) add(mappings []stages.ImageMapping) ([]stages.ImageMapping, <-chan struct{}) {
+// add records a member's images and which of them its render uses (required). It returns
+// the union so far, and a channel to wait on when other members have yet to add theirs
+// (nil when the union is complete).
+func (g *chartGroup) add(mappings []stages.ImageMapping, required map[string]bool) ([]stages.ImageMapping, <-chan struct{}) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	if g.required == nil {
+		g.required = map[string]bool{}
+	}
 	for _, m := range mappings {
-		if k := m.Source.String() + "|" + m.Destination.String(); !g.seen[k] {
+		k := mappingKey(m)
+		if !g.seen[k] {
 			g.seen[k] = true
 			g.mappings = append(g.mappings, m)
+		}
+		if required[k] {
+			g.required[k] = true
 		}
 	}
 	g.done1()
@@ -140,23 +150,32 @@ func (g *chartGroup) done1() {
 func (e *runEnv) submitPeerImages(pool *Pool, p *preparedAddon) []*Pending {
 	own := map[string]bool{}
 	for _, m := range p.mappings {
-		own[m.Source.String()+"|"+m.Destination.String()] = true
+		own[mappingKey(m)] = true
 	}
 	var out []*Pending
 	for _, m := range p.shared {
-		if !own[m.Source.String()+"|"+m.Destination.String()] {
+		if !own[mappingKey(m)] {
 			out = append(out, pool.Submit(ImageJob{Source: m.Source, Destination: m.Destination, Platform: string(e.opts.Platform)}))
 		}
 	}
 	return out
 }
 
+// isRequired says whether a member's render uses the mapping with key k.
+func (g *chartGroup) isRequired(k string) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.required[k]
+}
+
 // waitPeerImages waits for images the shared chart needs for other releases; it returns
-// the first failure.
-func waitPeerImages(ctx context.Context, peers []*Pending) error {
+// the first failure of one their renders use (an annotation-only image is their warning).
+func waitPeerImages(ctx context.Context, g *chartGroup, peers []*Pending) error {
 	var first error
 	for _, p := range peers {
-		if res := p.Wait(ctx); res.Outcome == OutcomeFailed && first == nil {
+		res := p.Wait(ctx)
+		key := mappingKey(stages.ImageMapping{Source: res.Job.Source, Destination: res.Job.Destination})
+		if res.Outcome == OutcomeFailed && first == nil && g.isRequired(key) {
 			first = fmt.Errorf("image %s, needed by another release of this chart, failed: %w", res.Job.Source, res.Err)
 		}
 	}

@@ -33,6 +33,13 @@ type Options struct {
 	Addons    []config.Addon
 	Overrides config.Overrides // per chart values from chart-overrides.yaml; nil: none
 
+	// AllowPublicImages lets every chart whose mirrored render still pulls public images
+	// succeed and be published (a warning per image) instead of ending INCOMPLETE.
+	AllowPublicImages bool
+	// PublicImages are, per chart name, the images chart-overrides.yaml's public_images
+	// lets stay public; nil: none.
+	PublicImages config.PublicImages
+
 	Latest          bool   // newest version even where the addon names one
 	ScanOnly        bool   // everything except pushes
 	TargetRegistry  string // empty: ECR default registry of the AWS account

@@ -41,15 +41,17 @@ type Report struct {
 
 // Totals sums the run.
 type Totals struct {
-	Addons    int   `json:"addons"`
-	Succeeded int   `json:"succeeded"`
-	Failed    int   `json:"failed"`
-	Images    int   `json:"images"`
-	Copied    int   `json:"copied"`
-	Skipped   int   `json:"skipped"`
-	Planned   int   `json:"planned"`
-	ImgFailed int   `json:"images_failed"`
-	Bytes     int64 `json:"bytes"`
+	Addons    int `json:"addons"`
+	Succeeded int `json:"succeeded"`
+	Failed    int `json:"failed"`
+	// Incomplete counts addons left INCOMPLETE: their chart still pulls public images.
+	Incomplete int   `json:"incomplete"`
+	Images     int   `json:"images"`
+	Copied     int   `json:"copied"`
+	Skipped    int   `json:"skipped"`
+	Planned    int   `json:"planned"`
+	ImgFailed  int   `json:"images_failed"`
+	Bytes      int64 `json:"bytes"`
 }
 
 // AddonReport is one addon's outcome.
@@ -71,8 +73,10 @@ type AddonReport struct {
 	ConsumerOverrides string              `json:"consumer_overrides,omitempty"`
 	Dependencies      []stages.Dependency `json:"dependencies,omitempty"`
 	Fallbacks         []string            `json:"fallbacks,omitempty"`
-	PublicImages      []PublicImage       `json:"public_images,omitempty"`
-	Images            []ImageReport       `json:"images"`
+	// PublicImages are the images a verification render of the mirrored chart still pulls
+	// from outside the destination; any not Allowed leaves the addon INCOMPLETE.
+	PublicImages []PublicImage `json:"public_images,omitempty"`
+	Images       []ImageReport `json:"images"`
 	// RunCache says what the run cache spared: "hit" (render, rewrite and repack),
 	// "images" (the render only), "miss" (nothing); empty when the addon failed before.
 	RunCache string              `json:"run_cache,omitempty"`
@@ -156,7 +160,8 @@ func (r *AddonReport) firstImageError() string {
 	return ""
 }
 
-// Failed reports whether any addon failed.
+// Failed reports whether any addon did not succeed (ERROR or INCOMPLETE): the exit code
+// is then 1.
 func (r *Report) Failed() bool {
 	for _, a := range r.Addons {
 		if a.Status != StatusSuccess {
@@ -180,9 +185,12 @@ func newReport(addons []*AddonReport, registry string, opts Options, took time.D
 	seen := map[string]bool{}
 	for _, a := range addons {
 		rep.Totals.Addons++
-		if a.Status == StatusSuccess {
+		switch a.Status {
+		case StatusSuccess:
 			rep.Totals.Succeeded++
-		} else {
+		case StatusIncomplete:
+			rep.Totals.Incomplete++
+		default:
 			rep.Totals.Failed++
 		}
 		for _, img := range a.Images {

@@ -72,12 +72,14 @@ type cachedImage struct {
 // cachedPackage is what rewriteAndPackage wrote.
 type cachedPackage struct {
 	// Key digests the entry's Key and every image mapping the rewrite used.
-	Key             string        `json:"key"`
-	Archive         string        `json:"archive"`
-	ArchiveDigest   string        `json:"archive_digest"`
-	Overrides       string        `json:"overrides"`
-	OverridesDigest string        `json:"overrides_digest"`
-	PublicImages    []PublicImage `json:"public_images,omitempty"`
+	Key             string `json:"key"`
+	Archive         string `json:"archive"`
+	ArchiveDigest   string `json:"archive_digest"`
+	Overrides       string `json:"overrides"`
+	OverridesDigest string `json:"overrides_digest"`
+	// PublicImages are the verification's findings for this archive (Allowed unset: it is
+	// decided per run).
+	PublicImages []PublicImage `json:"public_images,omitempty"`
 	// ChartRef and Manifest: the manifest digest the archive had when pushed to (or found
 	// at) ChartRef; a tag with that digest holds this archive.
 	ChartRef string `json:"chart_ref,omitempty"`
@@ -225,7 +227,7 @@ func cacheImages(images []stages.FoundImage) []cachedImage {
 	out := make([]cachedImage, len(images))
 	for i, img := range images {
 		out[i] = cachedImage{Registry: img.Ref.Registry, Repository: img.Ref.Repository, Tag: img.Ref.Tag,
-			Digest: img.Ref.Digest, Raw: img.Raw, PodSpec: img.PodSpec, Where: img.Where}
+			Digest: img.Ref.Digest, Raw: img.Raw, PodSpec: img.PodSpec, Where: img.Where, AnnotationOnly: img.AnnotationOnly}
 	}
 	return out
 }

@@ -10,7 +10,9 @@ import (
 )
 
 // WriteSummary prints the per-addon table: status, chart@version, images copied /
-// skipped / failed, bytes, time and the last error in one line; colours when asked.
+// skipped / failed, distinct images the mirrored chart still pulls from outside the
+// destination (PUBLIC, allowed ones included), bytes, time and the last error in one line; colours
+// when asked.
 func (r *Report) WriteSummary(w io.Writer, color bool) {
 	paint := func(code, s string) string {
 		if !color {
@@ -19,7 +21,7 @@ func (r *Report) WriteSummary(w io.Writer, color bool) {
 		return "\x1b[" + code + "m" + s + "\x1b[0m"
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "STATUS\tADDON\tCHART\tCOPIED\tSKIPPED\tFAILED\tBYTES\tTIME\tLAST ERROR")
+	fmt.Fprintln(tw, "STATUS\tADDON\tCHART\tCOPIED\tSKIPPED\tFAILED\tPUBLIC\tBYTES\tTIME\tLAST ERROR")
 	for _, a := range r.Addons {
 		var copied, skipped, failed int
 		var bytes int64
@@ -34,16 +36,21 @@ func (r *Report) WriteSummary(w io.Writer, color bool) {
 				skipped++
 			}
 		}
-		status := paint("32", a.Status)
-		if a.Status != StatusSuccess {
+		var status string
+		switch a.Status {
+		case StatusSuccess:
+			status = paint("32", a.Status)
+		case StatusIncomplete:
+			status = paint("33", a.Status)
+		default:
 			status = paint("31", a.Status)
 		}
 		chart := a.Chart
 		if a.Version != "" {
 			chart += "@" + a.Version
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%s\t%s\t%s\n", status, a.Addon, chart, copied, skipped, failed,
-			HumanBytes(bytes), a.Duration.Round(time.Millisecond), oneLine(summaryError(a), 160))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\t%s\t%s\n", status, a.Addon, chart, copied, skipped, failed,
+			distinctPublic(a.PublicImages), HumanBytes(bytes), a.Duration.Round(time.Millisecond), oneLine(summaryError(a), 160))
 	}
 	tw.Flush()
 	t := r.Totals
@@ -51,8 +58,8 @@ func (r *Report) WriteSummary(w io.Writer, color bool) {
 	if r.ScanOnly {
 		verb = "to copy"
 	}
-	fmt.Fprintf(w, "\n%d addons: %d succeeded, %d failed; %d distinct images: %d %s, %d skipped, %d failed; %s in %s\n",
-		t.Addons, t.Succeeded, t.Failed, r.UniqueJobs, t.Copied+t.Planned, verb, t.Skipped, t.ImgFailed, HumanBytes(t.Bytes), r.ElapsedText)
+	fmt.Fprintf(w, "\n%d addons: %d succeeded, %d incomplete, %d failed; %d distinct images: %d %s, %d skipped, %d failed; %s in %s\n",
+		t.Addons, t.Succeeded, t.Incomplete, t.Failed, r.UniqueJobs, t.Copied+t.Planned, verb, t.Skipped, t.ImgFailed, HumanBytes(t.Bytes), r.ElapsedText)
 	hosts := make([]string, 0, len(r.PullsRefused))
 	for h := range r.PullsRefused {
 		hosts = append(hosts, h)

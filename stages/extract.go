@@ -58,6 +58,7 @@ func Extract(r *Rendered, ch *chart.Chart) ([]FoundImage, error) {
 	}
 	out := make([]FoundImage, 0, len(c.byRef))
 	for _, f := range c.byRef {
+		f.AnnotationOnly = onlyInAnnotation(f.Where)
 		out = append(out, *f)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Ref.String() < out[j].Ref.String() })
@@ -276,6 +277,16 @@ func (c *collector) annotations(ch *chart.Chart, prefix string, r *Rendered) {
 			}
 		}
 	}
+}
+
+// onlyInAnnotation reports whether every occurrence is the chart annotation's.
+func onlyInAnnotation(where []Location) bool {
+	for _, w := range where {
+		if w.Kind != "Chart" || !strings.HasPrefix(w.Path, "annotations.") {
+			return false
+		}
+	}
+	return len(where) > 0
 }
 
 // chartTemplatePrefix is the name Helm gives the chart's templates ("grafana" in

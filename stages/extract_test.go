@@ -333,7 +333,8 @@ spec:
 }
 
 // TestExtractAnnotation: artifacthub.io/images of the chart and of a subchart that rendered
-// are collected (Kind "Chart"); a disabled subchart's annotation is not.
+// are collected (Kind "Chart"), marked annotation-only unless a manifest uses them too; a
+// disabled subchart's annotation is not.
 func TestExtractAnnotation(t *testing.T) {
 	sub := newTestChart("sub", nil, map[string]string{"templates/d.yaml": deploymentYAML("sub", "quay.io/sub/app:1")})
 	sub.Metadata.Annotations = map[string]string{artifactHubImages: "- name: sub-extra\n  image: quay.io/sub/extra:2\n"}
@@ -353,10 +354,10 @@ func TestExtractAnnotation(t *testing.T) {
 
 	got := mustExtract(t, mustRender(t, parent, RenderOptions{}), parent)
 	opt := got["quay.io/parent/optional:1"]
-	if len(opt.Where) != 1 || opt.Where[0].Kind != "Chart" || opt.Where[0].Name != "parent" || opt.PodSpec {
+	if len(opt.Where) != 1 || opt.Where[0].Kind != "Chart" || opt.Where[0].Name != "parent" || opt.PodSpec || !opt.AnnotationOnly {
 		t.Errorf("optional: %+v", opt)
 	}
-	if app := got["quay.io/parent/app:1"]; len(app.Where) != 2 || !app.PodSpec {
+	if app := got["quay.io/parent/app:1"]; len(app.Where) != 2 || !app.PodSpec || app.AnnotationOnly {
 		t.Errorf("app: %+v", app)
 	}
 	if _, ok := got["quay.io/sub/extra:2"]; !ok || len(got) != 4 {

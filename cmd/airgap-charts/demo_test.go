@@ -45,7 +45,7 @@ func TestDemoCommandSucceeds(t *testing.T) {
 			}
 		}
 	}
-	if !strings.Contains(out, "3 addons: 3 succeeded, 0 failed") {
+	if !strings.Contains(out, "3 addons: 3 succeeded, 0 incomplete, 0 failed") {
 		t.Errorf("totals line missing:\n%s", out)
 	}
 }

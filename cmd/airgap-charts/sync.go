@@ -24,7 +24,7 @@ type syncCmd struct {
 	Catalog       []string `group:"Input" placeholder:"FILE" help:"Catalog file(s), repeatable or comma-separated (catalog mode; filters match release names). Alternative to --values."`
 	OnlyAddon     string   `group:"Input" placeholder:"NAMES" help:"Process only these addons: comma-separated, case-insensitive, exact (chart names in values mode, release names in catalog mode)."`
 	ExcludeAddons string   `group:"Input" placeholder:"NAMES" help:"Skip these addons (same matching as --only-addon)."`
-	Overrides     string   `group:"Input" placeholder:"FILE" help:"Per-chart render values (overrides: {CHART: {...}}). Default: ./chart-overrides.yaml when present."`
+	Overrides     string   `group:"Input" placeholder:"FILE" help:"Per-chart render values (overrides: {CHART: {...}}) and images allowed to stay public (public_images: {CHART: [REF, ...]}). Default: ./chart-overrides.yaml when present."`
 	Latest        bool     `group:"Input" help:"Use the newest chart version even where an addon names one."`
 
 	ScanOnly            bool   `group:"Run" help:"Do everything except pushing images and charts; still writes the repacked charts and consumer overrides."`
@@ -35,6 +35,7 @@ type syncCmd struct {
 	KubeVersion         string `group:"Run" default:"1.33.0" placeholder:"VERSION" help:"Kubernetes version charts are rendered for, so that kubeVersion constraints pass (default: ${default})."`
 	OutputDir           string `group:"Run" default:"./helm-charts" placeholder:"DIR" help:"Where charts, repacked archives and consumer overrides are written (default: ${default})."`
 	Report              string `group:"Run" placeholder:"FILE" help:"Write the JSON run report to FILE."`
+	AllowPublicImages   bool   `group:"Run" help:"Publish a chart even when its mirrored render still pulls images from outside the target registry (a warning per image) instead of ending the addon INCOMPLETE, unpublished."`
 
 	TargetRegistry string `group:"Destination" placeholder:"HOST" help:"Destination registry for images and charts (default: the AWS account's private ECR registry)."`
 	TargetPrefix   string `group:"Destination" placeholder:"PATH" help:"Path under the registry for image repositories (charts go under their oci_namespace)."`
@@ -99,9 +100,11 @@ func (c *syncCmd) Run(a *app) error {
 		a.secrets.add(ad.Password)
 	}
 	opts.Addons = kept
-	if opts.Overrides, err = loadOverrides(c.Overrides); err != nil {
+	co, err := loadOverrides(c.Overrides)
+	if err != nil {
 		return err
 	}
+	opts.Overrides, opts.PublicImages = co.Values, co.PublicImages
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
@@ -126,13 +129,17 @@ func (c *syncCmd) Run(a *app) error {
 		report.WriteSummary(a.stdout, isTerminal(a.stdout))
 	}
 	if report != nil && report.Failed() {
-		failed := 0
+		failed, incomplete := 0, 0
 		for _, r := range report.Addons {
-			if r.Status != "SUCCESS" {
+			switch r.Status {
+			case engine.StatusSuccess:
+			case engine.StatusIncomplete:
+				incomplete++
+			default:
 				failed++
 			}
 		}
-		log.Error("sync finished with failures", zap.Int("failed", failed), zap.Int("addons", len(report.Addons)))
+		log.Error("sync finished with failures", zap.Int("failed", failed), zap.Int("incomplete", incomplete), zap.Int("addons", len(report.Addons)))
 		return errAddonsFailed
 	}
 	return nil
@@ -231,6 +238,7 @@ func (c *syncCmd) options(env func(string) string) (engine.Options, config.Mode,
 	o.InsecureRegistry = trimAll(c.InsecureRegistry)
 	o.OutputDir = c.OutputDir
 	o.ReportFile = c.Report
+	o.AllowPublicImages = c.AllowPublicImages
 	o.KubeVersion = c.KubeVersion
 	o.ECR = engine.ECROptions{
 		CreateRepositories:  c.ECRCreateRepositories,
@@ -245,15 +253,15 @@ func (c *syncCmd) options(env func(string) string) (engine.Options, config.Mode,
 }
 
 // loadOverrides reads the named overrides file, or ./chart-overrides.yaml when present.
-func loadOverrides(path string) (config.Overrides, error) {
+func loadOverrides(path string) (config.ChartOverrides, error) {
 	if path == "" {
 		st, err := os.Stat(config.DefaultOverridesFile)
 		if errors.Is(err, fs.ErrNotExist) || (err == nil && st.IsDir()) {
-			return nil, nil
+			return config.ChartOverrides{}, nil
 		}
 		path = config.DefaultOverridesFile
 	}
-	return config.LoadOverrides(path)
+	return config.LoadChartOverrides(path)
 }
 
 // resolvePasswordEnv fills the chart repository password of addons naming password_env.

@@ -56,7 +56,7 @@ func TestSyncEveryFlagReachesTheEngine(t *testing.T) {
 			"  - chart: karpenter\n    repository: oci://public.ecr.aws/karpenter\n    version: 1.0.6\n    release: karpenter\n",
 		"b.yaml":               "addons:\n  - chart: argo-cd\n    repository: https://argoproj.github.io/argo-helm\n    version: 8.0.10\n    release: argocd\n    username: robot\n    password_env: ARGO_REPO_PASSWORD\n",
 		"c.yaml":               "addons:\n  - chart: kyverno\n    repository: https://kyverno.github.io/kyverno\n    release: kyverno\n",
-		"chart-overrides.yaml": "overrides:\n  karpenter:\n    settings:\n      clusterName: my-eks\n",
+		"chart-overrides.yaml": "overrides:\n  karpenter:\n    settings:\n      clusterName: my-eks\npublic_images:\n  loki:\n    - quay.io/org/img\n",
 		"policy.json":          `{"rules": []}`,
 	})
 	args := []string{
@@ -73,7 +73,7 @@ func TestSyncEveryFlagReachesTheEngine(t *testing.T) {
 		"--registry-mirror", "docker.io=127.0.0.1:5001/docker.io/", "--registry-mirror", "ghcr.io=mirror.local",
 		"--repo-mirror", "https://argoproj.github.io/argo-helm/=http://127.0.0.1:8080/argo?token=a=b",
 		"--insecure-registry", "127.0.0.1:5001,mirror.local", "--insecure-registry", "[::1]:5000",
-		"--output-dir", "out", "--report", "report.json", "--kube-version", "v1.31.2",
+		"--output-dir", "out", "--report", "report.json", "--kube-version", "v1.31.2", "--allow-public-images",
 		"--no-ecr-create-repositories", "--ecr-immutable-tags", "--ecr-scan-on-push",
 		"--ecr-kms-key", "arn:aws:kms:us-east-1:111122223333:key/abcd", "--ecr-lifecycle-policy", "policy.json",
 		"--ecr-put-image-rate", "5", "--ecr-layer-upload-rate", "50.5",
@@ -94,7 +94,10 @@ func TestSyncEveryFlagReachesTheEngine(t *testing.T) {
 			{Chart: "loki", Repository: "oci://ghcr.io/grafana/helm-charts", OCINamespace: "grafana", Version: "6.6.0", Release: "logs", Source: config.Position{File: "a.yaml", Line: 2}},
 			{Chart: "argo-cd", Repository: "https://argoproj.github.io/argo-helm", Version: "8.0.10", Release: "argocd", Username: "robot", Password: "argo-pass", PasswordEnv: "ARGO_REPO_PASSWORD", Source: config.Position{File: "b.yaml", Line: 2}},
 		},
-		Overrides:          config.Overrides{"karpenter": {"settings": map[string]any{"clusterName": "my-eks"}}},
+		Overrides:         config.Overrides{"karpenter": {"settings": map[string]any{"clusterName": "my-eks"}}},
+		AllowPublicImages: true,
+		PublicImages: config.PublicImages{"loki": {{Ref: "quay.io/org/img", Name: "quay.io/org/img",
+			Pos: config.Position{File: "chart-overrides.yaml", Line: 7}}}},
 		Latest:             true,
 		ScanOnly:           true,
 		TargetRegistry:     "111122223333.dkr.ecr.us-east-1.amazonaws.com",
@@ -168,7 +171,13 @@ func TestSyncExitCodes(t *testing.T) {
 			return &engine.Report{Addons: []*engine.AddonReport{
 				{Addon: "loki", Status: "SUCCESS"}, {Addon: "alb", Status: "ERROR", Error: "boom"},
 			}}, nil
-		}, exitFailed, `"msg":"sync finished with failures","failed":1,"addons":2`},
+		}, exitFailed, `"msg":"sync finished with failures","failed":1,"incomplete":0,"addons":2`},
+		{"one addon incomplete", func(o engine.Options) (*engine.Report, error) {
+			return &engine.Report{Addons: []*engine.AddonReport{
+				{Addon: "loki", Status: engine.StatusSuccess}, {Addon: "alb", Status: engine.StatusIncomplete, Stage: "verify",
+					PublicImages: []engine.PublicImage{{Image: "quay.io/org/img:1", Render: "packaged"}}},
+			}}, nil
+		}, exitFailed, `"msg":"sync finished with failures","failed":0,"incomplete":1,"addons":2`},
 		{"run could not start", func(o engine.Options) (*engine.Report, error) {
 			return nil, errors.New("no destination registry")
 		}, exitFailed, "airgap-charts: error: sync: no destination registry"},

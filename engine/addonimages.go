@@ -1,0 +1,75 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+
+	"go.uber.org/zap"
+
+	"github.com/airgap-charts/airgap-charts/stages"
+)
+
+// addonImages is an addon's image jobs in the pool. Every way out of runAddon after they
+// were submitted collects them once, so that the report lists every image with its result,
+// copied or not, even when the addon fails at a later stage.
+type addonImages struct {
+	images    []stages.FoundImage
+	pending   []*Pending
+	collected bool
+	// failed counts the failed images the chart needs (annotation-only ones excluded).
+	failed int
+}
+
+// submit queues one job per image.
+func (e *runEnv) submitImages(pool *Pool, p *preparedAddon) *addonImages {
+	ai := &addonImages{images: p.images, pending: make([]*Pending, len(p.mappings))}
+	for i, m := range p.mappings {
+		job := ImageJob{Source: m.Source, Destination: m.Destination, Platform: string(e.opts.Platform)}
+		e.progress.queued1(job)
+		ai.pending[i] = pool.Submit(job)
+	}
+	return ai
+}
+
+// collect waits for every job (until ctx ends) and records each result in rep. An
+// annotation-only image that failed is a warning: the render does not use it. It does
+// nothing when called again.
+func (ai *addonImages) collect(ctx context.Context, e *runEnv, rep *AddonReport, log *zap.Logger) {
+	if ai == nil || ai.collected {
+		return
+	}
+	ai.collected = true
+	for i, p := range ai.pending {
+		res := p.Wait(ctx)
+		e.progress.finished1(res)
+		img := ai.images[i]
+		rep.addImage(img, res)
+		if res.Outcome != OutcomeFailed {
+			continue
+		}
+		if img.AnnotationOnly && ctx.Err() == nil {
+			msg := fmt.Sprintf("image %s, listed only in the chart's artifacthub.io/images annotation (the render does not use it), was not mirrored: %v", res.Job.Source, res.Err)
+			rep.Warnings = append(rep.Warnings, msg)
+			log.Warn("annotation-only image not mirrored; the chart does not need it", zap.String("image", res.Job.Source.String()), zap.Error(res.Err))
+			continue
+		}
+		ai.failed++
+		log.Error("image failed", zap.String("image", res.Job.Source.String()), zap.Error(res.Err))
+	}
+}
+
+// required says, per mapping key (source|destination), whether some image of the addon
+// that needs it is used by the render (not annotation-only).
+func requiredImages(p *preparedAddon) map[string]bool {
+	out := map[string]bool{}
+	for i, m := range p.mappings {
+		if !p.images[i].AnnotationOnly {
+			out[mappingKey(m)] = true
+		}
+	}
+	return out
+}
+
+func mappingKey(m stages.ImageMapping) string {
+	return m.Source.String() + "|" + m.Destination.String()
+}
