@@ -14,6 +14,7 @@ import (
 	"helm.sh/helm/v3/pkg/chart"
 
 	"github.com/airgap-charts/airgap-charts/config"
+	"github.com/airgap-charts/airgap-charts/registry"
 	"github.com/airgap-charts/airgap-charts/stages"
 )
 
@@ -292,6 +293,7 @@ func (e *runEnv) rewriteAndPackage(ctx context.Context, a config.Addon, p *prepa
 	if err != nil {
 		return err
 	}
+	p.requireUsed(res.Uses)
 	for _, pub := range res.Public {
 		where := ""
 		if w := pub.Where; w.Kind != "" {
@@ -373,6 +375,25 @@ func (e *runEnv) checkChart(ctx context.Context, a config.Addon, p *preparedAddo
 	}
 	rep.timing("check", t)
 	return &c
+}
+
+// requireUsed makes every image whose destination the rewritten chart pulls one the chart
+// needs: an image the original render named only in the chart's annotation may be pulled
+// once rewritten, and a chart is never published pointing at a reference that is not at
+// the destination.
+func (p *preparedAddon) requireUsed(uses []registry.ImageRef) {
+	used := map[registry.ImageRef]bool{}
+	for _, u := range uses {
+		used[u] = true
+	}
+	for i, m := range p.mappings {
+		if p.images[i].AnnotationOnly && used[m.Destination] {
+			p.images[i].AnnotationOnly = false
+			if p.entry != nil && i < len(p.entry.Images) {
+				p.entry.Images[i].AnnotationOnly = false
+			}
+		}
+	}
 }
 
 func (p *preparedAddon) cachedPackage() *cachedPackage {

@@ -41,6 +41,10 @@ type RewriteResult struct {
 	// Public lists every image a verification render still pulls from outside the
 	// destination: empty means both renders are private.
 	Public []PublicRef
+	// Uses are the destination references the verification renders pull: the chart must
+	// not be published unless each of them is at the destination (an image the original
+	// render named only in the chart's annotation may be pulled once rewritten).
+	Uses []registry.ImageRef
 	// Probed is true when the plan came from probing the render (the key-name plan fell
 	// short).
 	Probed bool

@@ -57,7 +57,7 @@ func (v *verifier) attempt(ctx context.Context, plan func(work *chart.Chart) (*R
 	for guards := 0; ; guards++ {
 		res.Overrides = ConsumerOverrides(work, p)
 		user := v.userLayer(res.Overrides)
-		public, n, err := v.check(ctx, work, p, res.Overrides, user)
+		public, uses, n, err := v.check(ctx, work, p, res.Overrides, user)
 		res.Renders += n
 		if err != nil {
 			if e, ok := v.guardValue(err, p); ok && guards < maxGuardValues {
@@ -69,7 +69,7 @@ func (v *verifier) attempt(ctx context.Context, plan func(work *chart.Chart) (*R
 			}
 			return nil, fmt.Errorf("render after rewrite: %w", err)
 		}
-		res.Public = public
+		res.Public, res.Uses = public, uses
 		res.UserKeys = leafPaths(user)
 		return res, nil
 	}
@@ -80,35 +80,47 @@ func (v *verifier) attempt(ctx context.Context, plan func(work *chart.Chart) (*R
 // top, and returns the images of either that are not destinations of this run. (b) is
 // not rendered when it must render what (a) did: no template was edited and both see the
 // same effective values.
-func (v *verifier) check(ctx context.Context, work *chart.Chart, plan *RewritePlan, overrides, user map[string]any) ([]PublicRef, int, error) {
+func (v *verifier) check(ctx context.Context, work *chart.Chart, plan *RewritePlan, overrides, user map[string]any) ([]PublicRef, []registry.ImageRef, int, error) {
 	roA := v.in.Render
 	roA.Values = append(append([]map[string]any{}, v.in.Render.Values...), user)
 	ra, err := Render(ctx, work, roA)
 	if err != nil {
-		return nil, 1, err
+		return nil, nil, 1, err
 	}
 	imagesA, err := Extract(ra, work)
 	if err != nil {
-		return nil, 1, fmt.Errorf("extract after rewrite: %w", err)
+		return nil, nil, 1, fmt.Errorf("extract after rewrite: %w", err)
 	}
 	public := v.publicOf(imagesA, RenderPackaged)
 	if len(plan.TemplateEdits) == 0 && len(user) == 0 && v.sameValues(work, overrides) {
-		for _, p := range v.publicOf(imagesA, RenderConsumer) {
-			public = append(public, p)
-		}
-		return public, 1, nil
+		public = append(public, v.publicOf(imagesA, RenderConsumer)...)
+		return public, v.usesOf(imagesA), 1, nil
 	}
 	roB := v.in.Render
 	roB.Values = append(append([]map[string]any{}, v.in.Render.Values...), overrides)
 	rb, err := Render(ctx, v.in.Chart, roB)
 	if err != nil {
-		return nil, 2, fmt.Errorf("original chart with the consumer overrides: %w", err)
+		return nil, nil, 2, fmt.Errorf("original chart with the consumer overrides: %w", err)
 	}
 	imagesB, err := Extract(rb, v.in.Chart)
 	if err != nil {
-		return nil, 2, fmt.Errorf("extract with the consumer overrides: %w", err)
+		return nil, nil, 2, fmt.Errorf("extract with the consumer overrides: %w", err)
 	}
-	return append(public, v.publicOf(imagesB, RenderConsumer)...), 2, nil
+	return append(public, v.publicOf(imagesB, RenderConsumer)...), v.usesOf(append(imagesA, imagesB...)), 2, nil
+}
+
+// usesOf lists, once each and sorted, the destination references among images.
+func (v *verifier) usesOf(images []FoundImage) []registry.ImageRef {
+	seen := map[registry.ImageRef]bool{}
+	var out []registry.ImageRef
+	for _, img := range images {
+		if v.dests[img.Ref] && !annotationOnly(img) && !seen[img.Ref] {
+			seen[img.Ref] = true
+			out = append(out, img.Ref)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].String() < out[j].String() })
+	return out
 }
 
 // sameValues reports whether the rewritten chart with the addon's values and the
