@@ -98,6 +98,9 @@ func (c *syncCmd) Run(a *app) error {
 	for _, ad := range kept {
 		a.secrets.add(ad.Password)
 	}
+	for _, c := range opts.RepoMirrorCredentials {
+		a.secrets.add(c.Password)
+	}
 	opts.Addons = kept
 	if opts.Overrides, err = loadOverrides(c.Overrides); err != nil {
 		return err
@@ -203,7 +206,7 @@ func (c *syncCmd) options(env func(string) string) (engine.Options, config.Mode,
 	if o.RegistryMirrors, err = parseRegistryMirrors(c.RegistryMirror); err != nil {
 		return o, "", err
 	}
-	if o.RepoMirrors, err = parseRepoMirrors(c.RepoMirror); err != nil {
+	if o.RepoMirrors, o.RepoMirrorCredentials, err = parseRepoMirrors(c.RepoMirror); err != nil {
 		return o, "", err
 	}
 	if c.ECRLifecyclePolicy != "" {
