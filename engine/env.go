@@ -90,6 +90,11 @@ func newRunEnv(ctx context.Context, opts Options, log *zap.Logger) (*runEnv, err
 	env.client, err = registry.NewClient(registry.ClientOptions{
 		Concurrency:        opts.Concurrency,
 		Insecure:           opts.InsecureRegistry,
+		CAFile:             opts.CAFile,
+		RequestTimeout:     opts.RequestTimeout,
+		StallTimeout:       opts.StallTimeout,
+		Retries:            opts.Retries,
+		Destination:        env.registry,
 		Mirrors:            opts.RegistryMirrors,
 		RateLimits:         rates,
 		DestLimits:         destLimits,
@@ -120,6 +125,7 @@ func newRunEnv(ctx context.Context, opts Options, log *zap.Logger) (*runEnv, err
 	}
 	env.publisher = stages.NewPublisher(stages.PublishOptions{
 		Insecure:         env.client.Insecure(env.registry),
+		Scheme:           env.client.Scheme,
 		Transport:        env.client.Transport(),
 		Keychain:         env.client.Keychain(),
 		EnsureRepository: ensure,

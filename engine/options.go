@@ -60,7 +60,15 @@ type Options struct {
 	// RepoMirrorCredentials are basic-auth credentials by mirror URL (from user:pass@ of
 	// a --repo-mirror URL); nil: none.
 	RepoMirrorCredentials map[string]Credential
-	InsecureRegistry      []string // host[:port] reached over plain HTTP / unverified TLS
+	InsecureRegistry      []string // host[:port] reached over unverified TLS, or plain HTTP when it speaks no TLS
+	// CAFile is a PEM bundle trusted besides the system roots (registries, OCI and HTTP
+	// chart repositories); empty: none.
+	CAFile string
+	// RequestTimeout bounds the wait for response headers, StallTimeout a body without a
+	// byte; 0: 60s each. Retries: tries after the first of a failed request; 0: 5,
+	// negative: none.
+	RequestTimeout, StallTimeout time.Duration
+	Retries                      int
 
 	OutputDir   string // empty: ./helm-charts
 	ReportFile  string // empty: no JSON report
