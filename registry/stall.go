@@ -91,6 +91,15 @@ func (w *watchdog) arm(what string, d time.Duration) {
 	w.timer.Reset(d)
 }
 
+// pause stops the clock until the next arm.
+func (w *watchdog) pause() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.timer != nil {
+		w.timer.Stop()
+	}
+}
+
 func (w *watchdog) fire() {
 	w.mu.Lock()
 	if w.done || w.fired != nil {
@@ -135,11 +144,14 @@ type watchedRequestBody struct {
 	w *watchdog
 }
 
+// Read times only the registry's side: the wait for our own source (a blob streamed from
+// another registry, watched by its own attempt) is not the destination stalling.
 func (b *watchedRequestBody) Read(p []byte) (int, error) {
+	b.w.pause()
 	n, err := b.ReadCloser.Read(p)
 	if err == io.EOF {
 		b.w.arm("response headers to "+b.w.request, b.w.t.header)
-	} else if n > 0 {
+	} else {
 		b.w.arm("the registry to read the body of "+b.w.request, b.w.t.stall)
 	}
 	return n, err
