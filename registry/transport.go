@@ -147,7 +147,8 @@ func (u *userAgentTransport) RoundTrip(req *http.Request) (*http.Response, error
 }
 
 // newSharedTransport builds the one transport every registry request of a client takes:
-// user agent, then retries (which wait for the host's limits before each attempt, and
+// user agent, then manifest bodies read whole and checked against their digest, then
+// retries (which wait for the host's limits before each attempt, and
 // bound each attempt's silences), then the keep-alive connection pool.
 func newSharedTransport(s transportSettings, isInsecure func(string) bool, limits *hostLimits, policy retryPolicy, ua string, log *zap.Logger) http.RoundTripper {
 	base := &hostRouter{
@@ -157,5 +158,5 @@ func newSharedTransport(s transportSettings, isInsecure func(string) bool, limit
 	}
 	rt := &retryTransport{inner: base, limits: limits, policy: policy, timeouts: s.timeouts, log: log}
 	limits.probe = rt // a HEAD probe is retried like any request; HEADs take no pull
-	return &userAgentTransport{inner: rt, ua: ua}
+	return &userAgentTransport{inner: &manifestCheck{inner: rt, attempts: policy.attempts, log: log}, ua: ua}
 }
