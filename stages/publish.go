@@ -20,6 +20,7 @@ import (
 	"oras.land/oras-go/v2/errdef"
 	"oras.land/oras-go/v2/registry/remote"
 	"oras.land/oras-go/v2/registry/remote/auth"
+	"oras.land/oras-go/v2/registry/remote/errcode"
 )
 
 // PublishOptions configures PublishChart. The zero value pushes over HTTPS with
@@ -263,7 +264,15 @@ func (p *Publisher) Publish(ctx context.Context, archivePath, ociBase string, ch
 	if err != nil {
 		return fail(err)
 	}
-	res, err := client.Push(a.data, a.ref, helmregistry.PushOptCreationTime(pushCreationTime))
+	var res *helmregistry.PushResult
+	for attempt := 1; ; attempt++ {
+		// A blob upload's body cannot be replayed by the transport: a 5xx or a cut on it
+		// fails the push, which is started again (the registry keeps what it got whole).
+		res, err = client.Push(a.data, a.ref, helmregistry.PushOptCreationTime(pushCreationTime))
+		if err == nil || attempt >= downloadAttempts || ctx.Err() != nil || !retryablePush(err) {
+			break
+		}
+	}
 	if err != nil {
 		return fail(err)
 	}
@@ -333,4 +342,14 @@ func chartLayerOf(manifestJSON []byte) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("manifest has no chart layer")
+}
+
+// retryablePush reports whether a failed push is worth starting again: a 5xx, 408 or 429
+// answer, or a transfer cut in the middle.
+func retryablePush(err error) bool {
+	var er *errcode.ErrorResponse
+	if errors.As(err, &er) {
+		return er.StatusCode >= 500 || er.StatusCode == http.StatusRequestTimeout || er.StatusCode == http.StatusTooManyRequests
+	}
+	return cutTransfer(err)
 }
