@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"net/url"
 	"strings"
@@ -12,7 +13,12 @@ import (
 // "" when it is an http://, https:// or oci:// URL with a host.
 func CheckRepository(repo string) string {
 	u, err := url.Parse(repo)
+	repo = RedactURLs(repo) // the message never shows a password of the URL
 	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // url.Error quotes the whole URL
+		}
 		return fmt.Sprintf("repository %q is not a URL: %v", repo, err)
 	}
 	switch strings.ToLower(u.Scheme) {

@@ -191,6 +191,7 @@ func (d *discovery) add(item *yaml.Node, index int, ctx appContext) error {
 		PasswordEnv: r.str("password_env", "password_env", "passwordEnv"),
 		Source:      pos,
 	}
+	takeURLCredentials(&a)
 	explicitNS := r.str("oci_namespace", "oci_namespace", "ociNamespace")
 	if a.Release == "" {
 		a.Release = scalar(dig(m, []string{"helm"}, []string{"releaseName"}))
@@ -251,4 +252,21 @@ func (r *fieldReader) str(field string, keys ...string) string {
 		return ""
 	}
 	return strings.TrimSpace(v.Value)
+}
+
+// takeURLCredentials moves user information out of the addon's repository URL into its
+// credentials, where explicit username / password / password_env fields win: the URL kept
+// (reported, logged, written to files) never carries a password.
+func takeURLCredentials(a *Addon) {
+	clean, user, pass, ok := SplitUserinfo(a.Repository)
+	a.Repository = clean
+	if !ok {
+		return
+	}
+	if a.Username == "" {
+		a.Username = user
+	}
+	if a.Password == "" && a.PasswordEnv == "" {
+		a.Password = pass
+	}
 }

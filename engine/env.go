@@ -13,7 +13,6 @@ import (
 	"go.uber.org/zap"
 	"golang.org/x/sync/semaphore"
 
-	"github.com/airgap-charts/airgap-charts/config"
 	"github.com/airgap-charts/airgap-charts/registry"
 	"github.com/airgap-charts/airgap-charts/stages"
 )
@@ -91,6 +90,11 @@ func newRunEnv(ctx context.Context, opts Options, log *zap.Logger) (*runEnv, err
 	env.client, err = registry.NewClient(registry.ClientOptions{
 		Concurrency:        opts.Concurrency,
 		Insecure:           opts.InsecureRegistry,
+		CAFile:             opts.CAFile,
+		RequestTimeout:     opts.RequestTimeout,
+		StallTimeout:       opts.StallTimeout,
+		Retries:            opts.Retries,
+		Destination:        env.registry,
 		Mirrors:            opts.RegistryMirrors,
 		RateLimits:         rates,
 		DestLimits:         destLimits,
@@ -121,6 +125,7 @@ func newRunEnv(ctx context.Context, opts Options, log *zap.Logger) (*runEnv, err
 	}
 	env.publisher = stages.NewPublisher(stages.PublishOptions{
 		Insecure:         env.client.Insecure(env.registry),
+		Scheme:           env.client.Scheme,
 		Transport:        env.client.Transport(),
 		Keychain:         env.client.Keychain(),
 		EnsureRepository: ensure,
@@ -131,8 +136,8 @@ func newRunEnv(ctx context.Context, opts Options, log *zap.Logger) (*runEnv, err
 		HTTPClient:  httpClient,
 		RepoMirrors: opts.RepoMirrors,
 		Insecure:    env.client.Insecure,
-		Keychain:    env.client.Keychain(),
-		Credentials: addonCredentials(opts.Addons),
+		Keychain:    repoKeychain(opts.Addons, env.client.Keychain()),
+		Credentials: addonCredentials(opts.Addons, opts.RepoMirrorCredentials),
 		SandboxDir:  sandbox,
 	})
 	if err != nil {
@@ -143,8 +148,8 @@ func newRunEnv(ctx context.Context, opts Options, log *zap.Logger) (*runEnv, err
 		CacheDir:    filepath.Join(opts.OutputDir, ".cache"),
 		HTTPClient:  httpClient,
 		Insecure:    env.client.Insecure,
-		Keychain:    env.client.Keychain(),
-		Credentials: addonCredentials(opts.Addons),
+		Keychain:    repoKeychain(opts.Addons, env.client.Keychain()),
+		Credentials: addonCredentials(opts.Addons, opts.RepoMirrorCredentials),
 	})
 	if err != nil {
 		env.close()
@@ -232,23 +237,5 @@ func ecrLimits(host string, o ECROptions) []registry.HostRate {
 	return []registry.HostRate{
 		{Host: host, Kind: registry.KindManifestPut, N: int(put), Period: time.Second},
 		{Host: host, Kind: registry.KindUpload, N: int(up), Period: time.Second},
-	}
-}
-
-// addonCredentials answers chart repository basic auth from the addons' own fields.
-func addonCredentials(addons []config.Addon) func(string) (string, string, bool) {
-	creds := map[string][2]string{}
-	for _, a := range addons {
-		pass := a.Password
-		if pass == "" && a.PasswordEnv != "" {
-			pass = os.Getenv(a.PasswordEnv)
-		}
-		if a.Username != "" || pass != "" {
-			creds[a.Repository] = [2]string{a.Username, pass}
-		}
-	}
-	return func(repoURL string) (string, string, bool) {
-		c, ok := creds[repoURL]
-		return c[0], c[1], ok
 	}
 }

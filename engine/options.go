@@ -59,12 +59,23 @@ type Options struct {
 	Concurrency      int // image copy workers; 0: 8
 	ChartConcurrency int // addons processed at once; 0: CPUs
 
-	RateLimits       []RateLimit       // manifest pulls per source host
-	PushLimits       []RateLimit       // manifest PUTs per destination host
-	UploadLimits     []RateLimit       // blob upload starts (and, separately, completions) per destination host
-	RegistryMirrors  map[string]string // source host → mirror host[/path]
-	RepoMirrors      map[string]string // chart repository URL → mirror URL
-	InsecureRegistry []string          // host[:port] reached over plain HTTP / unverified TLS
+	RateLimits      []RateLimit       // manifest pulls per source host
+	PushLimits      []RateLimit       // manifest PUTs per destination host
+	UploadLimits    []RateLimit       // blob upload starts (and, separately, completions) per destination host
+	RegistryMirrors map[string]string // source host → mirror host[/path]
+	RepoMirrors     map[string]string // chart repository URL → mirror URL
+	// RepoMirrorCredentials are basic-auth credentials by mirror URL (from user:pass@ of
+	// a --repo-mirror URL); nil: none.
+	RepoMirrorCredentials map[string]Credential
+	InsecureRegistry      []string // host[:port] reached over unverified TLS, or plain HTTP when it speaks no TLS
+	// CAFile is a PEM bundle trusted besides the system roots (registries, OCI and HTTP
+	// chart repositories); empty: none.
+	CAFile string
+	// RequestTimeout bounds the wait for response headers, StallTimeout a body without a
+	// byte; 0: 60s each. Retries: tries after the first of a failed request; 0: 5,
+	// negative: none.
+	RequestTimeout, StallTimeout time.Duration
+	Retries                      int
 
 	OutputDir   string // empty: ./helm-charts
 	ReportFile  string // empty: no JSON report
@@ -76,6 +87,9 @@ type Options struct {
 	// ECR repository settings for repositories the run creates.
 	ECR ECROptions
 }
+
+// Credential is a user name and password for a chart repository.
+type Credential struct{ Username, Password string }
 
 // ECROptions configures repositories created on ECR targets.
 type ECROptions struct {

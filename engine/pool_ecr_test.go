@@ -33,7 +33,7 @@ func newECRRun(t *testing.T, sim *ecrsim.Sim, set func(*registry.ECROptions)) ec
 	}
 	t.Setenv("DOCKER_CONFIG", t.TempDir())
 	c, err := registry.NewClient(registry.ClientOptions{
-		Concurrency: 4, SpoolDir: t.TempDir(),
+		Concurrency: 4, SpoolDir: t.TempDir(), Insecure: []string{"127.0.0.1"},
 		Keychains: []authn.Keychain{e.Keychain()},
 		ECRHosts:  []string{sim.Host},
 	})

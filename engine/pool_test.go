@@ -24,7 +24,7 @@ import (
 func newClient(t *testing.T) *registry.Client {
 	t.Helper()
 	t.Setenv("DOCKER_CONFIG", t.TempDir())
-	c, err := registry.NewClient(registry.ClientOptions{Concurrency: 4, SpoolDir: t.TempDir()})
+	c, err := registry.NewClient(registry.ClientOptions{Concurrency: 4, SpoolDir: t.TempDir(), Insecure: []string{"127.0.0.1"}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -28,6 +28,8 @@ type authRouter struct {
 	inner    http.RoundTripper // retries, limits, connection pool
 	keychain authn.Keychain
 	insecure func(host string) bool
+	limits   *hostLimits // down hosts; nil: none tracked
+	dial     func(ctx context.Context, network, addr string) (net.Conn, error)
 
 	mu    sync.Mutex
 	hosts map[string]*authHost
@@ -130,10 +132,15 @@ func (h *authHost) setChallenge(class string, c *authChallenge) {
 
 // scheme is the scheme for a request built as requested. https stays https; http is
 // what go-containerregistry names for hosts that may speak either (marked insecure,
-// localhost, private addresses): a TLS handshake, once per host, decides.
+// localhost, private addresses). A host not marked insecure is spoken to in TLS only,
+// whatever its name: its handshake failing is an error, never a reason for plain HTTP.
+// For an insecure host a TLS handshake (unverified), once per host, decides.
 func (r *authRouter) scheme(ctx context.Context, h *authHost, requested string) (string, error) {
 	if requested != "http" {
 		return requested, nil
+	}
+	if !r.insecure(h.host) {
+		return "https", nil
 	}
 	h.mu.Lock()
 	s := h.scheme
@@ -149,12 +156,13 @@ func (r *authRouter) scheme(ctx context.Context, h *authHost, requested string) 
 	if s != "" {
 		return s, nil
 	}
-	s = "http"
-	if r.speaksTLS(ctx, h.host) {
-		s = "https"
-	}
-	if err := ctx.Err(); err != nil {
+	tlsOK, err := r.speaksTLS(ctx, h.host)
+	if err != nil {
 		return "", err
+	}
+	s = "http"
+	if tlsOK {
+		s = "https"
 	}
 	h.mu.Lock()
 	h.scheme = s
@@ -168,7 +176,7 @@ func (r *authRouter) scheme(ctx context.Context, h *authHost, requested string) 
 // speaks TLS the plain request is cancelled and unused. handled is false when out must
 // take the ordinary path (not a bodiless read, scheme known, or the host speaks TLS).
 func (r *authRouter) firstRead(ctx context.Context, h *authHost, out *http.Request) (resp *http.Response, handled bool, err error) {
-	if out.URL.Scheme != "http" || requestClass(out) != "read" || (out.Body != nil && out.Body != http.NoBody) {
+	if out.URL.Scheme != "http" || !r.insecure(h.host) || requestClass(out) != "read" || (out.Body != nil && out.Body != http.NoBody) {
 		return nil, false, nil
 	}
 	h.mu.Lock()
@@ -187,8 +195,15 @@ func (r *authRouter) firstRead(ctx context.Context, h *authHost, out *http.Reque
 	}
 	h.probe.Lock()
 	defer h.probe.Unlock()
-	tlsc := make(chan bool, 1)
-	go func() { tlsc <- r.speaksTLS(ctx, h.host) }()
+	type probed struct {
+		ok  bool
+		err error
+	}
+	tlsc := make(chan probed, 1)
+	go func() {
+		ok, err := r.speaksTLS(ctx, h.host)
+		tlsc <- probed{ok, err}
+	}()
 	type answer struct {
 		resp *http.Response
 		err  error
@@ -199,7 +214,15 @@ func (r *authRouter) firstRead(ctx context.Context, h *authHost, out *http.Reque
 		resp, err := r.inner.RoundTrip(out.Clone(plainCtx))
 		ansc <- answer{resp, err}
 	}()
-	if <-tlsc {
+	p := <-tlsc
+	if p.err != nil {
+		cancel()
+		if a := <-ansc; a.resp != nil {
+			drain(a.resp)
+		}
+		return nil, true, p.err
+	}
+	if p.ok {
 		cancel()
 		if a := <-ansc; a.resp != nil {
 			drain(a.resp)
@@ -243,25 +266,49 @@ func (c *cancelOnClose) Close() error {
 	return err
 }
 
-// speaksTLS reports whether host completes a TLS handshake (certificate verified unless
-// the host is marked insecure). It sends no HTTP request.
-func (r *authRouter) speaksTLS(ctx context.Context, host string) bool {
+// speaksTLS reports whether an insecure host completes a TLS handshake (unverified). It
+// sends no HTTP request. A host that cannot be connected to at all is an error, counted
+// towards marking it down.
+func (r *authRouter) speaksTLS(ctx context.Context, host string) (bool, error) {
+	if r.limits != nil {
+		if err := r.limits.isDown(host); err != nil {
+			return false, err
+		}
+	}
 	addr, hostname := host, host
 	if hn, _, err := net.SplitHostPort(host); err == nil {
 		hostname = hn
 	} else {
 		addr = net.JoinHostPort(host, "443")
 	}
-	d := tls.Dialer{
-		NetDialer: &net.Dialer{Timeout: 10 * time.Second},
-		Config:    &tls.Config{ServerName: hostname, InsecureSkipVerify: r.insecure(host)}, //nolint:gosec // only for hosts the user marked insecure
+	dial := r.dial
+	if dial == nil {
+		dial = (&net.Dialer{Timeout: 10 * time.Second}).DialContext
 	}
-	conn, err := d.DialContext(ctx, "tcp", addr)
+	dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	raw, err := dial(dctx, "tcp", addr)
 	if err != nil {
-		return false
+		if ctx.Err() != nil {
+			return false, ctx.Err()
+		}
+		if r.limits != nil && isConnectFailure(err) {
+			r.limits.connectFailed(host, err)
+		}
+		return false, fmt.Errorf("registry %s: %w", host, err)
 	}
-	conn.Close()
-	return true
+	defer raw.Close()
+	conn := tls.Client(raw, &tls.Config{ServerName: hostname, InsecureSkipVerify: true}) //nolint:gosec // only for hosts the user marked insecure
+	if err := conn.HandshakeContext(dctx); err != nil {
+		if ctx.Err() != nil {
+			return false, ctx.Err()
+		}
+		return false, nil
+	}
+	if r.limits != nil {
+		r.limits.connected(host)
+	}
+	return true, nil
 }
 
 // learn sends a host's first request of a class (reads, writes) without credentials while

@@ -19,9 +19,30 @@ type ClientOptions struct {
 	// Concurrency is the number of image copies run at once; 0: 8. Idle connections per
 	// host and concurrent blob transfers follow it.
 	Concurrency int
-	// Insecure hosts (host[:port], or a bare host for every port) are reached over plain
-	// HTTP or TLS without certificate verification.
+	// Insecure hosts (host[:port], or a bare host for every port) are reached over TLS
+	// without certificate verification, or over plain HTTP when they do not speak TLS.
+	// Every other host is only ever reached over verified TLS, whatever its name (loopback
+	// and private addresses included).
 	Insecure []string
+	// CAFile is a PEM bundle of certificate authorities trusted besides the system's for
+	// every verified host; empty: the system roots only.
+	CAFile string
+	// RequestTimeout bounds the wait for a response's headers once a request is sent;
+	// StallTimeout the time a request or response body may go without a byte. A stalled
+	// attempt is retried. 0: DefaultRequestTimeout / DefaultStallTimeout; negative: none.
+	RequestTimeout, StallTimeout time.Duration
+	// Retries is how many times a failed request is tried again; 0: 5; negative: never.
+	Retries int
+	// RetryBackoff is the first wait before a retry (doubled each time, capped at 15s);
+	// 0: 250ms.
+	RetryBackoff time.Duration
+	// DownAfter is how many connection failures in a row (refused, unreachable, DNS, TLS)
+	// mark a host down for the run; 0: DefaultDownAfter; negative: never.
+	DownAfter int
+	// Destination is the destination registry host: errors about it say "destination".
+	Destination string
+	// DialContext opens connections (a proxy dialler, tests); nil: net.Dialer.
+	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
 	// Mirrors maps a source host to the mirror host[/path] its images are pulled from
 	// ("docker.io" → "127.0.0.1:5001/docker.io"). Destinations never change.
 	Mirrors map[string]string
@@ -109,8 +130,24 @@ func NewClient(opts ClientOptions) (*Client, error) {
 		c.mirrors[hostKey(src)] = mirror{host: host, prefix: prefix}
 		limits.mirror(src, host)
 	}
-	c.rt = newSharedTransport(opts.Concurrency, c.Insecure, limits, defaultRetryPolicy, opts.UserAgent, log)
+	settings, err := newTransportSettings(opts)
+	if err != nil {
+		return nil, err
+	}
+	limits.log = log
+	limits.downAfter = opts.DownAfter
+	switch {
+	case opts.DownAfter == 0:
+		limits.downAfter = DefaultDownAfter
+	case opts.DownAfter < 0:
+		limits.downAfter = 0
+	}
+	if opts.Destination != "" {
+		limits.destinations[hostKey(opts.Destination)] = true
+	}
+	c.rt = newSharedTransport(settings, c.Insecure, limits, retryPolicyOf(opts), opts.UserAgent, log)
 	c.auth = newAuthRouter(c.rt, c.keychain, c.Insecure)
+	c.auth.limits, c.auth.dial = limits, settings.dial
 	c.art = c.auth.wrapper()
 	c.hc = &http.Client{Transport: c.art}
 	c.puller, err = remote.NewPuller(c.RemoteOptions(context.Background())...)
@@ -207,4 +244,46 @@ func (c *Client) destRepo(dst ImageRef) (name.Repository, error) {
 		return name.Repository{}, fmt.Errorf("destination %s: %w", dst, err)
 	}
 	return repo, nil
+}
+
+// newTransportSettings reads the CA bundle and fills the timeouts' defaults.
+func newTransportSettings(opts ClientOptions) (transportSettings, error) {
+	s := transportSettings{concurrency: opts.Concurrency, dial: opts.DialContext,
+		timeouts: timeouts{header: opts.RequestTimeout, stall: opts.StallTimeout}}
+	if s.timeouts.header == 0 {
+		s.timeouts.header = DefaultRequestTimeout
+	}
+	if s.timeouts.stall == 0 {
+		s.timeouts.stall = DefaultStallTimeout
+	}
+	if opts.CAFile != "" {
+		roots, err := LoadCAFile(opts.CAFile)
+		if err != nil {
+			return s, err
+		}
+		s.roots = roots
+	}
+	return s, nil
+}
+
+// retryPolicyOf is the default policy with the client's retries and first backoff.
+func retryPolicyOf(opts ClientOptions) retryPolicy {
+	p := defaultRetryPolicy
+	switch {
+	case opts.Retries > 0:
+		p.attempts = opts.Retries + 1
+	case opts.Retries < 0:
+		p.attempts = 1
+	}
+	if opts.RetryBackoff > 0 {
+		p.base = opts.RetryBackoff
+	}
+	return p
+}
+
+// Scheme is how host is spoken to: "https", or "http" for a host marked insecure that does
+// not complete a TLS handshake (probed once per run, shared with image copies). A host not
+// marked insecure is always "https".
+func (c *Client) Scheme(ctx context.Context, host string) (string, error) {
+	return c.auth.scheme(ctx, c.auth.host(host), "http")
 }

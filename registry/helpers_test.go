@@ -15,8 +15,19 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
-// newTestClient builds a client with no docker config of the user's.
+// newTestClient builds a client with no docker config of the user's. Test registries
+// listen in plain HTTP on 127.0.0.1: unless opts name insecure hosts, 127.0.0.1 (every
+// port) is marked insecure, as a user would have to.
 func newTestClient(t *testing.T, opts ClientOptions) *Client {
+	t.Helper()
+	if opts.Insecure == nil {
+		opts.Insecure = []string{"127.0.0.1"}
+	}
+	return newStrictClient(t, opts)
+}
+
+// newStrictClient is newTestClient without the default insecure hosts.
+func newStrictClient(t *testing.T, opts ClientOptions) *Client {
 	t.Helper()
 	t.Setenv("DOCKER_CONFIG", t.TempDir())
 	if opts.SpoolDir == "" {

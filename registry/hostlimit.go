@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"go.uber.org/zap"
 	"golang.org/x/time/rate"
 )
 
@@ -92,6 +93,10 @@ type hostState struct {
 	pulls      *pullBucket // --rate-limit on manifest GETs; nil: none
 	pull       pullBudget  // advertised by ratelimit-remaining
 
+	connFails  int            // connection failures in a row
+	down       *HostDownError // non-nil: the host is down for the run
+	waitLogged time.Time      // the end of the last long wait logged for this host
+
 	mountsOff bool // a mount answered 202: this host does not mount
 	mountsOn  bool // a mount answered 201: this host mounts
 	// mountProbe lets one mount at a time through while the host's answer is unknown, so
@@ -108,11 +113,15 @@ type hostLimits struct {
 	mirrored map[string][]string   // mirror host key → the source host keys pulled through it
 	pullWait time.Duration         // how long a spent pull budget may be waited out
 	probe    http.RoundTripper     // sends the HEAD that learns a pull budget; nil: none
+
+	downAfter    int             // connection failures in a row that mark a host down; 0: never
+	destinations map[string]bool // host keys named "destination" in errors
+	log          *zap.Logger     // long waits, hosts going down; nil: none
 }
 
 func newHostLimits(rates []HostRate, ecrHosts []string, pullWait time.Duration) (*hostLimits, error) {
 	h := &hostLimits{hosts: map[string]*hostState{}, rates: map[string][]HostRate{}, ecr: map[string]bool{},
-		mirrored: map[string][]string{}, pullWait: pullWait}
+		mirrored: map[string][]string{}, pullWait: pullWait, destinations: map[string]bool{}}
 	for _, e := range ecrHosts {
 		h.ecr[hostKey(e)] = true
 	}
@@ -229,6 +238,9 @@ func (h *hostLimits) wait(ctx context.Context, req *http.Request) (done func(*ht
 			return nil, answer, err
 		}
 		if s.pulls != nil {
+			if d := s.pulls.delay(); d > longWait {
+				h.logWait(host, s, "the manifest pull rate limit (--rate-limit)", time.Now().Add(d))
+			}
 			if err := s.pulls.take(ctx); err != nil {
 				s.releasePull()
 				return nil, nil, fmt.Errorf("registry %s: waiting for %s rate limit: %w", host, kind, err)
@@ -239,8 +251,18 @@ func (h *hostLimits) wait(ctx context.Context, req *http.Request) (done func(*ht
 		lim := s.buckets[kind]
 		s.mu.Unlock()
 		if lim != nil {
-			if err := lim.Wait(ctx); err != nil {
-				return nil, nil, fmt.Errorf("registry %s: waiting for %s rate limit: %w", host, kind, err)
+			r := lim.Reserve()
+			if !r.OK() {
+				return nil, nil, fmt.Errorf("registry %s: %s rate limit allows no request", host, kind)
+			}
+			if d := r.Delay(); d > 0 {
+				if d > longWait {
+					h.logWait(host, s, fmt.Sprintf("the %s rate limit", kind), time.Now().Add(d))
+				}
+				if err := sleepCtx(ctx, d); err != nil {
+					r.Cancel()
+					return nil, nil, fmt.Errorf("registry %s: waiting for %s rate limit: %w", host, kind, err)
+				}
 			}
 		}
 	}
@@ -265,10 +287,14 @@ func (h *hostLimits) wait(ctx context.Context, req *http.Request) (done func(*ht
 func (h *hostLimits) pause(host string, until time.Time) {
 	s := h.state(host)
 	s.mu.Lock()
-	if until.After(s.pauseUntil) {
+	longer := until.After(s.pauseUntil)
+	if longer {
 		s.pauseUntil = until
 	}
 	s.mu.Unlock()
+	if longer && time.Until(until) > longWait {
+		h.logWait(host, s, "the end of a 429 Too Many Requests pause (Retry-After)", until)
+	}
 }
 
 func (s *hostState) waitPause(ctx context.Context) error {
@@ -333,4 +359,23 @@ func (h *hostLimits) mountsConfirmed(host string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.mountsOn && !s.mountsOff
+}
+
+// longWait is the shortest wait that is logged: a run that stops moving for longer says why.
+const longWait = 5 * time.Second
+
+// logWait logs, once per wait episode of a host, what its requests wait for and until when.
+func (h *hostLimits) logWait(host string, s *hostState, what string, until time.Time) {
+	if h.log == nil {
+		return
+	}
+	s.mu.Lock()
+	if time.Now().Before(s.waitLogged) {
+		s.mu.Unlock()
+		return // a wait logged before is still running
+	}
+	s.waitLogged = until
+	s.mu.Unlock()
+	h.log.Info("waiting for "+what, zap.String("host", host), zap.Time("until", until),
+		zap.Duration("wait", time.Until(until).Round(time.Second)))
 }

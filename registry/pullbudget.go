@@ -123,6 +123,9 @@ func (h *hostLimits) takePull(ctx context.Context, req *http.Request, s *hostSta
 			if h.pullWait <= 0 || until.IsZero() || wait > h.pullWait {
 				return nil, perr
 			}
+			if wait > longWait {
+				h.logWait(host, s, "the pull budget window the registry advertised to pass (ratelimit-remaining: 0)", until)
+			}
 			if err := sleepCtx(ctx, wait); err != nil {
 				return nil, err
 			}
@@ -302,6 +305,17 @@ func (b *pullBucket) take(ctx context.Context) error {
 			return err
 		}
 	}
+}
+
+// delay is how long a take would wait now.
+func (b *pullBucket) delay() time.Duration {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.refill(time.Now())
+	if b.tokens >= 1 {
+		return 0
+	}
+	return time.Duration((1 - b.tokens) / b.perSec * float64(time.Second))
 }
 
 // refund gives a token back.

@@ -26,16 +26,21 @@ var defaultRetryPolicy = retryPolicy{attempts: 6, base: 250 * time.Millisecond, 
 
 // retryTransport retries requests on 5xx, 408, 429, resets and timeouts with exponential
 // backoff and jitter. A 429 pauses every request to its host until its Retry-After has
-// passed (hostLimits.pause); every attempt first waits for the host's limits.
+// passed (hostLimits.pause); every attempt first waits for the host's limits. Each attempt
+// is watched: no response headers in time, or a body that stops moving, ends it (a
+// *StallError, retried like a timeout). A host that fails to connect several times in a
+// row is down for the run: its requests fail at once (*HostDownError).
 type retryTransport struct {
-	inner  http.RoundTripper
-	limits *hostLimits
-	policy retryPolicy
-	log    *zap.Logger
+	inner    http.RoundTripper
+	limits   *hostLimits
+	policy   retryPolicy
+	timeouts timeouts
+	log      *zap.Logger
 }
 
 func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	ctx := req.Context()
+	host := req.URL.Host
 	rewindable := req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
 	for attempt := 1; ; attempt++ {
 		r := req
@@ -47,11 +52,17 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			r = req.Clone(ctx)
 			r.Body = body
 		}
+		if err := t.limits.isDown(host); err != nil {
+			if r.Body != nil {
+				r.Body.Close()
+			}
+			return nil, err
+		}
 		done, answer, err := t.limits.wait(ctx, r)
 		if err != nil || answer != nil {
 			return answer, err
 		}
-		resp, err := t.inner.RoundTrip(r)
+		resp, err := t.attempt(r)
 		done(resp)
 		if ctx.Err() != nil || !rewindable || attempt >= t.policy.attempts {
 			return resp, err
@@ -70,6 +81,9 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			fields = append(fields, zap.String("error", err.Error()))
 		}
 		t.log.Debug("retrying registry request", fields...)
+		if delay > longWait && (resp == nil || resp.StatusCode != http.StatusTooManyRequests) {
+			t.log.Info("waiting to retry a registry request", append(fields, zap.Time("until", time.Now().Add(delay)))...)
+		}
 		if resp != nil && resp.StatusCode == http.StatusTooManyRequests {
 			// Every request to this host waits, not only this one (limits.wait above). A
 			// 429 saying the pull budget is spent (ratelimit-remaining: 0) holds only the
@@ -83,6 +97,27 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			return nil, err
 		}
 	}
+}
+
+// attempt sends r once, watched for stalls, and records whether its host answered.
+func (t *retryTransport) attempt(r *http.Request) (*http.Response, error) {
+	w, wr := startWatchdog(r, t.timeouts)
+	resp, err := t.inner.RoundTrip(wr)
+	switch {
+	case err != nil && w != nil:
+		w.stop()
+		if s := w.stalled(); s != nil {
+			err = s
+		}
+	case err == nil && w != nil:
+		w.watchResponse(resp)
+	}
+	if err == nil {
+		t.limits.connected(r.URL.Host)
+	} else if isConnectFailure(err) && r.Context().Err() == nil {
+		t.limits.connectFailed(r.URL.Host, err)
+	}
+	return resp, err
 }
 
 // decide says whether to retry and after how long.
@@ -115,6 +150,14 @@ func (t *retryTransport) backoff(attempt int) time.Duration {
 
 // retryableError reports whether a transport error is worth another try.
 func retryableError(err error) bool {
+	var down *HostDownError
+	if errors.As(err, &down) || isTLSFailure(err) {
+		return false
+	}
+	var stall *StallError
+	if errors.As(err, &stall) {
+		return true
+	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return false
 	}

@@ -1,46 +1,129 @@
 package registry
 
 import (
+	"context"
 	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
 )
 
 // hostRouter sends requests for insecure hosts through a transport that does not verify
-// TLS certificates; every other request goes through the verifying one. Both keep
-// connections alive and speak HTTP/2 where the registry offers it.
+// TLS certificates; every other request goes through the verifying one (system roots and
+// --ca-file). Both keep connections alive and speak HTTP/2 where the registry offers it.
+// A registry API request (/v2/…) in plain HTTP to a host not marked insecure is refused,
+// whoever built it: a library falling back from a failed TLS handshake never sends
+// credentials in clear.
 type hostRouter struct {
 	secure, insecure *http.Transport
 	isInsecure       func(host string) bool
 }
 
 func (h *hostRouter) RoundTrip(req *http.Request) (*http.Response, error) {
-	if h.isInsecure(req.URL.Host) {
-		return h.insecure.RoundTrip(req)
+	host := req.URL.Host
+	insecure := h.isInsecure(host)
+	if req.URL.Scheme == "http" && !insecure && isRegistryPath(req.URL.Path) {
+		if req.Body != nil {
+			req.Body.Close()
+		}
+		return nil, &PlainHTTPRefusedError{Host: host}
 	}
-	return h.secure.RoundTrip(req)
+	t := h.secure
+	if insecure {
+		t = h.insecure
+	}
+	resp, err := t.RoundTrip(req)
+	if err != nil {
+		return nil, explainTLS(host, err)
+	}
+	return resp, nil
 }
 
-func newHTTPTransport(concurrency int, skipVerify bool) *http.Transport {
+func isRegistryPath(p string) bool { return p == "/v2" || strings.HasPrefix(p, "/v2/") }
+
+// PlainHTTPRefusedError is a registry request in plain HTTP to a host that was not marked
+// insecure: it is never sent.
+type PlainHTTPRefusedError struct{ Host string }
+
+func (e *PlainHTTPRefusedError) Error() string {
+	return fmt.Sprintf("plain HTTP to %s refused: the host is not marked --insecure-registry", e.Host)
+}
+
+// TLSError is a failed TLS handshake with a host: an untrusted or mismatched certificate,
+// or a host that does not speak TLS.
+type TLSError struct {
+	Host string
+	Err  error
+}
+
+func (e *TLSError) Error() string {
+	var verr *tls.CertificateVerificationError
+	hint := "trust its CA with --ca-file, or mark the host --insecure-registry"
+	if !errors.As(e.Err, &verr) {
+		hint = "a host that speaks plain HTTP must be marked --insecure-registry"
+	}
+	return fmt.Sprintf("TLS handshake with %s failed: %v (%s)", e.Host, e.Err, hint)
+}
+
+func (e *TLSError) Unwrap() error { return e.Err }
+
+// explainTLS names the host of a TLS handshake failure and says what to do about it.
+func explainTLS(host string, err error) error {
+	var te *TLSError
+	if errors.As(err, &te) {
+		return err
+	}
+	if isTLSFailure(err) {
+		return &TLSError{Host: host, Err: err}
+	}
+	return err
+}
+
+func isTLSFailure(err error) bool {
+	var verr *tls.CertificateVerificationError
+	var uerr x509.UnknownAuthorityError
+	var herr x509.HostnameError
+	var ierr x509.CertificateInvalidError
+	var rerr tls.RecordHeaderError
+	var aerr tls.AlertError
+	return errors.As(err, &verr) || errors.As(err, &uerr) || errors.As(err, &herr) || errors.As(err, &ierr) ||
+		errors.As(err, &rerr) || errors.As(err, &aerr) ||
+		strings.Contains(err.Error(), "server gave HTTP response to HTTPS client")
+}
+
+// transportSettings are what every connection of a client shares.
+type transportSettings struct {
+	concurrency int
+	roots       *x509.CertPool // verified hosts; nil: the system roots
+	dial        func(ctx context.Context, network, addr string) (net.Conn, error)
+	timeouts    timeouts
+}
+
+func newHTTPTransport(s transportSettings, skipVerify bool) *http.Transport {
 	// Every transfer slot (concurrency × transfersPerCopy) may hold a connection to the
 	// source and one to the destination; keeping them all idle between blobs avoids new
 	// connections (and TLS handshakes) in the middle of a run.
-	idle := max(2*concurrency*transfersPerCopy, 16)
+	idle := max(2*s.concurrency*transfersPerCopy, 16)
+	dial := s.dial
+	if dial == nil {
+		dial = (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	}
 	t := &http.Transport{
-		Proxy: http.ProxyFromEnvironment,
-		DialContext: (&net.Dialer{
-			Timeout:   30 * time.Second,
-			KeepAlive: 30 * time.Second,
-		}).DialContext,
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           dial,
 		ForceAttemptHTTP2:     true,
 		MaxIdleConns:          4 * idle,
 		MaxIdleConnsPerHost:   idle,
 		IdleConnTimeout:       90 * time.Second,
 		TLSHandshakeTimeout:   15 * time.Second,
 		ExpectContinueTimeout: time.Second,
+		TLSClientConfig:       &tls.Config{RootCAs: s.roots},
 	}
 	if skipVerify {
 		t.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // only for hosts the user marked insecure
@@ -65,18 +148,19 @@ func (u *userAgentTransport) RoundTrip(req *http.Request) (*http.Response, error
 }
 
 // newSharedTransport builds the one transport every registry request of a client takes:
-// user agent (ua, else airgap-charts/VERSION), then retries (which wait for the host's
-// limits before each attempt), then the keep-alive connection pool.
-func newSharedTransport(concurrency int, isInsecure func(string) bool, limits *hostLimits, policy retryPolicy, ua string, log *zap.Logger) http.RoundTripper {
+// user agent (ua, else airgap-charts/VERSION), then manifest bodies read whole and checked
+// against their digest, then retries (which wait for the host's limits before each
+// attempt, and bound each attempt's silences), then the keep-alive connection pool.
+func newSharedTransport(s transportSettings, isInsecure func(string) bool, limits *hostLimits, policy retryPolicy, ua string, log *zap.Logger) http.RoundTripper {
 	base := &hostRouter{
-		secure:     newHTTPTransport(concurrency, false),
-		insecure:   newHTTPTransport(concurrency, true),
+		secure:     newHTTPTransport(s, false),
+		insecure:   newHTTPTransport(s, true),
 		isInsecure: isInsecure,
 	}
-	rt := &retryTransport{inner: base, limits: limits, policy: policy, log: log}
+	rt := &retryTransport{inner: base, limits: limits, policy: policy, timeouts: s.timeouts, log: log}
 	limits.probe = rt // a HEAD probe is retried like any request; HEADs take no pull
 	if ua == "" {
 		ua = UserAgent()
 	}
-	return &userAgentTransport{inner: rt, ua: ua}
+	return &userAgentTransport{inner: &manifestCheck{inner: rt, attempts: policy.attempts, log: log}, ua: ua}
 }

@@ -307,8 +307,8 @@ func TestInsecureTLSRegistry(t *testing.T) {
 	dst := registrytest.New(t)
 	img := platformImage(t, "linux", "amd64")
 	// Seed through a plain client of the test server's own TLS config.
-	seed := newTestClient(t, ClientOptions{Insecure: []string{src.Host}})
 	plain := registrytest.New(t)
+	seed := newTestClient(t, ClientOptions{Insecure: []string{src.Host, plain.Host}})
 	pushImage(t, plain.Host+"/seed:1", img)
 	if _, err := seed.Copy(context.Background(), MustParseImageRef(plain.Host+"/seed:1"), MustParseImageRef(src.Host+"/app:1"), "auto"); err != nil {
 		t.Fatalf("push to TLS registry: %v", err)
@@ -324,7 +324,7 @@ func TestInsecureTLSRegistry(t *testing.T) {
 	if res.DestDigest != digestOf(t, img) {
 		t.Fatalf("digest %s, want %s", res.DestDigest, digestOf(t, img))
 	}
-	strict := newTestClient(t, ClientOptions{})
+	strict := newStrictClient(t, ClientOptions{})
 	if _, err := strict.SourceDigest(context.Background(), MustParseImageRef(src.Host+"/app:1"), "auto"); err == nil {
 		t.Fatal("a self-signed registry was trusted without --insecure-registry")
 	}

@@ -8,10 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -143,13 +145,36 @@ func (f *Fetcher) fetchHTTP(ctx context.Context, rc ResolvedChart) (string, stri
 }
 
 // download writes one URL to dest through a temporary file, checking size and digest.
+// A download cut in the middle (reset, stall) is started again.
 func (f *Fetcher) download(ctx context.Context, dest, u string, rc ResolvedChart) (string, error) {
-	body, err := f.access.get(ctx, u, rc.Repository, rc.Ref.Repository, f.limit)
-	if err != nil {
-		return "", err
+	return retryCut(ctx, func() (string, error) {
+		body, err := f.access.get(ctx, u, rc.Repository, rc.Ref.Repository, f.limit)
+		if err != nil {
+			return "", err
+		}
+		defer body.Close()
+		return f.store(dest, body, rc.Digest, redact(u))
+	})
+}
+
+// downloadAttempts bounds the tries of an archive download cut in the middle.
+const downloadAttempts = 3
+
+// retryCut runs fn again while it fails with a transfer cut in the middle.
+func retryCut(ctx context.Context, fn func() (string, error)) (string, error) {
+	for attempt := 1; ; attempt++ {
+		sum, err := fn()
+		if err == nil || attempt >= downloadAttempts || ctx.Err() != nil || !cutTransfer(err) {
+			return sum, err
+		}
 	}
-	defer body.Close()
-	return f.store(dest, body, rc.Digest, redact(u))
+}
+
+// cutTransfer reports whether err is a transfer that stopped before its end.
+func cutTransfer(err error) bool {
+	var ne net.Error
+	return errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
+		(errors.As(err, &ne) && ne.Timeout())
 }
 
 // store copies r into dest atomically and returns its sha256 (hex); want, when set, must
@@ -219,16 +244,18 @@ func (f *Fetcher) fetchOCI(ctx context.Context, rc ResolvedChart) (string, strin
 		if sum, err := fileSHA256(dest); err == nil && sum == layer.Digest.Hex {
 			return sum, nil
 		}
-		l, err := remote.Layer(ref.Context().Digest(layer.Digest.String()), f.access.ociOptions(ctx, host)...)
-		if err != nil {
-			return "", err
-		}
-		rd, err := l.Compressed()
-		if err != nil {
-			return "", fmt.Errorf("chart layer %s: %w", layer.Digest, err)
-		}
-		defer rd.Close()
-		return f.store(dest, io.LimitReader(rd, f.limit+1), layer.Digest.Hex, rc.OCIRef)
+		return retryCut(ctx, func() (string, error) {
+			l, err := remote.Layer(ref.Context().Digest(layer.Digest.String()), f.access.ociOptions(ctx, host)...)
+			if err != nil {
+				return "", err
+			}
+			rd, err := l.Compressed()
+			if err != nil {
+				return "", fmt.Errorf("chart layer %s: %w", layer.Digest, err)
+			}
+			defer rd.Close()
+			return f.store(dest, io.LimitReader(rd, f.limit+1), layer.Digest.Hex, rc.OCIRef)
+		})
 	})
 	if err != nil {
 		return "", "", err

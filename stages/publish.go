@@ -20,13 +20,17 @@ import (
 	"oras.land/oras-go/v2/errdef"
 	"oras.land/oras-go/v2/registry/remote"
 	"oras.land/oras-go/v2/registry/remote/auth"
+	"oras.land/oras-go/v2/registry/remote/errcode"
 )
 
 // PublishOptions configures PublishChart. The zero value pushes over HTTPS with
 // http.DefaultTransport and no credentials.
 type PublishOptions struct {
-	// Insecure talks plain HTTP to the registry.
+	// Insecure: the registry is marked insecure. Without Scheme, it is spoken to in plain
+	// HTTP; with Scheme, Scheme decides (TLS unless the host does not speak it).
 	Insecure bool
+	// Scheme says how a host is spoken to ("https" or "http"); nil: https unless Insecure.
+	Scheme func(ctx context.Context, host string) (string, error)
 	// Transport carries every request (nil: http.DefaultTransport).
 	Transport http.RoundTripper
 	// Keychain resolves the registry's credentials (nil: anonymous).
@@ -189,9 +193,23 @@ func (p *Publisher) repository(ctx context.Context, a *chartArchive) (*remote.Re
 	if err != nil {
 		return nil, err
 	}
-	repo.PlainHTTP = p.opts.Insecure
+	if repo.PlainHTTP, err = p.plainHTTP(ctx, a.host); err != nil {
+		return nil, err
+	}
 	repo.Client = p.authorizer(ctx)
 	return repo, nil
+}
+
+// plainHTTP says whether host is spoken to in plain HTTP.
+func (p *Publisher) plainHTTP(ctx context.Context, host string) (bool, error) {
+	if p.opts.Scheme == nil {
+		return p.opts.Insecure, nil
+	}
+	s, err := p.opts.Scheme(ctx, host)
+	if err != nil {
+		return false, err
+	}
+	return s == "http", nil
 }
 
 func (p *Publisher) authorizer(ctx context.Context) *auth.Client {
@@ -238,11 +256,23 @@ func (p *Publisher) Publish(ctx context.Context, archivePath, ociBase string, ch
 		return fail(err)
 	}
 	defer os.RemoveAll(sandbox)
-	client, err := p.helmClient(ctx, sandbox)
+	plain, err := p.plainHTTP(ctx, a.host)
 	if err != nil {
 		return fail(err)
 	}
-	res, err := client.Push(a.data, a.ref, helmregistry.PushOptCreationTime(pushCreationTime))
+	client, err := p.helmClient(ctx, sandbox, plain)
+	if err != nil {
+		return fail(err)
+	}
+	var res *helmregistry.PushResult
+	for attempt := 1; ; attempt++ {
+		// A blob upload's body cannot be replayed by the transport: a 5xx or a cut on it
+		// fails the push, which is started again (the registry keeps what it got whole).
+		res, err = client.Push(a.data, a.ref, helmregistry.PushOptCreationTime(pushCreationTime))
+		if err == nil || attempt >= downloadAttempts || ctx.Err() != nil || !retryablePush(err) {
+			break
+		}
+	}
 	if err != nil {
 		return fail(err)
 	}
@@ -264,7 +294,7 @@ func splitOCIBase(base string) (host, namespace string, err error) {
 
 // helmClient is a Helm registry client over the publisher's transport and auth cache,
 // its state in sandbox.
-func (p *Publisher) helmClient(ctx context.Context, sandbox string) (*helmregistry.Client, error) {
+func (p *Publisher) helmClient(ctx context.Context, sandbox string, plainHTTP bool) (*helmregistry.Client, error) {
 	authorizer := p.authorizer(ctx)
 	options := []helmregistry.ClientOption{
 		helmregistry.ClientOptHTTPClient(authorizer.Client),
@@ -272,7 +302,7 @@ func (p *Publisher) helmClient(ctx context.Context, sandbox string) (*helmregist
 		helmregistry.ClientOptCredentialsFile(filepath.Join(sandbox, "registry", "config.json")),
 		helmregistry.ClientOptWriter(io.Discard),
 	}
-	if p.opts.Insecure {
+	if plainHTTP {
 		options = append(options, helmregistry.ClientOptPlainHTTP())
 	}
 	client, err := helmregistry.NewClient(options...)
@@ -312,4 +342,14 @@ func chartLayerOf(manifestJSON []byte) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("manifest has no chart layer")
+}
+
+// retryablePush reports whether a failed push is worth starting again: a 5xx, 408 or 429
+// answer, or a transfer cut in the middle.
+func retryablePush(err error) bool {
+	var er *errcode.ErrorResponse
+	if errors.As(err, &er) {
+		return er.StatusCode >= 500 || er.StatusCode == http.StatusRequestTimeout || er.StatusCode == http.StatusTooManyRequests
+	}
+	return cutTransfer(err)
 }

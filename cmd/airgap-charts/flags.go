@@ -97,28 +97,37 @@ func parseRegistryMirrors(entries []string) (map[string]string, error) {
 }
 
 // parseRepoMirrors reads --repo-mirror URL=URL entries: chart repository → its mirror.
-func parseRepoMirrors(entries []string) (map[string]string, error) {
+// user:pass@ of a mirror URL is taken out of it into creds, by mirror URL.
+func parseRepoMirrors(entries []string) (mirrors map[string]string, creds map[string]engine.Credential, err error) {
 	out := map[string]string{}
 	for _, s := range entries {
 		bad := func(why string) error {
-			return usagef("--repo-mirror %q: %s (want URL=URL, e.g. https://charts.example.com=http://127.0.0.1:8080/charts)", s, why)
+			return usagef("--repo-mirror %q: %s (want URL=URL, e.g. https://charts.example.com=http://127.0.0.1:8080/charts)", config.RedactURLs(s), why)
 		}
 		from, to, ok := cutBeforeURL(s)
 		if !ok {
-			return nil, bad("missing =URL")
+			return nil, nil, bad("missing =URL")
+		}
+		from, _, _, _ = config.SplitUserinfo(from) // the chart names it: its credentials are the addon's
+		to, user, pass, hasCreds := config.SplitUserinfo(to)
+		if hasCreds {
+			if creds == nil {
+				creds = map[string]engine.Credential{}
+			}
+			creds[strings.TrimRight(to, "/")] = engine.Credential{Username: user, Password: pass}
 		}
 		if msg := config.CheckRepository(from); msg != "" {
-			return nil, bad(msg)
+			return nil, nil, bad(msg)
 		}
 		if msg := config.CheckRepository(to); msg != "" {
-			return nil, bad(msg)
+			return nil, nil, bad(msg)
 		}
 		if _, dup := out[from]; dup {
-			return nil, bad("URL " + from + " is given twice")
+			return nil, nil, bad("URL " + from + " is given twice")
 		}
 		out[from] = to
 	}
-	return out, nil
+	return out, creds, nil
 }
 
 // cutBeforeURL splits s at the first '=' followed by a URL scheme, so that an '=' inside

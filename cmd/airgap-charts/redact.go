@@ -5,6 +5,8 @@ import (
 	"io"
 	"strings"
 	"sync"
+
+	"github.com/airgap-charts/airgap-charts/config"
 )
 
 // secretFlags are the flags whose values are secrets, with their environment fallbacks.
@@ -18,7 +20,8 @@ var secretFlags = map[string]string{
 const minSecretLen = 4
 
 // redactor replaces known secrets in everything written through it, so that no password
-// or token reaches the terminal even when a library echoes a flag value in an error.
+// or token reaches the terminal even when a library echoes a flag value in an error; the
+// user information of any URL (user:pass@) is cut too.
 type redactor struct {
 	mu      sync.Mutex
 	secrets []string
@@ -64,6 +67,9 @@ func (rw *redactingWriter) Write(p []byte) (int, error) {
 	secrets := rw.r.secrets
 	rw.r.mu.Unlock()
 	out := p
+	if bytes.Contains(out, []byte("@")) {
+		out = []byte(config.RedactURLs(string(out)))
+	}
 	for _, s := range secrets {
 		if bytes.Contains(out, []byte(s)) {
 			out = bytes.ReplaceAll(out, []byte(s), []byte("[redacted]"))

@@ -10,12 +10,14 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/Masterminds/semver/v3"
 	"go.uber.org/zap"
 
 	"github.com/airgap-charts/airgap-charts/config"
 	"github.com/airgap-charts/airgap-charts/engine"
+	"github.com/airgap-charts/airgap-charts/registry"
 )
 
 // syncCmd mirrors charts and images: the reference tool's main.py, every flag kept.
@@ -50,14 +52,18 @@ type syncCmd struct {
 	DockerhubUsername  string `group:"Credentials" name:"dockerhub-username" placeholder:"USER" help:"Docker Hub user for authenticated pulls. Env fallback: DOCKERHUB_USERNAME."`
 	DockerhubToken     string `group:"Credentials" name:"dockerhub-token" placeholder:"TOKEN" help:"Docker Hub access token. Env fallback: DOCKERHUB_TOKEN."`
 
-	Concurrency      int      `group:"Registries" default:"8" placeholder:"N" help:"Image copy workers (default: ${default})."`
-	ChartConcurrency int      `group:"Registries" default:"${cpus}" placeholder:"N" help:"Addons processed at once (default: the number of CPUs, ${default} here)."`
-	RateLimit        []string `group:"Registries" sep:"none" placeholder:"HOST=N/PERIOD" help:"Budget of manifest pulls for a registry host, repeatable (e.g. docker.io=100/6h; PERIOD a Go duration or 1d)."`
-	PushRateLimit    []string `group:"Registries" sep:"none" placeholder:"HOST=N/PERIOD" help:"Quota of manifest PUTs for a destination host, repeatable (e.g. registry.example.com=10/1s). ECR hosts get 10/1s without it (see --ecr-put-image-rate)."`
-	UploadRateLimit  []string `group:"Registries" sep:"none" placeholder:"HOST=N/PERIOD" help:"Quota of blob upload starts and of completions for a destination host, repeatable (e.g. registry.example.com=100/1s). ECR hosts get 100/1s without it."`
-	RegistryMirror   []string `group:"Registries" sep:"none" placeholder:"HOST=MIRROR[/path]" help:"Pull images of HOST from MIRROR, path kept (e.g. docker.io=127.0.0.1:5001/docker.io); destinations follow the original reference. Repeatable."`
-	RepoMirror       []string `group:"Registries" sep:"none" placeholder:"URL=URL" help:"Fetch charts of a repository from a mirror (addons and dependencies). Repeatable."`
-	InsecureRegistry []string `group:"Registries" placeholder:"HOST[:PORT]" help:"Reach this host over plain HTTP or unverified TLS (image registries, OCI and HTTP chart repositories). Repeatable."`
+	Concurrency      int           `group:"Registries" default:"8" placeholder:"N" help:"Image copy workers (default: ${default})."`
+	ChartConcurrency int           `group:"Registries" default:"${cpus}" placeholder:"N" help:"Addons processed at once (default: the number of CPUs, ${default} here)."`
+	RateLimit        []string      `group:"Registries" sep:"none" placeholder:"HOST=N/PERIOD" help:"Budget of manifest pulls for a registry host, repeatable (e.g. docker.io=100/6h; PERIOD a Go duration or 1d)."`
+	PushRateLimit    []string      `group:"Registries" sep:"none" placeholder:"HOST=N/PERIOD" help:"Quota of manifest PUTs for a destination host, repeatable (e.g. registry.example.com=10/1s). ECR hosts get 10/1s without it (see --ecr-put-image-rate)."`
+	UploadRateLimit  []string      `group:"Registries" sep:"none" placeholder:"HOST=N/PERIOD" help:"Quota of blob upload starts and of completions for a destination host, repeatable (e.g. registry.example.com=100/1s). ECR hosts get 100/1s without it."`
+	RegistryMirror   []string      `group:"Registries" sep:"none" placeholder:"HOST=MIRROR[/path]" help:"Pull images of HOST from MIRROR, path kept (e.g. docker.io=127.0.0.1:5001/docker.io); destinations follow the original reference. Repeatable."`
+	RepoMirror       []string      `group:"Registries" sep:"none" placeholder:"URL=URL" help:"Fetch charts of a repository from a mirror (addons and dependencies). Repeatable."`
+	InsecureRegistry []string      `group:"Registries" placeholder:"HOST[:PORT]" help:"Reach this host over TLS without certificate verification, or plain HTTP when it does not speak TLS (image registries, OCI and HTTP chart repositories). Any other host is reached over verified TLS only, whatever its name. Repeatable."`
+	CAFile           string        `group:"Registries" name:"ca-file" placeholder:"FILE" help:"PEM bundle of certificate authorities trusted besides the system's, for registries, OCI chart sources and HTTP chart repositories."`
+	RequestTimeout   time.Duration `group:"Registries" default:"60s" placeholder:"DURATION" help:"Longest wait for a response's headers once a request is sent; the attempt is then retried (default: ${default})."`
+	StallTimeout     time.Duration `group:"Registries" default:"60s" placeholder:"DURATION" help:"Longest time a transfer may go without a byte moving; the transfer is then retried (default: ${default})."`
+	Retries          int           `group:"Registries" default:"5" placeholder:"N" help:"Retries of a failed registry request (5xx, 429, resets, stalls), with backoff (default: ${default})."`
 
 	ECRCreateRepositories bool    `group:"ECR repositories" name:"ecr-create-repositories" default:"true" negatable:"" help:"Create missing ECR repositories (default: true; --no-ecr-create-repositories where repository creation templates do it)."`
 	ECRImmutableTags      bool    `group:"ECR repositories" name:"ecr-immutable-tags" help:"Create repositories with IMMUTABLE tags."`
@@ -98,6 +104,9 @@ func (c *syncCmd) Run(a *app) error {
 	}
 	for _, ad := range kept {
 		a.secrets.add(ad.Password)
+	}
+	for _, c := range opts.RepoMirrorCredentials {
+		a.secrets.add(c.Password)
 	}
 	opts.Addons = kept
 	co, err := loadOverrides(c.Overrides)
@@ -180,6 +189,17 @@ func (c *syncCmd) options(env func(string) string) (engine.Options, config.Mode,
 	if strings.Contains(c.TargetRegistry, "://") {
 		return o, "", usagef("--target-registry %q: give a registry host without a scheme", c.TargetRegistry)
 	}
+	if c.RequestTimeout <= 0 || c.StallTimeout <= 0 {
+		return o, "", usagef("--request-timeout and --stall-timeout must be above 0")
+	}
+	if c.Retries < 0 {
+		return o, "", usagef("--retries must be 0 or more, not %d", c.Retries)
+	}
+	if c.CAFile != "" {
+		if _, err := registry.LoadCAFile(c.CAFile); err != nil {
+			return o, "", &config.InputError{Pos: config.Position{File: c.CAFile}, Msg: err.Error(), Err: err}
+		}
+	}
 	for _, h := range c.InsecureRegistry {
 		if msg := checkHost(strings.TrimSpace(h)); msg != "" {
 			return o, "", usagef("--insecure-registry: %s", msg)
@@ -210,7 +230,7 @@ func (c *syncCmd) options(env func(string) string) (engine.Options, config.Mode,
 	if o.RegistryMirrors, err = parseRegistryMirrors(c.RegistryMirror); err != nil {
 		return o, "", err
 	}
-	if o.RepoMirrors, err = parseRepoMirrors(c.RepoMirror); err != nil {
+	if o.RepoMirrors, o.RepoMirrorCredentials, err = parseRepoMirrors(c.RepoMirror); err != nil {
 		return o, "", err
 	}
 	if c.ECRLifecyclePolicy != "" {
@@ -236,6 +256,12 @@ func (c *syncCmd) options(env func(string) string) (engine.Options, config.Mode,
 	o.Concurrency = c.Concurrency
 	o.ChartConcurrency = c.ChartConcurrency
 	o.InsecureRegistry = trimAll(c.InsecureRegistry)
+	o.CAFile = c.CAFile
+	o.RequestTimeout, o.StallTimeout = c.RequestTimeout, c.StallTimeout
+	o.Retries = c.Retries
+	if c.Retries == 0 {
+		o.Retries = -1 // none
+	}
 	o.OutputDir = c.OutputDir
 	o.ReportFile = c.Report
 	o.AllowPublicImages = c.AllowPublicImages

@@ -1,7 +1,10 @@
 package main
 
 import (
+	"encoding/pem"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"reflect"
 	"runtime"
 	"strings"
@@ -38,6 +41,9 @@ func TestSyncDefaultsAndDefaultCommand(t *testing.T) {
 				RepoMirrors:      map[string]string{},
 				OutputDir:        "./helm-charts",
 				KubeVersion:      "1.33.0",
+				RequestTimeout:   time.Minute,
+				StallTimeout:     time.Minute,
+				Retries:          5,
 				ECR:              engine.ECROptions{CreateRepositories: true, PutImageRate: 10, LayerUploadRate: 100},
 			}
 			if !reflect.DeepEqual(out.opts, want) {
@@ -58,6 +64,7 @@ func TestSyncEveryFlagReachesTheEngine(t *testing.T) {
 		"c.yaml":               "addons:\n  - chart: kyverno\n    repository: https://kyverno.github.io/kyverno\n    release: kyverno\n",
 		"chart-overrides.yaml": "overrides:\n  karpenter:\n    settings:\n      clusterName: my-eks\npublic_images:\n  loki:\n    - quay.io/org/img\n",
 		"policy.json":          `{"rules": []}`,
+		"ca.pem":               testCAPEM(t),
 	})
 	args := []string{
 		"sync", "--catalog", "a.yaml", "--catalog", "b.yaml,c.yaml",
@@ -72,7 +79,9 @@ func TestSyncEveryFlagReachesTheEngine(t *testing.T) {
 		"--push-rate-limit", "harbor.local=10/1s", "--upload-rate-limit", "harbor.local=100/1s",
 		"--registry-mirror", "docker.io=127.0.0.1:5001/docker.io/", "--registry-mirror", "ghcr.io=mirror.local",
 		"--repo-mirror", "https://argoproj.github.io/argo-helm/=http://127.0.0.1:8080/argo?token=a=b",
+		"--repo-mirror", "https://kyverno.github.io/kyverno=https://m:mirror-pw@mirror.local/kyverno/",
 		"--insecure-registry", "127.0.0.1:5001,mirror.local", "--insecure-registry", "[::1]:5000",
+		"--ca-file", "ca.pem", "--request-timeout", "90s", "--stall-timeout", "2m", "--retries", "0",
 		"--output-dir", "out", "--report", "report.json", "--kube-version", "v1.31.2", "--allow-public-images",
 		"--no-ecr-create-repositories", "--ecr-immutable-tags", "--ecr-scan-on-push",
 		"--ecr-kms-key", "arn:aws:kms:us-east-1:111122223333:key/abcd", "--ecr-lifecycle-policy", "policy.json",
@@ -119,14 +128,20 @@ func TestSyncEveryFlagReachesTheEngine(t *testing.T) {
 			{Host: "ghcr.io", N: 50, Period: 24 * time.Hour},
 			{Host: "quay.io", N: 5, Period: time.Second},
 		},
-		PushLimits:       []engine.RateLimit{{Host: "harbor.local", N: 10, Period: time.Second}},
-		UploadLimits:     []engine.RateLimit{{Host: "harbor.local", N: 100, Period: time.Second}},
-		RegistryMirrors:  map[string]string{"docker.io": "127.0.0.1:5001/docker.io", "ghcr.io": "mirror.local"},
-		RepoMirrors:      map[string]string{"https://argoproj.github.io/argo-helm": "http://127.0.0.1:8080/argo?token=a=b"},
-		InsecureRegistry: []string{"127.0.0.1:5001", "mirror.local", "[::1]:5000"},
-		OutputDir:        "out",
-		ReportFile:       "report.json",
-		KubeVersion:      "v1.31.2",
+		PushLimits:      []engine.RateLimit{{Host: "harbor.local", N: 10, Period: time.Second}},
+		UploadLimits:    []engine.RateLimit{{Host: "harbor.local", N: 100, Period: time.Second}},
+		RegistryMirrors: map[string]string{"docker.io": "127.0.0.1:5001/docker.io", "ghcr.io": "mirror.local"},
+		RepoMirrors: map[string]string{"https://argoproj.github.io/argo-helm": "http://127.0.0.1:8080/argo?token=a=b",
+			"https://kyverno.github.io/kyverno": "https://mirror.local/kyverno"},
+		RepoMirrorCredentials: map[string]engine.Credential{"https://mirror.local/kyverno": {Username: "m", Password: "mirror-pw"}},
+		InsecureRegistry:      []string{"127.0.0.1:5001", "mirror.local", "[::1]:5000"},
+		CAFile:                "ca.pem",
+		RequestTimeout:        90 * time.Second,
+		StallTimeout:          2 * time.Minute,
+		Retries:               -1,
+		OutputDir:             "out",
+		ReportFile:            "report.json",
+		KubeVersion:           "v1.31.2",
 		ECR: engine.ECROptions{
 			CreateRepositories:  false,
 			ImmutableTags:       true,
@@ -214,4 +229,12 @@ func TestSyncReadsDefaultOverridesOnlyWhenPresent(t *testing.T) {
 	if got := out.opts.Overrides["loki"]["deploymentMode"]; got != "SingleBinary" {
 		t.Errorf("--overrides custom.yaml: deploymentMode = %v", got)
 	}
+}
+
+// testCAPEM is a PEM certificate (httptest's), as --ca-file wants.
+func testCAPEM(t *testing.T) string {
+	t.Helper()
+	srv := httptest.NewTLSServer(http.NotFoundHandler())
+	defer srv.Close()
+	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}))
 }
