@@ -101,10 +101,7 @@ func chartStages(ctx context.Context, r *stages.Resolver, f *stages.Fetcher, job
 	if err != nil {
 		return 0, err
 	}
-	merged := map[string]any{}
-	for _, l := range job.Values {
-		merged = mergeValues(merged, l)
-	}
+	merged := stages.MergeValues(job.Values...)
 	if _, err := stages.ResolveDependencies(ctx, fc.Chart, stages.DependencyOptions{Include: true, Resolver: r, Fetcher: f, Values: merged}); err != nil {
 		return 0, err
 	}
@@ -117,21 +114,6 @@ func chartStages(ctx context.Context, r *stages.Resolver, f *stages.Fetcher, job
 		return len(found), err
 	}
 	return len(found), rewriteStages(ctx, fc.Chart, found, job, workDir)
-}
-
-func mergeValues(dst, src map[string]any) map[string]any {
-	for k, v := range src {
-		if sm, ok := v.(map[string]any); ok {
-			if dm, ok := dst[k].(map[string]any); ok {
-				dst[k] = mergeValues(dm, sm)
-				continue
-			}
-			dst[k] = mergeValues(map[string]any{}, sm)
-			continue
-		}
-		dst[k] = v
-	}
-	return dst
 }
 
 // ChartStagesFigures compare the chart set done one after another with the same set done

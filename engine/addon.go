@@ -180,7 +180,7 @@ func (e *runEnv) prepareAddon(ctx context.Context, a config.Addon, rep *AddonRep
 	rep.Stage = "dependencies"
 	t = time.Now()
 	deps, err := stages.ResolveDependencies(ctx, fc.Chart, stages.DependencyOptions{
-		Include: e.opts.IncludeDeps, Resolver: e.resolver, Fetcher: e.fetcher, Values: mergeLayers(layers),
+		Include: e.opts.IncludeDeps, Resolver: e.resolver, Fetcher: e.fetcher, Values: stages.MergeValues(layers...),
 	})
 	if err != nil {
 		return nil, err

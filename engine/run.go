@@ -111,30 +111,5 @@ func addonValues(a config.Addon, ov config.Overrides) []map[string]any {
 	return layers
 }
 
-// mergeLayers deep-merges value layers, later layers winning.
-func mergeLayers(layers []map[string]any) map[string]any {
-	out := map[string]any{}
-	for _, l := range layers {
-		mergeInto(out, l)
-	}
-	return out
-}
-
-func mergeInto(dst, src map[string]any) {
-	for k, v := range src {
-		if sm, ok := v.(map[string]any); ok {
-			if dm, ok := dst[k].(map[string]any); ok {
-				mergeInto(dm, sm)
-				continue
-			}
-			cp := map[string]any{}
-			mergeInto(cp, sm)
-			dst[k] = cp
-			continue
-		}
-		dst[k] = v
-	}
-}
-
 // chartDir is where an addon's local artifacts go: {output}/{chart}.
 func chartDir(opts Options, a config.Addon) string { return filepath.Join(opts.OutputDir, a.Chart) }

@@ -85,7 +85,7 @@ func setOverride(out map[string]any, values map[string]any, prefix, path []strin
 			if !ok || next == nil {
 				if i >= len(prefix) {
 					if list, isList := lookupPath(values, path[:i-len(prefix)+1]).([]any); isList {
-						next = deepCopy(list)
+						next = copyValue(list)
 					}
 				}
 				if next == nil {
@@ -108,24 +108,6 @@ func setOverride(out map[string]any, values map[string]any, prefix, path []strin
 			return
 		}
 	}
-}
-
-func deepCopy(v any) any {
-	switch t := v.(type) {
-	case map[string]any:
-		m := make(map[string]any, len(t))
-		for k, e := range t {
-			m[k] = deepCopy(e)
-		}
-		return m
-	case []any:
-		l := make([]any, len(t))
-		for i, e := range t {
-			l[i] = deepCopy(e)
-		}
-		return l
-	}
-	return v
 }
 
 // WriteConsumerOverrides writes values as YAML to path (atomically), under a header that

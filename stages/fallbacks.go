@@ -51,10 +51,10 @@ func applyFallbacks(ch *chart.Chart, vals map[string]any) []string {
 		for _, fb := range builtinFallbacks[c.Metadata.Name] {
 			rel := strings.Split(fb.Path, ".")
 			full := append(append([]string{}, prefix...), rel...)
-			if isSetValue(lookupValue(vals, full)) || isSetValue(lookupScopes(scopes, rel)) {
+			if isSetValue(lookupPath(vals, full)) || isSetValue(lookupScopes(scopes, rel)) {
 				continue
 			}
-			setValue(vals, full, fb.Value)
+			_ = setPath(vals, full, fb.Value)
 			used = append(used, fmt.Sprintf("%s: %s=%v", c.Metadata.Name, strings.Join(full, "."), fb.Value))
 		}
 		for _, sub := range c.Dependencies() {
@@ -91,7 +91,7 @@ func subchartKey(parent, sub *chart.Chart, prefix []string, vals map[string]any,
 				continue
 			}
 			rel := strings.Split(cond, ".")
-			v := lookupValue(vals, append(append([]string{}, prefix...), rel...))
+			v := lookupPath(vals, append(append([]string{}, prefix...), rel...))
 			if v == nil {
 				v = lookupScopes(scopes, rel)
 			}
@@ -108,23 +108,11 @@ func subchartKey(parent, sub *chart.Chart, prefix []string, vals map[string]any,
 // searching from the outermost chart inwards as Helm's coalescing lets parents win.
 func lookupScopes(scopes []valueScope, rel []string) any {
 	for _, s := range scopes {
-		if v := lookupValue(s.values, append(append([]string{}, s.prefix...), rel...)); v != nil {
+		if v := lookupPath(s.values, append(append([]string{}, s.prefix...), rel...)); v != nil {
 			return v
 		}
 	}
 	return nil
-}
-
-func lookupValue(m map[string]any, path []string) any {
-	var cur any = m
-	for _, k := range path {
-		mm, ok := asMap(cur)
-		if !ok {
-			return nil
-		}
-		cur = mm[k]
-	}
-	return cur
 }
 
 func isSetValue(v any) bool {
@@ -135,17 +123,4 @@ func isSetValue(v any) bool {
 		return s != ""
 	}
 	return true
-}
-
-func setValue(m map[string]any, path []string, v any) {
-	cur := m
-	for _, k := range path[:len(path)-1] {
-		next, ok := asMap(cur[k])
-		if !ok {
-			next = map[string]any{}
-			cur[k] = next
-		}
-		cur = next
-	}
-	cur[path[len(path)-1]] = v
 }

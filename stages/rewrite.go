@@ -186,14 +186,14 @@ func (in chartInstance) mergedValues() map[string]any {
 	layers := in.layers(false)
 	for i := len(layers) - 1; i >= 0; i-- {
 		if m, ok := lookupPath(layers[i].values, layers[i].prefix).(map[string]any); ok {
-			mergeInto(merged, m)
+			merged = mergeValues(merged, m)
 		}
 	}
 	delete(merged, "global")
 	global := map[string]any{}
 	for i := len(in.chain) - 1; i >= 0; i-- {
 		if g, ok := in.chain[i].Values["global"].(map[string]any); ok {
-			mergeInto(global, g)
+			global = mergeValues(global, g)
 		}
 	}
 	if len(global) > 0 {
@@ -205,76 +205,6 @@ func (in chartInstance) mergedValues() map[string]any {
 		}
 	}
 	return merged
-}
-
-func mergeInto(dst, src map[string]any) {
-	for k, v := range src {
-		if v == nil {
-			if _, ok := dst[k]; !ok {
-				dst[k] = nil
-			}
-			continue
-		}
-		if sm, ok := v.(map[string]any); ok {
-			dm, ok := dst[k].(map[string]any)
-			if !ok {
-				dm = map[string]any{}
-				dst[k] = dm
-			}
-			mergeInto(dm, sm)
-			continue
-		}
-		dst[k] = v
-	}
-}
-
-// lookupPath follows keys (and decimal list indexes) through nested values.
-func lookupPath(v any, path []string) any {
-	for _, k := range path {
-		switch t := v.(type) {
-		case map[string]any:
-			v = t[k]
-		case []any:
-			i, ok := listIndex(k, len(t))
-			if !ok {
-				return nil
-			}
-			v = t[i]
-		default:
-			return nil
-		}
-	}
-	return v
-}
-
-// hasPath reports whether the last key of path exists (even as null).
-func hasPath(v any, path []string) bool {
-	if len(path) == 0 {
-		return v != nil
-	}
-	switch t := lookupPath(v, path[:len(path)-1]).(type) {
-	case map[string]any:
-		_, ok := t[path[len(path)-1]]
-		return ok
-	case []any:
-		_, ok := listIndex(path[len(path)-1], len(t))
-		return ok
-	}
-	return false
-}
-
-func listIndex(k string, n int) (int, bool) {
-	i := 0
-	if k == "" {
-		return 0, false
-	}
-	for _, r := range k {
-		if r < '0' || r > '9' {
-			return 0, false
-		}
-		i = i*10 + int(r-'0')
-	}
-	return i, i < n
 }
 
 // setValue plans field (a path in the instance's effective values) to become newValue:

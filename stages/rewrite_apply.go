@@ -69,43 +69,6 @@ func applyValueEdits(c *chart.Chart, edits []ValueEdit) error {
 	return nil
 }
 
-// setPath sets path in nested values, making maps where keys are missing.
-func setPath(values map[string]any, path []string, v any) error {
-	if len(path) == 0 {
-		return fmt.Errorf("empty path")
-	}
-	var cur any = values
-	for i, k := range path {
-		last := i == len(path)-1
-		switch t := cur.(type) {
-		case map[string]any:
-			if last {
-				t[k] = v
-				return nil
-			}
-			next := t[k]
-			if next == nil {
-				next = map[string]any{}
-				t[k] = next
-			}
-			cur = next
-		case []any:
-			idx, ok := listIndex(k, len(t))
-			if !ok {
-				return fmt.Errorf("no list element %s", k)
-			}
-			if last {
-				t[idx] = v
-				return nil
-			}
-			cur = t[idx]
-		default:
-			return fmt.Errorf("%s is not a map or list", strings.Join(path[:i], "."))
-		}
-	}
-	return nil
-}
-
 // pathString renders a value path for messages ("controller.image.tag", "args[2]").
 func pathString(path []string) string {
 	var b strings.Builder

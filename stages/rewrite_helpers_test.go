@@ -173,7 +173,7 @@ func testMappings(t testing.TB, raws []string, layout registry.MirrorLayout) []I
 
 // testMergeValues merges override over base the way `-f base -f override` does.
 func testMergeValues(base, override map[string]any) map[string]any {
-	out := deepCopy(base).(map[string]any)
+	out := copyValue(base).(map[string]any)
 	if out == nil {
 		out = map[string]any{}
 	}
@@ -184,7 +184,7 @@ func testMergeValues(base, override map[string]any) map[string]any {
 				continue
 			}
 		}
-		out[k] = deepCopy(v)
+		out[k] = copyValue(v)
 	}
 	return out
 }
