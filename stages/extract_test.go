@@ -82,7 +82,7 @@ spec:
           ephemeralContainers:
             - name: debug
               image: busybox:1.36
-  image: not-an-image-field/because:unknown-kind
+  mode: not-an-image/because:not-an-image-key
 `,
 		"templates/list.yaml": `apiVersion: v1
 kind: List
@@ -275,9 +275,9 @@ spec:
 	}
 }
 
-// TestExtractCustomResourceFields: the table's fields (Prometheus image and thanos.image,
-// Alertmanager, Tekton steps in a list) are found and marked non-pod; the same field of
-// an unknown kind or another group is not.
+// TestExtractCustomResourceFields: operators' image fields (Prometheus image and
+// thanos.image, Alertmanager, Tekton steps in a list) are found and marked non-pod, in
+// any API group; a container list inside a custom resource is pod.
 func TestExtractCustomResourceFields(t *testing.T) {
 	r := &Rendered{Manifests: []Manifest{{Template: "t/templates/cr.yaml", Content: `apiVersion: monitoring.coreos.com/v1
 kind: Prometheus
@@ -308,7 +308,7 @@ apiVersion: example.com/v1
 kind: Prometheus
 metadata: {name: other-group}
 spec:
-  image: quay.io/not/collected:1
+  image: quay.io/other/collected:1
 `}}}
 	got := mustExtract(t, r, nil)
 	want := map[string]string{
@@ -317,6 +317,7 @@ spec:
 		"quay.io/prometheus/alertmanager:v0.34.0": "Alertmanager am spec.image",
 		"docker.io/library/alpine:3.20":           "Task task spec.steps[0].image",
 		"gcr.io/b/step:1":                         "Task task spec.steps[1].image",
+		"quay.io/other/collected:1":               "Prometheus other-group spec.image",
 	}
 	for ref, where := range want {
 		f := got[ref]
@@ -327,13 +328,14 @@ spec:
 	if f, ok := got["quay.io/patch/sidecar:1"]; !ok || !f.PodSpec {
 		t.Errorf("container inside a custom resource: %+v", f)
 	}
-	if _, ok := got["quay.io/not/collected:1"]; ok || len(got) != len(want)+1 {
+	if len(got) != len(want)+1 {
 		t.Errorf("got %v", got)
 	}
 }
 
 // TestExtractAnnotation: artifacthub.io/images of the chart and of a subchart that rendered
-// are collected (Kind "Chart"); a disabled subchart's annotation is not.
+// are collected (Kind "Chart"); an entry the render uses joins that image, one it does not
+// is AnnotationOnly; a disabled subchart's annotation is not read.
 func TestExtractAnnotation(t *testing.T) {
 	sub := newTestChart("sub", nil, map[string]string{"templates/d.yaml": deploymentYAML("sub", "quay.io/sub/app:1")})
 	sub.Metadata.Annotations = map[string]string{artifactHubImages: "- name: sub-extra\n  image: quay.io/sub/extra:2\n"}
@@ -353,10 +355,10 @@ func TestExtractAnnotation(t *testing.T) {
 
 	got := mustExtract(t, mustRender(t, parent, RenderOptions{}), parent)
 	opt := got["quay.io/parent/optional:1"]
-	if len(opt.Where) != 1 || opt.Where[0].Kind != "Chart" || opt.Where[0].Name != "parent" || opt.PodSpec {
+	if len(opt.Where) != 1 || opt.Where[0].Kind != "Chart" || opt.Where[0].Name != "parent" || opt.PodSpec || !opt.AnnotationOnly {
 		t.Errorf("optional: %+v", opt)
 	}
-	if app := got["quay.io/parent/app:1"]; len(app.Where) != 2 || !app.PodSpec {
+	if app := got["quay.io/parent/app:1"]; len(app.Where) != 2 || !app.PodSpec || app.AnnotationOnly {
 		t.Errorf("app: %+v", app)
 	}
 	if _, ok := got["quay.io/sub/extra:2"]; !ok || len(got) != 4 {
