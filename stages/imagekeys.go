@@ -52,7 +52,9 @@ type keyClass struct {
 // lower-cased: "--consul-dataplane-image" is consul dataplane image, SIDECAR_IMAGE_TAG is
 // sidecar image tag. The last word gives the role: image (also "images", and "image name"
 // or "image ref"), or repository, registry, tag, version, digest (an "image" right before
-// them is dropped from the prefix: X_IMAGE_REPOSITORY and X_REPOSITORY group alike).
+// them is dropped from the prefix: X_IMAGE_REPOSITORY and X_REPOSITORY group alike); a key
+// whose first word is "image" and whose last is not about pulling (imageK8S,
+// imageConsulDataplane; not imagePullPolicy) is an image too.
 func classifyKey(key string) keyClass {
 	if !mayHaveRole(key) {
 		return keyClass{}
@@ -82,11 +84,22 @@ func classifyKey(key string) keyClass {
 		if n > 0 && words[n-1] == "image" {
 			n--
 		}
+	case words[0] == "image" && n >= 2 && !imageAttributes[last]:
+		// imageK8S, imageConsulDataplane: an image named after the word "image".
+		kc.role = roleImage
+		kc.prefix = strings.Join(words[1:], "_")
+		return kc
 	default:
 		return kc
 	}
 	kc.prefix = strings.Join(words[:n], "_")
 	return kc
+}
+
+// imageAttributes are last words of keys starting with "image" that are about pulling
+// images, not an image (imagePullPolicy, imagePullSecrets, imageCredentials).
+var imageAttributes = map[string]bool{
+	"policy": true, "pull": true, "secret": true, "secrets": true, "credential": true, "credentials": true,
 }
 
 // mayHaveRole is a cheap filter, one pass and no allocation: a key that holds no "image"

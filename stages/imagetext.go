@@ -91,8 +91,8 @@ func keyedValuesInText(s string) []keyedValue {
 			}
 			kc := classifyKey(key)
 			scope.lastKeyImage = kc.role == roleImage
-			if kc.role == roleNone || kc.role == roleLabel {
-				continue
+			if kc.role == roleNone || kc.role == roleLabel || value == "" || strings.ContainsAny(value[:1], "{[|>&*!") {
+				continue // an opener ("image:", `"image": {`, "config: |"), an anchor or a tag
 			}
 			out = append(out, keyedValue{scope: scope.id, scopeMarked: scope.marked, key: key, value: unquote(value)})
 		}
