@@ -26,8 +26,8 @@ var crdDocument = regexp.MustCompile(`(?m)^kind:[ \t]*["']?CustomResourceDefinit
 //   - the image field of every container, init and ephemeral container of any object
 //     (the only occurrences that make a FoundImage PodSpec; a field that does not parse
 //     as a reference is an error naming the template, object and field);
-//   - container command, args and env values, and ConfigMap data, as text (text.go's
-//     rules: scanText): references with a registry host anywhere, references without one
+//   - container command, args and env values, and ConfigMap data, as text (scanText,
+//     imagetext.go, imagekeys.go): references with a registry host anywhere, references without one
 //     (Docker Hub's "nats:2.10") where a key names an image or where they equal an image
 //     the chart's values name (valueimages.go), and references kept apart in parts
 //     (X_REPOSITORY + X_TAG, x.repository + x.tag, image: {repository, tag});

@@ -332,3 +332,16 @@ func equalStrings(a, b []string) bool {
 }
 
 func itoa(i int) string { return string(rune('0' + i)) }
+
+// TestStartsWithKey: the cheap check agrees with textPair matching at a line's start.
+func TestStartsWithKey(t *testing.T) {
+	for _, line := range []string{
+		"name: one", `"image": {`, `{"image": "x"}`, "--flag=x", "-consul-image=\"x\"", "key = value", "helper_image=alpine",
+		"exec run \\", "}", "- x", "nats:2.10", "http://x", "# c", "'quoted': v", "1abc: x", "a.b-c_d: e", "(x=1)",
+	} {
+		m := textPair.FindStringIndex(line)
+		if want := m != nil && m[0] == 0; startsWithKey(line) != want {
+			t.Errorf("startsWithKey(%q) = %v, textPair says %v", line, !want, want)
+		}
+	}
+}

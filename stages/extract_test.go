@@ -228,7 +228,8 @@ func TestStrictImageRef(t *testing.T) {
 	for _, s := range []string{
 		"quay.io/a/b:1", "registry.k8s.io/x:v1.2.3", "localhost/a:1", "localhost:5000/a/b:c",
 		"10.0.0.1:5000/a:b", "ghcr.io/a/b@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
-		"docker.io/library/nginx:1.27",
+		"docker.io/library/nginx:1.27", "registry.k8s.io/pause:3.10", "k8s.gcr.io/pause:3.2", "quay.io/a/b:main",
+		"registry.local:5000/app:edge",
 	} {
 		if _, ok := strictImageRef(s); !ok {
 			t.Errorf("%q rejected", s)
@@ -238,6 +239,10 @@ func TestStrictImageRef(t *testing.T) {
 		"", "latest", "v1.2", "foo:bar", "nginx:1.27", "library/nginx:1.27", "http://x:80/y", "https://quay.io/a/b:1",
 		"quay.io/a/b", "example.com:443", "localhost:8080/metrics", "a.b/c:", "/var/lib/x:rw", "my_host.io/a:b",
 		"quay.io/A/B:1", "quay.io/a/b:bad tag", "quay.io/a/b@sha256:short", "host:port/a:b", "Quay.io/a:b",
+		// Labels, taints and selectors written prefix/name:value.
+		"app.kubernetes.io/component:webhook", "topology.kubernetes.io/zone:us-east-1a", "kubernetes.io/arch:amd64",
+		"node-role.kubernetes.io/control-plane:NoSchedule", "x.k8s.io/a/b:1", "eks.amazonaws.com/compute-type:fargate",
+		"helm.sh/chart:webhook",
 	} {
 		if ref, ok := strictImageRef(s); ok {
 			t.Errorf("%q accepted as %s", s, ref)

@@ -154,45 +154,64 @@ func unquote(s string) string {
 // "--image=quay.io/a/b:1", `"quay.io/a/b:1",` and "image: quay.io/a/b:1" all yield the
 // reference alone. Trailing dots and colons (end of a sentence, a YAML key) are trimmed.
 func textTokens(s string) []string {
-	fields := strings.FieldsFunc(s, func(r rune) bool {
-		switch r {
-		case ' ', '\t', '\r', '\n', '"', '\'', '`', ',', ';', '=', '(', ')', '[', ']', '{', '}', '<', '>', '|', '\\':
-			return true
+	var out []string
+	eachTextToken(s, func(tok string, _ bool) { out = append(out, tok) })
+	return out
+}
+
+// tokenSeparator marks the bytes textTokens splits at (all ASCII, so a multi-byte
+// character is never split).
+var tokenSeparator = func() (t [256]bool) {
+	for _, c := range " \t\r\n\"'`,;=()[]{}<>|\\" {
+		t[c] = true
+	}
+	return t
+}()
+
+// eachTextToken calls fn with every token of s (see textTokens), without allocating, and
+// whether the token holds a '/'.
+func eachTextToken(s string, fn func(tok string, slash bool)) {
+	start, slash := -1, false
+	for i := 0; i <= len(s); i++ {
+		if i < len(s) && !tokenSeparator[s[i]] {
+			if start < 0 {
+				start, slash = i, false
+			}
+			if s[i] == '/' {
+				slash = true
+			}
+			continue
 		}
-		return false
-	})
-	out := fields[:0]
-	for _, f := range fields {
-		f = strings.TrimRight(f, ".:")
-		if f != "" {
-			out = append(out, f)
+		if start >= 0 {
+			if tok := strings.TrimRight(s[start:i], ".:"); tok != "" {
+				fn(tok, slash)
+			}
+			start = -1
 		}
 	}
-	return out
 }
 
 // imageRefsInText returns the tokens of s that are references: those strictImageRef
 // accepts, and those equal to an image the chart's values name (known, see
-// valueimages.go), with the token as written.
+// valueimages.go; all of them carry a tag or digest), with the token as written.
 func imageRefsInText(s string, known map[string]bool) []textRef {
 	if !strings.Contains(s, "/") && (len(known) == 0 || !strings.Contains(s, ":")) {
 		return nil
 	}
 	var out []textRef
-	for _, tok := range textTokens(s) {
-		if known[tok] {
+	eachTextToken(s, func(tok string, slash bool) {
+		if len(known) > 0 && strings.ContainsAny(tok, ":@") && known[tok] {
 			if ref, ok := keyedImageRef(tok, true); ok {
 				out = append(out, textRef{raw: tok, ref: ref})
-				continue
+				return
 			}
 		}
-		if !strings.Contains(tok, "/") {
-			continue
+		if slash {
+			if ref, ok := strictImageRef(tok); ok {
+				out = append(out, textRef{raw: tok, ref: ref})
+			}
 		}
-		if ref, ok := strictImageRef(tok); ok {
-			out = append(out, textRef{raw: tok, ref: ref})
-		}
-	}
+	})
 	return out
 }
 

@@ -64,8 +64,12 @@ func keyedValuesInText(s string) []keyedValue {
 			nextID++
 			continue
 		}
-		matches := textPair.FindAllStringSubmatchIndex(t, -1)
-		if len(matches) > 0 && matches[0][0] == 0 {
+		roleLine := lineMayHaveRole(t)
+		var matches [][]int
+		if roleLine {
+			matches = textPair.FindAllStringSubmatchIndex(t, -1)
+		}
+		if roleLine && len(matches) > 0 && matches[0][0] == 0 || !roleLine && startsWithKey(t) {
 			for len(stack) > 1 && stack[len(stack)-1].indent > indent {
 				stack = stack[:len(stack)-1]
 			}
@@ -80,6 +84,10 @@ func keyedValuesInText(s string) []keyedValue {
 			}
 		}
 		scope := &stack[len(stack)-1]
+		if !roleLine {
+			scope.lastKeyImage = false
+			continue
+		}
 		for _, m := range matches {
 			quoted := m[3] > m[2]
 			key := t[m[4]:m[5]]
@@ -116,4 +124,62 @@ func mentionsImageOrRepository(s string) bool {
 		}
 	}
 	return false
+}
+
+// lineMayHaveRole: a line holding none of the words a role needs (image, repository,
+// registry, tag, version, digest, in any case) yields no keyed value; only its
+// indentation matters.
+func lineMayHaveRole(t string) bool {
+	for i := 0; i < len(t); i++ {
+		var words []string
+		switch t[i] | 0x20 {
+		case 'i':
+			words = []string{"image"}
+		case 'r':
+			words = []string{"repository", "registry"}
+		case 't':
+			words = []string{"tag"}
+		case 'v':
+			words = []string{"version"}
+		case 'd':
+			words = []string{"digest"}
+		default:
+			continue
+		}
+		for _, w := range words {
+			if len(t)-i >= len(w) && strings.EqualFold(t[i:i+len(w)], w) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// startsWithKey reports whether a line starts the way textPair's first match at the
+// line's start does: an optional opening punctuation, up to two dashes, an optionally
+// quoted key, blanks, then ':' or '='.
+func startsWithKey(t string) bool {
+	i := 0
+	if i < len(t) && strings.IndexByte("{,;([", t[i]) >= 0 {
+		i++
+	}
+	for d := 0; d < 2 && i < len(t) && t[i] == '-'; d++ {
+		i++
+	}
+	if i < len(t) && (t[i] == '"' || t[i] == '\'') {
+		i++
+	}
+	if i >= len(t) || !(t[i] == '_' || 'a' <= t[i]|0x20 && t[i]|0x20 <= 'z') {
+		return false
+	}
+	for i < len(t) && (t[i] == '_' || t[i] == '.' || t[i] == '-' || '0' <= t[i] && t[i] <= '9' || 'a' <= t[i]|0x20 && t[i]|0x20 <= 'z') {
+		i++
+	}
+	if i < len(t) && (t[i] == '"' || t[i] == '\'') {
+		i++
+	}
+	for i < len(t) && (t[i] == ' ' || t[i] == '\t') {
+		i++
+	}
+	return i < len(t) && (t[i] == ':' || t[i] == '=')
 }
