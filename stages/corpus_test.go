@@ -34,7 +34,12 @@ import (
 // the `# non-pod` references, nothing outside the list, pod/non-pod classification agrees.
 // The one class of expected reference a served chart cannot render (templates a fetched
 // dependency's own .helmignore drops from its archive; see helmignoredImages) is reported
-// in its own column and proven to come from such a template.
+// in its own column and proven to come from such a template. Images only the chart's
+// artifacthub.io/images annotation names (AnnotationOnly) are neither required nor extras,
+// and count as missing when the list expects them; a rendered image outside the list that
+// the chart's own annotation declares is not an extra either (the list was made without
+// reading references that lack a registry host in container args); both are reported in
+// their own columns.
 func TestCorpusPipeline(t *testing.T) {
 	srv := chartrepotest.ServeCorpus(t)
 	ov, err := config.LoadOverrides(chartrepotest.WriteCorpusOverrides(t, t.TempDir()))
@@ -51,7 +56,7 @@ func TestCorpusPipeline(t *testing.T) {
 			results := runCorpus(t, srv, src.repo, ov)
 			var table strings.Builder
 			tw := tabwriter.NewWriter(&table, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "chart\tversion\texpected\tfound\tmissing\textra\tpod missing\tnon-pod found\thelmignored\tdependencies")
+			fmt.Fprintln(tw, "chart\tversion\texpected\tfound\tmissing\textra\tpod missing\tnon-pod found\thelmignored\tannotation-only\tdeclared beyond list\tdependencies")
 			var tot corpusTotals
 			for _, c := range srv.Charts {
 				t.Run(c.Name, func(t *testing.T) {
@@ -68,13 +73,15 @@ func TestCorpusPipeline(t *testing.T) {
 					want := expectedImages(t, filepath.Join(srv.Dir, c.Name+".images.txt"))
 					row := compareCorpusChart(t, srv, res, want)
 					tot.add(row)
-					fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d/%d\t%d\t%s\n", c.Name, res.version, row.expected, row.found,
-						row.missing, row.extra, row.podMissing, row.nonPodFound, row.nonPodWant, row.helmignored, depSummary(res.deps))
+					fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d/%d\t%d\t%s\t%s\t%s\n", c.Name, res.version, row.expected, row.found,
+						row.missing, row.extra, row.podMissing, row.nonPodFound, row.nonPodWant, row.helmignored,
+						strings.Join(row.annotationOnly, " "), strings.Join(row.declared, " "), depSummary(res.deps))
 				})
 			}
 			tw.Flush()
-			t.Logf("%s: %d charts; pod images found %d/%d (%d more only in templates a fetched dependency's .helmignore drops), non-pod %d/%d, extra %d\n%s", src.kind, len(srv.Charts),
-				tot.podWant-tot.podMissing-tot.helmignored, tot.podWant, tot.helmignored, tot.nonPodFound, tot.nonPodWant, tot.extra, table.String())
+			t.Logf("%s: %d charts; pod images found %d/%d (%d more only in templates a fetched dependency's .helmignore drops), non-pod %d/%d, extra %d, annotation-only %d, declared beyond list %d\n%s", src.kind, len(srv.Charts),
+				tot.podWant-tot.podMissing-tot.helmignored, tot.podWant, tot.helmignored, tot.nonPodFound, tot.nonPodWant, tot.extra,
+				tot.annotationOnlyN, tot.declaredN, table.String())
 			if tot.nonPodWant == 0 || tot.nonPodFound*100 < tot.nonPodWant*95 {
 				t.Errorf("non-pod recall over the corpus %d/%d", tot.nonPodFound, tot.nonPodWant)
 			}
@@ -86,9 +93,15 @@ func TestCorpusPipeline(t *testing.T) {
 
 type corpusRow struct {
 	expected, found, missing, extra, podWant, podMissing, nonPodWant, nonPodFound, helmignored int
+	// annotationOnly and declared list the images outside the expected list that only the
+	// chart annotation names, and those rendered that the annotation declares.
+	annotationOnly, declared []string
 }
 
-type corpusTotals struct{ corpusRow }
+type corpusTotals struct {
+	corpusRow
+	annotationOnlyN, declaredN int
+}
 
 func (t *corpusTotals) add(r corpusRow) {
 	t.podWant += r.podWant
@@ -97,6 +110,8 @@ func (t *corpusTotals) add(r corpusRow) {
 	t.nonPodFound += r.nonPodFound
 	t.helmignored += r.helmignored
 	t.extra += r.extra
+	t.annotationOnlyN += len(r.annotationOnly)
+	t.declaredN += len(r.declared)
 }
 
 // compareCorpusChart checks one chart's images against its expected list.
@@ -106,13 +121,25 @@ func compareCorpusChart(t *testing.T, srv *chartrepotest.CorpusServer, res *corp
 	got := map[registry.ImageRef]FoundImage{}
 	var extra, missing []string
 	for _, f := range res.found {
-		got[f.Ref] = f
-		if _, ok := want[f.Ref]; !ok {
-			extra = append(extra, f.Ref.String())
-		}
 		if len(f.Where) == 0 {
 			t.Errorf("%s: no location", f.Ref)
 		}
+		_, listed := want[f.Ref]
+		switch {
+		case f.AnnotationOnly:
+			if listed {
+				t.Errorf("%s: expected from the render, found only in the chart annotation", f.Ref)
+			} else {
+				row.annotationOnly = append(row.annotationOnly, f.Ref.String())
+			}
+			continue
+		case !listed && declaredByChart(f):
+			row.declared = append(row.declared, f.Ref.String())
+			t.Logf("%s: rendered (%+v) and declared by the chart annotation, not in the expected list", f.Ref, f.Where)
+		case !listed:
+			extra = append(extra, f.Ref.String())
+		}
+		got[f.Ref] = f
 	}
 	var missingRefs []registry.ImageRef
 	for ref, pod := range want {
@@ -161,6 +188,16 @@ func compareCorpusChart(t *testing.T, srv *chartrepotest.CorpusServer, res *corp
 		t.Errorf("non-pod references found %d/%d (< 95%%): missing %v", row.nonPodFound, row.nonPodWant, missing)
 	}
 	return row
+}
+
+// declaredByChart reports whether an image's occurrences include the chart annotation.
+func declaredByChart(f FoundImage) bool {
+	for _, w := range f.Where {
+		if w.Kind == "Chart" {
+			return true
+		}
+	}
+	return false
 }
 
 func depSummary(deps []Dependency) string {

@@ -1,78 +1,117 @@
 package stages
 
-// crImageFields lists, by API group and kind, the fields of custom resources whose value
-// is an image an operator will run (containers inside them are found by the generic
-// walk already). A path is dotted from the object root; a segment ending in "[]" walks
-// every element of a list ("spec.initImages[].image"). Values are parsed as references
-// as they are, like a container's image field.
-var crImageFields = map[crKind][]string{
-	// Prometheus operator.
-	{"monitoring.coreos.com", "Prometheus"}:      {"spec.image", "spec.thanos.image"},
-	{"monitoring.coreos.com", "PrometheusAgent"}: {"spec.image"},
-	{"monitoring.coreos.com", "Alertmanager"}:    {"spec.image"},
-	{"monitoring.coreos.com", "ThanosRuler"}:     {"spec.image"},
-	// Grafana operator (v4 API; v5 uses a pod template, found generically).
-	{"integreatly.org", "Grafana"}: {"spec.baseImage", "spec.initImage"},
-	// Elastic Cloud on Kubernetes.
-	{"elasticsearch.k8s.elastic.co", "Elasticsearch"}:       {"spec.image"},
-	{"kibana.k8s.elastic.co", "Kibana"}:                     {"spec.image"},
-	{"apm.k8s.elastic.co", "ApmServer"}:                     {"spec.image"},
-	{"beat.k8s.elastic.co", "Beat"}:                         {"spec.image"},
-	{"agent.k8s.elastic.co", "Agent"}:                       {"spec.image"},
-	{"enterprisesearch.k8s.elastic.co", "EnterpriseSearch"}: {"spec.image"},
-	{"logstash.k8s.elastic.co", "Logstash"}:                 {"spec.image"},
-	{"maps.k8s.elastic.co", "ElasticMapsServer"}:            {"spec.image"},
-	// Strimzi.
-	{"kafka.strimzi.io", "Kafka"}: {"spec.kafka.image", "spec.zookeeper.image",
-		"spec.entityOperator.topicOperator.image", "spec.entityOperator.userOperator.image",
-		"spec.entityOperator.tlsSidecar.image", "spec.kafkaExporter.image", "spec.cruiseControl.image"},
-	{"kafka.strimzi.io", "KafkaConnect"}:      {"spec.image"},
-	{"kafka.strimzi.io", "KafkaMirrorMaker2"}: {"spec.image"},
-	{"kafka.strimzi.io", "KafkaBridge"}:       {"spec.image"},
-	{"kafka.strimzi.io", "KafkaNodePool"}:     {"spec.image"},
-	// CloudNativePG.
-	{"postgresql.cnpg.io", "Cluster"}: {"spec.imageName"},
-	{"postgresql.cnpg.io", "Pooler"}:  {"spec.pgbouncer.image"},
-	// OpenTelemetry operator.
-	{"opentelemetry.io", "OpenTelemetryCollector"}: {"spec.image", "spec.targetAllocator.image"},
-	{"opentelemetry.io", "OpAMPBridge"}:            {"spec.image"},
-	{"opentelemetry.io", "Instrumentation"}: {"spec.java.image", "spec.nodejs.image",
-		"spec.python.image", "spec.dotnet.image", "spec.go.image", "spec.apacheHttpd.image",
-		"spec.nginx.image"},
-	// Jaeger operator.
-	{"jaegertracing.io", "Jaeger"}: {"spec.allInOne.image", "spec.collector.image",
-		"spec.query.image", "spec.agent.image", "spec.ingester.image"},
-	// Zalando postgres-operator.
-	{"acid.zalan.do", "postgresql"}: {"spec.dockerImage"},
-	// MinIO operator.
-	{"minio.min.io", "Tenant"}: {"spec.image", "spec.sideCars.image"},
-	// Percona / MongoDB Community operators.
-	{"mongodbcommunity.mongodb.com", "MongoDBCommunity"}: {"spec.image"},
-	{"pxc.percona.com", "PerconaXtraDBCluster"}:          {"spec.pxc.image", "spec.haproxy.image", "spec.proxysql.image", "spec.backup.image"},
-	// Flink operator.
-	{"flink.apache.org", "FlinkDeployment"}: {"spec.image"},
-	// Spark operator.
-	{"sparkoperator.k8s.io", "SparkApplication"}: {"spec.image", "spec.driver.image", "spec.executor.image"},
-	// Dragonfly / Redis operators.
-	{"dragonflydb.io", "Dragonfly"}:              {"spec.image"},
-	{"redis.redis.opstreelabs.in", "Redis"}:      {"spec.kubernetesConfig.image"},
-	{"databases.spotahome.com", "RedisFailover"}: {"spec.redis.image", "spec.sentinel.image"},
-	// Tekton.
-	{"tekton.dev", "Task"}:        {"spec.steps[].image", "spec.sidecars[].image", "spec.stepTemplate.image"},
-	{"tekton.dev", "ClusterTask"}: {"spec.steps[].image", "spec.sidecars[].image", "spec.stepTemplate.image"},
-	// Argo Workflows (a template holds one container or script, not a list).
-	{"argoproj.io", "WorkflowTemplate"}:        argoTemplateImages("spec"),
-	{"argoproj.io", "ClusterWorkflowTemplate"}: argoTemplateImages("spec"),
-	{"argoproj.io", "Workflow"}:                argoTemplateImages("spec"),
-	{"argoproj.io", "CronWorkflow"}:            argoTemplateImages("spec.workflowSpec"),
+import (
+	"strings"
+
+	yaml "go.yaml.in/yaml/v3"
+)
+
+// kubeAPIServerGroups are the API groups with a dot that kube-apiserver itself serves
+// (and metrics.k8s.io, the Kubernetes project's aggregated metrics API). Their kinds are
+// Kubernetes' own: they hold images only in pod templates, which the container walk
+// reads. Every other group with a dot is a custom resource's: CRD groups must have one.
+var kubeAPIServerGroups = map[string]bool{
+	"admissionregistration.k8s.io": true, "apiextensions.k8s.io": true, "apiregistration.k8s.io": true,
+	"authentication.k8s.io": true, "authorization.k8s.io": true, "certificates.k8s.io": true,
+	"coordination.k8s.io": true, "discovery.k8s.io": true, "events.k8s.io": true,
+	"flowcontrol.apiserver.k8s.io": true, "internal.apiserver.k8s.io": true, "networking.k8s.io": true,
+	"node.k8s.io": true, "rbac.authorization.k8s.io": true, "resource.k8s.io": true,
+	"scheduling.k8s.io": true, "storage.k8s.io": true, "storagemigration.k8s.io": true,
+	"metrics.k8s.io": true,
 }
 
-// crKind is an API group (no version) and kind.
-type crKind struct {
-	Group string
-	Kind  string
+// isCoreGroup reports whether an API group is Kubernetes' own: the core group "", a group
+// without a dot (apps, batch, policy, autoscaling, …: CRD groups need a dot), or one of
+// kubeAPIServerGroups. Groups the Kubernetes project defines as CRDs
+// (gateway.networking.k8s.io, snapshot.storage.k8s.io, autoscaling.k8s.io) and any
+// operator's group are custom resources.
+func isCoreGroup(group string) bool {
+	return group == "" || !strings.Contains(group, ".") || kubeAPIServerGroups[group]
 }
 
-func argoTemplateImages(spec string) []string {
-	return []string{spec + ".templates[].container.image", spec + ".templates[].script.image"}
+// customResource scans a custom resource of any kind for images, outside its metadata,
+// status and container lists (those are the container walk's):
+//   - a string under a key naming an image ("image", "baseImage", "imageName",
+//     "sidecarImage", a list under "images"), accepted by keyedImageRef: Docker Hub
+//     references without a host count, an untagged one needs a '/' (bitnami/nginx:
+//     latest), single words never do;
+//   - references kept apart in one map: image: {repository, tag}, imageRepository +
+//     imageTag, repository + image + version (an operator's policy resource), an untagged
+//     image + version (Prometheus' image and version);
+//   - any other string is text (scanText): full references anywhere in it, as an
+//     operator's configuration resource lists them.
+//
+// Values are parsed strictly and a field that is not a reference is skipped, not an
+// error: the kind's schema is unknown. Every occurrence is non-pod.
+func (c *collector) customResource(obj *yaml.Node, base Location) {
+	c.crMapping(obj, "", false, base, true)
+}
+
+func (c *collector) crMapping(n *yaml.Node, path string, marked bool, base Location, root bool) {
+	g := partGroups{marked: marked}
+	forPairs(n, func(k string, v *yaml.Node) {
+		if root && (k == "apiVersion" || k == "kind" || k == "metadata" || k == "status") {
+			return
+		}
+		if containerLists[k] && v.Kind == yaml.SequenceNode {
+			return
+		}
+		kc := classifyKey(k)
+		if kc.role == roleLabel {
+			return
+		}
+		loc := base
+		loc.Path = joinPath(path, k)
+		switch v.Kind {
+		case yaml.ScalarNode:
+			c.crScalar(&g, kc, v, loc)
+		case yaml.MappingNode:
+			c.crMapping(v, loc.Path, marked || kc.role == roleImage || kc.mentionsImage, base, false)
+		case yaml.SequenceNode:
+			c.crSequence(v, kc, marked, base, loc.Path)
+		}
+	})
+	c.addComposed(&g, true)
+}
+
+func (c *collector) crScalar(g *partGroups, kc keyClass, v *yaml.Node, loc Location) {
+	switch {
+	case kc.role == roleNone:
+		if isString(v) {
+			c.scanText(v.Value, loc)
+		}
+	case kc.role == roleImage:
+		if !isString(v) {
+			return
+		}
+		if hasTagOrDigest(strings.TrimSpace(v.Value)) {
+			c.imageValue(v.Value, loc, false)
+		} else {
+			g.add(kc, v.Value, loc)
+		}
+	case isString(v) || isNumber(v) && (kc.role == roleTag || kc.role == roleVersion):
+		g.add(kc, v.Value, loc)
+	}
+}
+
+func (c *collector) crSequence(v *yaml.Node, kc keyClass, marked bool, base Location, path string) {
+	for i, e := range items(v) {
+		loc := base
+		loc.Path = indexPath(path, i)
+		switch e.Kind {
+		case yaml.ScalarNode:
+			if !isString(e) {
+				continue
+			}
+			if kc.role == roleImage {
+				c.imageValue(e.Value, loc, false)
+			} else if kc.role == roleNone {
+				c.scanText(e.Value, loc)
+			}
+		case yaml.MappingNode:
+			c.crMapping(e, loc.Path, marked || kc.role == roleImage || kc.mentionsImage, base, false)
+		case yaml.SequenceNode:
+			c.crSequence(e, kc, marked, base, loc.Path)
+		}
+	}
 }

@@ -4,17 +4,13 @@ import (
 	"fmt"
 	"regexp"
 	"sort"
-	"strconv"
 	"strings"
 
+	yaml "go.yaml.in/yaml/v3"
 	"helm.sh/helm/v3/pkg/chart"
-	"sigs.k8s.io/yaml"
 
 	"github.com/airgap-charts/airgap-charts/registry"
 )
-
-// artifactHubImages is the chart annotation listing the images a chart uses.
-const artifactHubImages = "artifacthub.io/images"
 
 // containerLists are the pod-spec fields holding containers; they are recognised at any
 // depth of any object, so every kind with a pod template (Deployment, CronJob, Argo
@@ -26,27 +22,39 @@ var containerLists = map[string]bool{"containers": true, "initContainers": true,
 var crdDocument = regexp.MustCompile(`(?m)^kind:[ \t]*["']?CustomResourceDefinition["']?[ \t]*$`)
 
 // Extract returns every distinct image the rendered chart references, sorted by
-// normalized reference: container images of any object, known custom-resource image
-// fields (crimages.go), references with a registry host inside container args, command
-// and env values and ConfigMap data, and the artifacthub.io/images annotation of ch and
-// of each subchart that rendered something. An image field that does not parse as a
-// reference is an error naming the template, object and field.
+// normalized reference. It reads:
+//   - the image field of every container, init and ephemeral container of any object
+//     (the only occurrences that make a FoundImage PodSpec; a field that does not parse
+//     as a reference is an error naming the template, object and field);
+//   - container command, args and env values, and ConfigMap data, as text (scanText,
+//     imagetext.go, imagekeys.go): references with a registry host anywhere, references without one
+//     (Docker Hub's "nats:2.10") where a key names an image or where they equal an image
+//     the chart's values name (valueimages.go), and references kept apart in parts
+//     (X_REPOSITORY + X_TAG, x.repository + x.tag, image: {repository, tag});
+//   - image-like fields of custom resources of any kind (crimages.go);
+//   - the artifacthub.io/images annotation of ch and of each subchart that rendered
+//     something (annotation.go): an entry the render does not use is AnnotationOnly.
+//
+// ch may be nil (no values, no annotation).
 func Extract(r *Rendered, ch *chart.Chart) ([]FoundImage, error) {
 	if r == nil {
 		return nil, fmt.Errorf("extract images: nothing rendered")
 	}
 	c := &collector{byRef: map[registry.ImageRef]*FoundImage{}}
+	if ch != nil {
+		c.known = valueImages(ch)
+	}
 	for _, m := range r.Manifests {
 		for _, doc := range splitDocuments(m.Content) {
-			if strings.TrimSpace(doc) == "" || isCRD(doc) {
+			if strings.TrimSpace(doc) == "" || isCRD(doc) || !mayHoldImages(doc) {
 				continue
 			}
-			var obj map[string]any
-			if err := yaml.Unmarshal([]byte(doc), &obj); err != nil {
+			root, err := decodeDocument(doc)
+			if err != nil {
 				return nil, fmt.Errorf("extract images: template %s: %w", m.Template, err)
 			}
-			if obj != nil {
-				c.object(obj, m.Template)
+			if root != nil {
+				c.object(root, m.Template)
 			}
 		}
 	}
@@ -58,7 +66,6 @@ func Extract(r *Rendered, ch *chart.Chart) ([]FoundImage, error) {
 	}
 	out := make([]FoundImage, 0, len(c.byRef))
 	for _, f := range c.byRef {
-		f.AnnotationOnly = onlyInAnnotation(f.Where)
 		out = append(out, *f)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Ref.String() < out[j].Ref.String() })
@@ -96,12 +103,55 @@ func isCRD(doc string) bool {
 	return strings.Contains(doc, "CustomResourceDefinition") && crdDocument.MatchString(doc)
 }
 
+// mayHoldImages reports whether a document can hold anything Extract reads, without
+// parsing it: a document with no "containers" key (no container list, init or ephemeral
+// included, can be written without that text) whose top-level apiVersion and kind say it
+// is a Kubernetes kind other than a ConfigMap or a List (a Service, a Role, a Secret…)
+// holds none. A document whose apiVersion or kind is not found at the start of a line is
+// parsed.
+func mayHoldImages(doc string) bool {
+	if strings.Contains(doc, "ontainers") {
+		return true
+	}
+	apiVersion, ok1 := topLevelScalar(doc, "apiVersion:")
+	kind, ok2 := topLevelScalar(doc, "kind:")
+	if !ok1 || !ok2 {
+		return true
+	}
+	group := apiGroup(apiVersion)
+	return !isCoreGroup(group) || group == "" && kind == "ConfigMap" || strings.HasSuffix(kind, "List")
+}
+
+// topLevelScalar finds a line starting with key ("kind:") and returns its plain or
+// quoted value.
+func topLevelScalar(doc, key string) (string, bool) {
+	i := 0
+	if !strings.HasPrefix(doc, key) {
+		j := strings.Index(doc, "\n"+key)
+		if j < 0 {
+			return "", false
+		}
+		i = j + 1
+	}
+	line := doc[i+len(key):]
+	if j := strings.IndexByte(line, '\n'); j >= 0 {
+		line = line[:j]
+	}
+	if j := strings.Index(line, " #"); j >= 0 {
+		line = line[:j]
+	}
+	v := unquote(strings.TrimSpace(line))
+	return v, v != "" && !strings.ContainsAny(v, "{}[]&*!|>")
+}
+
 type collector struct {
 	byRef map[registry.ImageRef]*FoundImage
+	// known are the references the chart's values name (valueImages).
+	known map[string]bool
 	errs  []string
 }
 
-// add records one occurrence of an image field's value (parsed as is).
+// addField records one occurrence of a container's image field (parsed as is).
 func (c *collector) addField(raw string, loc Location, pod bool) {
 	raw = strings.TrimSpace(raw)
 	if raw == "" {
@@ -115,6 +165,7 @@ func (c *collector) addField(raw string, loc Location, pod bool) {
 	c.add(raw, ref, loc, pod)
 }
 
+// add records one occurrence; the same location is recorded once per image.
 func (c *collector) add(raw string, ref registry.ImageRef, loc Location, pod bool) {
 	f, ok := c.byRef[ref]
 	if !ok {
@@ -122,201 +173,198 @@ func (c *collector) add(raw string, ref registry.ImageRef, loc Location, pod boo
 		c.byRef[ref] = f
 	}
 	f.PodSpec = f.PodSpec || pod
+	for _, w := range f.Where {
+		if w == loc {
+			return
+		}
+	}
 	f.Where = append(f.Where, loc)
 }
 
-func (c *collector) addText(s string, loc Location) {
-	for _, t := range imageRefsInText(s) {
-		c.add(t.raw, t.ref, loc, false)
+// addKeyed records raw when keyedImageRef accepts it.
+func (c *collector) addKeyed(raw string, loc Location, needTag bool) bool {
+	raw = unquote(strings.TrimSpace(raw))
+	ref, ok := keyedImageRef(raw, needTag)
+	if ok {
+		c.add(raw, ref, loc, false)
+	}
+	return ok
+}
+
+// imageValue records the value of a key that names an image: the whole value, else each
+// of its tokens that is a tagged reference ("IMAGES: nats:2.10,redis:7.2").
+func (c *collector) imageValue(s string, loc Location, needTag bool) {
+	if c.addKeyed(s, loc, needTag) {
+		return
+	}
+	for _, tok := range textTokens(s) {
+		c.addKeyed(tok, loc, true)
 	}
 }
 
-func (c *collector) object(obj map[string]any, template string) {
-	kind, _ := obj["kind"].(string)
-	if items, ok := obj["items"].([]any); ok && strings.HasSuffix(kind, "List") {
-		for _, it := range items {
-			if m, ok := it.(map[string]any); ok {
-				c.object(m, template)
-			}
+func (c *collector) addComposed(g *partGroups, untagged bool) {
+	for _, cr := range g.composed(untagged) {
+		c.addKeyed(cr.raw, cr.loc, !untagged)
+	}
+}
+
+func (c *collector) object(obj *yaml.Node, template string) {
+	if obj.Kind != yaml.MappingNode {
+		return
+	}
+	kind := stringValue(mapGet(obj, "kind"))
+	if list := items(mapGet(obj, "items")); list != nil && strings.HasSuffix(kind, "List") {
+		for _, it := range list {
+			c.object(it, template)
 		}
 		return
 	}
 	base := Location{Kind: kind, Template: template}
-	if md, ok := obj["metadata"].(map[string]any); ok {
-		base.Name, _ = md["name"].(string)
-	}
+	base.Name = stringValue(mapGet(mapGet(obj, "metadata"), "name"))
 	c.walk(obj, "", base)
 
-	apiVersion, _ := obj["apiVersion"].(string)
-	group := ""
-	if i := strings.LastIndex(apiVersion, "/"); i >= 0 {
-		group = apiVersion[:i]
-	}
-	for _, p := range crImageFields[crKind{Group: group, Kind: kind}] {
-		c.crField(obj, strings.Split(p, "."), "", base)
-	}
-	if group == "" && kind == "ConfigMap" {
-		if data, ok := obj["data"].(map[string]any); ok {
-			for _, k := range sortedKeys(data) {
-				if s, ok := data[k].(string); ok {
-					loc := base
-					loc.Path = "data." + k
-					c.addText(s, loc)
-				}
-			}
-		}
+	group := apiGroup(stringValue(mapGet(obj, "apiVersion")))
+	switch {
+	case !isCoreGroup(group):
+		c.customResource(obj, base)
+	case group == "" && kind == "ConfigMap":
+		c.configMap(obj, base)
 	}
 }
 
 // walk finds container lists at any depth.
-func (c *collector) walk(v any, path string, base Location) {
-	switch t := v.(type) {
-	case map[string]any:
-		for _, k := range sortedKeys(t) {
+func (c *collector) walk(n *yaml.Node, path string, base Location) {
+	switch n.Kind {
+	case yaml.MappingNode:
+		forPairs(n, func(k string, v *yaml.Node) {
 			p := joinPath(path, k)
-			if list, ok := t[k].([]any); ok && containerLists[k] {
-				for i, e := range list {
-					if cm, ok := e.(map[string]any); ok {
-						c.container(cm, p+"["+strconv.Itoa(i)+"]", base)
+			if containerLists[k] && v.Kind == yaml.SequenceNode {
+				for i, e := range items(v) {
+					if e.Kind == yaml.MappingNode {
+						c.container(e, indexPath(p, i), base)
 					}
 				}
-				continue
+				return
 			}
-			c.walk(t[k], p, base)
-		}
-	case []any:
-		for i, e := range t {
-			c.walk(e, path+"["+strconv.Itoa(i)+"]", base)
+			c.walk(v, p, base)
+		})
+	case yaml.SequenceNode:
+		for i, e := range items(n) {
+			c.walk(e, indexPath(path, i), base)
 		}
 	}
 }
 
-func (c *collector) container(cm map[string]any, path string, base Location) {
+func (c *collector) container(cm *yaml.Node, path string, base Location) {
 	loc := base
-	if img, ok := cm["image"].(string); ok {
+	if img := mapGet(cm, "image"); isString(img) {
 		loc.Path = path + ".image"
-		c.addField(img, loc, true)
+		c.addField(img.Value, loc, true)
 	}
 	for _, field := range []string{"command", "args"} {
-		list, _ := cm[field].([]any)
+		list := items(mapGet(cm, field))
 		for i, e := range list {
-			if s, ok := e.(string); ok {
-				loc.Path = fmt.Sprintf("%s.%s[%d]", path, field, i)
-				c.addText(s, loc)
+			if !isString(e) {
+				continue
+			}
+			loc.Path = fmt.Sprintf("%s.%s[%d]", path, field, i)
+			c.scanText(e.Value, loc)
+			// "--image", "nats:2.10" as two elements.
+			if i+1 < len(list) && isString(list[i+1]) && isLoneFlag(e.Value) && classifyKey(e.Value).role == roleImage {
+				loc.Path = fmt.Sprintf("%s.%s[%d]", path, field, i+1)
+				c.addKeyed(list[i+1].Value, loc, true)
 			}
 		}
 	}
-	env, _ := cm["env"].([]any)
-	for i, e := range env {
-		if em, ok := e.(map[string]any); ok {
-			if s, ok := em["value"].(string); ok {
-				loc.Path = fmt.Sprintf("%s.env[%d].value", path, i)
-				c.addText(s, loc)
-			}
+	var g partGroups
+	for i, e := range items(mapGet(cm, "env")) {
+		v := mapGet(e, "value")
+		if !isString(v) {
+			continue
 		}
+		loc.Path = fmt.Sprintf("%s.env[%d].value", path, i)
+		c.keyedString(&g, classifyKey(stringValue(mapGet(e, "name"))), v.Value, loc)
+	}
+	c.addComposed(&g, false)
+}
+
+// keyedString handles a one-value field of text (an env var, a ConfigMap data key) by
+// what its key says: nothing for label-like keys, an image for image keys (an untagged
+// one waits for a tag kept apart), a part for part keys, text otherwise.
+func (c *collector) keyedString(g *partGroups, kc keyClass, s string, loc Location) {
+	single := !strings.Contains(strings.TrimSpace(s), "\n")
+	switch {
+	case kc.role == roleLabel:
+	case kc.role == roleImage && single && !hasTagOrDigest(strings.TrimSpace(s)):
+		g.add(kc, s, loc)
+	case kc.role == roleImage && single:
+		c.imageValue(s, loc, true)
+	case kc.role != roleNone && single:
+		g.add(kc, s, loc)
+	default:
+		c.scanText(s, loc)
 	}
 }
 
-// crField follows a crImageFields path ("spec.steps[].image") and records the string at
-// its end as an image.
-func (c *collector) crField(v any, segs []string, path string, base Location) {
-	if len(segs) == 0 {
-		if s, ok := v.(string); ok {
-			loc := base
-			loc.Path = path
-			c.addField(s, loc, false)
+// isLoneFlag: "--image" or "-image", no value attached.
+func isLoneFlag(s string) bool {
+	return strings.HasPrefix(s, "-") && !strings.ContainsAny(s, "= \t\n")
+}
+
+// configMap reads a ConfigMap's data: each value by its key (keyedString), and the parts
+// of references kept apart in flat keys (sidecar.repository + sidecar.tag).
+func (c *collector) configMap(obj *yaml.Node, base Location) {
+	var g partGroups
+	forPairs(mapGet(obj, "data"), func(k string, v *yaml.Node) {
+		if !isString(v) {
+			return
 		}
+		loc := base
+		loc.Path = "data." + k
+		c.keyedString(&g, classifyKey(k), v.Value, loc)
+	})
+	c.addComposed(&g, false)
+}
+
+// scanText records the references in a free text (an argument, an env value, a
+// ConfigMap value, a custom resource's string): tokens with a registry host or equal to
+// an image the values name (imageRefsInText), and, when the text mentions an image or a
+// repository, the values of keys naming an image and the references composed from parts
+// kept apart under one mapping of the text (keyedValuesInText).
+func (c *collector) scanText(s string, loc Location) {
+	for _, t := range imageRefsInText(s, c.known) {
+		c.add(t.raw, t.ref, loc, false)
+	}
+	if !mentionsImageOrRepository(s) {
 		return
 	}
-	m, ok := v.(map[string]any)
-	if !ok {
-		return
-	}
-	seg := segs[0]
-	if key, isList := strings.CutSuffix(seg, "[]"); isList {
-		list, _ := m[key].([]any)
-		for i, e := range list {
-			c.crField(e, segs[1:], fmt.Sprintf("%s[%d]", joinPath(path, key), i), base)
+	groups := map[int]*partGroups{}
+	var order []int
+	for _, kv := range keyedValuesInText(s) {
+		kc := classifyKey(kv.key)
+		if kc.role == roleImage && hasTagOrDigest(kv.value) {
+			c.addKeyed(kv.value, loc, true)
+			continue
 		}
-		return
-	}
-	c.crField(m[seg], segs[1:], joinPath(path, seg), base)
-}
-
-// annotations reads artifacthub.io/images of ch and of every subchart whose templates
-// rendered at least one manifest (disabled subcharts render nothing). Entries that do
-// not parse are skipped: the annotation is documentation, the manifests are the truth.
-func (c *collector) annotations(ch *chart.Chart, prefix string, r *Rendered) {
-	if ch.Metadata == nil {
-		return
-	}
-	if raw := ch.Metadata.Annotations[artifactHubImages]; raw != "" {
-		var entries []struct {
-			Name  string `json:"name"`
-			Image string `json:"image"`
+		g, ok := groups[kv.scope]
+		if !ok {
+			g = &partGroups{marked: kv.scopeMarked}
+			groups[kv.scope] = g
+			order = append(order, kv.scope)
 		}
-		if err := yaml.Unmarshal([]byte(raw), &entries); err == nil {
-			for i, e := range entries {
-				ref, err := registry.ParseImageRef(strings.TrimSpace(e.Image))
-				if err != nil {
-					continue
-				}
-				c.add(strings.TrimSpace(e.Image), ref, Location{
-					Kind: "Chart", Name: ch.Metadata.Name,
-					Path: fmt.Sprintf("annotations.%s[%d]", artifactHubImages, i),
-				}, false)
-			}
-		}
+		g.add(kc, kv.value, loc)
 	}
-	for _, sub := range ch.Dependencies() {
-		for _, key := range subchartDirs(ch, sub) {
-			p := prefix + "/charts/" + key
-			if renderedUnder(r, p+"/") {
-				c.annotations(sub, p, r)
-				break
-			}
-		}
+	for _, id := range order {
+		c.addComposed(groups[id], false)
 	}
 }
 
-// onlyInAnnotation reports whether every occurrence is the chart annotation's.
-func onlyInAnnotation(where []Location) bool {
-	for _, w := range where {
-		if w.Kind != "Chart" || !strings.HasPrefix(w.Path, "annotations.") {
-			return false
-		}
+// apiGroup is the group of an apiVersion ("apps/v1" → "apps", "v1" → "").
+func apiGroup(apiVersion string) string {
+	if i := strings.LastIndex(apiVersion, "/"); i >= 0 {
+		return apiVersion[:i]
 	}
-	return len(where) > 0
-}
-
-// chartTemplatePrefix is the name Helm gives the chart's templates ("grafana" in
-// "grafana/templates/deployment.yaml").
-func chartTemplatePrefix(ch *chart.Chart) string {
-	if ch.Metadata == nil {
-		return ""
-	}
-	return ch.Metadata.Name
-}
-
-// subchartDirs are the names a subchart's templates may be rendered under: its alias(es)
-// in the parent's dependencies, else its name.
-func subchartDirs(parent, sub *chart.Chart) []string {
-	var out []string
-	for _, d := range parent.Metadata.Dependencies {
-		if d.Name == sub.Metadata.Name && d.Alias != "" {
-			out = append(out, d.Alias)
-		}
-	}
-	return append(out, sub.Metadata.Name)
-}
-
-func renderedUnder(r *Rendered, prefix string) bool {
-	for _, m := range r.Manifests {
-		if strings.HasPrefix(m.Template, prefix) {
-			return true
-		}
-	}
-	return false
+	return ""
 }
 
 func joinPath(path, key string) string {
@@ -324,13 +372,4 @@ func joinPath(path, key string) string {
 		return key
 	}
 	return path + "." + key
-}
-
-func sortedKeys(m map[string]any) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

@@ -82,7 +82,7 @@ spec:
           ephemeralContainers:
             - name: debug
               image: busybox:1.36
-  image: not-an-image-field/because:unknown-kind
+  mode: not-an-image/because:not-an-image-key
 `,
 		"templates/list.yaml": `apiVersion: v1
 kind: List
@@ -228,7 +228,8 @@ func TestStrictImageRef(t *testing.T) {
 	for _, s := range []string{
 		"quay.io/a/b:1", "registry.k8s.io/x:v1.2.3", "localhost/a:1", "localhost:5000/a/b:c",
 		"10.0.0.1:5000/a:b", "ghcr.io/a/b@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
-		"docker.io/library/nginx:1.27",
+		"docker.io/library/nginx:1.27", "registry.k8s.io/pause:3.10", "k8s.gcr.io/pause:3.2", "quay.io/a/b:main",
+		"registry.local:5000/app:edge",
 	} {
 		if _, ok := strictImageRef(s); !ok {
 			t.Errorf("%q rejected", s)
@@ -238,6 +239,10 @@ func TestStrictImageRef(t *testing.T) {
 		"", "latest", "v1.2", "foo:bar", "nginx:1.27", "library/nginx:1.27", "http://x:80/y", "https://quay.io/a/b:1",
 		"quay.io/a/b", "example.com:443", "localhost:8080/metrics", "a.b/c:", "/var/lib/x:rw", "my_host.io/a:b",
 		"quay.io/A/B:1", "quay.io/a/b:bad tag", "quay.io/a/b@sha256:short", "host:port/a:b", "Quay.io/a:b",
+		// Labels, taints and selectors written prefix/name:value.
+		"app.kubernetes.io/component:webhook", "topology.kubernetes.io/zone:us-east-1a", "kubernetes.io/arch:amd64",
+		"node-role.kubernetes.io/control-plane:NoSchedule", "x.k8s.io/a/b:1", "eks.amazonaws.com/compute-type:fargate",
+		"helm.sh/chart:webhook",
 	} {
 		if ref, ok := strictImageRef(s); ok {
 			t.Errorf("%q accepted as %s", s, ref)
@@ -275,9 +280,9 @@ spec:
 	}
 }
 
-// TestExtractCustomResourceFields: the table's fields (Prometheus image and thanos.image,
-// Alertmanager, Tekton steps in a list) are found and marked non-pod; the same field of
-// an unknown kind or another group is not.
+// TestExtractCustomResourceFields: operators' image fields (Prometheus image and
+// thanos.image, Alertmanager, Tekton steps in a list) are found and marked non-pod, in
+// any API group; a container list inside a custom resource is pod.
 func TestExtractCustomResourceFields(t *testing.T) {
 	r := &Rendered{Manifests: []Manifest{{Template: "t/templates/cr.yaml", Content: `apiVersion: monitoring.coreos.com/v1
 kind: Prometheus
@@ -308,7 +313,7 @@ apiVersion: example.com/v1
 kind: Prometheus
 metadata: {name: other-group}
 spec:
-  image: quay.io/not/collected:1
+  image: quay.io/other/collected:1
 `}}}
 	got := mustExtract(t, r, nil)
 	want := map[string]string{
@@ -317,6 +322,7 @@ spec:
 		"quay.io/prometheus/alertmanager:v0.34.0": "Alertmanager am spec.image",
 		"docker.io/library/alpine:3.20":           "Task task spec.steps[0].image",
 		"gcr.io/b/step:1":                         "Task task spec.steps[1].image",
+		"quay.io/other/collected:1":               "Prometheus other-group spec.image",
 	}
 	for ref, where := range want {
 		f := got[ref]
@@ -327,14 +333,14 @@ spec:
 	if f, ok := got["quay.io/patch/sidecar:1"]; !ok || !f.PodSpec {
 		t.Errorf("container inside a custom resource: %+v", f)
 	}
-	if _, ok := got["quay.io/not/collected:1"]; ok || len(got) != len(want)+1 {
+	if len(got) != len(want)+1 {
 		t.Errorf("got %v", got)
 	}
 }
 
 // TestExtractAnnotation: artifacthub.io/images of the chart and of a subchart that rendered
-// are collected (Kind "Chart"), marked annotation-only unless a manifest uses them too; a
-// disabled subchart's annotation is not.
+// are collected (Kind "Chart"); an entry the render uses joins that image, one it does not
+// is AnnotationOnly; a disabled subchart's annotation is not read.
 func TestExtractAnnotation(t *testing.T) {
 	sub := newTestChart("sub", nil, map[string]string{"templates/d.yaml": deploymentYAML("sub", "quay.io/sub/app:1")})
 	sub.Metadata.Annotations = map[string]string{artifactHubImages: "- name: sub-extra\n  image: quay.io/sub/extra:2\n"}

@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"helm.sh/helm/v3/pkg/chart"
-	"sigs.k8s.io/yaml"
 
 	"github.com/airgap-charts/airgap-charts/registry"
 )
@@ -360,11 +359,11 @@ func markedImages(r *Rendered) []FoundImage {
 			if !strings.Contains(doc, "zqv") || isCRD(doc) {
 				continue
 			}
-			var obj map[string]any
-			if err := yaml.Unmarshal([]byte(doc), &obj); err != nil || obj == nil {
+			root, err := decodeDocument(doc)
+			if err != nil || root == nil {
 				continue
 			}
-			c.object(obj, m.Template)
+			c.object(root, m.Template)
 		}
 	}
 	var out []FoundImage

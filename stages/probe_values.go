@@ -53,7 +53,12 @@ func collectLeaves(effective, user map[string]any, keep func(string) bool, empty
 	walk = func(v any, path []string) {
 		switch t := v.(type) {
 		case map[string]any:
-			for _, k := range sortedKeys(t) {
+			keys := make([]string, 0, len(t))
+			for k := range t {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			for _, k := range keys {
 				p := appendPath(path, k)
 				if k == "global" && len(path) > 0 {
 					p = []string{"global"}

@@ -77,12 +77,19 @@ func corpusRewrite(t *testing.T, name string) (*RewriteResult, map[string]any, [
 	expected := testExpectedImages(t, name)
 	ch := testLoadCorpusChart(t, name)
 	before, _ := testRenderImages(t, ch, vals)
-	assertSameImages(t, "original render", before, expected)
 	found, err := Extract(testRender(t, ch, vals), ch)
 	if err != nil {
 		t.Fatal(err)
 	}
-	mappings := testMappings(t, expected, testLayout)
+	// Images the render finds beyond the corpus list must be ones the chart's own
+	// artifacthub.io/images annotation declares (consul's dataplane, in an argument).
+	assertSameImages(t, "original render", before, append(expected, declaredImages(found)...))
+	// Every image found is mirrored, as a run does (annotation-only ones included).
+	var raws []string
+	for _, f := range found {
+		raws = append(raws, f.Ref.String())
+	}
+	mappings := testMappings(t, raws, testLayout)
 	var layers []map[string]any
 	if vals != nil {
 		layers = append(layers, vals)
@@ -168,6 +175,24 @@ func TestConsumerOverridesCorpus(t *testing.T) {
 		})
 	}
 	t.Logf("charts fully private with consumer overrides: %d/%d", fullyPrivate, total)
+}
+
+// declaredImages are the rendered images the chart's annotation also names, in the
+// forms a render may write them.
+func declaredImages(found []FoundImage) []string {
+	var out []string
+	for _, f := range found {
+		if annotationOnly(f) {
+			continue
+		}
+		for _, w := range f.Where {
+			if w.Kind == "Chart" {
+				out = append(out, f.Raw, f.Ref.String(), strings.TrimPrefix(f.Ref.String(), "docker.io/"))
+				break
+			}
+		}
+	}
+	return out
 }
 
 func valsOrEmpty(v map[string]any) map[string]any {
