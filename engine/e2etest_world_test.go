@@ -46,6 +46,7 @@ type e2eWorld struct {
 	versions     map[string]string              // chart → version
 	renderValues map[string]map[string]any      // chart → its required values (may be nil)
 	expected     map[string][]registry.ImageRef // chart → every image its render references
+	declared     map[string][]registry.ImageRef // chart → images its annotation names beyond its list
 	digests      map[string]string              // seeded reference (name:tag) → index digest
 	mirrors      map[string]string              // image registry → mirror on src
 	repoMirrors  map[string]string              // dependency repository URL → mirror
@@ -76,7 +77,8 @@ func newE2EWorldWith(t *testing.T, names []string, setup e2eSetup) *e2eWorld {
 		charts: chartrepotest.NewHTTPRepo(t), deps: chartrepotest.NewHTTPRepo(t),
 		names: names, dirs: map[string]string{}, versions: map[string]string{},
 		renderValues: map[string]map[string]any{}, expected: map[string][]registry.ImageRef{},
-		digests: map[string]string{}, mirrors: map[string]string{}, repoMirrors: map[string]string{},
+		declared: map[string][]registry.ImageRef{},
+		digests:  map[string]string{}, mirrors: map[string]string{}, repoMirrors: map[string]string{},
 		pinRewrites: map[string]string{},
 	}
 	skip := map[string]bool{}
@@ -85,7 +87,8 @@ func newE2EWorldWith(t *testing.T, names []string, setup e2eSetup) *e2eWorld {
 	}
 	for _, n := range names {
 		w.renderValues[n] = corpusRenderValues(t, n)
-		for _, ref := range corpusExpectedImages(t, n) {
+		w.declared[n] = corpusDeclaredImages(t, n)
+		for _, ref := range append(corpusExpectedImages(t, n), w.declared[n]...) {
 			w.mirrors[ref.Registry] = w.src.Host + "/" + ref.Registry
 			key := ref.Name() + ":" + ref.Tag
 			if _, ok := w.digests[key]; !ok && !skip[key] {
@@ -341,6 +344,39 @@ func corpusExpectedImages(t *testing.T, n string) []registry.ImageRef {
 		if err != nil {
 			t.Fatalf("corpus images of %s: %v", n, err)
 		}
+		out = append(out, ref)
+	}
+	return out
+}
+
+// corpusDeclaredImages are the images the chart's artifacthub.io/images annotation names
+// beyond its corpus list: ones its render passes as bare references in arguments
+// (consul's dataplane) and ones it does not use (consul's envoy). A run mirrors them too.
+func corpusDeclaredImages(t *testing.T, n string) []registry.ImageRef {
+	t.Helper()
+	ch, err := loader.LoadDir(filepath.Join(chartrepotest.CorpusDir(t), n))
+	if err != nil {
+		t.Fatalf("load corpus chart %s: %v", n, err)
+	}
+	listed := map[string]bool{}
+	for _, ref := range corpusExpectedImages(t, n) {
+		listed[ref.Name()+":"+ref.Tag] = true
+	}
+	var entries []struct {
+		Image string `json:"image"`
+	}
+	if raw := ch.Metadata.Annotations["artifacthub.io/images"]; raw != "" {
+		if err := sigsyaml.Unmarshal([]byte(raw), &entries); err != nil {
+			t.Fatalf("corpus chart %s: annotation: %v", n, err)
+		}
+	}
+	var out []registry.ImageRef
+	for _, e := range entries {
+		ref, err := registry.ParseImageRef(e.Image)
+		if err != nil || listed[ref.Name()+":"+ref.Tag] {
+			continue
+		}
+		listed[ref.Name()+":"+ref.Tag] = true
 		out = append(out, ref)
 	}
 	return out
