@@ -296,6 +296,24 @@ Installed.
 		keyNames: true,
 	},
 	{
+		name: "aliased-subchart-parent-override",
+		files: map[string]string{
+			"Chart.yaml": "apiVersion: v2\nname: parentapp\nversion: 1.0.0\ndependencies:\n  - name: engine\n    version: 0.1.0\n    alias: backend\n",
+			"values.yaml": `backend:
+  hub: registry.example.net/platform
+`,
+			"charts/engine/Chart.yaml": "apiVersion: v2\nname: engine\nversion: 0.1.0\nappVersion: 7.0.1\n",
+			"charts/engine/values.yaml": `hub: docker.io/upstream
+component: engine-core
+`,
+			"charts/engine/templates/deploy.yaml": deployment("engine", `        - name: core
+          image: "{{ .Values.hub }}/{{ .Values.component }}:{{ .Chart.AppVersion }}"
+`),
+		},
+		images: []string{"registry.example.net/platform/engine-core:7.0.1"},
+		edits:  map[string]any{"|backend.hub": mirror + "/platform"},
+	},
+	{
 		name: "probe-breaks-render",
 		files: map[string]string{
 			"Chart.yaml": "apiVersion: v2\nname: strict\nversion: 1.0.0\n",
