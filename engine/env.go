@@ -42,6 +42,7 @@ type runEnv struct {
 	groups    map[string]*chartGroup // addons sharing a chart's artifacts
 	cache     *runCache
 	renders   atomic.Int64 // charts rendered to find images (the run cache spares reruns)
+	referrers *ReferrerPolicy // nil: images cross alone, unverified
 }
 
 func newRunEnv(ctx context.Context, opts Options, log *zap.Logger) (*runEnv, error) {

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/airgap-charts/airgap-charts/registry"
 	"github.com/airgap-charts/airgap-charts/stages"
 )
 
@@ -50,6 +51,10 @@ type Totals struct {
 	Planned   int   `json:"planned"`
 	ImgFailed int   `json:"images_failed"`
 	Bytes     int64 `json:"bytes"`
+	// ReferrersCopied is the referrers pushed; ReferrerRequests the discovery requests
+	// (referrers API GETs and tag HEADs) the run spent finding them.
+	ReferrersCopied  int   `json:"referrers_copied"`
+	ReferrerRequests int64 `json:"referrer_discovery_requests"`
 }
 
 // AddonReport is one addon's outcome.
@@ -69,6 +74,9 @@ type AddonReport struct {
 	ChartRef          string              `json:"chart_ref,omitempty"`
 	ChartResult       string              `json:"chart_result,omitempty"`
 	ConsumerOverrides string              `json:"consumer_overrides,omitempty"`
+	// VerifyPolicy is the Kyverno ClusterPolicy checking the mirrored images' signatures
+	// (written with --verify-signatures), beside the consumer overrides.
+	VerifyPolicy string `json:"verify_policy,omitempty"`
 	Dependencies      []stages.Dependency `json:"dependencies,omitempty"`
 	Fallbacks         []string            `json:"fallbacks,omitempty"`
 	PublicImages      []PublicImage       `json:"public_images,omitempty"`
@@ -114,6 +122,10 @@ type ImageReport struct {
 	Error        string            `json:"error,omitempty"`
 	Bytes        int64             `json:"bytes"`
 	Duration     Duration          `json:"duration"`
+	// Referrers: the signatures, SBOMs and attestations that crossed with the image.
+	Referrers *registry.ReferrersResult `json:"referrers,omitempty"`
+	// Signature: how its signatures verified before it was copied (--verify-signatures).
+	Signature *registry.Verification `json:"signature,omitempty"`
 }
 
 // Duration marshals as a Go duration string ("1.5s").
@@ -140,6 +152,8 @@ func (r *AddonReport) addImage(img stages.FoundImage, res JobResult) {
 		Reason:       res.Reason,
 		Bytes:        res.Bytes,
 		Duration:     Duration(res.Duration),
+		Referrers:    res.Referrers,
+		Signature:    res.Signature,
 	}
 	if res.Err != nil {
 		ir.Error = res.Err.Error()
@@ -194,6 +208,10 @@ func newReport(addons []*AddonReport, registry string, opts Options, took time.D
 			seen[key] = true
 			rep.UniqueJobs++
 			rep.Totals.Bytes += img.Bytes
+			if r := img.Referrers; r != nil {
+				rep.Totals.ReferrersCopied += len(r.Copied)
+				rep.Totals.ReferrerRequests += r.Requests
+			}
 			switch img.Result {
 			case OutcomeCopied, OutcomeOverwritten:
 				rep.Totals.Copied++
