@@ -41,7 +41,7 @@ type runEnv struct {
 	publisher *stages.Publisher
 	groups    map[string]*chartGroup // addons sharing a chart's artifacts
 	cache     *runCache
-	renders   atomic.Int64 // charts rendered to find images (the run cache spares reruns)
+	renders   atomic.Int64    // charts rendered to find images (the run cache spares reruns)
 	referrers *ReferrerPolicy // nil: images cross alone, unverified
 }
 

@@ -59,28 +59,28 @@ type Totals struct {
 
 // AddonReport is one addon's outcome.
 type AddonReport struct {
-	Addon             string              `json:"addon"`
-	Chart             string              `json:"chart"`
-	Release           string              `json:"release,omitempty"`
-	Repository        string              `json:"repository"`
-	Version           string              `json:"version,omitempty"`
-	Status            string              `json:"status"`
-	Stage             string              `json:"failed_stage,omitempty"`
-	Error             string              `json:"error,omitempty"`
-	Warnings          []string            `json:"warnings,omitempty"`
-	ChartDigest       string              `json:"chart_digest,omitempty"`
-	PackagedDigest    string              `json:"packaged_digest,omitempty"`
-	ChartArchive      string              `json:"chart_archive,omitempty"`
-	ChartRef          string              `json:"chart_ref,omitempty"`
-	ChartResult       string              `json:"chart_result,omitempty"`
-	ConsumerOverrides string              `json:"consumer_overrides,omitempty"`
+	Addon             string   `json:"addon"`
+	Chart             string   `json:"chart"`
+	Release           string   `json:"release,omitempty"`
+	Repository        string   `json:"repository"`
+	Version           string   `json:"version,omitempty"`
+	Status            string   `json:"status"`
+	Stage             string   `json:"failed_stage,omitempty"`
+	Error             string   `json:"error,omitempty"`
+	Warnings          []string `json:"warnings,omitempty"`
+	ChartDigest       string   `json:"chart_digest,omitempty"`
+	PackagedDigest    string   `json:"packaged_digest,omitempty"`
+	ChartArchive      string   `json:"chart_archive,omitempty"`
+	ChartRef          string   `json:"chart_ref,omitempty"`
+	ChartResult       string   `json:"chart_result,omitempty"`
+	ConsumerOverrides string   `json:"consumer_overrides,omitempty"`
 	// VerifyPolicy is the Kyverno ClusterPolicy checking the mirrored images' signatures
 	// (written with --verify-signatures), beside the consumer overrides.
-	VerifyPolicy string `json:"verify_policy,omitempty"`
-	Dependencies      []stages.Dependency `json:"dependencies,omitempty"`
-	Fallbacks         []string            `json:"fallbacks,omitempty"`
-	PublicImages      []PublicImage       `json:"public_images,omitempty"`
-	Images            []ImageReport       `json:"images"`
+	VerifyPolicy string              `json:"verify_policy,omitempty"`
+	Dependencies []stages.Dependency `json:"dependencies,omitempty"`
+	Fallbacks    []string            `json:"fallbacks,omitempty"`
+	PublicImages []PublicImage       `json:"public_images,omitempty"`
+	Images       []ImageReport       `json:"images"`
 	// RunCache says what the run cache spared: "hit" (render, rewrite and repack),
 	// "images" (the render only), "miss" (nothing); empty when the addon failed before.
 	RunCache string              `json:"run_cache,omitempty"`
