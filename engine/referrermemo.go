@@ -7,6 +7,8 @@ import (
 	"sync"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/airgap-charts/airgap-charts/registry"
 )
 
 // referrerMemo is, per destination image (repository@digest), the manifests whose
@@ -24,6 +26,8 @@ type referrerMemo struct {
 type memoImage struct {
 	Subjects  []v1.Descriptor     `json:"subjects"`
 	Referrers map[string][]string `json:"referrers"` // subject digest → referrer digests
+	// Listings are the source's referrers tag-schema indexes, by digest.
+	Listings map[string][]v1.Descriptor `json:"listings,omitempty"`
 }
 
 // loadReferrerMemo reads the record; a missing or unreadable one is an empty record.
@@ -71,13 +75,25 @@ func (m *referrerMemo) known(key string) map[string]bool {
 	return out
 }
 
-func (m *referrerMemo) put(key string, subjects []v1.Descriptor, at map[string][]string) {
+func (m *referrerMemo) put(key string, subjects []v1.Descriptor, rr registry.ReferrersResult) {
 	if m == nil {
 		return
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.Images[key] = &memoImage{Subjects: subjects, Referrers: at}
+	m.Images[key] = &memoImage{Subjects: subjects, Referrers: rr.AtDestination, Listings: rr.Listings}
+}
+
+func (m *referrerMemo) listings(key string) map[string][]v1.Descriptor {
+	if m == nil {
+		return nil
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if im := m.Images[key]; im != nil {
+		return im.Listings
+	}
+	return nil
 }
 
 // save writes the record atomically.

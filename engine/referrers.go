@@ -103,7 +103,7 @@ func (p *Pool) crossReferrers(ctx context.Context, job ImageJob, res *JobResult)
 		return
 	}
 	rc := registry.ReferrerCopy{Source: job.Source, Destination: job.Destination, Subjects: subjects, LeftIndex: left,
-		Known: rp.memo.known(key)}
+		Known: rp.memo.known(key), Listings: rp.memo.listings(key)}
 	if mp, ok := p.opts.Preflight.(registry.MountPolicy); ok && !mp.MountsBlobs(ctx) {
 		rc.NoMount = true
 	}
@@ -113,7 +113,7 @@ func (p *Pool) crossReferrers(ctx context.Context, job ImageJob, res *JobResult)
 		res.Err = fmt.Errorf("image %s: %w", job.Source, err)
 		return
 	}
-	rp.memo.put(key, subjects, rr.AtDestination)
+	rp.memo.put(key, subjects, rr)
 }
 
 // writeVerifyPolicy writes, beside the consumer overrides, a Kyverno ClusterPolicy that

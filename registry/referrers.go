@@ -305,6 +305,40 @@ func nextLink(resp *http.Response) string {
 // only when the tag exists), and cosign's tags (HEADs). It never GETs a manifest that does
 // not exist, so it spends no Docker Hub pull on an image without referrers.
 func (c *Client) discoverReferrers(ctx context.Context, repo name.Repository, subject v1.Hash, o ReferrerOptions, cost *atomic.Int64) ([]Referrer, error) {
+	return c.discoverReferrersCached(ctx, repo, subject, o, cost, nil)
+}
+
+// listingCache holds referrers tag-schema indexes by digest: one read by an earlier run
+// is not pulled again while the tag still points at it (a HEAD says so).
+type listingCache struct {
+	mu    sync.Mutex
+	known map[string][]v1.Descriptor // index digest → its manifests
+	read  map[string][]v1.Descriptor // what this pass read or reused
+}
+
+func (l *listingCache) get(d v1.Hash) ([]v1.Descriptor, bool) {
+	if l == nil {
+		return nil, false
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	m, ok := l.known[d.String()]
+	if ok {
+		l.read[d.String()] = m
+	}
+	return m, ok
+}
+
+func (l *listingCache) put(d v1.Hash, m []v1.Descriptor) {
+	if l == nil {
+		return
+	}
+	l.mu.Lock()
+	l.read[d.String()] = m
+	l.mu.Unlock()
+}
+
+func (c *Client) discoverReferrersCached(ctx context.Context, repo name.Repository, subject v1.Hash, o ReferrerOptions, cost *atomic.Int64, lc *listingCache) ([]Referrer, error) {
 	var mu sync.Mutex
 	var out []Referrer
 	add := func(r Referrer) {
@@ -336,7 +370,7 @@ func (c *Client) discoverReferrers(ctx context.Context, repo name.Repository, su
 			}
 			return nil
 		}
-		refs, err := c.tagSchemaReferrers(gctx, repo, subject, cost)
+		refs, err := c.tagSchemaReferrers(gctx, repo, subject, cost, lc)
 		if err != nil {
 			return err
 		}
@@ -370,7 +404,7 @@ func (c *Client) discoverReferrers(ctx context.Context, repo name.Repository, su
 }
 
 // tagSchemaReferrers reads the referrers tag schema's index for subject, if any.
-func (c *Client) tagSchemaReferrers(ctx context.Context, repo name.Repository, subject v1.Hash, cost *atomic.Int64) ([]Referrer, error) {
+func (c *Client) tagSchemaReferrers(ctx context.Context, repo name.Repository, subject v1.Hash, cost *atomic.Int64, lc *listingCache) ([]Referrer, error) {
 	tag := fallbackTag(subject)
 	c.referrers.count(cost)
 	d, ok, err := c.headDescriptor(ctx, repo, tag)
@@ -382,12 +416,17 @@ func (c *Client) tagSchemaReferrers(ctx context.Context, repo name.Repository, s
 	if !ok || d.Digest == subject || (d.MediaType != "" && !d.MediaType.IsIndex()) {
 		return nil, nil
 	}
-	idx, err := c.readIndex(ctx, repo, d.Digest)
-	if err != nil {
-		return nil, fmt.Errorf("referrers tag %s:%s: %w", repo, tag, err)
+	manifests, ok := lc.get(d.Digest)
+	if !ok {
+		idx, err := c.readIndex(ctx, repo, d.Digest)
+		if err != nil {
+			return nil, fmt.Errorf("referrers tag %s:%s: %w", repo, tag, err)
+		}
+		manifests = idx.Manifests
+		lc.put(d.Digest, manifests)
 	}
 	var out []Referrer
-	for _, m := range idx.Manifests {
+	for _, m := range manifests {
 		out = append(out, Referrer{Subject: subject, Descriptor: m, Via: ViaTagSchema})
 	}
 	return out, nil

@@ -29,6 +29,9 @@ type ReferrerCopy struct {
 	// Known are referrer digests the destination held at the end of the last run: they
 	// are not asked about again (a warm rerun sends the destination nothing for them).
 	Known map[string]bool
+	// Listings are the source's referrers tag-schema indexes the last run read, by digest
+	// (ReferrersResult.Listings): not pulled again while the tag still points at them.
+	Listings map[string][]v1.Descriptor
 	// NoMount: the destination does not mount blobs (WithoutMounts).
 	NoMount bool
 }
@@ -49,6 +52,8 @@ type ReferrersResult struct {
 	// AtDestination maps each subject digest to the referrer digests the destination now
 	// holds for it (the record a later run reads as Known).
 	AtDestination map[string][]string `json:"-"`
+	// Listings are the source's tag-schema indexes read (or reused), for the next run.
+	Listings map[string][]v1.Descriptor `json:"-"`
 }
 
 // copiedManifests are an index's descriptor and its children that the copy puts.
@@ -101,7 +106,8 @@ func (c *Client) CopyReferrers(ctx context.Context, rc ReferrerCopy, o ReferrerO
 	}
 	r := &refCopier{c: c, o: o, rc: rc, src: ref.Context(), dst: dst,
 		cp:       &copier{c: c, src: ref.Context(), dst: dst, hc: c.hc, noMount: rc.NoMount},
-		listings: map[string]map[string]bool{}, notes: map[string]bool{}}
+		listings: map[string]map[string]bool{}, notes: map[string]bool{},
+		lc:       &listingCache{known: rc.Listings, read: map[string][]v1.Descriptor{}}}
 	r.res.AtDestination = map[string][]string{}
 	g, gctx := errgroup.WithContext(ctx)
 	for _, s := range rc.Subjects {
@@ -123,6 +129,7 @@ func (c *Client) CopyReferrers(ctx context.Context, rc ReferrerCopy, o ReferrerO
 	}
 	err = g.Wait()
 	r.res.Requests = r.cost.Load()
+	r.res.Listings = r.lc.read
 	sort.Strings(r.res.Copied)
 	sort.Strings(r.res.NotApplicable)
 	for n := range r.notes {
@@ -142,6 +149,7 @@ type refCopier struct {
 	src, dst name.Repository
 	cp       *copier
 	cost     atomic.Int64
+	lc       *listingCache
 
 	mu       sync.Mutex
 	res      ReferrersResult
@@ -158,7 +166,7 @@ type tagEntry struct {
 
 // subject copies the referrers of s found at the source.
 func (r *refCopier) subject(ctx context.Context, s v1.Descriptor, depth int) error {
-	refs, err := r.c.discoverReferrers(ctx, r.src, s.Digest, r.o, &r.cost)
+	refs, err := r.c.discoverReferrersCached(ctx, r.src, s.Digest, r.o, &r.cost, r.lc)
 	if err != nil {
 		return err
 	}
@@ -408,7 +416,7 @@ func (r *refCopier) linked(ctx context.Context, subject, d v1.Hash) (bool, error
 				l[m.Digest.String()] = true
 			}
 		}
-		refs, err := r.c.tagSchemaReferrers(ctx, r.dst, subject, nil)
+		refs, err := r.c.tagSchemaReferrers(ctx, r.dst, subject, nil, nil)
 		if err != nil {
 			return false, err
 		}
