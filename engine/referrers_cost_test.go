@@ -58,7 +58,6 @@ func referrerFleet(tb testing.TB, src *registrytest.Registry, n int) []string {
 	return refs
 }
 
-
 // referrerCost is what one mode cost, cold and warm, per image.
 type referrerCost struct {
 	coldSrc, coldDst, warmSrc, warmDst float64

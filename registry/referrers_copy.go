@@ -107,7 +107,7 @@ func (c *Client) CopyReferrers(ctx context.Context, rc ReferrerCopy, o ReferrerO
 	r := &refCopier{c: c, o: o, rc: rc, src: ref.Context(), dst: dst,
 		cp:       &copier{c: c, src: ref.Context(), dst: dst, hc: c.hc, noMount: rc.NoMount},
 		listings: map[string]map[string]bool{}, notes: map[string]bool{},
-		lc:       &listingCache{known: rc.Listings, read: map[string][]v1.Descriptor{}}}
+		lc: &listingCache{known: rc.Listings, read: map[string][]v1.Descriptor{}}}
 	r.res.AtDestination = map[string][]string{}
 	g, gctx := errgroup.WithContext(ctx)
 	for _, s := range rc.Subjects {
