@@ -38,6 +38,7 @@ func TestSyncDefaultsAndDefaultCommand(t *testing.T) {
 				RepoMirrors:      map[string]string{},
 				OutputDir:        "./helm-charts",
 				KubeVersion:      "1.33.0",
+				Referrers:        "all",
 				ECR:              engine.ECROptions{CreateRepositories: true, PutImageRate: 10, LayerUploadRate: 100},
 			}
 			if !reflect.DeepEqual(out.opts, want) {
@@ -58,6 +59,7 @@ func TestSyncEveryFlagReachesTheEngine(t *testing.T) {
 		"c.yaml":               "addons:\n  - chart: kyverno\n    repository: https://kyverno.github.io/kyverno\n    release: kyverno\n",
 		"chart-overrides.yaml": "overrides:\n  karpenter:\n    settings:\n      clusterName: my-eks\n",
 		"policy.json":          `{"rules": []}`,
+		"cosign.pub":           "-----BEGIN PUBLIC KEY-----\n-----END PUBLIC KEY-----\n",
 	})
 	args := []string{
 		"sync", "--catalog", "a.yaml", "--catalog", "b.yaml,c.yaml",
@@ -77,6 +79,8 @@ func TestSyncEveryFlagReachesTheEngine(t *testing.T) {
 		"--no-ecr-create-repositories", "--ecr-immutable-tags", "--ecr-scan-on-push",
 		"--ecr-kms-key", "arn:aws:kms:us-east-1:111122223333:key/abcd", "--ecr-lifecycle-policy", "policy.json",
 		"--ecr-put-image-rate", "5", "--ecr-layer-upload-rate", "50.5",
+		"--referrers", "signatures", "--referrers-type", "application/vnd.dev.sigstore.bundle.v0.3+json",
+		"--referrers-type", "application/vnd.cncf.notary.signature", "--verify-signatures", "cosign.pub",
 		"--log-level", "debug", "--log-format", "json",
 	}
 	env := map[string]string{
@@ -124,6 +128,9 @@ func TestSyncEveryFlagReachesTheEngine(t *testing.T) {
 		OutputDir:        "out",
 		ReportFile:       "report.json",
 		KubeVersion:      "v1.31.2",
+		Referrers:        "signatures",
+		ReferrerTypes:    []string{"application/vnd.dev.sigstore.bundle.v0.3+json", "application/vnd.cncf.notary.signature"},
+		VerifyKeys:       []string{"cosign.pub"},
 		ECR: engine.ECROptions{
 			CreateRepositories:  false,
 			ImmutableTags:       true,
