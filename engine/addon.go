@@ -84,6 +84,10 @@ func (e *runEnv) runAddon(ctx context.Context, a config.Addon, pool *Pool, slots
 		slots.Release(1)
 		return fail(rep.Stage, err) // fail waits for the images, the slot given back
 	}
+	if err := e.writeVerifyPolicy(a, prepared, rep); err != nil {
+		slots.Release(1)
+		return fail("package", err)
+	}
 	slots.Release(1)
 
 	// While the images copy, ask the destination whether it already holds the chart.

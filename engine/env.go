@@ -40,7 +40,8 @@ type runEnv struct {
 	publisher *stages.Publisher
 	groups    map[string]*chartGroup // addons sharing a chart's artifacts
 	cache     *runCache
-	renders   atomic.Int64 // charts rendered to find images (the run cache spares reruns)
+	renders   atomic.Int64    // charts rendered to find images (the run cache spares reruns)
+	referrers *ReferrerPolicy // nil: images cross alone, unverified
 }
 
 func newRunEnv(ctx context.Context, opts Options, log *zap.Logger) (*runEnv, error) {

@@ -67,6 +67,12 @@ type JobResult struct {
 	Duration                 time.Duration
 	Err                      error  // set when Outcome is failed
 	Reason                   string // why a job was skipped, when not obvious
+	// Referrers is what crossing the image's referrers did; nil when none were looked for.
+	Referrers *registry.ReferrersResult
+	// Signature is how the image's signatures verified (--verify-signatures); nil: not asked.
+	Signature *registry.Verification
+
+	copy *registry.CopyResult // what the copy put, when it copied
 }
 
 // ReasonImmutableTag is the Reason of a job skipped because the destination repository's

@@ -81,6 +81,14 @@ type Options struct {
 	ReportFile  string // empty: no JSON report
 	KubeVersion string // empty: a current Kubernetes minor
 
+	// Referrers is all, signatures or none (--referrers; empty: all); ReferrerTypes keeps
+	// only these artifact types (--referrers-type).
+	Referrers     string
+	ReferrerTypes []string
+	// VerifyKeys are cosign public key files (--verify-signatures): an image whose
+	// signatures verify against none of them is not copied.
+	VerifyKeys []string
+
 	// Progress receives progress events; nil: none.
 	Progress Progress
 

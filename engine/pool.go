@@ -20,6 +20,8 @@ type PoolOptions struct {
 	Policy      Policy
 	ScanOnly    bool        // decide nothing, push nothing: every job is planned
 	Logger      *zap.Logger // nil: no logs
+	// Referrers: what crosses with each image (referrers.go); nil: the image alone.
+	Referrers *ReferrerPolicy
 }
 
 // Pool runs image jobs, deduplicated, at most Concurrency at once.
@@ -222,7 +224,15 @@ func (p *Pool) Close() []JobResult {
 // run decides and performs one job.
 func (p *Pool) run(ctx context.Context, pd *Pending) JobResult {
 	start := time.Now()
-	res := p.decide(ctx, pd)
+	sig, err := p.verify(ctx, pd.job)
+	var res JobResult
+	if err != nil {
+		res = JobResult{Err: err}
+	} else {
+		res = p.decide(ctx, pd)
+		p.crossReferrers(ctx, pd.job, &res)
+	}
+	res.Signature = sig
 	res.Job = pd.job
 	res.Duration = time.Since(start)
 	if res.Err != nil {
@@ -302,7 +312,7 @@ func (p *Pool) decide(ctx context.Context, pd *Pending) JobResult {
 	if overwrite {
 		out = OutcomeOverwritten
 	}
-	return JobResult{Outcome: out, SourceDigest: cr.SourceDigest, DestDigest: cr.DestDigest, Bytes: cr.Bytes}
+	return JobResult{Outcome: out, SourceDigest: cr.SourceDigest, DestDigest: cr.DestDigest, Bytes: cr.Bytes, copy: &cr}
 }
 
 // deleteTag removes dst's tag where the preflight can (Deleter) and tells the preflight.

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/airgap-charts/airgap-charts/config"
+	"github.com/airgap-charts/airgap-charts/registry"
 	"github.com/airgap-charts/airgap-charts/stages"
 )
 
@@ -53,27 +54,34 @@ type Totals struct {
 	Planned    int   `json:"planned"`
 	ImgFailed  int   `json:"images_failed"`
 	Bytes      int64 `json:"bytes"`
+	// ReferrersCopied is the referrers pushed; ReferrerRequests the discovery requests
+	// (referrers API GETs and tag HEADs) the run spent finding them.
+	ReferrersCopied  int   `json:"referrers_copied"`
+	ReferrerRequests int64 `json:"referrer_discovery_requests"`
 }
 
 // AddonReport is one addon's outcome.
 type AddonReport struct {
-	Addon             string              `json:"addon"`
-	Chart             string              `json:"chart"`
-	Release           string              `json:"release,omitempty"`
-	Repository        string              `json:"repository"`
-	Version           string              `json:"version,omitempty"`
-	Status            string              `json:"status"`
-	Stage             string              `json:"failed_stage,omitempty"`
-	Error             string              `json:"error,omitempty"`
-	Warnings          []string            `json:"warnings,omitempty"`
-	ChartDigest       string              `json:"chart_digest,omitempty"`
-	PackagedDigest    string              `json:"packaged_digest,omitempty"`
-	ChartArchive      string              `json:"chart_archive,omitempty"`
-	ChartRef          string              `json:"chart_ref,omitempty"`
-	ChartResult       string              `json:"chart_result,omitempty"`
-	ConsumerOverrides string              `json:"consumer_overrides,omitempty"`
-	Dependencies      []stages.Dependency `json:"dependencies,omitempty"`
-	Fallbacks         []string            `json:"fallbacks,omitempty"`
+	Addon             string   `json:"addon"`
+	Chart             string   `json:"chart"`
+	Release           string   `json:"release,omitempty"`
+	Repository        string   `json:"repository"`
+	Version           string   `json:"version,omitempty"`
+	Status            string   `json:"status"`
+	Stage             string   `json:"failed_stage,omitempty"`
+	Error             string   `json:"error,omitempty"`
+	Warnings          []string `json:"warnings,omitempty"`
+	ChartDigest       string   `json:"chart_digest,omitempty"`
+	PackagedDigest    string   `json:"packaged_digest,omitempty"`
+	ChartArchive      string   `json:"chart_archive,omitempty"`
+	ChartRef          string   `json:"chart_ref,omitempty"`
+	ChartResult       string   `json:"chart_result,omitempty"`
+	ConsumerOverrides string   `json:"consumer_overrides,omitempty"`
+	// VerifyPolicy is the Kyverno ClusterPolicy checking the mirrored images' signatures
+	// (written with --verify-signatures), beside the consumer overrides.
+	VerifyPolicy string              `json:"verify_policy,omitempty"`
+	Dependencies []stages.Dependency `json:"dependencies,omitempty"`
+	Fallbacks    []string            `json:"fallbacks,omitempty"`
 	// PublicImages are the images a verification render of the mirrored chart still pulls
 	// from outside the destination; any not Allowed leaves the addon INCOMPLETE.
 	PublicImages []PublicImage `json:"public_images,omitempty"`
@@ -119,6 +127,10 @@ type ImageReport struct {
 	Error        string            `json:"error,omitempty"`
 	Bytes        int64             `json:"bytes"`
 	Duration     Duration          `json:"duration"`
+	// Referrers: the signatures, SBOMs and attestations that crossed with the image.
+	Referrers *registry.ReferrersResult `json:"referrers,omitempty"`
+	// Signature: how its signatures verified before it was copied (--verify-signatures).
+	Signature *registry.Verification `json:"signature,omitempty"`
 }
 
 // Duration marshals as a Go duration string ("1.5s").
@@ -145,6 +157,8 @@ func (r *AddonReport) addImage(img stages.FoundImage, res JobResult) {
 		Reason:       res.Reason,
 		Bytes:        res.Bytes,
 		Duration:     Duration(res.Duration),
+		Referrers:    res.Referrers,
+		Signature:    res.Signature,
 	}
 	if res.Err != nil {
 		ir.Error = res.Err.Error()
@@ -203,6 +217,10 @@ func newReport(addons []*AddonReport, registry string, opts Options, took time.D
 			seen[key] = true
 			rep.UniqueJobs++
 			rep.Totals.Bytes += img.Bytes
+			if r := img.Referrers; r != nil {
+				rep.Totals.ReferrersCopied += len(r.Copied)
+				rep.Totals.ReferrerRequests += r.Requests
+			}
 			switch img.Result {
 			case OutcomeCopied, OutcomeOverwritten:
 				rep.Totals.Copied++

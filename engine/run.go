@@ -28,11 +28,16 @@ func Run(ctx context.Context, opts Options, log *zap.Logger) (*Report, error) {
 	if err := os.MkdirAll(opts.OutputDir, 0o755); err != nil {
 		return nil, fmt.Errorf("output dir %s: %w", opts.OutputDir, err)
 	}
+	referrers, err := newReferrerPolicy(opts)
+	if err != nil {
+		return nil, err
+	}
 	env, err := newRunEnv(ctx, opts, log)
 	if err != nil {
 		return nil, err
 	}
 	defer env.close()
+	env.referrers = referrers
 
 	pool := NewPool(ctx, PoolOptions{
 		Concurrency: opts.Concurrency,
@@ -41,6 +46,7 @@ func Run(ctx context.Context, opts Options, log *zap.Logger) (*Report, error) {
 		Policy:      Policy{SkipExisting: opts.SkipExisting, VerifyDigest: opts.VerifyDigest, Overwrite: opts.OverwriteDigest},
 		ScanOnly:    opts.ScanOnly,
 		Logger:      log,
+		Referrers:   referrers,
 	})
 
 	env.progress.addons(len(opts.Addons))
@@ -59,6 +65,7 @@ func Run(ctx context.Context, opts Options, log *zap.Logger) (*Report, error) {
 	}
 	_ = g.Wait()
 	pool.Close()
+	referrers.save(log)
 
 	rep := newReport(reports, env.registry, opts, time.Since(started))
 	rep.PullsRefused = env.client.RefusedPulls()

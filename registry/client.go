@@ -92,6 +92,8 @@ type Client struct {
 	blobs    *blobTable
 	spool    *spool
 	slots    chan struct{} // concurrent blob transfers
+	// referrers is what the run learned about referrers (referrers.go).
+	referrers *referrerState
 }
 
 type mirror struct{ host, prefix string }
@@ -110,14 +112,15 @@ func NewClient(opts ClientOptions) (*Client, error) {
 		return nil, err
 	}
 	c := &Client{
-		opts:     opts,
-		log:      log,
-		limits:   limits,
-		keychain: newKeychain(opts),
-		insecure: map[string]bool{},
-		mirrors:  map[string]mirror{},
-		blobs:    newBlobTable(),
-		slots:    make(chan struct{}, opts.Concurrency*transfersPerCopy),
+		opts:      opts,
+		log:       log,
+		limits:    limits,
+		keychain:  newKeychain(opts),
+		insecure:  map[string]bool{},
+		mirrors:   map[string]mirror{},
+		blobs:     newBlobTable(),
+		slots:     make(chan struct{}, opts.Concurrency*transfersPerCopy),
+		referrers: newReferrerState(),
 	}
 	for _, h := range opts.Insecure {
 		c.insecure[strings.ToLower(strings.TrimSpace(h))] = true

@@ -24,6 +24,12 @@ type CopyResult struct {
 	// Blobs is the blobs the copy needed; Mounted of them were mounted from another
 	// repository, Reused were already in the destination repository.
 	Blobs, Mounted, Reused int
+	// Manifests are the manifests the copy put at the destination (the index and its
+	// children, or the one image): the subjects whose referrers cross with them.
+	Manifests []v1.Descriptor
+	// LeftIndex is the source index a platform filter left behind (its referrers do not
+	// apply to the copied child); nil otherwise.
+	LeftIndex *v1.Descriptor
 }
 
 // maxConfigBytes bounds an image config read to check its platform.
@@ -91,6 +97,7 @@ func (c *Client) copy(ctx context.Context, src, dst ImageRef, platform string, o
 	case top.MediaType.IsIndex() && want == nil:
 		digest = top.Digest.String()
 		err = cp.index(ctx, top.Manifest, top.MediaType, putRef(digest))
+		cp.res.Manifests = copiedManifests(top.Descriptor, top.Manifest)
 	case top.MediaType.IsIndex():
 		idx, perr := v1.ParseIndexManifest(bytes.NewReader(top.Manifest))
 		if perr != nil {
@@ -102,9 +109,11 @@ func (c *Client) copy(ctx context.Context, src, dst ImageRef, platform string, o
 		}
 		digest = child.Digest.String()
 		err = cp.child(ctx, child, putRef(digest), false)
+		cp.res.Manifests, cp.res.LeftIndex = []v1.Descriptor{child}, &top.Descriptor
 	case top.MediaType.IsImage():
 		digest = top.Digest.String()
 		err = cp.image(ctx, top.Manifest, top.MediaType, putRef(digest), want)
+		cp.res.Manifests = []v1.Descriptor{top.Descriptor}
 	default:
 		return CopyResult{}, fmt.Errorf("%s: unsupported manifest media type %q", ref, top.MediaType)
 	}

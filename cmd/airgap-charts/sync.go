@@ -39,6 +39,10 @@ type syncCmd struct {
 	Report              string `group:"Run" placeholder:"FILE" help:"Write the JSON run report to FILE."`
 	AllowPublicImages   bool   `group:"Run" help:"Publish a chart even when its mirrored render still pulls images from outside the target registry (a warning per image) instead of ending the addon INCOMPLETE, unpublished."`
 
+	Referrers        string   `group:"Signatures" enum:"all,signatures,none" default:"all" help:"What crosses with each image: all its referrers (signatures, SBOMs, attestations: OCI referrers, the referrers tag schema and cosign tags), signatures only (cosign, sigstore bundles, notation), or none (default: ${default})."`
+	ReferrersType    []string `group:"Signatures" name:"referrers-type" sep:"none" placeholder:"TYPE" help:"Copy only referrers of this artifactType, repeatable (e.g. application/spdx+json)."`
+	VerifySignatures []string `group:"Signatures" name:"verify-signatures" sep:"none" placeholder:"KEY" help:"Cosign public key file, repeatable: an image whose signatures verify against none is not copied and its addon fails; a Kyverno ClusterPolicy checking the same keys is written beside the consumer overrides."`
+
 	TargetRegistry string `group:"Destination" placeholder:"HOST" help:"Destination registry for images and charts (default: the AWS account's private ECR registry)."`
 	TargetPrefix   string `group:"Destination" placeholder:"PATH" help:"Path under the registry for image repositories (charts go under their oci_namespace)."`
 	TargetKind     string `group:"Destination" enum:"auto,ecr,oci" default:"auto" help:"Destination kind: auto (ECR when the host is *.dkr.ecr.REGION.amazonaws.com[.cn]), ecr or oci."`
@@ -233,6 +237,14 @@ func (c *syncCmd) options(env func(string) string) (engine.Options, config.Mode,
 	if o.RepoMirrors, o.RepoMirrorCredentials, err = parseRepoMirrors(c.RepoMirror); err != nil {
 		return o, "", err
 	}
+	for _, k := range c.VerifySignatures {
+		if err := config.CheckFile(k, "--verify-signatures key"); err != nil {
+			return o, "", err
+		}
+	}
+	if c.Referrers == "none" && len(c.ReferrersType) > 0 {
+		return o, "", usagef("--referrers-type needs --referrers all or signatures, not none")
+	}
 	if c.ECRLifecyclePolicy != "" {
 		if err := checkJSONFile(c.ECRLifecyclePolicy); err != nil {
 			return o, "", err
@@ -265,6 +277,9 @@ func (c *syncCmd) options(env func(string) string) (engine.Options, config.Mode,
 	o.OutputDir = c.OutputDir
 	o.ReportFile = c.Report
 	o.AllowPublicImages = c.AllowPublicImages
+	o.Referrers = c.Referrers
+	o.ReferrerTypes = trimAll(c.ReferrersType)
+	o.VerifyKeys = trimAll(c.VerifySignatures)
 	o.KubeVersion = c.KubeVersion
 	o.ECR = engine.ECROptions{
 		CreateRepositories:  c.ECRCreateRepositories,

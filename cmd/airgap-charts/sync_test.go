@@ -44,6 +44,7 @@ func TestSyncDefaultsAndDefaultCommand(t *testing.T) {
 				RequestTimeout:   time.Minute,
 				StallTimeout:     time.Minute,
 				Retries:          5,
+				Referrers:        "all",
 				ECR:              engine.ECROptions{CreateRepositories: true, PutImageRate: 10, LayerUploadRate: 100},
 			}
 			if !reflect.DeepEqual(out.opts, want) {
@@ -65,6 +66,7 @@ func TestSyncEveryFlagReachesTheEngine(t *testing.T) {
 		"chart-overrides.yaml": "overrides:\n  karpenter:\n    settings:\n      clusterName: my-eks\npublic_images:\n  loki:\n    - quay.io/org/img\n",
 		"policy.json":          `{"rules": []}`,
 		"ca.pem":               testCAPEM(t),
+		"cosign.pub":           "-----BEGIN PUBLIC KEY-----\n-----END PUBLIC KEY-----\n",
 	})
 	args := []string{
 		"sync", "--catalog", "a.yaml", "--catalog", "b.yaml,c.yaml",
@@ -86,6 +88,8 @@ func TestSyncEveryFlagReachesTheEngine(t *testing.T) {
 		"--no-ecr-create-repositories", "--ecr-immutable-tags", "--ecr-scan-on-push",
 		"--ecr-kms-key", "arn:aws:kms:us-east-1:111122223333:key/abcd", "--ecr-lifecycle-policy", "policy.json",
 		"--ecr-put-image-rate", "5", "--ecr-layer-upload-rate", "50.5",
+		"--referrers", "signatures", "--referrers-type", "application/vnd.dev.sigstore.bundle.v0.3+json",
+		"--referrers-type", "application/vnd.cncf.notary.signature", "--verify-signatures", "cosign.pub",
 		"--log-level", "debug", "--log-format", "json",
 	}
 	env := map[string]string{
@@ -142,6 +146,9 @@ func TestSyncEveryFlagReachesTheEngine(t *testing.T) {
 		OutputDir:             "out",
 		ReportFile:            "report.json",
 		KubeVersion:           "v1.31.2",
+		Referrers:             "signatures",
+		ReferrerTypes:         []string{"application/vnd.dev.sigstore.bundle.v0.3+json", "application/vnd.cncf.notary.signature"},
+		VerifyKeys:            []string{"cosign.pub"},
 		ECR: engine.ECROptions{
 			CreateRepositories:  false,
 			ImmutableTags:       true,

@@ -32,6 +32,9 @@ func (s *Sim) serveRegistry(w http.ResponseWriter, r *http.Request) {
 	if !s.authorize(rec, r) {
 		return
 	}
+	if s.serveReferrers(rec, r) {
+		return
+	}
 	var repo *Repository
 	if repoName != "" {
 		s.mu.Lock()
@@ -48,6 +51,8 @@ func (s *Sim) serveRegistry(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	var subject string
+	var refRec referrer
 	switch kind {
 	case registrytest.Mount:
 		if !s.BlobMounting() {
@@ -61,8 +66,15 @@ func (s *Sim) serveRegistry(w http.ResponseWriter, r *http.Request) {
 		if !s.manifestPutAllowed(rec, r, repo) {
 			return
 		}
+		var ok bool
+		if subject, refRec, ok = s.referrerPut(rec, r); !ok {
+			return
+		}
 	}
 	s.proxy.ServeHTTP(rec, r)
+	if subject != "" && rec.status == http.StatusCreated {
+		s.recordReferrer(repo, subject, refRec)
+	}
 	if kind == registrytest.ManifestPut && rec.status == http.StatusCreated {
 		if d := rec.Header().Get("Docker-Content-Digest"); d != "" {
 			s.mu.Lock()

@@ -73,7 +73,8 @@ type Repository struct {
 	EncryptionType     string // AES256 or KMS
 	KMSKey             string
 	LifecyclePolicy    string
-	pushed             map[string]time.Time // manifest digest → push time, as seen by the data plane
+	pushed             map[string]time.Time  // manifest digest → push time, as seen by the data plane
+	referrers          map[string][]referrer // subject digest → manifests pushed with it (referrers.go)
 }
 
 // Sim is a running simulator.
