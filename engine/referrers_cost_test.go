@@ -75,7 +75,7 @@ func measureReferrerCost(tb testing.TB, src *registrytest.Registry, refs []strin
 		tb.Fatal(err)
 	}
 	run := func() []JobResult {
-		c, err := registry.NewClient(registry.ClientOptions{Concurrency: 4, SpoolDir: filepath.Join(tb.TempDir(), "spool")})
+		c, err := registry.NewClient(registry.ClientOptions{Concurrency: 4, SpoolDir: filepath.Join(tb.TempDir(), "spool"), Insecure: []string{"127.0.0.1"}})
 		if err != nil {
 			tb.Fatal(err)
 		}
