@@ -100,6 +100,7 @@ func newRunEnv(ctx context.Context, opts Options, log *zap.Logger) (*runEnv, err
 		DestLimits:         destLimits,
 		ECRHosts:           ecrHosts,
 		Keychains:          extraKeychains,
+		HostKeychains:      repoKeychains(opts.Addons),
 		DockerHubUser:      opts.DockerHubUsername,
 		DockerHubToken:     opts.DockerHubToken,
 		PublicECRPassword:  opts.PublicECRPassword,
@@ -123,20 +124,14 @@ func newRunEnv(ctx context.Context, opts Options, log *zap.Logger) (*runEnv, err
 	if env.ensurer != nil {
 		ensure = env.ensurer.EnsureRepository
 	}
-	env.publisher = stages.NewPublisher(stages.PublishOptions{
-		Insecure:         env.client.Insecure(env.registry),
-		Scheme:           env.client.Scheme,
-		Transport:        env.client.Transport(),
-		Keychain:         env.client.Keychain(),
-		EnsureRepository: ensure,
-	})
+	env.publisher = stages.NewPublisher(stages.PublishOptions{Registry: env.client, EnsureRepository: ensure})
 
 	httpClient := env.client.HTTPClient()
 	env.resolver, err = stages.NewResolver(stages.ResolverOptions{
 		HTTPClient:  httpClient,
 		RepoMirrors: opts.RepoMirrors,
 		Insecure:    env.client.Insecure,
-		Keychain:    repoKeychain(opts.Addons, env.client.Keychain()),
+		Registry:    env.client,
 		Credentials: addonCredentials(opts.Addons, opts.RepoMirrorCredentials),
 		SandboxDir:  sandbox,
 	})
@@ -148,7 +143,7 @@ func newRunEnv(ctx context.Context, opts Options, log *zap.Logger) (*runEnv, err
 		CacheDir:    filepath.Join(opts.OutputDir, ".cache"),
 		HTTPClient:  httpClient,
 		Insecure:    env.client.Insecure,
-		Keychain:    repoKeychain(opts.Addons, env.client.Keychain()),
+		Registry:    env.client,
 		Credentials: addonCredentials(opts.Addons, opts.RepoMirrorCredentials),
 	})
 	if err != nil {

@@ -57,6 +57,9 @@ type ClientOptions struct {
 	ECRHosts []string
 	// Keychains are asked after flags and docker config.json, before anonymous (ECR).
 	Keychains []authn.Keychain
+	// HostKeychains are asked before anything else: credentials the configuration gives
+	// for particular hosts (an OCI chart repository's username and password).
+	HostKeychains []authn.Keychain
 	// Credentials from flags or the environment; empty: not used.
 	DockerHubUser, DockerHubToken, PublicECRPassword, PrivateECRPassword string
 	// Logger receives retries and fallbacks at debug level; nil: no logs.

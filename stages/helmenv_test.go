@@ -1,7 +1,6 @@
 package stages
 
 import (
-	"context"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -92,23 +91,6 @@ func TestHelmSandboxRegistryClientUsesKeychainOnly(t *testing.T) {
 	}
 	if _, err := wc.Tags(reg.Host + "/charts/metrics-server"); err == nil {
 		t.Error("wrong keychain credentials accepted")
-	}
-
-	// The same keychain serves resolve and fetch through go-containerregistry.
-	opts := ResolverOptions{Keychain: staticKeychain{"robot", "pw-from-keychain"}, Insecure: insecure, SandboxDir: sb.Dir}
-	rc, err := newTestResolver(t, opts).Resolve(context.Background(), ChartRef{Repository: "oci://" + reg.Host + "/charts", Name: "metrics-server"}, ResolveOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := NewFetcher(FetcherOptions{CacheDir: t.TempDir(), HTTPClient: loopbackClient(), Keychain: opts.Keychain, Insecure: insecure})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := f.Fetch(context.Background(), rc); err != nil {
-		t.Fatalf("fetch with keychain: %v", err)
-	}
-	if _, err := newTestResolver(t, ResolverOptions{}).Resolve(context.Background(), ChartRef{Repository: "oci://" + reg.Host + "/charts", Name: "metrics-server"}, ResolveOptions{}); err == nil {
-		t.Error("anonymous resolve passed basic auth")
 	}
 
 	dir := sb.Dir

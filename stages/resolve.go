@@ -11,12 +11,12 @@ import (
 	"regexp"
 	"strings"
 
-	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"helm.sh/helm/v3/pkg/chart"
 	"helm.sh/helm/v3/pkg/repo"
 	"sigs.k8s.io/yaml"
+
+	"github.com/airgap-charts/airgap-charts/registry"
 )
 
 // maxIndexBytes bounds an index.yaml download (the largest public indexes are tens of MiB).
@@ -24,7 +24,7 @@ const maxIndexBytes = 256 << 20
 
 // ResolverOptions configures a Resolver. Every field may be left zero.
 type ResolverOptions struct {
-	// HTTPClient reaches HTTP chart repositories and OCI registries; nil: a client with
+	// HTTPClient reaches HTTP chart repositories; nil: a client with
 	// http.DefaultTransport's settings.
 	HTTPClient *http.Client
 	// RepoMirrors rewrites repository URLs (addons and dependencies alike): the longest
@@ -33,8 +33,9 @@ type ResolverOptions struct {
 	// Insecure says which hosts (host[:port]) are reached over plain HTTP (OCI) or without
 	// TLS verification (HTTPS); nil: none.
 	Insecure func(host string) bool
-	// Keychain authenticates to OCI registries; nil: anonymous.
-	Keychain authn.Keychain
+	// Registry reaches OCI chart repositories (the run's registry client: its
+	// authentication, per-host limits and retries); nil: OCI repositories fail to resolve.
+	Registry *registry.Client
 	// Credentials gives basic-auth credentials for an HTTP chart repository URL (the mirror
 	// contacted is asked first, then the repository the chart names); nil: none.
 	Credentials func(repoURL string) (user, pass string, ok bool)
@@ -83,7 +84,7 @@ type Resolver struct {
 
 // NewResolver builds a Resolver.
 func NewResolver(opts ResolverOptions) (*Resolver, error) {
-	a, err := newRepoAccess(opts.HTTPClient, opts.RepoMirrors, opts.Insecure, opts.Keychain, opts.Credentials)
+	a, err := newRepoAccess(opts.HTTPClient, opts.RepoMirrors, opts.Insecure, opts.Registry, opts.Credentials)
 	if err != nil {
 		return nil, err
 	}
@@ -225,13 +226,13 @@ func (r *Resolver) resolveOCI(ctx context.Context, ref ChartRef, repoURL string,
 	}
 	full := strings.Trim(strings.Join([]string{repoPath, strings.Trim(ref.OCINamespace, "/"), ref.Name}, "/"), "/")
 	full = strings.ReplaceAll(full, "//", "/")
-	repository, err := name.NewRepository(host+"/"+full, r.access.ociNameOptions(host)...)
+	repository, err := name.NewRepository(host + "/" + full)
 	if err != nil {
 		return ResolvedChart{}, fmt.Errorf("chart %q in %s: %w", ref.Name, redact(repoURL), err)
 	}
 	tags, err := r.ociTags(ctx, repository)
 	if err != nil {
-		return ResolvedChart{}, fmt.Errorf("chart %q: cannot list tags of OCI repository %s: %w", ref.Name, repository, err)
+		return ResolvedChart{}, fmt.Errorf("chart %q: %w", ref.Name, err)
 	}
 	versions := make([]string, 0, len(tags))
 	for _, t := range tags {
@@ -248,6 +249,10 @@ func (r *Resolver) resolveOCI(ctx context.Context, ref ChartRef, repoURL string,
 // ociTags lists the tags of an OCI chart repository, at most once per run.
 func (r *Resolver) ociTags(ctx context.Context, repository name.Repository) ([]string, error) {
 	return r.tags.get(ctx, repository.String(), func(ctx context.Context) ([]string, error) {
-		return remote.List(repository, r.access.ociOptions(ctx, repository.RegistryStr())...)
+		oci, err := r.access.ociClient()
+		if err != nil {
+			return nil, err
+		}
+		return oci.ListTags(ctx, registry.ImageRef{Registry: repository.RegistryStr(), Repository: repository.RepositoryStr()})
 	})
 }

@@ -13,6 +13,7 @@ import (
 
 	"helm.sh/helm/v3/pkg/chart/loader"
 
+	"github.com/airgap-charts/airgap-charts/registry"
 	"github.com/airgap-charts/airgap-charts/registry/registrytest"
 	"github.com/airgap-charts/airgap-charts/stages/chartrepotest"
 )
@@ -40,6 +41,9 @@ func newTestResolver(t *testing.T, opts ResolverOptions) *Resolver {
 	t.Helper()
 	if opts.HTTPClient == nil {
 		opts.HTTPClient = loopbackClient()
+	}
+	if opts.Registry == nil {
+		opts.Registry = testRegistryClient(t, registry.ClientOptions{}, "127.0.0.1")
 	}
 	r, err := NewResolver(opts)
 	if err != nil {
