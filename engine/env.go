@@ -30,7 +30,6 @@ type runEnv struct {
 	ensurer   registry.RepositoryEnsurer // nil when the destination creates on push
 	resolver  *stages.Resolver
 	fetcher   *stages.Fetcher
-	sandbox   string
 	progress  *progressTracker
 	// publishes bounds chart checks and pushes: network waits, so as many at once as image
 	// copies (or chart stages, when more). It is not the chart-stage semaphore: a publish
@@ -47,11 +46,6 @@ func newRunEnv(ctx context.Context, opts Options, log *zap.Logger) (*runEnv, err
 	env := &runEnv{opts: opts, log: log, progress: newProgressTracker(opts.Progress),
 		publishes: semaphore.NewWeighted(int64(max(opts.ChartConcurrency, opts.Concurrency, 1))),
 		groups:    newChartGroups(opts.Addons), cache: newRunCache(opts.OutputDir, log)}
-	sandbox, err := os.MkdirTemp("", "airgap-charts-helm-")
-	if err != nil {
-		return nil, fmt.Errorf("helm sandbox: %w", err)
-	}
-	env.sandbox = sandbox
 
 	var extraKeychains []authn.Keychain
 	var destLimits []registry.HostRate
@@ -133,7 +127,6 @@ func newRunEnv(ctx context.Context, opts Options, log *zap.Logger) (*runEnv, err
 		Insecure:    env.client.Insecure,
 		Registry:    env.client,
 		Credentials: addonCredentials(opts.Addons, opts.RepoMirrorCredentials),
-		SandboxDir:  sandbox,
 	})
 	if err != nil {
 		env.close()
@@ -156,9 +149,6 @@ func newRunEnv(ctx context.Context, opts Options, log *zap.Logger) (*runEnv, err
 func (e *runEnv) close() {
 	if e.client != nil {
 		_ = e.client.Close()
-	}
-	if e.sandbox != "" {
-		_ = os.RemoveAll(e.sandbox)
 	}
 }
 

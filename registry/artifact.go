@@ -32,7 +32,7 @@ type Manifest struct {
 
 // repository is ref's repository as go-containerregistry names it.
 func (c *Client) repository(ref ImageRef) (name.Repository, error) {
-	repo, err := name.NewRepository(ref.Name(), c.NameOptions(ref.Registry)...)
+	repo, err := name.NewRepository(ref.Name(), c.nameOptions(ref.Registry)...)
 	if err != nil {
 		return name.Repository{}, fmt.Errorf("repository %s: %w", ref.Name(), err)
 	}
@@ -65,7 +65,7 @@ func (c *Client) ListTags(ctx context.Context, ref ImageRef) ([]string, error) {
 // GetManifest reads the manifest ref names (its digest when pinned, else its tag); a
 // manifest the registry does not have is ErrNotFound.
 func (c *Client) GetManifest(ctx context.Context, ref ImageRef) (Manifest, error) {
-	nref, err := ref.NameReference(c.NameOptions(ref.Registry)...)
+	nref, err := ref.NameReference(c.nameOptions(ref.Registry)...)
 	if err != nil {
 		return Manifest{}, fmt.Errorf("manifest %s: %w", ref, err)
 	}

@@ -229,3 +229,15 @@ func TestOCIChartRepositoryCredentials(t *testing.T) {
 		t.Error("a resolver without a registry client resolved an OCI chart")
 	}
 }
+
+// requireBasicAuth puts basic auth in front of a registrytest registry.
+func requireBasicAuth(reg *registrytest.Registry, user, pass string) {
+	reg.Intercept(func(w http.ResponseWriter, req *http.Request) bool {
+		if u, p, ok := req.BasicAuth(); ok && u == user && p == pass {
+			return false
+		}
+		w.Header().Set("WWW-Authenticate", `Basic realm="registrytest"`)
+		http.Error(w, `{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}`, http.StatusUnauthorized)
+		return true
+	})
+}

@@ -6,14 +6,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
-	"helm.sh/helm/v3/pkg/chart"
-	"helm.sh/helm/v3/pkg/repo"
 	"sigs.k8s.io/yaml"
 
 	"github.com/airgap-charts/airgap-charts/registry"
@@ -39,9 +35,6 @@ type ResolverOptions struct {
 	// Credentials gives basic-auth credentials for an HTTP chart repository URL (the mirror
 	// contacted is asked first, then the repository the chart names); nil: none.
 	Credentials func(repoURL string) (user, pass string, ok bool)
-	// SandboxDir is the run's Helm sandbox (HelmSandbox.Dir): each index.yaml fetched is
-	// kept in its repository cache for inspection. Empty: indexes are kept in memory only.
-	SandboxDir string
 }
 
 // ResolveOptions says which versions a chart may resolve to.
@@ -75,11 +68,10 @@ func (rc ResolvedChart) IsOCI() bool { return rc.OCIRef != "" }
 // concurrent first requests for the same one wait for a single fetch. A failed fetch is
 // forgotten so a later caller tries again. Safe for concurrent use.
 type Resolver struct {
-	access  *repoAccess
-	sandbox string
+	access *repoAccess
 
-	indexes runMemo[*repo.IndexFile] // by repository URL
-	tags    runMemo[[]string]        // by OCI repository
+	indexes runMemo[*chartIndex] // by repository URL
+	tags    runMemo[[]string]    // by OCI repository
 }
 
 // NewResolver builds a Resolver.
@@ -88,7 +80,7 @@ func NewResolver(opts ResolverOptions) (*Resolver, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Resolver{access: a, sandbox: opts.SandboxDir}, nil
+	return &Resolver{access: a}, nil
 }
 
 // Resolve picks the version of ref to mirror. Errors name the chart and the repository.
@@ -120,7 +112,7 @@ func (r *Resolver) Resolve(ctx context.Context, ref ChartRef, opts ResolveOption
 	if err != nil {
 		return ResolvedChart{}, fmt.Errorf("chart %q in repository %s: %w", ref.Name, redact(repoURL), err)
 	}
-	var cv *repo.ChartVersion
+	var cv *indexEntry
 	for _, e := range entries {
 		if e.Version == v {
 			cv = e
@@ -132,7 +124,7 @@ func (r *Resolver) Resolve(ctx context.Context, ref ChartRef, opts ResolveOption
 	}
 	rc := ResolvedChart{Ref: ref, Version: v, Repository: repoURL, Digest: strings.TrimPrefix(cv.Digest, "sha256:")}
 	for _, u := range cv.URLs {
-		abs, err := repo.ResolveReferenceURL(repoURL, u)
+		abs, err := resolveReferenceURL(repoURL, u)
 		if err != nil {
 			return ResolvedChart{}, fmt.Errorf("chart %q %s in repository %s: archive URL %q: %w", ref.Name, v, redact(repoURL), u, err)
 		}
@@ -142,13 +134,13 @@ func (r *Resolver) Resolve(ctx context.Context, ref ChartRef, opts ResolveOption
 }
 
 // index returns the repository's index, fetching it at most once per run.
-func (r *Resolver) index(ctx context.Context, repoURL, origURL string) (*repo.IndexFile, error) {
-	return r.indexes.get(ctx, repoURL, func(ctx context.Context) (*repo.IndexFile, error) {
+func (r *Resolver) index(ctx context.Context, repoURL, origURL string) (*chartIndex, error) {
+	return r.indexes.get(ctx, repoURL, func(ctx context.Context) (*chartIndex, error) {
 		return r.fetchIndex(ctx, repoURL, origURL)
 	})
 }
 
-func (r *Resolver) fetchIndex(ctx context.Context, repoURL, origURL string) (*repo.IndexFile, error) {
+func (r *Resolver) fetchIndex(ctx context.Context, repoURL, origURL string) (*chartIndex, error) {
 	body, err := r.access.get(ctx, repoURL+"/index.yaml", repoURL, origURL, maxIndexBytes)
 	if err != nil {
 		return nil, fmt.Errorf("repository %s: cannot fetch index.yaml: %w", redact(repoURL), err)
@@ -165,30 +157,18 @@ func (r *Resolver) fetchIndex(ctx context.Context, repoURL, origURL string) (*re
 	if err != nil {
 		return nil, fmt.Errorf("repository %s: index.yaml is malformed: %w", redact(repoURL), err)
 	}
-	if r.sandbox != "" {
-		_ = r.keepIndex(repoURL, data) // a copy for inspection only; failing to write it changes nothing
-	}
 	return idx, nil
 }
 
 var unsafeFileChars = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
 
-func (r *Resolver) keepIndex(repoURL string, data []byte) error {
-	dir := filepath.Join(r.sandbox, "repository")
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
-	name := unsafeFileChars.ReplaceAllString(strings.TrimPrefix(strings.TrimPrefix(repoURL, "https://"), "http://"), "_")
-	return os.WriteFile(filepath.Join(dir, name+"-index.yaml"), data, 0o600)
-}
-
 // parseIndex reads index.yaml as Helm does (YAML or JSON, invalid entries skipped, newest
 // first) without Helm's logging.
-func parseIndex(data []byte) (*repo.IndexFile, error) {
+func parseIndex(data []byte) (*chartIndex, error) {
 	if len(strings.TrimSpace(string(data))) == 0 {
 		return nil, fmt.Errorf("empty file")
 	}
-	idx := &repo.IndexFile{}
+	idx := &chartIndex{}
 	var err error
 	if json.Valid(data) {
 		err = json.Unmarshal(data, idx)
@@ -207,14 +187,11 @@ func parseIndex(data []byte) (*repo.IndexFile, error) {
 			if cv == nil || cv.Version == "" {
 				continue
 			}
-			if cv.Metadata == nil {
-				cv.Metadata = &chart.Metadata{}
-			}
 			kept = append(kept, cv)
 		}
 		idx.Entries[name] = kept
 	}
-	idx.SortEntries()
+	idx.sortEntries()
 	return idx, nil
 }
 
