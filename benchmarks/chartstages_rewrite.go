@@ -74,7 +74,7 @@ func rewriteStages(ctx context.Context, ch *chart.Chart, found []stages.FoundIma
 		}
 		packaged, overrides = res.Chart, res.Overrides
 	}
-	if _, _, err := stages.PackageChart(packaged, dir); err != nil {
+	if _, err := stages.PackageChart(packaged, dir); err != nil {
 		return err
 	}
 	return stages.WriteConsumerOverrides(filepath.Join(dir, "values.yaml"), overrides)

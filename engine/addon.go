@@ -156,6 +156,8 @@ type preparedAddon struct {
 	// run's package record, whose pushed manifest still holds for the same archive.
 	entry *runCacheEntry
 	prev  *cachedPackage
+	// archive is the packaged chart, handed to the check and the publish as it is.
+	archive stages.ChartArchive
 }
 
 func (e *runEnv) prepareAddon(ctx context.Context, a config.Addon, rep *AddonReport, log *zap.Logger) (*preparedAddon, error) {
@@ -288,6 +290,12 @@ func (e *runEnv) rewriteAndPackage(ctx context.Context, a config.Addon, p *prepa
 			rep.RunCache = RunCacheHit
 			rep.PublicImages = append([]PublicImage(nil), pkg.PublicImages...)
 			rep.ChartArchive, rep.PackagedDigest, rep.ConsumerOverrides = pkg.Archive, pkg.ArchiveDigest, pkg.Overrides
+			if !e.opts.ScanOnly {
+				var err error
+				if p.archive, err = stages.OpenChartArchive(pkg.Archive, 0); err != nil {
+					return err
+				}
+			}
 			rep.timing("package", t)
 			return nil
 		}
@@ -322,10 +330,11 @@ func (e *runEnv) rewriteAndPackage(ctx context.Context, a config.Addon, p *prepa
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	path, digest, err := stages.PackageChart(res.Chart, dir)
+	p.archive, err = stages.PackageChart(res.Chart, dir)
 	if err != nil {
 		return err
 	}
+	path, digest := p.archive.Path, p.archive.Digest
 	rep.ChartArchive = path
 	rep.PackagedDigest = digest
 	if err := stages.WriteConsumerOverrides(valuesPath, res.Overrides); err != nil {
@@ -371,7 +380,7 @@ func (e *runEnv) checkChart(ctx context.Context, a config.Addon, p *preparedAddo
 	if err := e.publishes.Acquire(ctx, 1); err != nil {
 		return nil
 	}
-	c, err := e.publisher.Check(ctx, rep.ChartArchive, e.chartBase(a), known)
+	c, err := e.publisher.Check(ctx, p.archive, e.chartBase(a), known)
 	e.publishes.Release(1)
 	if err != nil {
 		log.Debug("chart check failed; the publish checks again", zap.Error(err))
@@ -413,7 +422,7 @@ func (e *runEnv) publish(ctx context.Context, a config.Addon, g *chartGroup, p *
 	t := time.Now()
 	ref := e.chartRef(a, rep.Version)
 	res, err := g.publishOnce(ctx, rep.PackagedDigest, func() (stages.PublishResult, error) {
-		return e.publisher.Publish(ctx, rep.ChartArchive, e.chartBase(a), check)
+		return e.publisher.Publish(ctx, p.archive, e.chartBase(a), check)
 	})
 	if err != nil {
 		return err

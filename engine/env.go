@@ -30,7 +30,6 @@ type runEnv struct {
 	ensurer   registry.RepositoryEnsurer // nil when the destination creates on push
 	resolver  *stages.Resolver
 	fetcher   *stages.Fetcher
-	sandbox   string
 	progress  *progressTracker
 	// publishes bounds chart checks and pushes: network waits, so as many at once as image
 	// copies (or chart stages, when more). It is not the chart-stage semaphore: a publish
@@ -48,11 +47,6 @@ func newRunEnv(ctx context.Context, opts Options, log *zap.Logger) (*runEnv, err
 	env := &runEnv{opts: opts, log: log, progress: newProgressTracker(opts.Progress),
 		publishes: semaphore.NewWeighted(int64(max(opts.ChartConcurrency, opts.Concurrency, 1))),
 		groups:    newChartGroups(opts.Addons), cache: newRunCache(opts.OutputDir, log)}
-	sandbox, err := os.MkdirTemp("", "airgap-charts-helm-")
-	if err != nil {
-		return nil, fmt.Errorf("helm sandbox: %w", err)
-	}
-	env.sandbox = sandbox
 
 	var extraKeychains []authn.Keychain
 	var destLimits []registry.HostRate
@@ -101,6 +95,7 @@ func newRunEnv(ctx context.Context, opts Options, log *zap.Logger) (*runEnv, err
 		DestLimits:         destLimits,
 		ECRHosts:           ecrHosts,
 		Keychains:          extraKeychains,
+		HostKeychains:      repoKeychains(opts.Addons),
 		DockerHubUser:      opts.DockerHubUsername,
 		DockerHubToken:     opts.DockerHubToken,
 		PublicECRPassword:  opts.PublicECRPassword,
@@ -124,22 +119,15 @@ func newRunEnv(ctx context.Context, opts Options, log *zap.Logger) (*runEnv, err
 	if env.ensurer != nil {
 		ensure = env.ensurer.EnsureRepository
 	}
-	env.publisher = stages.NewPublisher(stages.PublishOptions{
-		Insecure:         env.client.Insecure(env.registry),
-		Scheme:           env.client.Scheme,
-		Transport:        env.client.Transport(),
-		Keychain:         env.client.Keychain(),
-		EnsureRepository: ensure,
-	})
+	env.publisher = stages.NewPublisher(stages.PublishOptions{Registry: env.client, EnsureRepository: ensure})
 
 	httpClient := env.client.HTTPClient()
 	env.resolver, err = stages.NewResolver(stages.ResolverOptions{
 		HTTPClient:  httpClient,
 		RepoMirrors: opts.RepoMirrors,
 		Insecure:    env.client.Insecure,
-		Keychain:    repoKeychain(opts.Addons, env.client.Keychain()),
+		Registry:    env.client,
 		Credentials: addonCredentials(opts.Addons, opts.RepoMirrorCredentials),
-		SandboxDir:  sandbox,
 	})
 	if err != nil {
 		env.close()
@@ -149,7 +137,7 @@ func newRunEnv(ctx context.Context, opts Options, log *zap.Logger) (*runEnv, err
 		CacheDir:    filepath.Join(opts.OutputDir, ".cache"),
 		HTTPClient:  httpClient,
 		Insecure:    env.client.Insecure,
-		Keychain:    repoKeychain(opts.Addons, env.client.Keychain()),
+		Registry:    env.client,
 		Credentials: addonCredentials(opts.Addons, opts.RepoMirrorCredentials),
 	})
 	if err != nil {
@@ -162,9 +150,6 @@ func newRunEnv(ctx context.Context, opts Options, log *zap.Logger) (*runEnv, err
 func (e *runEnv) close() {
 	if e.client != nil {
 		_ = e.client.Close()
-	}
-	if e.sandbox != "" {
-		_ = os.RemoveAll(e.sandbox)
 	}
 }
 

@@ -93,7 +93,7 @@ func TestPool429RetryAfterPausesEveryWorkerOnTheHost(t *testing.T) {
 	c := newClient(t)
 	// A first read teaches the client that dst asks for no credentials; until then one
 	// read at a time goes to dst, and a held preflight would hold app0's too.
-	if _, _, err := c.DestinationDigest(ctx, job(a.Host+"/app0:1", dst.Host).Destination); err != nil {
+	if _, _, err := c.HeadManifest(ctx, job(a.Host+"/app0:1", dst.Host).Destination); err != nil {
 		t.Fatal(err)
 	}
 	pool := NewPool(ctx, PoolOptions{Concurrency: 5, Client: c, Policy: Policy{SkipExisting: true}})

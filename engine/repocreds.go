@@ -37,10 +37,11 @@ func addonCredentials(addons []config.Addon, mirrors map[string]Credential) func
 	}
 }
 
-// repoKeychain puts the credentials of OCI chart repositories (per registry host) before
-// the run's keychain, for the resolver and fetcher only: they are the repository's, not
-// the destination's.
-func repoKeychain(addons []config.Addon, next authn.Keychain) authn.Keychain {
+// repoKeychains are the credentials the addons give for their OCI chart repositories, per
+// registry host: the registry client asks them before its own chain. A registry host has
+// one set of credentials for the run, so they serve whatever else the run asks of that
+// host too.
+func repoKeychains(addons []config.Addon) []authn.Keychain {
 	hosts := map[string]authn.AuthConfig{}
 	for _, a := range addons {
 		rest, ok := strings.CutPrefix(a.Repository, "oci://")
@@ -52,9 +53,9 @@ func repoKeychain(addons []config.Addon, next authn.Keychain) authn.Keychain {
 		hosts[strings.ToLower(host)] = authn.AuthConfig{Username: a.Username, Password: pass}
 	}
 	if len(hosts) == 0 {
-		return next
+		return nil
 	}
-	return authn.NewMultiKeychain(hostKeychain(hosts), next)
+	return []authn.Keychain{hostKeychain(hosts)}
 }
 
 // hostKeychain answers with fixed credentials per registry host.

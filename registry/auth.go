@@ -28,11 +28,12 @@ func (k flagKeychain) Resolve(res authn.Resource) (authn.Authenticator, error) {
 	return authn.Anonymous, nil
 }
 
-// newKeychain is the auth chain: flags/env, then docker config.json and its credential
-// helpers, then the extra keychains (ECR), then anonymous. The first keychain that has
-// something for a host wins.
+// newKeychain is the auth chain: the configuration's per-host credentials, flags/env, then
+// docker config.json and its credential helpers, then the extra keychains (ECR), then
+// anonymous. The first keychain that has something for a host wins.
 func newKeychain(opts ClientOptions) authn.Keychain {
-	chain := []authn.Keychain{
+	chain := append([]authn.Keychain(nil), opts.HostKeychains...)
+	chain = append(chain,
 		flagKeychain{
 			hubUser:    opts.DockerHubUser,
 			hubToken:   opts.DockerHubToken,
@@ -40,7 +41,7 @@ func newKeychain(opts ClientOptions) authn.Keychain {
 			privateECR: opts.PrivateECRPassword,
 		},
 		authn.DefaultKeychain,
-	}
+	)
 	chain = append(chain, opts.Keychains...)
 	return authn.NewMultiKeychain(chain...)
 }

@@ -203,7 +203,7 @@ func TestAuthRouterChallengeOnWriteAfterAnonymousReads(t *testing.T) {
 	})
 	c := newTestClient(t, ClientOptions{Keychains: []authn.Keychain{staticKeychain{dst.Host, "w", "pw"}}})
 	ctx := context.Background()
-	if _, _, err := c.DestinationDigest(ctx, MustParseImageRef(dst.Host+"/a:1")); err != nil {
+	if _, _, err := c.HeadManifest(ctx, MustParseImageRef(dst.Host+"/a:1")); err != nil {
 		t.Fatal(err) // an anonymous read: the host asks for nothing so far
 	}
 	if _, err := c.Copy(ctx, MustParseImageRef(src.Host+"/a:1"), MustParseImageRef(dst.Host+"/a:1"), "auto"); err != nil {

@@ -209,7 +209,10 @@ func (c *Client) retryBlob(ctx context.Context, j blobJob, attempt int, err erro
 
 // mountBlob mounts j's blob from the repository from. mounted is false when the host does
 // not mount: loc is then the upload session its refusal opened, or "" when the host was
-// already known not to mount and nothing was asked.
+// already known not to mount and nothing was asked, or when it refused this mount (401,
+// 403, 404, DENIED… or a 201 that is not the blob): the blob is uploaded instead. A host
+// whose mounts never worked is not asked again; one whose mounts did keeps being asked
+// (the refusal may be that source repository's alone).
 func (c *Client) mountBlob(ctx context.Context, j blobJob, from string) (mounted bool, loc string, err error) {
 	host := j.dst.RegistryStr()
 	release, ok := c.limits.mountGate(host)
@@ -225,6 +228,13 @@ func (c *Client) mountBlob(ctx context.Context, j blobJob, from string) (mounted
 	defer release()
 	loc, mounted, err = startUpload(ctx, c.hc, j.dst, j.desc.Digest, from)
 	switch {
+	case (err != nil && refusedMount(err)) || (err == nil && !mounted && loc == ""):
+		if !c.limits.mountsConfirmed(host) {
+			c.limits.disableMounts(host)
+		}
+		c.log.Debug("registry refused a blob mount; uploading instead", zap.String("registry", host),
+			zap.String("from", from), zap.String("repository", j.dst.String()), zap.NamedError("refusal", err))
+		return false, "", nil
 	case err != nil:
 		return false, "", fmt.Errorf("mount from %s: %w", from, err)
 	case mounted:

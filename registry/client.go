@@ -57,6 +57,9 @@ type ClientOptions struct {
 	ECRHosts []string
 	// Keychains are asked after flags and docker config.json, before anonymous (ECR).
 	Keychains []authn.Keychain
+	// HostKeychains are asked before anything else: credentials the configuration gives
+	// for particular hosts (an OCI chart repository's username and password).
+	HostKeychains []authn.Keychain
 	// Credentials from flags or the environment; empty: not used.
 	DockerHubUser, DockerHubToken, PublicECRPassword, PrivateECRPassword string
 	// Logger receives retries and fallbacks at debug level; nil: no logs.
@@ -153,7 +156,7 @@ func NewClient(opts ClientOptions) (*Client, error) {
 	c.auth.limits, c.auth.dial = limits, settings.dial
 	c.art = c.auth.wrapper()
 	c.hc = &http.Client{Transport: c.art}
-	c.puller, err = remote.NewPuller(c.RemoteOptions(context.Background())...)
+	c.puller, err = remote.NewPuller(c.remoteOptions(context.Background())...)
 	if err != nil {
 		return nil, fmt.Errorf("registry client: %w", err)
 	}
@@ -166,15 +169,6 @@ func NewClient(opts ClientOptions) (*Client, error) {
 
 // Close removes what the client kept on disk (the blob spool).
 func (c *Client) Close() error { return c.spool.close() }
-
-// Transport is the shared transport: keep-alive connections, retries with backoff, 429
-// pauses per host and per-host limits. Use it for any registry traffic of the run (chart
-// OCI pulls too). Authentication is not part of it.
-func (c *Client) Transport() http.RoundTripper { return c.rt }
-
-// Keychain is the auth chain: flags/env → docker config.json and credential helpers →
-// extra keychains → anonymous.
-func (c *Client) Keychain() authn.Keychain { return c.keychain }
 
 // Insecure reports whether host (host[:port]) was marked insecure, by host:port or by
 // bare host name.
@@ -189,24 +183,24 @@ func (c *Client) Insecure(host string) bool {
 	return false
 }
 
-// NameOptions are the go-containerregistry name options for references on host.
-func (c *Client) NameOptions(host string) []name.Option {
+// nameOptions are the go-containerregistry name options for references on host.
+func (c *Client) nameOptions(host string) []name.Option {
 	if c.Insecure(host) {
 		return []name.Option{name.Insecure}
 	}
 	return nil
 }
 
-// HTTPClient is an *http.Client over Transport (no registry authentication): for chart
+// HTTPClient is an *http.Client over the shared transport (no registry authentication): for chart
 // repositories and anything else of the run that speaks HTTP.
 func (c *Client) HTTPClient() *http.Client { return &http.Client{Transport: c.rt} }
 
-// RemoteOptions are go-containerregistry remote options over the shared transport with
+// remoteOptions are go-containerregistry remote options over the shared transport with
 // the client's authentication: the auth chain is asked once per registry host, each
 // host's challenge is learned from its first 401 (no GET /v2/ ping per repository), and
 // tokens are kept per repository scope for the run. go-containerregistry adds no retries
 // of its own: the shared transport retries, honouring Retry-After.
-func (c *Client) RemoteOptions(ctx context.Context) []remote.Option {
+func (c *Client) remoteOptions(ctx context.Context) []remote.Option {
 	return []remote.Option{
 		remote.WithContext(ctx),
 		remote.WithTransport(c.art),
@@ -233,7 +227,7 @@ func (c *Client) pullRef(src ImageRef) (name.Reference, error) {
 			from.Repository = m.prefix + "/" + src.Repository
 		}
 	}
-	ref, err := from.NameReference(c.NameOptions(from.Registry)...)
+	ref, err := from.NameReference(c.nameOptions(from.Registry)...)
 	if err != nil {
 		return nil, fmt.Errorf("image %s: %w", src, err)
 	}
@@ -242,7 +236,7 @@ func (c *Client) pullRef(src ImageRef) (name.Reference, error) {
 
 // destRepo is dst's repository as go-containerregistry names it.
 func (c *Client) destRepo(dst ImageRef) (name.Repository, error) {
-	repo, err := name.NewRepository(dst.Name(), c.NameOptions(dst.Registry)...)
+	repo, err := name.NewRepository(dst.Name(), c.nameOptions(dst.Registry)...)
 	if err != nil {
 		return name.Repository{}, fmt.Errorf("destination %s: %w", dst, err)
 	}
@@ -282,11 +276,4 @@ func retryPolicyOf(opts ClientOptions) retryPolicy {
 		p.base = opts.RetryBackoff
 	}
 	return p
-}
-
-// Scheme is how host is spoken to: "https", or "http" for a host marked insecure that does
-// not complete a TLS handshake (probed once per run, shared with image copies). A host not
-// marked insecure is always "https".
-func (c *Client) Scheme(ctx context.Context, host string) (string, error) {
-	return c.auth.scheme(ctx, c.auth.host(host), "http")
 }

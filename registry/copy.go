@@ -315,18 +315,3 @@ func (c *Client) SourceDigest(ctx context.Context, src ImageRef, platform string
 	}
 	return child.Digest.String(), nil
 }
-
-// DestinationDigest is the digest dst's tag (or digest) points at, by HEAD; exists is
-// false when the registry does not have it.
-func (c *Client) DestinationDigest(ctx context.Context, dst ImageRef) (digest string, exists bool, err error) {
-	repo, err := c.destRepo(dst)
-	if err != nil {
-		return "", false, err
-	}
-	hc := c.hc
-	digest, exists, err = headManifest(ctx, hc, repo, dst.Identifier())
-	if err != nil {
-		return "", false, fmt.Errorf("check %s: %w", dst, err)
-	}
-	return digest, exists, nil
-}

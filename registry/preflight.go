@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"sync"
 
-	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -216,17 +215,6 @@ type headEntry struct {
 	digest string
 	exists bool
 	err    error
-}
-
-// NewOCIPreflight returns a preflight over transport (nil: the default transport) with
-// credentials from keychain (nil: anonymous); insecure (nil: none) names hosts reached over
-// plain HTTP. It learns each host's auth challenge once (no GET /v2/ ping per repository);
-// Client.OCIPreflight shares the client's authentication instead.
-func NewOCIPreflight(rt http.RoundTripper, keychain authn.Keychain, insecure func(host string) bool) *OCIPreflight {
-	if rt == nil {
-		rt = http.DefaultTransport
-	}
-	return newOCIPreflight(newAuthRouter(rt, keychain, insecure).wrapper(), insecure)
 }
 
 // newOCIPreflight returns a preflight over an authenticating transport.Wrapper.

@@ -26,7 +26,7 @@ func TestOCIPreflightOneHeadPerTag(t *testing.T) {
 		}
 	}
 	reg.Reset()
-	p := NewOCIPreflight(nil, nil, func(host string) bool { return host == reg.Host })
+	p := newTestClient(t, ClientOptions{Insecure: []string{reg.Host}}).OCIPreflight()
 	ref := func(tag string) ImageRef { return ImageRef{Registry: reg.Host, Repository: "mirror/app", Tag: tag} }
 	want := map[string]bool{"a": true, "b": true, "missing": false}
 	g, ctx := errgroup.WithContext(context.Background())
@@ -76,7 +76,7 @@ func TestOCIPreflightOneHeadPerTag(t *testing.T) {
 
 func TestOCIPreflightFailureIsRetried(t *testing.T) {
 	reg := registrytest.New(t)
-	p := NewOCIPreflight(nil, nil, func(string) bool { return true })
+	p := newTestClient(t, ClientOptions{Insecure: []string{reg.Host}, Retries: -1}).OCIPreflight()
 	ref := ImageRef{Registry: reg.Host, Repository: "x/y", Tag: "1"}
 	reg.Intercept(func(w http.ResponseWriter, r *http.Request) bool {
 		if r.Method == http.MethodHead {

@@ -116,9 +116,9 @@ func TestUntrustedTLSRegistryIsNeverDowngraded(t *testing.T) {
 	if _, err := strict.SourceDigest(ctx, MustParseImageRef(host+"/app:1"), "auto"); !errors.As(err, &te) {
 		t.Fatalf("pull from an untrusted registry: %v", err)
 	}
-	// go-containerregistry's own ping (chart sources use it) falls back to http for such
+	// go-containerregistry's own ping (a library that pings) falls back to http for such
 	// names: the shared transport refuses it.
-	if _, err := remote.Head(mustRef(t, host+"/app:1"), remote.WithTransport(strict.Transport())); err == nil || !strings.Contains(err.Error(), "x509") {
+	if _, err := remote.Head(mustRef(t, host+"/app:1"), remote.WithTransport(strict.rt)); err == nil || !strings.Contains(err.Error(), "x509") {
 		t.Fatalf("remote.Head over the shared transport: %v", err)
 	}
 	if n := sniff.plain.Load(); n != 0 {
@@ -155,7 +155,7 @@ func TestPlainRegistryNotMarkedInsecureGetsNoRequest(t *testing.T) {
 	if !errors.As(err, &te) || !strings.Contains(err.Error(), "--insecure-registry") {
 		t.Fatalf("got %v; want a TLS error saying the host needs --insecure-registry", err)
 	}
-	if _, err := remote.Head(mustRef(t, reg.Host+"/app:1"), remote.WithTransport(c.Transport())); err == nil {
+	if _, err := remote.Head(mustRef(t, reg.Host+"/app:1"), remote.WithTransport(c.rt)); err == nil {
 		t.Fatal("go-containerregistry's ping reached the plain registry")
 	}
 	if n := len(reg.Requests()); n != 0 {

@@ -242,7 +242,7 @@ func TestFlagKeychain(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		auth, err := c.Keychain().Resolve(repo)
+		auth, err := c.keychain.Resolve(repo)
 		if err != nil {
 			t.Fatal(err)
 		}

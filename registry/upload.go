@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -52,8 +53,10 @@ func headBlob(ctx context.Context, hc *http.Client, repo name.Repository, d v1.H
 }
 
 // startUpload opens an upload session, or mounts d from the repository from when from is
-// set. It returns mounted (201) or the location to upload to (202: a plain upload session,
-// also what a registry that does not mount answers to a mount).
+// set. It returns mounted (201 naming the blob) or the location to upload to (202: a plain
+// upload session, also what a registry that does not mount answers to a mount). A 201 to
+// a mount that does not name the blob (an upload location, another digest, no location)
+// is not a mount: mounted is false and loc empty.
 func startUpload(ctx context.Context, hc *http.Client, repo name.Repository, d v1.Hash, from string) (loc string, mounted bool, err error) {
 	u := repoURL(repo, "blobs/uploads/")
 	if from != "" {
@@ -68,10 +71,33 @@ func startUpload(ctx context.Context, hc *http.Client, repo name.Repository, d v
 		return "", false, err
 	}
 	if resp.StatusCode == http.StatusCreated {
-		return "", true, nil
+		return "", from == "" || namesBlob(resp, d), nil
 	}
 	loc, err = nextLocation(resp)
 	return loc, false, err
+}
+
+// namesBlob says whether a 201 answer to a mount is the mounted blob: its Location is the
+// blob's (not an upload session) and its digest, when given, is d.
+func namesBlob(resp *http.Response, d v1.Hash) bool {
+	loc := resp.Header.Get("Location")
+	if got := resp.Header.Get("Docker-Content-Digest"); got != "" && got != d.String() {
+		return false
+	}
+	return loc != "" && !strings.Contains(loc, "/blobs/uploads/") && strings.Contains(loc, "/blobs/")
+}
+
+// refusedMount says whether a failed mount request is the registry refusing that mount (no
+// access to the source repository, a blob it does not see there, mounts not understood):
+// the blob is then uploaded instead, as go-containerregistry does. Throttling and server
+// failures are not refusals: the transport has retried them already.
+func refusedMount(err error) bool {
+	var te *transport.Error
+	if !errors.As(err, &te) {
+		return false
+	}
+	return te.StatusCode >= 400 && te.StatusCode < 500 && te.StatusCode != http.StatusTooManyRequests &&
+		te.StatusCode != http.StatusRequestTimeout
 }
 
 func nextLocation(resp *http.Response) (string, error) {

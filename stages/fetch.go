@@ -15,13 +15,11 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/google/go-containerregistry/pkg/authn"
-	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"golang.org/x/sync/singleflight"
 	"helm.sh/helm/v3/pkg/chart"
-	"helm.sh/helm/v3/pkg/registry"
+
+	"github.com/airgap-charts/airgap-charts/registry"
 )
 
 // FetcherOptions configures a Fetcher. Every field may be left zero.
@@ -31,10 +29,10 @@ type FetcherOptions struct {
 	CacheDir string
 	// MaxArchiveBytes bounds what an archive may decompress to; 0: DefaultMaxArchiveBytes.
 	MaxArchiveBytes int64
-	// HTTPClient, Insecure, Keychain and Credentials are as in ResolverOptions.
+	// HTTPClient, Insecure, Registry and Credentials are as in ResolverOptions.
 	HTTPClient  *http.Client
 	Insecure    func(host string) bool
-	Keychain    authn.Keychain
+	Registry    *registry.Client
 	Credentials func(repoURL string) (user, pass string, ok bool)
 }
 
@@ -60,7 +58,7 @@ type Fetcher struct {
 
 // NewFetcher builds a Fetcher and creates its cache directory.
 func NewFetcher(opts FetcherOptions) (*Fetcher, error) {
-	a, err := newRepoAccess(opts.HTTPClient, nil, opts.Insecure, opts.Keychain, opts.Credentials)
+	a, err := newRepoAccess(opts.HTTPClient, nil, opts.Insecure, opts.Registry, opts.Credentials)
 	if err != nil {
 		return nil, err
 	}
@@ -209,29 +207,31 @@ func (f *Fetcher) store(dest string, r io.Reader, want, what string) (string, er
 // fetchOCI reads the chart's manifest (one small request) to learn the chart layer's
 // digest, then downloads the layer only when the cache lacks it.
 func (f *Fetcher) fetchOCI(ctx context.Context, rc ResolvedChart) (string, string, error) {
-	host := strings.SplitN(rc.OCIRef, "/", 2)[0]
-	ref, err := name.ParseReference(rc.OCIRef, f.access.ociNameOptions(host)...)
+	oci, err := f.access.ociClient()
+	if err != nil {
+		return "", "", err
+	}
+	ref, err := registry.ParseImageRef(rc.OCIRef)
 	if err != nil {
 		return "", "", fmt.Errorf("reference %q: %w", rc.OCIRef, err)
 	}
-	opts := f.access.ociOptions(ctx, host)
-	desc, err := remote.Get(ref, opts...)
+	got, err := oci.GetManifest(ctx, ref)
 	if err != nil {
-		return "", "", fmt.Errorf("OCI manifest %s: %w", rc.OCIRef, err)
+		return "", "", fmt.Errorf("OCI manifest: %w", err)
 	}
-	m, err := v1.ParseManifest(bytes.NewReader(desc.Manifest))
+	m, err := v1.ParseManifest(bytes.NewReader(got.Raw))
 	if err != nil {
 		return "", "", fmt.Errorf("OCI manifest %s: %w", rc.OCIRef, err)
 	}
 	var layer *v1.Descriptor
 	for i, l := range m.Layers {
-		if l.MediaType == registry.ChartLayerMediaType || l.MediaType == registry.LegacyChartLayerMediaType {
+		if isChartLayer(string(l.MediaType)) {
 			layer = &m.Layers[i]
 			break
 		}
 	}
 	if layer == nil {
-		return "", "", fmt.Errorf("OCI artifact %s holds no Helm chart layer (%s)", rc.OCIRef, registry.ChartLayerMediaType)
+		return "", "", fmt.Errorf("OCI artifact %s holds no Helm chart layer (%s)", rc.OCIRef, HelmChartLayerMediaType)
 	}
 	if layer.Size > f.limit {
 		return "", "", fmt.Errorf("OCI artifact %s: chart layer of %d bytes: %w", rc.OCIRef, layer.Size, ErrArchiveTooLarge)
@@ -245,13 +245,9 @@ func (f *Fetcher) fetchOCI(ctx context.Context, rc ResolvedChart) (string, strin
 			return sum, nil
 		}
 		return retryCut(ctx, func() (string, error) {
-			l, err := remote.Layer(ref.Context().Digest(layer.Digest.String()), f.access.ociOptions(ctx, host)...)
+			rd, err := oci.FetchBlob(ctx, ref.WithDigest(layer.Digest.String()))
 			if err != nil {
-				return "", err
-			}
-			rd, err := l.Compressed()
-			if err != nil {
-				return "", fmt.Errorf("chart layer %s: %w", layer.Digest, err)
+				return "", fmt.Errorf("chart layer: %w", err)
 			}
 			defer rd.Close()
 			return f.store(dest, io.LimitReader(rd, f.limit+1), layer.Digest.Hex, rc.OCIRef)

@@ -13,13 +13,15 @@ import (
 
 	"helm.sh/helm/v3/pkg/chart"
 
+	"github.com/airgap-charts/airgap-charts/registry"
 	"github.com/airgap-charts/airgap-charts/registry/registrytest"
 	"github.com/airgap-charts/airgap-charts/stages/chartrepotest"
 )
 
 func newTestFetcher(t *testing.T, dir string) *Fetcher {
 	t.Helper()
-	f, err := NewFetcher(FetcherOptions{CacheDir: dir, HTTPClient: loopbackClient()})
+	f, err := NewFetcher(FetcherOptions{CacheDir: dir, HTTPClient: loopbackClient(),
+		Registry: testRegistryClient(t, registry.ClientOptions{}, "127.0.0.1")})
 	if err != nil {
 		t.Fatal(err)
 	}

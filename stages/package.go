@@ -24,31 +24,60 @@ import (
 // same chart always packs to the same bytes.
 var archiveEpoch = time.Date(1980, time.January, 1, 0, 0, 0, 0, time.UTC)
 
+// ChartArchive is a packaged chart with what publishing needs of it, so that publishing
+// reads and parses nothing again.
+type ChartArchive struct {
+	// Path is the archive on disk.
+	Path string
+	// Digest is the archive's "sha256:…".
+	Digest string
+	// Data is the archive.
+	Data []byte
+	// Metadata is the chart's metadata as packaged: Helm's OCI config is made of it.
+	Metadata *chart.Metadata
+}
+
 // PackageChart writes ch (with its subcharts, unpacked under charts/) to
-// dir/{name}-{version}.tgz and returns the path and the archive's "sha256:…" digest. The
-// archive is deterministic: entries sorted, fixed times, owners and modes, a gzip header
-// without name or time. It is written to a temporary file and renamed into place.
-func PackageChart(ch *chart.Chart, dir string) (string, string, error) {
+// dir/{name}-{version}.tgz and returns the archive. It is deterministic: entries sorted,
+// fixed times, owners and modes, a gzip header without name or time. It is written to a
+// temporary file and renamed into place.
+func PackageChart(ch *chart.Chart, dir string) (ChartArchive, error) {
 	if ch == nil || ch.Metadata == nil {
-		return "", "", fmt.Errorf("package chart: no chart")
+		return ChartArchive{}, fmt.Errorf("package chart: no chart")
 	}
 	if err := ch.Validate(); err != nil {
-		return "", "", fmt.Errorf("package chart %s: %w", ch.Name(), err)
+		return ChartArchive{}, fmt.Errorf("package chart %s: %w", ch.Name(), err)
 	}
 	files := map[string][]byte{}
 	if err := collectChartFiles(ch, ch.Name(), files); err != nil {
-		return "", "", fmt.Errorf("package chart %s: %w", ch.Name(), err)
+		return ChartArchive{}, fmt.Errorf("package chart %s: %w", ch.Name(), err)
 	}
 	data, err := tarGzip(files)
 	if err != nil {
-		return "", "", fmt.Errorf("package chart %s: %w", ch.Name(), err)
+		return ChartArchive{}, fmt.Errorf("package chart %s: %w", ch.Name(), err)
 	}
 	sum := sha256.Sum256(data)
 	target := filepath.Join(dir, fmt.Sprintf("%s-%s.tgz", ch.Name(), ch.Metadata.Version))
 	if err := writeFileAtomic(target, data, 0o644); err != nil {
-		return "", "", fmt.Errorf("package chart %s: %w", ch.Name(), err)
+		return ChartArchive{}, fmt.Errorf("package chart %s: %w", ch.Name(), err)
 	}
-	return target, "sha256:" + hex.EncodeToString(sum[:]), nil
+	md := *ch.Metadata
+	return ChartArchive{Path: target, Digest: "sha256:" + hex.EncodeToString(sum[:]), Data: data, Metadata: &md}, nil
+}
+
+// OpenChartArchive reads an archive packaged earlier (by a previous run), loading its
+// metadata; limit bounds what it may decompress to (0: DefaultMaxArchiveBytes).
+func OpenChartArchive(path string, limit int64) (ChartArchive, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return ChartArchive{}, fmt.Errorf("chart archive: %w", err)
+	}
+	ch, err := LoadChartArchive(data, limit)
+	if err != nil {
+		return ChartArchive{}, fmt.Errorf("chart archive %s: %w", path, err)
+	}
+	sum := sha256.Sum256(data)
+	return ChartArchive{Path: path, Digest: "sha256:" + hex.EncodeToString(sum[:]), Data: data, Metadata: ch.Metadata}, nil
 }
 
 // collectChartFiles gathers c's files under prefix: the raw files as loaded, with

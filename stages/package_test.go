@@ -28,14 +28,15 @@ func TestPackageChartDeterministic(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir1, dir2 := t.TempDir(), t.TempDir()
-	p1, d1, err := PackageChart(ch, dir1)
+	a1, err := PackageChart(ch, dir1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p2, d2, err := PackageChart(testCloneChart(t, ch), dir2)
+	a2, err := PackageChart(testCloneChart(t, ch), dir2)
 	if err != nil {
 		t.Fatal(err)
 	}
+	p1, p2, d1, d2 := a1.Path, a2.Path, a1.Digest, a2.Digest
 	if d1 != d2 {
 		t.Errorf("digests differ: %s vs %s", d1, d2)
 	}
@@ -50,10 +51,13 @@ func TestPackageChartDeterministic(t *testing.T) {
 	if d1 != "sha256:"+hex.EncodeToString(sum[:]) {
 		t.Errorf("digest %s is not the file's sha256", d1)
 	}
+	if !bytes.Equal(a1.Data, data) || a1.Metadata.Name != ch.Name() || a1.Metadata.Version != ch.Metadata.Version {
+		t.Errorf("the packaged archive's bytes or metadata are not the file's: %d bytes, %s %s", len(a1.Data), a1.Metadata.Name, a1.Metadata.Version)
+	}
 	if entries, _ := os.ReadDir(dir1); len(entries) != 1 {
 		t.Errorf("directory holds %d entries, want only the archive", len(entries))
 	}
-	if _, _, err := PackageChart(ch, dir1); err != nil { // over an existing archive
+	if _, err := PackageChart(ch, dir1); err != nil { // over an existing archive
 		t.Fatal(err)
 	}
 
@@ -107,10 +111,11 @@ func TestPackageChartDeterministic(t *testing.T) {
 // TestPackageChartKeepsFiles: an unchanged chart packs with Chart.yaml, values.yaml and
 // templates byte for byte as loaded, and the subchart (under its chart name) with its own.
 func TestPackageChartKeepsFiles(t *testing.T) {
-	path, _, err := PackageChart(loadTestChart(t, shapesChartFiles), t.TempDir())
+	a, err := PackageChart(loadTestChart(t, shapesChartFiles), t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
+	path := a.Path
 	loaded, err := loader.Load(path)
 	if err != nil {
 		t.Fatal(err)

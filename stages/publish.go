@@ -1,40 +1,22 @@
 package stages
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 
-	"github.com/google/go-containerregistry/pkg/authn"
-	"helm.sh/helm/v3/pkg/chart/loader"
-	helmregistry "helm.sh/helm/v3/pkg/registry"
-	"oras.land/oras-go/v2/errdef"
-	"oras.land/oras-go/v2/registry/remote"
-	"oras.land/oras-go/v2/registry/remote/auth"
-	"oras.land/oras-go/v2/registry/remote/errcode"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/airgap-charts/airgap-charts/registry"
 )
 
-// PublishOptions configures PublishChart. The zero value pushes over HTTPS with
-// http.DefaultTransport and no credentials.
+// PublishOptions configures a Publisher.
 type PublishOptions struct {
-	// Insecure: the registry is marked insecure. Without Scheme, it is spoken to in plain
-	// HTTP; with Scheme, Scheme decides (TLS unless the host does not speak it).
-	Insecure bool
-	// Scheme says how a host is spoken to ("https" or "http"); nil: https unless Insecure.
-	Scheme func(ctx context.Context, host string) (string, error)
-	// Transport carries every request (nil: http.DefaultTransport).
-	Transport http.RoundTripper
-	// Keychain resolves the registry's credentials (nil: anonymous).
-	Keychain authn.Keychain
+	// Registry carries every request: the run's registry client, its authentication,
+	// per-host limits, retries and blob table.
+	Registry *registry.Client
 	// EnsureRepository makes the repository ("ns/chart") exist before a push, for
 	// registries that do not create repositories on push (ECR); nil skips it.
 	EnsureRepository func(ctx context.Context, repository string) error
@@ -69,214 +51,159 @@ type ChartCheck struct {
 // archive always gives the same manifest.
 const pushCreationTime = "1980-01-01T00:00:00Z"
 
-// maxChartManifestBytes bounds the chart manifest read by a check.
-const maxChartManifestBytes = 4 << 20
-
-// Publisher checks and pushes chart archives with one auth cache for all of them (a
-// registry's challenge and tokens are learnt once, not once per chart). Safe for
-// concurrent use.
+// Publisher checks and pushes chart archives as Helm stores them in OCI registries (a
+// config blob, the archive as the one layer, an image manifest under the version's tag),
+// through the run's registry client. Safe for concurrent use.
 type Publisher struct {
-	opts  PublishOptions
-	cache auth.Cache
+	opts PublishOptions
 }
 
 // NewPublisher returns a Publisher with opts.
-func NewPublisher(opts PublishOptions) *Publisher {
-	return &Publisher{opts: opts, cache: auth.NewCache()}
+func NewPublisher(opts PublishOptions) *Publisher { return &Publisher{opts: opts} }
+
+// chartTarget is where an archive is published.
+type chartTarget struct {
+	name, version string
+	repository    string            // namespace/chart
+	ref           registry.ImageRef // host/namespace/chart:tag
 }
 
-// PublishChart pushes the chart archive to oci://{registry}/{namespace?}/{chart}:{version}
-// with Helm's registry client, unless the tag already holds the archive (checked with one
-// manifest GET). Helm's client state lives in a temporary sandbox, never in the user's Helm
-// home; credentials come from opts.Keychain only.
-func PublishChart(ctx context.Context, archivePath string, ociBase string, opts PublishOptions) (PublishResult, error) {
-	return NewPublisher(opts).Publish(ctx, archivePath, ociBase, nil)
-}
-
-// chartArchive is an archive read for publishing.
-type chartArchive struct {
-	data            []byte
-	name, version   string
-	ref, repository string
-	digest, host    string
-}
-
-func readChartArchive(archivePath, ociBase string) (*chartArchive, error) {
-	data, err := os.ReadFile(archivePath)
-	if err != nil {
-		return nil, fmt.Errorf("publish chart: %w", err)
-	}
-	ch, err := loader.LoadArchive(bytes.NewReader(data))
-	if err != nil {
-		return nil, fmt.Errorf("publish chart %s: %w", archivePath, err)
+func targetOf(a ChartArchive, ociBase string) (chartTarget, error) {
+	if a.Metadata == nil || len(a.Data) == 0 {
+		return chartTarget{}, errors.New("publish chart: no packaged archive")
 	}
 	host, namespace, err := splitOCIBase(ociBase)
 	if err != nil {
-		return nil, fmt.Errorf("publish chart %s: %w", ch.Name(), err)
+		return chartTarget{}, fmt.Errorf("publish chart %s: %w", a.Metadata.Name, err)
 	}
-	repository := ch.Name()
+	repository := a.Metadata.Name
 	if namespace != "" {
-		repository = namespace + "/" + ch.Name()
+		repository = namespace + "/" + a.Metadata.Name
 	}
-	sum := sha256.Sum256(data)
-	return &chartArchive{data: data, name: ch.Name(), version: ch.Metadata.Version, host: host,
-		repository: repository,
-		ref:        host + "/" + repository + ":" + ch.Metadata.Version,
-		digest:     "sha256:" + hex.EncodeToString(sum[:])}, nil
+	return chartTarget{name: a.Metadata.Name, version: a.Metadata.Version, repository: repository,
+		ref: registry.ImageRef{Registry: host, Repository: repository, Tag: strings.ReplaceAll(a.Metadata.Version, "+", "_")}}, nil
 }
 
-// tag is the version as Helm tags it ("+" is not allowed in a tag).
-func (a *chartArchive) tag() string { return strings.ReplaceAll(a.version, "+", "_") }
+// display is host/namespace/chart:version, as Helm names what it pushed.
+func (t chartTarget) display() string { return t.ref.Name() + ":" + t.version }
+
+func (p *Publisher) client() (*registry.Client, error) {
+	if p.opts.Registry == nil {
+		return nil, errors.New("no registry client")
+	}
+	return p.opts.Registry, nil
+}
 
 // Check says whether the destination already holds the archive at its tag. With
 // knownManifest (the manifest digest this archive was pushed as before, "" when unknown)
 // it sends one manifest HEAD and, when the tag matches, nothing else; otherwise one
 // manifest GET, whose chart layer is compared with the archive.
-func (p *Publisher) Check(ctx context.Context, archivePath, ociBase, knownManifest string) (ChartCheck, error) {
-	a, err := readChartArchive(archivePath, ociBase)
+func (p *Publisher) Check(ctx context.Context, a ChartArchive, ociBase, knownManifest string) (ChartCheck, error) {
+	t, err := targetOf(a, ociBase)
 	if err != nil {
 		return ChartCheck{}, err
 	}
-	c, err := p.check(ctx, a, knownManifest)
+	c, err := p.check(ctx, t, a.Digest, knownManifest)
 	if err != nil {
-		return ChartCheck{}, fmt.Errorf("publish chart %s: check %s: %w", a.name, a.ref, err)
+		return ChartCheck{}, fmt.Errorf("publish chart %s: check %s: %w", t.name, t.display(), err)
 	}
 	return c, nil
 }
 
-func (p *Publisher) check(ctx context.Context, a *chartArchive, knownManifest string) (ChartCheck, error) {
-	c := ChartCheck{Ref: a.host + "/" + a.repository + ":" + a.tag(), Repository: a.repository, ArchiveDigest: a.digest}
-	repo, err := p.repository(ctx, a)
+func (p *Publisher) check(ctx context.Context, t chartTarget, archiveDigest, knownManifest string) (ChartCheck, error) {
+	c := ChartCheck{Ref: t.ref.String(), Repository: t.repository, ArchiveDigest: archiveDigest}
+	reg, err := p.client()
 	if err != nil {
 		return c, err
 	}
 	if knownManifest != "" {
-		desc, err := repo.Resolve(ctx, a.tag())
+		d, exists, err := reg.HeadManifest(ctx, t.ref)
 		switch {
-		case errors.Is(err, errdef.ErrNotFound):
-			return c, nil
 		case err != nil:
-			return c, fmt.Errorf("HEAD manifest: %w", err)
+			return c, err
+		case !exists:
+			return c, nil
 		}
-		c.Exists, c.Manifest = true, desc.Digest.String()
-		if c.Manifest == knownManifest {
+		c.Exists, c.Manifest = true, d
+		if d == knownManifest {
 			c.Same = true
 			return c, nil
 		}
 	}
-	desc, body, err := repo.FetchReference(ctx, a.tag())
+	m, err := reg.GetManifest(ctx, t.ref)
 	switch {
-	case errors.Is(err, errdef.ErrNotFound):
+	case errors.Is(err, registry.ErrNotFound):
 		c.Exists, c.Manifest = false, ""
 		return c, nil
 	case err != nil:
-		return c, fmt.Errorf("GET manifest: %w", err)
+		return c, err
 	}
-	defer body.Close()
-	data, err := io.ReadAll(io.LimitReader(body, maxChartManifestBytes))
-	if err != nil {
-		return c, fmt.Errorf("GET manifest: %w", err)
-	}
-	c.Exists, c.Manifest = true, desc.Digest.String()
-	layer, err := chartLayerOf(data)
+	c.Exists, c.Manifest = true, m.Digest
+	layer, err := chartLayerOf(m.Raw)
 	if err != nil {
 		return c, fmt.Errorf("the tag holds something else than a chart: %w", err)
 	}
-	c.Same = layer == a.digest
+	c.Same = layer == archiveDigest
 	return c, nil
-}
-
-// repository is a's repository at the destination, reached through the publisher's
-// transport and auth cache.
-func (p *Publisher) repository(ctx context.Context, a *chartArchive) (*remote.Repository, error) {
-	repo, err := remote.NewRepository(a.host + "/" + a.repository)
-	if err != nil {
-		return nil, err
-	}
-	if repo.PlainHTTP, err = p.plainHTTP(ctx, a.host); err != nil {
-		return nil, err
-	}
-	repo.Client = p.authorizer(ctx)
-	return repo, nil
-}
-
-// plainHTTP says whether host is spoken to in plain HTTP.
-func (p *Publisher) plainHTTP(ctx context.Context, host string) (bool, error) {
-	if p.opts.Scheme == nil {
-		return p.opts.Insecure, nil
-	}
-	s, err := p.opts.Scheme(ctx, host)
-	if err != nil {
-		return false, err
-	}
-	return s == "http", nil
-}
-
-func (p *Publisher) authorizer(ctx context.Context) *auth.Client {
-	base := p.opts.Transport
-	if base == nil {
-		base = http.DefaultTransport
-	}
-	return &auth.Client{
-		Client:     &http.Client{Transport: contextTransport{ctx: ctx, base: base}},
-		Credential: keychainCredential(p.opts.Keychain),
-		Cache:      p.cache,
-	}
 }
 
 // Publish pushes the archive unless the destination already holds it. check is an earlier
 // Check of this archive at this destination (nil: Publish checks first, one manifest GET).
-func (p *Publisher) Publish(ctx context.Context, archivePath, ociBase string, check *ChartCheck) (PublishResult, error) {
-	a, err := readChartArchive(archivePath, ociBase)
+// A push is the config and the archive uploaded as blobs (each a blob transfer of the
+// run: retried when cut, skipped when the repository holds it), then the manifest put
+// under the version's tag.
+func (p *Publisher) Publish(ctx context.Context, a ChartArchive, ociBase string, check *ChartCheck) (PublishResult, error) {
+	t, err := targetOf(a, ociBase)
 	if err != nil {
 		return PublishResult{}, err
 	}
 	fail := func(err error) (PublishResult, error) {
-		return PublishResult{}, fmt.Errorf("publish chart %s to %s: %w", a.name, a.ref, err)
+		return PublishResult{}, fmt.Errorf("publish chart %s to %s: %w", t.name, t.display(), err)
+	}
+	reg, err := p.client()
+	if err != nil {
+		return fail(err)
 	}
 	var c ChartCheck
-	if check != nil && check.ArchiveDigest == a.digest {
+	if check != nil && check.ArchiveDigest == a.Digest {
 		c = *check
-	} else if c, err = p.check(ctx, a, ""); err != nil {
+	} else if c, err = p.check(ctx, t, a.Digest, ""); err != nil {
 		return fail(fmt.Errorf("read the chart already there: %w", err))
 	}
 	if c.Same {
-		return PublishResult{Ref: a.ref, Digest: c.Manifest, Skipped: true}, nil
+		return PublishResult{Ref: t.display(), Digest: c.Manifest, Skipped: true}, nil
 	}
 	if !c.Exists && p.opts.EnsureRepository != nil {
-		if err := p.opts.EnsureRepository(ctx, a.repository); err != nil {
-			return fail(fmt.Errorf("create repository %s: %w", a.repository, err))
+		if err := p.opts.EnsureRepository(ctx, t.repository); err != nil {
+			return fail(fmt.Errorf("create repository %s: %w", t.repository, err))
 		}
 	}
-	if err := ctx.Err(); err != nil {
-		return fail(err)
-	}
-	sandbox, err := os.MkdirTemp("", "airgap-charts-helm-*")
+	config, err := helmConfig(a.Metadata)
 	if err != nil {
 		return fail(err)
 	}
-	defer os.RemoveAll(sandbox)
-	plain, err := p.plainHTTP(ctx, a.host)
+	var cfg, layer v1.Descriptor
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() (err error) {
+		cfg, err = reg.PushBlob(gctx, t.ref, HelmConfigMediaType, config)
+		return err
+	})
+	g.Go(func() (err error) {
+		layer, err = reg.PushBlob(gctx, t.ref, HelmChartLayerMediaType, a.Data)
+		return err
+	})
+	if err := g.Wait(); err != nil {
+		return fail(err)
+	}
+	manifest, err := helmManifest(a.Metadata, cfg, layer, pushCreationTime)
 	if err != nil {
 		return fail(err)
 	}
-	client, err := p.helmClient(ctx, sandbox, plain)
+	digest, err := reg.PutManifest(ctx, t.ref, ociImageManifestMedia, manifest)
 	if err != nil {
 		return fail(err)
 	}
-	var res *helmregistry.PushResult
-	for attempt := 1; ; attempt++ {
-		// A blob upload's body cannot be replayed by the transport: a 5xx or a cut on it
-		// fails the push, which is started again (the registry keeps what it got whole).
-		res, err = client.Push(a.data, a.ref, helmregistry.PushOptCreationTime(pushCreationTime))
-		if err == nil || attempt >= downloadAttempts || ctx.Err() != nil || !retryablePush(err) {
-			break
-		}
-	}
-	if err != nil {
-		return fail(err)
-	}
-	return PublishResult{Ref: a.ref, Digest: res.Manifest.Digest}, nil
+	return PublishResult{Ref: t.display(), Digest: digest}, nil
 }
 
 // splitOCIBase splits "oci://host/ns" into host and ns (ns may be empty).
@@ -290,66 +217,4 @@ func splitOCIBase(base string) (host, namespace string, err error) {
 		return "", "", fmt.Errorf("destination %q has no registry host", base)
 	}
 	return host, strings.Trim(namespace, "/"), nil
-}
-
-// helmClient is a Helm registry client over the publisher's transport and auth cache,
-// its state in sandbox.
-func (p *Publisher) helmClient(ctx context.Context, sandbox string, plainHTTP bool) (*helmregistry.Client, error) {
-	authorizer := p.authorizer(ctx)
-	options := []helmregistry.ClientOption{
-		helmregistry.ClientOptHTTPClient(authorizer.Client),
-		helmregistry.ClientOptAuthorizer(*authorizer),
-		helmregistry.ClientOptCredentialsFile(filepath.Join(sandbox, "registry", "config.json")),
-		helmregistry.ClientOptWriter(io.Discard),
-	}
-	if plainHTTP {
-		options = append(options, helmregistry.ClientOptPlainHTTP())
-	}
-	client, err := helmregistry.NewClient(options...)
-	if err != nil {
-		return nil, fmt.Errorf("helm registry client: %w", err)
-	}
-	return client, nil
-}
-
-// contextTransport ties the requests of Helm's client (made without a context) to ctx.
-type contextTransport struct {
-	ctx  context.Context
-	base http.RoundTripper
-}
-
-func (t contextTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if err := t.ctx.Err(); err != nil {
-		return nil, err
-	}
-	return t.base.RoundTrip(req.WithContext(t.ctx))
-}
-
-// chartLayerOf returns the digest of a chart manifest's chart layer.
-func chartLayerOf(manifestJSON []byte) (string, error) {
-	var manifest struct {
-		Layers []struct {
-			MediaType string `json:"mediaType"`
-			Digest    string `json:"digest"`
-		} `json:"layers"`
-	}
-	if err := json.Unmarshal(manifestJSON, &manifest); err != nil {
-		return "", fmt.Errorf("manifest: %w", err)
-	}
-	for _, l := range manifest.Layers {
-		if l.MediaType == helmregistry.ChartLayerMediaType || l.MediaType == helmregistry.LegacyChartLayerMediaType {
-			return l.Digest, nil
-		}
-	}
-	return "", fmt.Errorf("manifest has no chart layer")
-}
-
-// retryablePush reports whether a failed push is worth starting again: a 5xx, 408 or 429
-// answer, or a transfer cut in the middle.
-func retryablePush(err error) bool {
-	var er *errcode.ErrorResponse
-	if errors.As(err, &er) {
-		return er.StatusCode >= 500 || er.StatusCode == http.StatusRequestTimeout || er.StatusCode == http.StatusTooManyRequests
-	}
-	return cutTransfer(err)
 }

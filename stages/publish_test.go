@@ -5,19 +5,20 @@ import (
 	"encoding/base64"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"github.com/airgap-charts/airgap-charts/registry"
 	"github.com/airgap-charts/airgap-charts/registry/registrytest"
 )
 
-// testPackShapes packages the shapes chart (values edited by edit when given).
-func testPackShapes(t *testing.T, dir string, edit func(map[string]string)) (string, string) {
+// testPackShapes packages the shapes chart (files edited by edit when given).
+func testPackShapes(t *testing.T, dir string, edit func(map[string]string)) ChartArchive {
 	t.Helper()
 	files := map[string]string{}
 	for k, v := range shapesChartFiles {
@@ -26,11 +27,29 @@ func testPackShapes(t *testing.T, dir string, edit func(map[string]string)) (str
 	if edit != nil {
 		edit(files)
 	}
-	path, digest, err := PackageChart(loadTestChart(t, files), dir)
+	a, err := PackageChart(loadTestChart(t, files), dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return path, digest
+	return a
+}
+
+// testRegistryClient is a registry client for test registries on the loopback (hosts
+// marked insecure: plain HTTP), with no credentials but those of opts and fast retries.
+func testRegistryClient(t *testing.T, opts registry.ClientOptions, hosts ...string) *registry.Client {
+	t.Helper()
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	opts.Insecure = append(opts.Insecure, hosts...)
+	opts.SpoolDir = t.TempDir()
+	if opts.RetryBackoff == 0 {
+		opts.RetryBackoff = time.Millisecond
+	}
+	c, err := registry.NewClient(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
 }
 
 // remoteChartLayer reads the pushed manifest with go-containerregistry (not Helm) and
@@ -58,24 +77,25 @@ func remoteChartLayer(t *testing.T, ref string) string {
 	return ""
 }
 
-// TestPublishChart pushes to a real registry, skips an identical second push without
-// writing anything, pushes again when the content changes, and never touches the user's
-// Helm or Docker configuration.
-func TestPublishChart(t *testing.T) {
+// TestPublish pushes to a real registry, skips an identical second push without writing
+// anything, pushes again when the content changes, and never touches the user's Helm or
+// Docker configuration.
+func TestPublish(t *testing.T) {
 	home := t.TempDir()
-	for _, v := range []string{"HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_DATA_HOME", "DOCKER_CONFIG"} {
+	for _, v := range []string{"HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_DATA_HOME"} {
 		t.Setenv(v, home)
 	}
 	reg := registrytest.New(t)
 	ctx := context.Background()
 	var ensured []string
-	opts := PublishOptions{Insecure: true, EnsureRepository: func(_ context.Context, repo string) error {
-		ensured = append(ensured, repo)
-		return nil
-	}}
-	path, digest := testPackShapes(t, t.TempDir(), nil)
+	p := NewPublisher(PublishOptions{Registry: testRegistryClient(t, registry.ClientOptions{}, reg.Host),
+		EnsureRepository: func(_ context.Context, repo string) error {
+			ensured = append(ensured, repo)
+			return nil
+		}})
+	a := testPackShapes(t, t.TempDir(), nil)
 
-	res, err := PublishChart(ctx, path, "oci://"+reg.Host+"/charts/", opts)
+	res, err := p.Publish(ctx, a, "oci://"+reg.Host+"/charts/", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,15 +103,15 @@ func TestPublishChart(t *testing.T) {
 	if res.Ref != wantRef || res.Skipped || !strings.HasPrefix(res.Digest, "sha256:") {
 		t.Errorf("first publish = %+v, want %s pushed", res, wantRef)
 	}
-	if got := remoteChartLayer(t, wantRef); got != digest {
-		t.Errorf("chart layer %s, archive %s", got, digest)
+	if got := remoteChartLayer(t, wantRef); got != a.Digest {
+		t.Errorf("chart layer %s, archive %s", got, a.Digest)
 	}
 	if len(ensured) != 1 || ensured[0] != "charts/shapes" {
 		t.Errorf("EnsureRepository calls %v, want [charts/shapes]", ensured)
 	}
 	puts, uploads := reg.Count(registrytest.ManifestPut), reg.Count(registrytest.UploadStart)
 
-	again, err := PublishChart(ctx, path, "oci://"+reg.Host+"/charts", opts)
+	again, err := p.Publish(ctx, a, "oci://"+reg.Host+"/charts", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,14 +122,14 @@ func TestPublishChart(t *testing.T) {
 		t.Error("the skipped publish wrote to the registry")
 	}
 
-	changed, changedDigest := testPackShapes(t, t.TempDir(), func(f map[string]string) {
+	changed := testPackShapes(t, t.TempDir(), func(f map[string]string) {
 		f["values.yaml"] += "extra: true\n"
 	})
-	third, err := PublishChart(ctx, changed, "oci://"+reg.Host+"/charts", opts)
+	third, err := p.Publish(ctx, changed, "oci://"+reg.Host+"/charts", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if third.Skipped || remoteChartLayer(t, wantRef) != changedDigest {
+	if third.Skipped || remoteChartLayer(t, wantRef) != changed.Digest {
 		t.Errorf("changed chart: %+v, layer not replaced", third)
 	}
 
@@ -119,11 +139,14 @@ func TestPublishChart(t *testing.T) {
 
 	cancelled, cancel := context.WithCancel(ctx)
 	cancel()
-	if _, err := PublishChart(cancelled, changed, "oci://"+reg.Host+"/other", opts); err == nil {
+	if _, err := p.Publish(cancelled, changed, "oci://"+reg.Host+"/other", nil); err == nil {
 		t.Error("publish with a cancelled context succeeded")
 	}
-	if _, err := PublishChart(ctx, path, "https://"+reg.Host, opts); err == nil {
+	if _, err := p.Publish(ctx, a, "https://"+reg.Host, nil); err == nil {
 		t.Error("a destination without oci:// was accepted")
+	}
+	if _, err := p.Publish(ctx, ChartArchive{}, "oci://"+reg.Host+"/charts", nil); err == nil {
+		t.Error("publish of no archive succeeded")
 	}
 }
 
@@ -139,9 +162,10 @@ func (k hostKeychain) Resolve(r authn.Resource) (authn.Authenticator, error) {
 	return authn.Anonymous, nil
 }
 
-// TestPublishChartCredentials: credentials come from the keychain; without them a registry
-// that demands them refuses the push and the error says so without the secret.
-func TestPublishChartCredentials(t *testing.T) {
+// TestPublishCredentials: credentials come from the registry client's keychain; without
+// them a registry that demands them refuses the push and the error says so without the
+// secret.
+func TestPublishCredentials(t *testing.T) {
 	reg := registrytest.New(t)
 	const user, secret = "robot", "s3cret-password"
 	want := "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+secret))
@@ -153,27 +177,28 @@ func TestPublishChartCredentials(t *testing.T) {
 		w.WriteHeader(http.StatusUnauthorized)
 		return true
 	})
-	path, _ := testPackShapes(t, t.TempDir(), nil)
+	a := testPackShapes(t, t.TempDir(), nil)
 	ctx := context.Background()
-	sandboxes, _ := filepath.Glob(filepath.Join(os.TempDir(), "airgap-charts-helm-*"))
 
-	_, err := PublishChart(ctx, path, "oci://"+reg.Host+"/charts", PublishOptions{Insecure: true})
-	if err == nil {
+	anon := NewPublisher(PublishOptions{Registry: testRegistryClient(t, registry.ClientOptions{}, reg.Host)})
+	_, anonErr := anon.Publish(ctx, a, "oci://"+reg.Host+"/charts", nil)
+	if anonErr == nil {
 		t.Fatal("anonymous publish to a registry demanding credentials succeeded")
 	}
-	if msg := strings.ToLower(err.Error()); !strings.Contains(msg, "credential") && !strings.Contains(msg, "unauthorized") {
-		t.Errorf("error does not say the registry refused: %v", err)
+	if msg := strings.ToLower(anonErr.Error()); !strings.Contains(msg, "credential") && !strings.Contains(msg, "unauthorized") {
+		t.Errorf("error does not say the registry refused: %v", anonErr)
 	}
 	kc := hostKeychain{host: reg.Host, auth: &authn.Basic{Username: user, Password: secret}}
-	res, err := PublishChart(ctx, path, "oci://"+reg.Host+"/charts", PublishOptions{Insecure: true, Keychain: kc})
+	p := NewPublisher(PublishOptions{Registry: testRegistryClient(t, registry.ClientOptions{Keychains: []authn.Keychain{kc}}, reg.Host)})
+	res, err := p.Publish(ctx, a, "oci://"+reg.Host+"/charts", nil)
 	if err != nil {
 		t.Fatalf("publish with credentials: %v", err)
 	}
 	if res.Skipped || res.Ref != reg.Host+"/charts/shapes:0.1.0" {
 		t.Errorf("result %+v", res)
 	}
-	if after, _ := filepath.Glob(filepath.Join(os.TempDir(), "airgap-charts-helm-*")); len(after) != len(sandboxes) {
-		t.Errorf("Helm sandboxes left behind: %v", after)
+	if strings.Contains(anonErr.Error(), secret) {
+		t.Errorf("error holds the secret: %v", anonErr)
 	}
 }
 
@@ -186,32 +211,42 @@ func total(reg *registrytest.Registry) int {
 	return n
 }
 
-// TestPublisherCheck: a check costs one request: a manifest GET when the pushed manifest is
+// TestPublisherCheck: a check costs one request (besides the client's one pull-budget HEAD
+// of a host, before its first manifest GET): a manifest GET when the pushed manifest is
 // unknown, a HEAD when it is known (and matches); a tag holding another archive is not the
-// same, and Publish with that check pushes without asking again; an absent tag is absent.
+// same, and Publish with that check pushes without asking again: two blob uploads and one
+// manifest PUT; an absent tag is absent.
 func TestPublisherCheck(t *testing.T) {
 	reg := registrytest.New(t)
 	ctx := context.Background()
-	p := NewPublisher(PublishOptions{Insecure: true})
+	p := NewPublisher(PublishOptions{Registry: testRegistryClient(t, registry.ClientOptions{}, reg.Host)})
 	base := "oci://" + reg.Host + "/charts"
-	path, digest := testPackShapes(t, t.TempDir(), nil)
+	a := testPackShapes(t, t.TempDir(), nil)
 
 	reg.Reset()
-	absent, err := p.Check(ctx, path, base, "")
+	absent, err := p.Check(ctx, a, base, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if absent.Exists || absent.Same || absent.ArchiveDigest != digest || absent.Ref != reg.Host+"/charts/shapes:0.1.0" {
+	if absent.Exists || absent.Same || absent.ArchiveDigest != a.Digest || absent.Ref != reg.Host+"/charts/shapes:0.1.0" {
 		t.Errorf("check of an absent chart = %+v", absent)
 	}
-	if n := total(reg); n != 1 {
+	// The host's first manifest GET is preceded by the client's one pull-budget HEAD.
+	if n := total(reg); reg.Count(registrytest.ManifestGet) != 1 || n-reg.Count(registrytest.ManifestHead) != 1 || n > 2 {
 		t.Errorf("check of an absent chart sent %d requests: %v", n, reg.Counts())
 	}
-	pushed, err := p.Publish(ctx, path, base, &absent)
+	reg.Reset()
+	pushed, err := p.Publish(ctx, a, base, &absent)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if pushed.Skipped || remoteChartLayer(t, pushed.Ref) != digest {
+	// Per blob: an existence HEAD beside the upload start, then the upload; then the
+	// manifest. Nothing is read back.
+	want := map[registrytest.Kind]int{registrytest.BlobHead: 2, registrytest.UploadStart: 2, registrytest.UploadEnd: 2, registrytest.ManifestPut: 1}
+	if got := reg.Counts(); !sameCounts(got, want) {
+		t.Errorf("push sent %v, want %v", got, want)
+	}
+	if pushed.Skipped || remoteChartLayer(t, pushed.Ref) != a.Digest {
 		t.Fatalf("publish after an absent check = %+v", pushed)
 	}
 
@@ -221,7 +256,7 @@ func TestPublisherCheck(t *testing.T) {
 		kind  registrytest.Kind
 	}{{"unknown manifest", "", registrytest.ManifestGet}, {"known manifest", pushed.Digest, registrytest.ManifestHead}} {
 		reg.Reset()
-		c, err := p.Check(ctx, path, base, tc.known)
+		c, err := p.Check(ctx, a, base, tc.known)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -233,7 +268,7 @@ func TestPublisherCheck(t *testing.T) {
 		}
 	}
 
-	changed, changedDigest := testPackShapes(t, t.TempDir(), func(f map[string]string) { f["values.yaml"] += "extra: true\n" })
+	changed := testPackShapes(t, t.TempDir(), func(f map[string]string) { f["values.yaml"] += "extra: true\n" })
 	reg.Reset()
 	// A known manifest that the tag no longer holds: the HEAD differs, one GET compares.
 	c, err := p.Check(ctx, changed, base, "sha256:"+strings.Repeat("0", 64))
@@ -251,16 +286,28 @@ func TestPublisherCheck(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Helm's push reads back the manifest it put by digest; the tag is never read again.
-	for _, q := range reg.Requests() {
-		if q.Kind == registrytest.ManifestGet && strings.HasSuffix(q.Path, "/manifests/0.1.0") {
-			t.Errorf("publish with a check read the tag again: %+v", q)
-		}
+	if n := reg.Count(registrytest.ManifestGet) + reg.Count(registrytest.ManifestHead); n != 0 {
+		t.Errorf("publish with a check read the tag again: %v", reg.Counts())
 	}
-	if res.Skipped || remoteChartLayer(t, res.Ref) != changedDigest {
+	if res.Skipped || remoteChartLayer(t, res.Ref) != changed.Digest {
 		t.Errorf("publish of the changed archive = %+v", res)
 	}
-	if _, err := p.Check(ctx, filepath.Join(t.TempDir(), "missing.tgz"), base, ""); err == nil {
-		t.Error("check of a missing archive succeeded")
+	if _, err := p.Check(ctx, ChartArchive{Path: "missing.tgz"}, base, ""); err == nil {
+		t.Error("check of no archive succeeded")
 	}
+}
+
+// sameCounts compares request counts by kind, absent kinds being zero.
+func sameCounts(got, want map[registrytest.Kind]int) bool {
+	for k, n := range got {
+		if want[k] != n {
+			return false
+		}
+	}
+	for k, n := range want {
+		if got[k] != n {
+			return false
+		}
+	}
+	return true
 }

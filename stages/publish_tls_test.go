@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/airgap-charts/airgap-charts/registry"
 	"github.com/airgap-charts/airgap-charts/registry/registrytest"
@@ -15,8 +14,7 @@ import (
 // HTTP (which it would refuse); a plain-HTTP insecure destination still gets it in plain
 // HTTP: --insecure-registry means the same for charts as for images.
 func TestPublishToInsecureHostUsesTLSWhenItSpeaksIt(t *testing.T) {
-	t.Setenv("DOCKER_CONFIG", t.TempDir())
-	path, _ := testPackShapes(t, t.TempDir(), nil)
+	a := testPackShapes(t, t.TempDir(), nil)
 	ctx := context.Background()
 	for _, tc := range []struct {
 		name string
@@ -25,13 +23,8 @@ func TestPublishToInsecureHostUsesTLSWhenItSpeaksIt(t *testing.T) {
 		{"tls", registrytest.New(t, registrytest.WithTLS())},
 		{"plain", registrytest.New(t)},
 	} {
-		c, err := registry.NewClient(registry.ClientOptions{Insecure: []string{tc.reg.Host}, SpoolDir: t.TempDir()})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		p := NewPublisher(PublishOptions{Insecure: true, Scheme: c.Scheme, Transport: c.Transport()})
-		res, err := p.Publish(ctx, path, "oci://"+tc.reg.Host+"/charts", nil)
+		p := NewPublisher(PublishOptions{Registry: testRegistryClient(t, registry.ClientOptions{}, tc.reg.Host)})
+		res, err := p.Publish(ctx, a, "oci://"+tc.reg.Host+"/charts", nil)
 		if err != nil {
 			t.Fatalf("%s: %v", tc.name, err)
 		}
@@ -44,7 +37,6 @@ func TestPublishToInsecureHostUsesTLSWhenItSpeaksIt(t *testing.T) {
 // A chart upload that draws a 503 (on the blob upload and on the manifest PUT) is sent
 // again by the shared transport, as image uploads are.
 func TestPublishRetries5xxOnUploads(t *testing.T) {
-	t.Setenv("DOCKER_CONFIG", t.TempDir())
 	reg := registrytest.New(t)
 	var failed = map[registrytest.Kind]bool{}
 	var mu sync.Mutex
@@ -62,14 +54,9 @@ func TestPublishRetries5xxOnUploads(t *testing.T) {
 		w.WriteHeader(http.StatusServiceUnavailable)
 		return true
 	})
-	c, err := registry.NewClient(registry.ClientOptions{Insecure: []string{reg.Host}, SpoolDir: t.TempDir(), RetryBackoff: time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	path, _ := testPackShapes(t, t.TempDir(), nil)
-	p := NewPublisher(PublishOptions{Insecure: true, Scheme: c.Scheme, Transport: c.Transport()})
-	if _, err := p.Publish(context.Background(), path, "oci://"+reg.Host+"/charts", nil); err != nil {
+	p := NewPublisher(PublishOptions{Registry: testRegistryClient(t, registry.ClientOptions{}, reg.Host)})
+	a := testPackShapes(t, t.TempDir(), nil)
+	if _, err := p.Publish(context.Background(), a, "oci://"+reg.Host+"/charts", nil); err != nil {
 		t.Fatalf("publish through 503s: %v", err)
 	}
 	mu.Lock()

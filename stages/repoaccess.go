@@ -9,33 +9,28 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/google/go-containerregistry/pkg/authn"
-	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/airgap-charts/airgap-charts/registry"
 )
 
 // repoAccess is how the resolver and the fetcher reach chart repositories: repository
 // mirrors, one HTTP client for verified hosts and one for insecure ones, per-repository
-// basic auth for HTTP repositories and the keychain for OCI ones.
+// basic auth for HTTP repositories, and the run's registry client for OCI ones.
 type repoAccess struct {
 	mirrors     map[string]string
 	insecure    func(host string) bool
-	keychain    authn.Keychain
+	oci         *registry.Client
 	credentials func(repoURL string) (user, pass string, ok bool)
 	secure      *http.Client
 	unverified  *http.Client
 }
 
 func newRepoAccess(client *http.Client, mirrors map[string]string, insecure func(string) bool,
-	kc authn.Keychain, creds func(string) (string, string, bool)) (*repoAccess, error) {
+	oci *registry.Client, creds func(string) (string, string, bool)) (*repoAccess, error) {
 	if client == nil {
 		client = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
 	}
 	if insecure == nil {
 		insecure = func(string) bool { return false }
-	}
-	if kc == nil {
-		kc = authn.NewMultiKeychain() // anonymous: never the user's Docker config or OS keyring
 	}
 	if creds == nil {
 		creds = func(string) (string, string, bool) { return "", "", false }
@@ -60,7 +55,7 @@ func newRepoAccess(client *http.Client, mirrors map[string]string, insecure func
 		}
 		clean[strings.TrimRight(from, "/")] = strings.TrimRight(to, "/")
 	}
-	return &repoAccess{mirrors: clean, insecure: insecure, keychain: kc, credentials: creds,
+	return &repoAccess{mirrors: clean, insecure: insecure, oci: oci, credentials: creds,
 		secure: client, unverified: unverified}, nil
 }
 
@@ -165,21 +160,12 @@ func redact(raw string) string {
 	return redactURL(u)
 }
 
-// ociOptions are the go-containerregistry options for a registry host.
-func (a *repoAccess) ociOptions(ctx context.Context, host string) []remote.Option {
-	t := transportOf(a.secure)
-	if a.insecure(host) {
-		t = transportOf(a.unverified)
+// ociClient is the registry client for OCI chart repositories.
+func (a *repoAccess) ociClient() (*registry.Client, error) {
+	if a.oci == nil {
+		return nil, fmt.Errorf("no registry client for OCI chart repositories")
 	}
-	return []remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(a.keychain), remote.WithTransport(t)}
-}
-
-// ociNameOptions make references to insecure hosts use plain HTTP.
-func (a *repoAccess) ociNameOptions(host string) []name.Option {
-	if a.insecure(host) {
-		return []name.Option{name.Insecure}
-	}
-	return nil
+	return a.oci, nil
 }
 
 // splitOCI turns oci://host/path into host and path.

@@ -6,17 +6,13 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 
-	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"helm.sh/helm/v3/pkg/chart"
-	"helm.sh/helm/v3/pkg/repo"
 	"sigs.k8s.io/yaml"
+
+	"github.com/airgap-charts/airgap-charts/registry"
 )
 
 // maxIndexBytes bounds an index.yaml download (the largest public indexes are tens of MiB).
@@ -24,7 +20,7 @@ const maxIndexBytes = 256 << 20
 
 // ResolverOptions configures a Resolver. Every field may be left zero.
 type ResolverOptions struct {
-	// HTTPClient reaches HTTP chart repositories and OCI registries; nil: a client with
+	// HTTPClient reaches HTTP chart repositories; nil: a client with
 	// http.DefaultTransport's settings.
 	HTTPClient *http.Client
 	// RepoMirrors rewrites repository URLs (addons and dependencies alike): the longest
@@ -33,14 +29,12 @@ type ResolverOptions struct {
 	// Insecure says which hosts (host[:port]) are reached over plain HTTP (OCI) or without
 	// TLS verification (HTTPS); nil: none.
 	Insecure func(host string) bool
-	// Keychain authenticates to OCI registries; nil: anonymous.
-	Keychain authn.Keychain
+	// Registry reaches OCI chart repositories (the run's registry client: its
+	// authentication, per-host limits and retries); nil: OCI repositories fail to resolve.
+	Registry *registry.Client
 	// Credentials gives basic-auth credentials for an HTTP chart repository URL (the mirror
 	// contacted is asked first, then the repository the chart names); nil: none.
 	Credentials func(repoURL string) (user, pass string, ok bool)
-	// SandboxDir is the run's Helm sandbox (HelmSandbox.Dir): each index.yaml fetched is
-	// kept in its repository cache for inspection. Empty: indexes are kept in memory only.
-	SandboxDir string
 }
 
 // ResolveOptions says which versions a chart may resolve to.
@@ -74,20 +68,19 @@ func (rc ResolvedChart) IsOCI() bool { return rc.OCIRef != "" }
 // concurrent first requests for the same one wait for a single fetch. A failed fetch is
 // forgotten so a later caller tries again. Safe for concurrent use.
 type Resolver struct {
-	access  *repoAccess
-	sandbox string
+	access *repoAccess
 
-	indexes runMemo[*repo.IndexFile] // by repository URL
-	tags    runMemo[[]string]        // by OCI repository
+	indexes runMemo[*chartIndex] // by repository URL
+	tags    runMemo[[]string]    // by OCI repository
 }
 
 // NewResolver builds a Resolver.
 func NewResolver(opts ResolverOptions) (*Resolver, error) {
-	a, err := newRepoAccess(opts.HTTPClient, opts.RepoMirrors, opts.Insecure, opts.Keychain, opts.Credentials)
+	a, err := newRepoAccess(opts.HTTPClient, opts.RepoMirrors, opts.Insecure, opts.Registry, opts.Credentials)
 	if err != nil {
 		return nil, err
 	}
-	return &Resolver{access: a, sandbox: opts.SandboxDir}, nil
+	return &Resolver{access: a}, nil
 }
 
 // Resolve picks the version of ref to mirror. Errors name the chart and the repository.
@@ -119,7 +112,7 @@ func (r *Resolver) Resolve(ctx context.Context, ref ChartRef, opts ResolveOption
 	if err != nil {
 		return ResolvedChart{}, fmt.Errorf("chart %q in repository %s: %w", ref.Name, redact(repoURL), err)
 	}
-	var cv *repo.ChartVersion
+	var cv *indexEntry
 	for _, e := range entries {
 		if e.Version == v {
 			cv = e
@@ -131,7 +124,7 @@ func (r *Resolver) Resolve(ctx context.Context, ref ChartRef, opts ResolveOption
 	}
 	rc := ResolvedChart{Ref: ref, Version: v, Repository: repoURL, Digest: strings.TrimPrefix(cv.Digest, "sha256:")}
 	for _, u := range cv.URLs {
-		abs, err := repo.ResolveReferenceURL(repoURL, u)
+		abs, err := resolveReferenceURL(repoURL, u)
 		if err != nil {
 			return ResolvedChart{}, fmt.Errorf("chart %q %s in repository %s: archive URL %q: %w", ref.Name, v, redact(repoURL), u, err)
 		}
@@ -141,13 +134,13 @@ func (r *Resolver) Resolve(ctx context.Context, ref ChartRef, opts ResolveOption
 }
 
 // index returns the repository's index, fetching it at most once per run.
-func (r *Resolver) index(ctx context.Context, repoURL, origURL string) (*repo.IndexFile, error) {
-	return r.indexes.get(ctx, repoURL, func(ctx context.Context) (*repo.IndexFile, error) {
+func (r *Resolver) index(ctx context.Context, repoURL, origURL string) (*chartIndex, error) {
+	return r.indexes.get(ctx, repoURL, func(ctx context.Context) (*chartIndex, error) {
 		return r.fetchIndex(ctx, repoURL, origURL)
 	})
 }
 
-func (r *Resolver) fetchIndex(ctx context.Context, repoURL, origURL string) (*repo.IndexFile, error) {
+func (r *Resolver) fetchIndex(ctx context.Context, repoURL, origURL string) (*chartIndex, error) {
 	body, err := r.access.get(ctx, repoURL+"/index.yaml", repoURL, origURL, maxIndexBytes)
 	if err != nil {
 		return nil, fmt.Errorf("repository %s: cannot fetch index.yaml: %w", redact(repoURL), err)
@@ -164,30 +157,18 @@ func (r *Resolver) fetchIndex(ctx context.Context, repoURL, origURL string) (*re
 	if err != nil {
 		return nil, fmt.Errorf("repository %s: index.yaml is malformed: %w", redact(repoURL), err)
 	}
-	if r.sandbox != "" {
-		_ = r.keepIndex(repoURL, data) // a copy for inspection only; failing to write it changes nothing
-	}
 	return idx, nil
 }
 
 var unsafeFileChars = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
 
-func (r *Resolver) keepIndex(repoURL string, data []byte) error {
-	dir := filepath.Join(r.sandbox, "repository")
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
-	name := unsafeFileChars.ReplaceAllString(strings.TrimPrefix(strings.TrimPrefix(repoURL, "https://"), "http://"), "_")
-	return os.WriteFile(filepath.Join(dir, name+"-index.yaml"), data, 0o600)
-}
-
 // parseIndex reads index.yaml as Helm does (YAML or JSON, invalid entries skipped, newest
 // first) without Helm's logging.
-func parseIndex(data []byte) (*repo.IndexFile, error) {
+func parseIndex(data []byte) (*chartIndex, error) {
 	if len(strings.TrimSpace(string(data))) == 0 {
 		return nil, fmt.Errorf("empty file")
 	}
-	idx := &repo.IndexFile{}
+	idx := &chartIndex{}
 	var err error
 	if json.Valid(data) {
 		err = json.Unmarshal(data, idx)
@@ -206,14 +187,11 @@ func parseIndex(data []byte) (*repo.IndexFile, error) {
 			if cv == nil || cv.Version == "" {
 				continue
 			}
-			if cv.Metadata == nil {
-				cv.Metadata = &chart.Metadata{}
-			}
 			kept = append(kept, cv)
 		}
 		idx.Entries[name] = kept
 	}
-	idx.SortEntries()
+	idx.sortEntries()
 	return idx, nil
 }
 
@@ -225,13 +203,13 @@ func (r *Resolver) resolveOCI(ctx context.Context, ref ChartRef, repoURL string,
 	}
 	full := strings.Trim(strings.Join([]string{repoPath, strings.Trim(ref.OCINamespace, "/"), ref.Name}, "/"), "/")
 	full = strings.ReplaceAll(full, "//", "/")
-	repository, err := name.NewRepository(host+"/"+full, r.access.ociNameOptions(host)...)
+	repository, err := name.NewRepository(host + "/" + full)
 	if err != nil {
 		return ResolvedChart{}, fmt.Errorf("chart %q in %s: %w", ref.Name, redact(repoURL), err)
 	}
 	tags, err := r.ociTags(ctx, repository)
 	if err != nil {
-		return ResolvedChart{}, fmt.Errorf("chart %q: cannot list tags of OCI repository %s: %w", ref.Name, repository, err)
+		return ResolvedChart{}, fmt.Errorf("chart %q: %w", ref.Name, err)
 	}
 	versions := make([]string, 0, len(tags))
 	for _, t := range tags {
@@ -248,6 +226,10 @@ func (r *Resolver) resolveOCI(ctx context.Context, ref ChartRef, repoURL string,
 // ociTags lists the tags of an OCI chart repository, at most once per run.
 func (r *Resolver) ociTags(ctx context.Context, repository name.Repository) ([]string, error) {
 	return r.tags.get(ctx, repository.String(), func(ctx context.Context) ([]string, error) {
-		return remote.List(repository, r.access.ociOptions(ctx, repository.RegistryStr())...)
+		oci, err := r.access.ociClient()
+		if err != nil {
+			return nil, err
+		}
+		return oci.ListTags(ctx, registry.ImageRef{Registry: repository.RegistryStr(), Repository: repository.RepositoryStr()})
 	})
 }

@@ -117,10 +117,11 @@ func TestRewriteCorpus(t *testing.T) {
 			if res.Probed {
 				probed++
 			}
-			path, _, err := PackageChart(res.Chart, t.TempDir())
+			a, err := PackageChart(res.Chart, t.TempDir())
 			if err != nil {
 				t.Fatal(err)
 			}
+			path := a.Path
 			packaged, err := loader.Load(path)
 			if err != nil {
 				t.Fatalf("load the package: %v", err)

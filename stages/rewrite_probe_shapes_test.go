@@ -396,10 +396,11 @@ func TestRewriteProbeShapes(t *testing.T) {
 // them the rewrite overrides), and the original chart with the consumer overrides.
 func checkBothRendersPrivate(t *testing.T, res *RewriteResult, files map[string]string, values map[string]any, mappings []ImageMapping) {
 	t.Helper()
-	path, _, err := PackageChart(res.Chart, t.TempDir())
+	a, err := PackageChart(res.Chart, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
+	path := a.Path
 	packaged, err := loader.Load(path)
 	if err != nil {
 		t.Fatal(err)

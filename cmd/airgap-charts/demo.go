@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
 	"embed"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -17,7 +19,6 @@ import (
 	"go.uber.org/zap"
 	"helm.sh/helm/v3/pkg/chart/loader"
 	"helm.sh/helm/v3/pkg/chartutil"
-	"helm.sh/helm/v3/pkg/repo"
 	"sigs.k8s.io/yaml"
 
 	"github.com/airgap-charts/airgap-charts/config"
@@ -104,11 +105,14 @@ func startDemo(ctx context.Context) (_ *demoWorld, err error) {
 	}
 	w.charts = httptest.NewServer(http.FileServer(http.Dir(repoDir)))
 
+	index := map[string][]demoIndexEntry{}
 	for _, c := range demoCharts {
-		dir, version, err := w.packageChart(c, repoDir)
+		dir, entry, err := w.packageChart(c, repoDir)
 		if err != nil {
 			return nil, fmt.Errorf("demo chart %s: %w", c, err)
 		}
+		version := entry.Version
+		index[c] = append(index[c], entry)
 		w.srcDirs[c] = dir
 		values, err := demoValues(c)
 		if err != nil {
@@ -130,11 +134,11 @@ func startDemo(ctx context.Context) (_ *demoWorld, err error) {
 			w.mirrors[ref.Registry] = w.src.Host + "/" + ref.Registry
 		}
 	}
-	idx, err := repo.IndexDirectory(repoDir, w.charts.URL)
+	idx, err := yaml.Marshal(map[string]any{"apiVersion": "v1", "entries": index})
 	if err != nil {
 		return nil, fmt.Errorf("demo index: %w", err)
 	}
-	if err := idx.WriteFile(filepath.Join(repoDir, "index.yaml"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(repoDir, "index.yaml"), idx, 0o644); err != nil {
 		return nil, fmt.Errorf("demo index: %w", err)
 	}
 	w.out = filepath.Join(w.work, "helm-charts")
@@ -174,24 +178,40 @@ func (w *demoWorld) Close() {
 }
 
 // packageChart unpacks the embedded chart name into the work directory and packages it
-// into repoDir; it returns the unpacked directory and the chart version.
-func (w *demoWorld) packageChart(name, repoDir string) (string, string, error) {
+// into repoDir; it returns the unpacked directory and the archive's index entry.
+func (w *demoWorld) packageChart(name, repoDir string) (string, demoIndexEntry, error) {
 	dir := filepath.Join(w.work, "src", name)
 	sub, err := fs.Sub(demoData, "demodata/"+name)
 	if err != nil {
-		return "", "", err
+		return "", demoIndexEntry{}, err
 	}
 	if err := os.CopyFS(dir, sub); err != nil {
-		return "", "", err
+		return "", demoIndexEntry{}, err
 	}
 	ch, err := loader.LoadDir(dir)
 	if err != nil {
-		return "", "", err
+		return "", demoIndexEntry{}, err
 	}
-	if _, err := chartutil.Save(ch, repoDir); err != nil {
-		return "", "", err
+	path, err := chartutil.Save(ch, repoDir)
+	if err != nil {
+		return "", demoIndexEntry{}, err
 	}
-	return dir, ch.Metadata.Version, nil
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return "", demoIndexEntry{}, err
+	}
+	sum := sha256.Sum256(data)
+	return dir, demoIndexEntry{APIVersion: ch.Metadata.APIVersion, Name: ch.Name(), Version: ch.Metadata.Version,
+		URLs: []string{w.charts.URL + "/" + filepath.Base(path)}, Digest: hex.EncodeToString(sum[:])}, nil
+}
+
+// demoIndexEntry is one chart version of the demo repository's index.yaml.
+type demoIndexEntry struct {
+	APIVersion string   `json:"apiVersion"`
+	Name       string   `json:"name"`
+	Version    string   `json:"version"`
+	URLs       []string `json:"urls"`
+	Digest     string   `json:"digest"`
 }
 
 func demoValues(name string) (map[string]any, error) {
