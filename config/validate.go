@@ -82,6 +82,17 @@ func checkAddon(a *Addon, pos Position, valuePos map[string]Position, label stri
 	if msg := CheckVersion(a.Version); msg != "" {
 		return inputErrorf(at("version"), "%s: %s", label, msg)
 	}
+	if msg := CheckRelease(a.Release); msg != "" {
+		return inputErrorf(at("release"), "%s: %s", label, msg)
+	}
+	if a.Namespace != "" {
+		if msg := CheckNamespace(a.Namespace); msg != "" {
+			return inputErrorf(at("namespace"), "%s: %s", label, msg)
+		}
+	}
+	if msg := CheckRepositoryPath("oci_namespace", a.OCINamespace); msg != "" {
+		return inputErrorf(at("oci_namespace"), "%s: %s", label, msg)
+	}
 	return nil
 }
 

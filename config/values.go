@@ -207,11 +207,17 @@ func (d *discovery) add(item *yaml.Node, index int, ctx appContext) error {
 		return inputErrorf(r.errPos, "%s: %s", label, r.err)
 	}
 	a.OCINamespace, a.Chart = splitChartPath(a.Chart)
+	if p, ok := r.pos["chart"]; ok && a.OCINamespace != "" {
+		r.pos["oci_namespace"] = p // split off a chart path such as grafana/loki
+	}
 	if a.OCINamespace == "" {
 		a.OCINamespace = strings.Trim(explicitNS, "/")
 	}
 	if a.Release == "" {
 		a.Release = a.Chart
+		if p, ok := r.pos["chart"]; ok {
+			r.pos["release"] = p // the release is the chart's name
+		}
 	}
 	values, err := d.addonValues(m, label)
 	if err != nil {
