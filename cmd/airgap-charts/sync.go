@@ -192,6 +192,14 @@ func (c *syncCmd) options(env func(string) string) (engine.Options, config.Mode,
 	if c.RequestTimeout <= 0 || c.StallTimeout <= 0 {
 		return o, "", usagef("--request-timeout and --stall-timeout must be above 0")
 	}
+	if msg := config.CheckRepositoryPath("--target-prefix", strings.Trim(c.TargetPrefix, "/")); msg != "" {
+		return o, "", usagef("%s", msg)
+	}
+	if c.Report != "" {
+		if err := checkReportPath(c.Report); err != nil {
+			return o, "", err
+		}
+	}
 	if c.Retries < 0 {
 		return o, "", usagef("--retries must be 0 or more, not %d", c.Retries)
 	}
