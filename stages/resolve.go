@@ -2,7 +2,6 @@ package stages
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -14,9 +13,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"helm.sh/helm/v3/pkg/chart"
 	"helm.sh/helm/v3/pkg/repo"
-	"sigs.k8s.io/yaml"
 )
 
 // maxIndexBytes bounds an index.yaml download (the largest public indexes are tens of MiB).
@@ -77,7 +74,7 @@ type Resolver struct {
 	access  *repoAccess
 	sandbox string
 
-	indexes runMemo[*repo.IndexFile] // by repository URL
+	indexes runMemo[*chartIndex] // by repository URL
 	tags    runMemo[[]string]        // by OCI repository
 }
 
@@ -119,10 +116,10 @@ func (r *Resolver) Resolve(ctx context.Context, ref ChartRef, opts ResolveOption
 	if err != nil {
 		return ResolvedChart{}, fmt.Errorf("chart %q in repository %s: %w", ref.Name, redact(repoURL), err)
 	}
-	var cv *repo.ChartVersion
-	for _, e := range entries {
-		if e.Version == v {
-			cv = e
+	var cv *indexEntry
+	for i := range entries {
+		if entries[i].Version == v {
+			cv = &entries[i]
 			break
 		}
 	}
@@ -141,13 +138,13 @@ func (r *Resolver) Resolve(ctx context.Context, ref ChartRef, opts ResolveOption
 }
 
 // index returns the repository's index, fetching it at most once per run.
-func (r *Resolver) index(ctx context.Context, repoURL, origURL string) (*repo.IndexFile, error) {
-	return r.indexes.get(ctx, repoURL, func(ctx context.Context) (*repo.IndexFile, error) {
+func (r *Resolver) index(ctx context.Context, repoURL, origURL string) (*chartIndex, error) {
+	return r.indexes.get(ctx, repoURL, func(ctx context.Context) (*chartIndex, error) {
 		return r.fetchIndex(ctx, repoURL, origURL)
 	})
 }
 
-func (r *Resolver) fetchIndex(ctx context.Context, repoURL, origURL string) (*repo.IndexFile, error) {
+func (r *Resolver) fetchIndex(ctx context.Context, repoURL, origURL string) (*chartIndex, error) {
 	body, err := r.access.get(ctx, repoURL+"/index.yaml", repoURL, origURL, maxIndexBytes)
 	if err != nil {
 		return nil, fmt.Errorf("repository %s: cannot fetch index.yaml: %w", redact(repoURL), err)
@@ -179,42 +176,6 @@ func (r *Resolver) keepIndex(repoURL string, data []byte) error {
 	}
 	name := unsafeFileChars.ReplaceAllString(strings.TrimPrefix(strings.TrimPrefix(repoURL, "https://"), "http://"), "_")
 	return os.WriteFile(filepath.Join(dir, name+"-index.yaml"), data, 0o600)
-}
-
-// parseIndex reads index.yaml as Helm does (YAML or JSON, invalid entries skipped, newest
-// first) without Helm's logging.
-func parseIndex(data []byte) (*repo.IndexFile, error) {
-	if len(strings.TrimSpace(string(data))) == 0 {
-		return nil, fmt.Errorf("empty file")
-	}
-	idx := &repo.IndexFile{}
-	var err error
-	if json.Valid(data) {
-		err = json.Unmarshal(data, idx)
-	} else {
-		err = yaml.Unmarshal(data, idx)
-	}
-	if err != nil {
-		return nil, err
-	}
-	if idx.APIVersion == "" {
-		return nil, fmt.Errorf("no apiVersion (is this a chart repository index?)")
-	}
-	for name, cvs := range idx.Entries {
-		kept := cvs[:0]
-		for _, cv := range cvs {
-			if cv == nil || cv.Version == "" {
-				continue
-			}
-			if cv.Metadata == nil {
-				cv.Metadata = &chart.Metadata{}
-			}
-			kept = append(kept, cv)
-		}
-		idx.Entries[name] = kept
-	}
-	idx.SortEntries()
-	return idx, nil
 }
 
 // resolveOCI lists the tags of oci://host/path[/namespace]/chart once per run.
