@@ -75,7 +75,7 @@ type Resolver struct {
 	sandbox string
 
 	indexes runMemo[*chartIndex] // by repository URL
-	tags    runMemo[[]string]        // by OCI repository
+	tags    runMemo[[]string]    // by OCI repository
 }
 
 // NewResolver builds a Resolver.
