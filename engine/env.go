@@ -31,6 +31,7 @@ type runEnv struct {
 	resolver  *stages.Resolver
 	fetcher   *stages.Fetcher
 	sandbox   string
+	tmp       *runDir
 	progress  *progressTracker
 	// publishes bounds chart checks and pushes: network waits, so as many at once as image
 	// copies (or chart stages, when more). It is not the chart-stage semaphore: a publish
@@ -47,11 +48,22 @@ func newRunEnv(ctx context.Context, opts Options, log *zap.Logger) (*runEnv, err
 	env := &runEnv{opts: opts, log: log, progress: newProgressTracker(opts.Progress),
 		publishes: semaphore.NewWeighted(int64(max(opts.ChartConcurrency, opts.Concurrency, 1))),
 		groups:    newChartGroups(opts.Addons), cache: newRunCache(opts.OutputDir, log)}
-	sandbox, err := os.MkdirTemp("", "airgap-charts-helm-")
+	tmp, err := newRunDir(opts.TempDir, log)
 	if err != nil {
+		return nil, err
+	}
+	env.tmp = tmp
+	sandbox, err := tmp.sub("helm")
+	if err != nil {
+		env.close()
 		return nil, fmt.Errorf("helm sandbox: %w", err)
 	}
 	env.sandbox = sandbox
+	spool, err := tmp.sub("spool")
+	if err != nil {
+		env.close()
+		return nil, err
+	}
 
 	var extraKeychains []authn.Keychain
 	var destLimits []registry.HostRate
@@ -105,6 +117,7 @@ func newRunEnv(ctx context.Context, opts Options, log *zap.Logger) (*runEnv, err
 		PublicECRPassword:  opts.PublicECRPassword,
 		PrivateECRPassword: opts.PrivateECRPassword,
 		Logger:             log,
+		SpoolDir:           spool,
 	})
 	if err != nil {
 		env.close()
@@ -129,6 +142,7 @@ func newRunEnv(ctx context.Context, opts Options, log *zap.Logger) (*runEnv, err
 		Transport:        env.client.Transport(),
 		Keychain:         env.client.Keychain(),
 		EnsureRepository: ensure,
+		TempDir:          tmp.path,
 	})
 
 	httpClient := env.client.HTTPClient()
@@ -162,9 +176,7 @@ func (e *runEnv) close() {
 	if e.client != nil {
 		_ = e.client.Close()
 	}
-	if e.sandbox != "" {
-		_ = os.RemoveAll(e.sandbox)
-	}
+	e.tmp.close()
 }
 
 // wantsECR decides the destination kind: ECR for --target-kind ecr, for an ECR host, or

@@ -38,6 +38,8 @@ type PublishOptions struct {
 	// EnsureRepository makes the repository ("ns/chart") exist before a push, for
 	// registries that do not create repositories on push (ECR); nil skips it.
 	EnsureRepository func(ctx context.Context, repository string) error
+	// TempDir is where a push keeps Helm's client state while it runs; empty: os.TempDir().
+	TempDir string
 }
 
 // PublishResult says where a chart was published.
@@ -251,7 +253,7 @@ func (p *Publisher) Publish(ctx context.Context, archivePath, ociBase string, ch
 	if err := ctx.Err(); err != nil {
 		return fail(err)
 	}
-	sandbox, err := os.MkdirTemp("", "airgap-charts-helm-*")
+	sandbox, err := os.MkdirTemp(p.opts.TempDir, "airgap-charts-helm-*")
 	if err != nil {
 		return fail(err)
 	}
