@@ -35,7 +35,7 @@ func Run(ctx context.Context, opts Options, log *zap.Logger) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer lock.Close()
+	defer lock.release()
 	env, err := newRunEnv(ctx, opts, log)
 	if err != nil {
 		return nil, err

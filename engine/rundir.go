@@ -131,29 +131,50 @@ func removeIfDead(p string) bool {
 }
 
 // outputLockName is the lock file of an output directory: one run at a time writes there.
+// The run holding it removes it when it ends.
 const outputLockName = ".airgap-charts.lock"
 
-// lockOutputDir takes the output directory's lock, refusing when another run holds it.
-// The lock goes with the returned file (closed at the end of the run, or by the kernel
-// when the process dies).
-func lockOutputDir(dir string) (*os.File, error) {
+// outputLock is a held output directory lock.
+type outputLock struct {
+	f    *os.File
+	path string
+}
+
+// lockOutputDir takes the output directory's lock, refusing when another run holds it. The
+// kernel lets the lock go if the process dies.
+func lockOutputDir(dir string) (*outputLock, error) {
 	p := filepath.Join(dir, outputLockName)
-	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("output dir %s: %w", dir, err)
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		holder := readPID(f)
-		f.Close()
-		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, fmt.Errorf("output dir %s is in use by another airgap-charts run%s: wait for it to finish, or give this run another --output-dir", dir, holder)
+	for {
+		f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE, 0o644)
+		if err != nil {
+			return nil, fmt.Errorf("output dir %s: %w", dir, err)
 		}
-		return nil, fmt.Errorf("output dir %s: lock %s: %w", dir, p, err)
+		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+			holder := readPID(f)
+			f.Close()
+			if errors.Is(err, syscall.EWOULDBLOCK) {
+				return nil, fmt.Errorf("output dir %s is in use by another airgap-charts run%s: wait for it to finish, or give this run another --output-dir", dir, holder)
+			}
+			return nil, fmt.Errorf("output dir %s: lock %s: %w", dir, p, err)
+		}
+		// The run that held the lock removes the file as it ends: the lock is ours only if
+		// the file locked is still the one at p.
+		held, errF := f.Stat()
+		now, errP := os.Stat(p)
+		if errF == nil && errP == nil && os.SameFile(held, now) {
+			if err := f.Truncate(0); err == nil {
+				_, _ = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+			}
+			return &outputLock{f: f, path: p}, nil
+		}
+		f.Close()
 	}
-	if err := f.Truncate(0); err == nil {
-		_, _ = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
-	}
-	return f, nil
+}
+
+// release removes the lock file, then lets the lock go.
+func (l *outputLock) release() {
+	_ = os.Remove(l.path)
+	_ = l.f.Close()
 }
 
 // readPID describes the process a lock file names, or "".

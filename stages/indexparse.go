@@ -1,9 +1,11 @@
 package stages
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"regexp"
 
 	"go.yaml.in/yaml/v3"
@@ -33,30 +35,29 @@ type indexEntry struct {
 	Digest  string   `json:"digest" yaml:"digest"`
 }
 
-// parseIndex reads index.yaml (YAML or JSON) as Helm does, entries without a version
-// skipped, at a cost bounded by what is kept rather than by the size of the file: JSON is
-// decoded straight into what is kept, and YAML in Helm's block layout is parsed one chart
-// version at a time. Other YAML layouts are parsed whole, up to maxWholeIndexBytes.
-func parseIndex(data []byte) (*chartIndex, error) {
-	if len(bytes.TrimSpace(data)) == 0 {
+// maxJSONIndexBytes is the largest JSON index read: JSON is read whole, then decoded into
+// what is kept at about its own size.
+const maxJSONIndexBytes = 64 << 20
+
+// parseIndex reads index.yaml (YAML or JSON) from r as Helm does, entries without a
+// version skipped, at a cost bounded by what is kept rather than by the size of the file.
+// YAML in Helm's block layout is read line by line, each chart version parsed alone and
+// only its version, URLs and digest kept; JSON (up to maxJSONIndexBytes) and other YAML
+// layouts (up to maxWholeIndexBytes) are read whole.
+func parseIndex(r io.Reader) (*chartIndex, error) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	first, err := firstNonSpace(br)
+	if err == io.EOF {
 		return nil, fmt.Errorf("empty file")
 	}
+	if err != nil {
+		return nil, err
+	}
 	var idx *chartIndex
-	var err error
-	switch {
-	case json.Valid(data):
-		idx = &chartIndex{}
-		err = json.Unmarshal(data, idx)
-	default:
-		idx, err = parseIndexInParts(data)
-		if err == errIndexLayout {
-			if len(data) > maxWholeIndexBytes {
-				return nil, fmt.Errorf("index of %d MiB is not in the block layout Helm writes (one chart per key, one version per list item), "+
-					"and at most %d MiB of index can be read in one piece", len(data)>>20, maxWholeIndexBytes>>20)
-			}
-			idx = &chartIndex{}
-			err = yaml.Unmarshal(data, idx)
-		}
+	if first == '{' {
+		idx, err = parseWholeIndex(nil, br, maxJSONIndexBytes)
+	} else {
+		idx, err = parseIndexInParts(br)
 	}
 	if err != nil {
 		return nil, err
@@ -76,6 +77,53 @@ func parseIndex(data []byte) (*chartIndex, error) {
 	return idx, nil
 }
 
+// parseIndexBytes is parseIndex of an index held in memory.
+func parseIndexBytes(data []byte) (*chartIndex, error) { return parseIndex(bytes.NewReader(data)) }
+
+func firstNonSpace(br *bufio.Reader) (byte, error) {
+	for i := 1; ; i++ {
+		b, err := br.Peek(i)
+		if len(b) < i {
+			if err == nil {
+				err = io.EOF
+			}
+			return 0, err
+		}
+		if c := b[i-1]; c != ' ' && c != '\t' && c != '\r' && c != '\n' {
+			return c, nil
+		}
+		if i == br.Size() {
+			if _, err := br.Discard(i); err != nil {
+				return 0, err
+			}
+			i = 0
+		}
+	}
+}
+
+// parseWholeIndex parses head followed by the rest of r, at most limit bytes in all, as
+// JSON or, up to maxWholeIndexBytes, as YAML.
+func parseWholeIndex(head []byte, r io.Reader, limit int) (*chartIndex, error) {
+	rest, err := io.ReadAll(io.LimitReader(r, int64(limit-len(head)+1)))
+	if err != nil {
+		return nil, err
+	}
+	data := append(head, rest...)
+	if len(data) > limit {
+		return nil, fmt.Errorf("index is not in the block layout Helm writes (one chart per key, one version per list item), "+
+			"and at most %d MiB of such an index can be read", limit>>20)
+	}
+	idx := &chartIndex{}
+	if json.Valid(data) {
+		return idx, json.Unmarshal(data, idx)
+	}
+	if len(data) > maxWholeIndexBytes {
+		return nil, fmt.Errorf("index of %d MiB is not in the block layout Helm writes (one chart per key, one version per list item), "+
+			"and at most %d MiB of such an index can be read", len(data)>>20, maxWholeIndexBytes>>20)
+	}
+	return idx, yaml.Unmarshal(data, idx)
+}
+
 var errIndexLayout = fmt.Errorf("index.yaml layout not recognised")
 
 var (
@@ -92,110 +140,161 @@ var (
 //	    urls: […]
 //
 // splitting `entries:` at its chart keys and each chart at its list items, and parsing
-// each item alone. errIndexLayout says the layout is another one.
-func parseIndexInParts(data []byte) (*chartIndex, error) {
-	idx := &chartIndex{Entries: map[string][]indexEntry{}}
-	lines := bytes.SplitAfter(data, []byte("\n"))
-	var chart string
-	var item []byte // the list item being gathered, lines joined
-	chartIndent, itemIndent := -1, -1
-	inEntries := false
-	flush := func() error {
-		if item == nil {
-			return nil
+// each item alone. An index in another layout is parsed whole when it is small enough.
+func parseIndexInParts(br *bufio.Reader) (*chartIndex, error) {
+	p := &indexParts{idx: &chartIndex{Entries: map[string][]indexEntry{}}, chartIndent: -1, itemIndent: -1}
+	var head []byte // what was read, while it may yet be parsed whole
+	for {
+		raw, rerr := readLine(br, maxIndexItemBytes)
+		if rerr != nil && rerr != io.EOF {
+			return nil, rerr
 		}
-		var one []indexEntry
-		if err := yaml.Unmarshal(item, &one); err != nil || len(one) != 1 {
-			return errIndexLayout
+		if head != nil || len(raw) > 0 {
+			if len(head)+len(raw) <= maxWholeIndexBytes {
+				head = append(head, raw...)
+			} else {
+				head = nil
+				p.tooLargeWhole = true
+			}
 		}
-		idx.Entries[chart] = append(idx.Entries[chart], one[0])
-		item = nil
+		err := p.line(raw)
+		if err == nil && rerr == io.EOF {
+			err = p.flush()
+		}
+		if err == errIndexLayout {
+			if p.tooLargeWhole {
+				return nil, fmt.Errorf("index is not in the block layout Helm writes (one chart per key, one version per list item), "+
+					"and at most %d MiB of such an index can be read", maxWholeIndexBytes>>20)
+			}
+			return parseWholeIndex(head, br, maxWholeIndexBytes)
+		}
+		if err != nil {
+			return nil, err
+		}
+		if rerr == io.EOF {
+			return p.idx, nil
+		}
+	}
+}
+
+// readLine reads one line, its newline included; a line longer than limit is an error.
+func readLine(br *bufio.Reader, limit int) ([]byte, error) {
+	var line []byte
+	for {
+		part, err := br.ReadSlice('\n')
+		line = append(line, part...)
+		if len(line) > limit {
+			return nil, fmt.Errorf("a line of the index is longer than %d MiB", limit>>20)
+		}
+		if err != bufio.ErrBufferFull {
+			return line, err
+		}
+	}
+}
+
+// indexParts is parseIndexInParts' state between lines.
+type indexParts struct {
+	idx                     *chartIndex
+	chart                   string
+	item                    []byte // the list item being gathered, lines joined
+	chartIndent, itemIndent int
+	inEntries               bool
+	tooLargeWhole           bool
+}
+
+func (p *indexParts) flush() error {
+	if p.item == nil {
 		return nil
 	}
-	for _, raw := range lines {
-		line := bytes.TrimRight(raw, "\r\n")
-		trimmed := bytes.TrimLeft(line, " ")
-		indent := len(line) - len(trimmed)
-		if len(bytes.TrimSpace(trimmed)) == 0 || trimmed[0] == '#' {
-			if item != nil {
-				item = append(item, raw...)
-			}
-			continue
+	var one []indexEntry
+	if err := yaml.Unmarshal(p.item, &one); err != nil || len(one) != 1 {
+		return errIndexLayout
+	}
+	p.idx.Entries[p.chart] = append(p.idx.Entries[p.chart], one[0])
+	p.item = nil
+	return nil
+}
+
+func (p *indexParts) line(raw []byte) error {
+	line := bytes.TrimRight(raw, "\r\n")
+	trimmed := bytes.TrimLeft(line, " ")
+	indent := len(line) - len(trimmed)
+	if len(bytes.TrimSpace(trimmed)) == 0 || trimmed[0] == '#' {
+		if p.item != nil {
+			p.item = append(p.item, raw...)
 		}
-		if bytes.HasPrefix(trimmed, []byte("\t")) {
-			return nil, errIndexLayout
+		return nil
+	}
+	if trimmed[0] == '\t' {
+		return errIndexLayout
+	}
+	if indent == 0 {
+		if err := p.flush(); err != nil {
+			return err
 		}
-		if indent == 0 {
-			if err := flush(); err != nil {
-				return nil, err
-			}
-			if bytes.Equal(line, []byte("---")) || bytes.HasPrefix(line, []byte("--- ")) || bytes.Equal(line, []byte("...")) {
-				continue
-			}
-			m := topKeyRE.FindSubmatch(line)
-			if m == nil {
-				return nil, errIndexLayout
-			}
-			key, value := string(m[1]), string(m[2])
-			inEntries = key == "entries"
-			switch {
-			case inEntries && value != "" && value[0] != '#':
-				return nil, errIndexLayout // entries in flow style
-			case key == "apiVersion":
-				var v string
-				if err := yaml.Unmarshal([]byte(value), &v); err != nil {
-					return nil, errIndexLayout
-				}
-				idx.APIVersion = v
-			}
-			continue
+		if bytes.Equal(line, []byte("---")) || bytes.HasPrefix(line, []byte("--- ")) || bytes.Equal(line, []byte("...")) {
+			return nil
 		}
-		if !inEntries {
-			continue // the value of another top-level key (generated:, serverInfo:, …)
+		m := topKeyRE.FindSubmatch(line)
+		if m == nil {
+			return errIndexLayout
 		}
-		if chartIndent < 0 {
-			chartIndent = indent
-		}
+		key, value := string(m[1]), string(m[2])
+		p.inEntries = key == "entries"
 		switch {
-		case indent < chartIndent:
-			return nil, errIndexLayout
-		case indent == chartIndent && trimmed[0] != '-':
-			if err := flush(); err != nil {
-				return nil, err
+		case p.inEntries && value != "" && value[0] != '#':
+			return errIndexLayout // entries in flow style
+		case key == "apiVersion":
+			var v string
+			if err := yaml.Unmarshal([]byte(value), &v); err != nil {
+				return errIndexLayout
 			}
-			m := chartKeyRE.FindSubmatch(line)
-			if m == nil {
-				return nil, errIndexLayout // a key with an inline value, or one of many lines
-			}
-			if err := yaml.Unmarshal(m[1], &chart); err != nil {
-				return nil, errIndexLayout
-			}
-			if _, ok := idx.Entries[chart]; !ok {
-				idx.Entries[chart] = nil
-			}
-			itemIndent = -1
-		case chart == "":
-			return nil, errIndexLayout
-		case trimmed[0] == '-' && (len(trimmed) == 1 || trimmed[1] == ' ') && (itemIndent < 0 || indent == itemIndent):
-			if err := flush(); err != nil {
-				return nil, err
-			}
-			itemIndent = indent
-			item = append([]byte(nil), raw...)
-		case item == nil || indent <= itemIndent:
-			return nil, errIndexLayout
-		default:
-			item = append(item, raw...)
-			if len(item) > maxIndexItemBytes {
-				return nil, fmt.Errorf("the entry of chart %q starting %q is larger than %d MiB, the most one chart version of an index may take",
-					chart, firstLine(item), maxIndexItemBytes>>20)
-			}
+			p.idx.APIVersion = v
+		}
+		return nil
+	}
+	if !p.inEntries {
+		return nil // the value of another top-level key (generated:, serverInfo:, …)
+	}
+	if p.chartIndent < 0 {
+		p.chartIndent = indent
+	}
+	switch {
+	case indent < p.chartIndent:
+		return errIndexLayout
+	case indent == p.chartIndent && trimmed[0] != '-':
+		if err := p.flush(); err != nil {
+			return err
+		}
+		m := chartKeyRE.FindSubmatch(line)
+		if m == nil {
+			return errIndexLayout // a key with an inline value, or one of many lines
+		}
+		if err := yaml.Unmarshal(m[1], &p.chart); err != nil {
+			return errIndexLayout
+		}
+		if _, ok := p.idx.Entries[p.chart]; !ok {
+			p.idx.Entries[p.chart] = nil
+		}
+		p.itemIndent = -1
+	case p.chart == "":
+		return errIndexLayout
+	case trimmed[0] == '-' && (len(trimmed) == 1 || trimmed[1] == ' ') && (p.itemIndent < 0 || indent == p.itemIndent):
+		if err := p.flush(); err != nil {
+			return err
+		}
+		p.itemIndent = indent
+		p.item = append([]byte(nil), raw...)
+	case p.item == nil || indent <= p.itemIndent:
+		return errIndexLayout
+	default:
+		p.item = append(p.item, raw...)
+		if len(p.item) > maxIndexItemBytes {
+			return fmt.Errorf("the entry of chart %q starting %q is larger than %d MiB, the most one chart version of an index may take",
+				p.chart, firstLine(p.item), maxIndexItemBytes>>20)
 		}
 	}
-	if err := flush(); err != nil {
-		return nil, err
-	}
-	return idx, nil
+	return nil
 }
 
 func firstLine(b []byte) string {

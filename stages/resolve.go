@@ -150,32 +150,58 @@ func (r *Resolver) fetchIndex(ctx context.Context, repoURL, origURL string) (*ch
 		return nil, fmt.Errorf("repository %s: cannot fetch index.yaml: %w", redact(repoURL), err)
 	}
 	defer body.Close()
-	data, err := io.ReadAll(body)
-	if err != nil {
-		return nil, fmt.Errorf("repository %s: reading index.yaml: %w", redact(repoURL), err)
-	}
-	if len(data) > maxIndexBytes {
-		return nil, fmt.Errorf("repository %s: index.yaml is larger than %d bytes", redact(repoURL), maxIndexBytes)
-	}
-	idx, err := parseIndex(data)
-	if err != nil {
-		return nil, fmt.Errorf("repository %s: index.yaml is malformed: %w", redact(repoURL), err)
-	}
+	in := &indexBody{r: body, left: maxIndexBytes}
+	var src io.Reader = in
 	if r.sandbox != "" {
-		_ = r.keepIndex(repoURL, data) // a copy for inspection only; failing to write it changes nothing
+		// A copy for inspection only; failing to write it changes nothing.
+		if kept, err := r.keepIndex(repoURL); err == nil {
+			defer kept.Close()
+			src = io.TeeReader(in, kept)
+		}
+	}
+	idx, err := parseIndex(src)
+	switch {
+	case in.over:
+		return nil, fmt.Errorf("repository %s: index.yaml is larger than %d bytes", redact(repoURL), maxIndexBytes)
+	case in.err != nil:
+		return nil, fmt.Errorf("repository %s: reading index.yaml: %w", redact(repoURL), in.err)
+	case err != nil:
+		return nil, fmt.Errorf("repository %s: index.yaml is malformed: %w", redact(repoURL), err)
 	}
 	return idx, nil
 }
 
+// indexBody is an index.yaml download: at most left bytes, its read error remembered.
+type indexBody struct {
+	r    io.Reader
+	left int64
+	over bool
+	err  error
+}
+
+func (b *indexBody) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	if b.left -= int64(n); b.left < 0 {
+		b.over = true
+		return n, errIndexTooLarge
+	}
+	if err != nil && err != io.EOF {
+		b.err = err
+	}
+	return n, err
+}
+
+var errIndexTooLarge = fmt.Errorf("index.yaml larger than %d bytes", maxIndexBytes)
+
 var unsafeFileChars = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
 
-func (r *Resolver) keepIndex(repoURL string, data []byte) error {
+func (r *Resolver) keepIndex(repoURL string) (*os.File, error) {
 	dir := filepath.Join(r.sandbox, "repository")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
+		return nil, err
 	}
 	name := unsafeFileChars.ReplaceAllString(strings.TrimPrefix(strings.TrimPrefix(repoURL, "https://"), "http://"), "_")
-	return os.WriteFile(filepath.Join(dir, name+"-index.yaml"), data, 0o600)
+	return os.OpenFile(filepath.Join(dir, name+"-index.yaml"), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 }
 
 // resolveOCI lists the tags of oci://host/path[/namespace]/chart once per run.
