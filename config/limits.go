@@ -18,6 +18,11 @@ const (
 	maxValueNodes = 1 << 20
 )
 
+// ReadInput reads an input file named by a flag (what says which kind, for messages) as
+// every input is read: an *InputError when it is missing, unreadable, a directory, or
+// larger than MaxInputBytes.
+func ReadInput(path, what string) ([]byte, error) { return readInput(path, what) }
+
 // readInput reads one input file, answering an *InputError for every way it can be wrong,
 // a file past MaxInputBytes (or a device that never ends) included.
 func readInput(path, what string) ([]byte, error) {

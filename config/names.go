@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 )
 
@@ -23,9 +24,9 @@ const (
 func CheckRelease(release string) string {
 	switch {
 	case len(release) > maxReleaseLen:
-		return fmt.Sprintf("release %q is longer than %d characters", release, maxReleaseLen)
+		return fmt.Sprintf("release %s is longer than %d characters", quoteShort(release), maxReleaseLen)
 	case !releaseRE.MatchString(release):
-		return fmt.Sprintf("release %q is not a valid release name (lowercase letters, digits, '-' and '.', starting and ending with a letter or digit)", release)
+		return fmt.Sprintf("release %s is not a valid release name (lowercase letters, digits, '-' and '.', starting and ending with a letter or digit)", quoteShort(release))
 	}
 	return ""
 }
@@ -34,9 +35,9 @@ func CheckRelease(release string) string {
 func CheckNamespace(namespace string) string {
 	switch {
 	case len(namespace) > maxNamespaceLen:
-		return fmt.Sprintf("namespace %q is longer than %d characters", namespace, maxNamespaceLen)
+		return fmt.Sprintf("namespace %s is longer than %d characters", quoteShort(namespace), maxNamespaceLen)
 	case !namespaceRE.MatchString(namespace):
-		return fmt.Sprintf("namespace %q is not a valid namespace (lowercase letters, digits and '-', starting and ending with a letter or digit)", namespace)
+		return fmt.Sprintf("namespace %s is not a valid namespace (lowercase letters, digits and '-', starting and ending with a letter or digit)", quoteShort(namespace))
 	}
 	return ""
 }
@@ -52,12 +53,21 @@ func CheckRepositoryPath(what, path string) string {
 	for _, c := range strings.Split(path, "/") {
 		switch {
 		case c == "":
-			return fmt.Sprintf("%s %q has an empty path component", what, path)
+			return fmt.Sprintf("%s %s has an empty path component", what, quoteShort(path))
 		case c == "." || c == "..":
-			return fmt.Sprintf("%s %q refers to %q, which is not a repository path component", what, path, c)
+			return fmt.Sprintf("%s %s refers to %q, which is not a repository path component", what, quoteShort(path), c)
 		case !ociComponentRE.MatchString(c):
-			return fmt.Sprintf("%s %q: component %q is not a valid repository name component (lowercase letters and digits, separated by '.', '_', '__' or '-')", what, path, c)
+			return fmt.Sprintf("%s %s: component %s is not a valid repository name component (lowercase letters and digits, separated by '.', '_', '__' or '-')", what, quoteShort(path), quoteShort(c))
 		}
 	}
 	return ""
+}
+
+// quoteShort quotes s for a message, cut to its first 64 characters when longer.
+func quoteShort(s string) string {
+	const keep = 64
+	if len(s) <= keep {
+		return strconv.Quote(s)
+	}
+	return strconv.Quote(s[:keep]) + fmt.Sprintf("… (%d bytes)", len(s))
 }

@@ -14,6 +14,9 @@ import (
 func CheckRepository(repo string) string {
 	u, err := url.Parse(repo)
 	repo = RedactURLs(repo) // the message never shows a password of the URL
+	if len(repo) > 256 {
+		repo = repo[:256] + "…"
+	}
 	if err != nil {
 		var ue *url.Error
 		if errors.As(err, &ue) {

@@ -20,6 +20,10 @@ const maxWholeIndexBytes = 8 << 20
 // indexes have entries of a few KiB).
 const maxIndexItemBytes = 1 << 20
 
+// maxIndexKeptBytes bounds what an index may leave in memory: its versions, URLs and
+// digests (the largest public indexes keep a few MiB).
+const maxIndexKeptBytes = 32 << 20
+
 // chartIndex is what a resolver needs of a repository's index.yaml: for each chart, its
 // versions with their archive URLs and digests. The rest of each entry (descriptions,
 // maintainers, annotations: most of the bytes) is never kept.
@@ -37,7 +41,7 @@ type indexEntry struct {
 
 // maxJSONIndexBytes is the largest JSON index read: JSON is read whole, then decoded into
 // what is kept at about its own size.
-const maxJSONIndexBytes = 64 << 20
+const maxJSONIndexBytes = 32 << 20
 
 // parseIndex reads index.yaml (YAML or JSON) from r as Helm does, entries without a
 // version skipped, at a cost bounded by what is kept rather than by the size of the file.
@@ -200,6 +204,7 @@ type indexParts struct {
 	chartIndent, itemIndent int
 	inEntries               bool
 	tooLargeWhole           bool
+	kept                    int // bytes the entries kept take, about
 }
 
 func (p *indexParts) flush() error {
@@ -210,7 +215,15 @@ func (p *indexParts) flush() error {
 	if err := yaml.Unmarshal(p.item, &one); err != nil || len(one) != 1 {
 		return errIndexLayout
 	}
-	p.idx.Entries[p.chart] = append(p.idx.Entries[p.chart], one[0])
+	e := one[0]
+	p.kept += 64 + len(e.Version) + len(e.Digest)
+	for _, u := range e.URLs {
+		p.kept += 16 + len(u)
+	}
+	if p.kept > maxIndexKeptBytes {
+		return fmt.Errorf("the index lists more than %d MiB of chart versions (at chart %q), the most one index may hold", maxIndexKeptBytes>>20, p.chart)
+	}
+	p.idx.Entries[p.chart] = append(p.idx.Entries[p.chart], e)
 	p.item = nil
 	return nil
 }
