@@ -7,10 +7,11 @@ import (
 )
 
 // Bounds on what one input file may cost. Values files, catalogs and chart-overrides.yaml
-// list addons and a few values: a few KiB to a few hundred KiB in practice.
+// list addons and a few values: a few KiB to a few hundred KiB in practice. Parsed YAML
+// takes up to about fifty times its size in memory.
 const (
 	// MaxInputBytes is the largest input file read.
-	MaxInputBytes = 8 << 20
+	MaxInputBytes = 4 << 20
 	// MaxYAMLDepth is the deepest nesting of mappings, sequences and flow collections an
 	// input may have; it is checked before the YAML is parsed.
 	MaxYAMLDepth = 256

@@ -19,7 +19,7 @@ func checkReportPath(path string) error {
 		return usagef("--report %s: is a directory, not a file", path)
 	case err == nil && !st.Mode().IsRegular():
 		return usagef("--report %s: is not a regular file", path)
-	case err != nil && !errors.Is(err, fs.ErrNotExist):
+	case err != nil && !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, syscall.ENOTDIR):
 		return usagef("--report %s: %v", path, unwrapPathError(err))
 	}
 	dir := filepath.Dir(path)
@@ -31,7 +31,7 @@ func checkReportPath(path string) error {
 			}
 			break
 		}
-		if !errors.Is(err, fs.ErrNotExist) {
+		if !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, syscall.ENOTDIR) {
 			return usagef("--report %s: %v", path, unwrapPathError(err))
 		}
 		parent := filepath.Dir(dir)
