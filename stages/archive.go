@@ -22,6 +22,9 @@ const DefaultMaxArchiveBytes int64 = 50 << 20
 // hold a few hundred files.
 const DefaultMaxArchiveEntries = 10000
 
+// maxEntryName is the longest entry name accepted (Linux's PATH_MAX).
+const maxEntryName = 4096
+
 // ErrArchiveTooLarge is returned for an archive that decompresses past the limit, or that
 // holds more than DefaultMaxArchiveEntries entries.
 var ErrArchiveTooLarge = errors.New("chart archive decompresses past the size limit")
@@ -114,6 +117,9 @@ func readArchive(data []byte, b *archiveBudget) ([]*loader.BufferedFile, error) 
 			return nil, fmt.Errorf("reading chart archive: %w", err)
 		}
 		last = hd.Name
+		if len(hd.Name) > maxEntryName {
+			return nil, fmt.Errorf("%w: an entry name of %d bytes (starting %q), longer than %d", ErrUnsafeArchive, len(hd.Name), hd.Name[:64], maxEntryName)
+		}
 		if b.entries--; b.entries < 0 {
 			return nil, fmt.Errorf("%w: more than %d entries (at %q)", ErrArchiveTooLarge, DefaultMaxArchiveEntries, hd.Name)
 		}

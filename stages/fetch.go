@@ -104,9 +104,11 @@ func (f *Fetcher) Fetch(ctx context.Context, rc ResolvedChart) (FetchedChart, er
 	}
 	ch, err := LoadChartArchive(data, f.limit)
 	if err != nil {
+		_ = os.Remove(archive) // a refused archive is not kept for the next run
 		return FetchedChart{}, fmt.Errorf("%s: archive %s: %w", where, filepath.Base(archive), err)
 	}
 	if ch.Name() != rc.Ref.Name {
+		_ = os.Remove(archive)
 		return FetchedChart{}, fmt.Errorf("%s: archive holds chart %q", where, ch.Name())
 	}
 	return FetchedChart{Resolved: rc, ArchivePath: archive, Digest: digest, Chart: ch}, nil

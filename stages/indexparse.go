@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"regexp"
@@ -22,7 +23,11 @@ const maxIndexItemBytes = 1 << 20
 
 // maxIndexKeptBytes bounds what an index may leave in memory: its versions, URLs and
 // digests (the largest public indexes keep a few MiB).
-const maxIndexKeptBytes = 32 << 20
+const maxIndexKeptBytes = 16 << 20
+
+// keptPerEntry is what one kept chart version costs besides its strings: the entry, its
+// slot in a growing slice, string and slice headers.
+const keptPerEntry = 160
 
 // chartIndex is what a resolver needs of a repository's index.yaml: for each chart, its
 // versions with their archive URLs and digests. The rest of each entry (descriptions,
@@ -39,15 +44,12 @@ type indexEntry struct {
 	Digest  string   `json:"digest" yaml:"digest"`
 }
 
-// maxJSONIndexBytes is the largest JSON index read: JSON is read whole, then decoded into
-// what is kept at about its own size.
-const maxJSONIndexBytes = 32 << 20
 
 // parseIndex reads index.yaml (YAML or JSON) from r as Helm does, entries without a
 // version skipped, at a cost bounded by what is kept rather than by the size of the file.
-// YAML in Helm's block layout is read line by line, each chart version parsed alone and
-// only its version, URLs and digest kept; JSON (up to maxJSONIndexBytes) and other YAML
-// layouts (up to maxWholeIndexBytes) are read whole.
+// JSON is decoded as a stream, one chart version at a time; YAML in Helm's block layout is
+// read line by line, each chart version parsed alone; only versions, URLs and digests are
+// kept. Other YAML layouts are read whole, up to maxWholeIndexBytes.
 func parseIndex(r io.Reader) (*chartIndex, error) {
 	br := bufio.NewReaderSize(r, 64<<10)
 	first, err := firstNonSpace(br)
@@ -59,7 +61,7 @@ func parseIndex(r io.Reader) (*chartIndex, error) {
 	}
 	var idx *chartIndex
 	if first == '{' {
-		idx, err = parseWholeIndex(nil, br, maxJSONIndexBytes)
+		idx, err = parseJSONIndex(br)
 	} else {
 		idx, err = parseIndexInParts(br)
 	}
@@ -150,10 +152,10 @@ func parseIndexInParts(br *bufio.Reader) (*chartIndex, error) {
 	var head []byte // what was read, while it may yet be parsed whole
 	for {
 		raw, rerr := readLine(br, maxIndexItemBytes)
-		if rerr != nil && rerr != io.EOF {
+		if rerr != nil && rerr != io.EOF && rerr != errLongLine {
 			return nil, rerr
 		}
-		if head != nil || len(raw) > 0 {
+		if !p.tooLargeWhole {
 			if len(head)+len(raw) <= maxWholeIndexBytes {
 				head = append(head, raw...)
 			} else {
@@ -162,6 +164,9 @@ func parseIndexInParts(br *bufio.Reader) (*chartIndex, error) {
 			}
 		}
 		err := p.line(raw)
+		if rerr == errLongLine {
+			err = errIndexLayout // no line of Helm's layout is this long
+		}
 		if err == nil && rerr == io.EOF {
 			err = p.flush()
 		}
@@ -181,14 +186,17 @@ func parseIndexInParts(br *bufio.Reader) (*chartIndex, error) {
 	}
 }
 
-// readLine reads one line, its newline included; a line longer than limit is an error.
+var errLongLine = errors.New("line too long")
+
+// readLine reads one line, its newline included; past limit bytes, it returns what it read
+// and errLongLine.
 func readLine(br *bufio.Reader, limit int) ([]byte, error) {
 	var line []byte
 	for {
 		part, err := br.ReadSlice('\n')
 		line = append(line, part...)
 		if len(line) > limit {
-			return nil, fmt.Errorf("a line of the index is longer than %d MiB", limit>>20)
+			return line, errLongLine
 		}
 		if err != bufio.ErrBufferFull {
 			return line, err
@@ -216,9 +224,9 @@ func (p *indexParts) flush() error {
 		return errIndexLayout
 	}
 	e := one[0]
-	p.kept += 64 + len(e.Version) + len(e.Digest)
+	p.kept += keptPerEntry + len(e.Version) + len(e.Digest)
 	for _, u := range e.URLs {
-		p.kept += 16 + len(u)
+		p.kept += 32 + len(u)
 	}
 	if p.kept > maxIndexKeptBytes {
 		return fmt.Errorf("the index lists more than %d MiB of chart versions (at chart %q), the most one index may hold", maxIndexKeptBytes>>20, p.chart)
@@ -233,9 +241,8 @@ func (p *indexParts) line(raw []byte) error {
 	trimmed := bytes.TrimLeft(line, " ")
 	indent := len(line) - len(trimmed)
 	if len(bytes.TrimSpace(trimmed)) == 0 || trimmed[0] == '#' {
-		if p.item != nil {
-			p.item = append(p.item, raw...)
-		}
+		// Blank and comment lines are left out of items: within a block scalar (a
+		// description) they change nothing that is kept.
 		return nil
 	}
 	if trimmed[0] == '\t' {
@@ -316,4 +323,78 @@ func firstLine(b []byte) string {
 		line = line[:60]
 	}
 	return string(line)
+}
+
+// parseJSONIndex decodes a JSON index as a stream: the top-level object's keys one by one,
+// and under "entries" each chart version alone, other keys' values skipped.
+func parseJSONIndex(r io.Reader) (*chartIndex, error) {
+	dec := json.NewDecoder(r)
+	idx := &chartIndex{Entries: map[string][]indexEntry{}}
+	kept := 0
+	if err := expectDelim(dec, '{'); err != nil {
+		return nil, err
+	}
+	for dec.More() {
+		key, err := dec.Token()
+		if err != nil {
+			return nil, err
+		}
+		switch key {
+		case "apiVersion":
+			if err := dec.Decode(&idx.APIVersion); err != nil {
+				return nil, err
+			}
+		case "entries":
+			if err := expectDelim(dec, '{'); err != nil {
+				return nil, err
+			}
+			for dec.More() {
+				tok, err := dec.Token()
+				if err != nil {
+					return nil, err
+				}
+				chart, _ := tok.(string)
+				if err := expectDelim(dec, '['); err != nil {
+					return nil, err
+				}
+				for dec.More() {
+					var e indexEntry
+					if err := dec.Decode(&e); err != nil {
+						return nil, err
+					}
+					kept += keptPerEntry + len(e.Version) + len(e.Digest)
+					for _, u := range e.URLs {
+						kept += 32 + len(u)
+					}
+					if kept > maxIndexKeptBytes {
+						return nil, fmt.Errorf("the index lists more than %d MiB of chart versions (at chart %q), the most one index may hold", maxIndexKeptBytes>>20, chart)
+					}
+					idx.Entries[chart] = append(idx.Entries[chart], e)
+				}
+				if _, err := dec.Token(); err != nil { // ]
+					return nil, err
+				}
+			}
+			if _, err := dec.Token(); err != nil { // }
+				return nil, err
+			}
+		default:
+			var skip json.RawMessage
+			if err := dec.Decode(&skip); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return idx, nil
+}
+
+func expectDelim(dec *json.Decoder, want json.Delim) error {
+	tok, err := dec.Token()
+	if err != nil {
+		return err
+	}
+	if d, ok := tok.(json.Delim); !ok || d != want {
+		return fmt.Errorf("expected %q in JSON index, found %v", want, tok)
+	}
+	return nil
 }
