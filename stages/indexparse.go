@@ -44,7 +44,6 @@ type indexEntry struct {
 	Digest  string   `json:"digest" yaml:"digest"`
 }
 
-
 // parseIndex reads index.yaml (YAML or JSON) from r as Helm does, entries without a
 // version skipped, at a cost bounded by what is kept rather than by the size of the file.
 // JSON is decoded as a stream, one chart version at a time; YAML in Helm's block layout is

@@ -99,7 +99,10 @@ func hostileSources() []hostileSource {
 				tarFile(tw, "sub/Chart.yaml", "apiVersion: v2\nname: sub\nversion: 1.0.0\n")
 				tarZeros(tw, "sub/zeros", 60<<20)
 			})
-			return tgz(t, func(tw *tar.Writer) { tarFile(tw, "web/Chart.yaml", webChart); tarFile(tw, "web/charts/sub-1.0.0.tgz", string(inner)) })
+			return tgz(t, func(tw *tar.Writer) {
+				tarFile(tw, "web/Chart.yaml", webChart)
+				tarFile(tw, "web/charts/sub-1.0.0.tgz", string(inner))
+			})
 		}, want: "chart archive decompresses past the size limit"},
 		{name: "archive with a symbolic link", archive: func(t *testing.T) []byte {
 			return tgz(t, func(tw *tar.Writer) {
