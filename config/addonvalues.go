@@ -1,6 +1,8 @@
 package config
 
 import (
+	"errors"
+
 	"gopkg.in/yaml.v3"
 )
 
@@ -32,8 +34,8 @@ func (d *discovery) decodeValues(n *yaml.Node, label string) (map[string]any, er
 	pos := nodePos(d.file, n)
 	switch {
 	case v.Kind == yaml.MappingNode:
-		var out map[string]any
-		if err := v.Decode(&out); err != nil {
+		out, err := mappingValues(v)
+		if err != nil {
 			return nil, inputErrorf(pos, "%s: values: %v", label, err)
 		}
 		return out, nil
@@ -43,13 +45,24 @@ func (d *discovery) decodeValues(n *yaml.Node, label string) (map[string]any, er
 		if v.Style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0 {
 			offset = v.Line
 		}
-		var out map[string]any
-		if err := yaml.Unmarshal([]byte(v.Value), &out); err != nil {
-			if ie := yamlSyntaxError(d.file, d.data, []byte(v.Value), offset, err); ie.Pos.Line > offset {
+		docs, err := parseEmbedded(d.file, d.data, []byte(v.Value), offset)
+		if err != nil {
+			var ie *InputError
+			if errors.As(err, &ie) && ie.Pos.Line > offset {
 				ie.Msg = label + ": values: " + ie.Msg
 				return nil, ie
 			}
 			return nil, inputErrorf(pos, "%s: values string is not a YAML mapping: %v", label, err)
+		}
+		if len(docs) == 0 || scalarNull(content(docs[0])) {
+			return nil, nil
+		}
+		if !isMapping(docs[0]) {
+			return nil, inputErrorf(pos, "%s: values string is not a YAML mapping", label)
+		}
+		out, err := mappingValues(content(docs[0]))
+		if err != nil {
+			return nil, inputErrorf(pos, "%s: values: %v", label, err)
 		}
 		return out, nil
 	}

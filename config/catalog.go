@@ -31,6 +31,7 @@ func LoadCatalogs(paths []string) ([]Addon, error) {
 		return nil, inputErrorf(Position{}, "no catalog given")
 	}
 	var all []Addon
+	var empty []string // catalogs whose `addons:` list is empty
 	declared := map[string]Position{}
 	read := map[string]bool{}
 	for _, p := range paths {
@@ -43,6 +44,9 @@ func LoadCatalogs(paths []string) ([]Addon, error) {
 		if err != nil {
 			return nil, err
 		}
+		if len(addons) == 0 {
+			empty = append(empty, p)
+		}
 		for _, a := range addons {
 			key := strings.ToLower(a.Release)
 			if first, ok := declared[key]; ok {
@@ -51,6 +55,12 @@ func LoadCatalogs(paths []string) ([]Addon, error) {
 			declared[key] = a.Source
 			all = append(all, a)
 		}
+	}
+	if len(all) == 0 {
+		if len(empty) == 1 {
+			return nil, inputErrorf(Position{File: empty[0]}, "the `addons:` list is empty: this catalog declares no addons")
+		}
+		return nil, inputErrorf(Position{File: empty[0]}, "the `addons:` list is empty, as in every catalog given (%s): no addons declared", strings.Join(empty, ", "))
 	}
 	return all, nil
 }

@@ -106,8 +106,8 @@ func TestLoadCatalogsInputErrors(t *testing.T) {
 	cases := []struct {
 		name, content, want string
 	}{
-		{"dup-across", "addons:\n  - chart: other\n    repository: https://x.example.com\n    release: Logs\n",
-			`dup-across.yaml:2: release "Logs" is declared twice: ` + first + `:2 and ` + filepath.Join(dir, "dup-across.yaml") + `:2`},
+		{"dup-across", "addons:\n  - chart: other\n    repository: https://x.example.com\n    release: logs\n",
+			`dup-across.yaml:2: release "logs" is declared twice: ` + first + `:2 and ` + filepath.Join(dir, "dup-across.yaml") + `:2`},
 		{"unknown-key", "addons:\n  - chart: a\n    repository: https://x.example.com\n    verison: 1.0.0\n",
 			`unknown-key.yaml:4: addon "a": unknown key "verison" (catalog keys: chart, repository, oci_namespace, version, release, namespace, values, username, password_env)`},
 		{"no-addons", "charts:\n  - chart: a\n", "no-addons.yaml:1: a catalog needs an `addons:` list"},

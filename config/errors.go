@@ -61,18 +61,6 @@ func CheckFile(path, what string) error {
 	return nil
 }
 
-// readInput reads one input file, answering an *InputError for every way it can be wrong.
-func readInput(path, what string) ([]byte, error) {
-	if err := CheckFile(path, what); err != nil {
-		return nil, err
-	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, &InputError{Pos: Position{File: path}, Msg: "cannot read " + what + " file: " + err.Error(), Err: err}
-	}
-	return data, nil
-}
-
 var yamlLineRE = regexp.MustCompile(`^yaml: (?:line (\d+): )?(.*)$`)
 
 // yamlSyntaxError turns a yaml.v3 parse error of data into an *InputError at

@@ -81,8 +81,8 @@ func loadValueOverrides(path string, n *yaml.Node, out Overrides) error {
 		if c.val.Kind != yaml.MappingNode {
 			return inputErrorf(nodePos(path, c.val), "overrides for chart %q must be a mapping of values", chart)
 		}
-		var values map[string]any
-		if err := c.val.Decode(&values); err != nil {
+		values, err := mappingValues(c.val)
+		if err != nil {
 			return inputErrorf(nodePos(path, c.val), "overrides for chart %q: %v", chart, err)
 		}
 		out[chart] = mergeValues(out[chart], values)

@@ -14,6 +14,9 @@ import (
 func CheckRepository(repo string) string {
 	u, err := url.Parse(repo)
 	repo = RedactURLs(repo) // the message never shows a password of the URL
+	if len(repo) > 256 {
+		repo = repo[:256] + "…"
+	}
 	if err != nil {
 		var ue *url.Error
 		if errors.As(err, &ue) {
@@ -81,6 +84,17 @@ func checkAddon(a *Addon, pos Position, valuePos map[string]Position, label stri
 	}
 	if msg := CheckVersion(a.Version); msg != "" {
 		return inputErrorf(at("version"), "%s: %s", label, msg)
+	}
+	if msg := CheckRelease(a.Release); msg != "" {
+		return inputErrorf(at("release"), "%s: %s", label, msg)
+	}
+	if a.Namespace != "" {
+		if msg := CheckNamespace(a.Namespace); msg != "" {
+			return inputErrorf(at("namespace"), "%s: %s", label, msg)
+		}
+	}
+	if msg := CheckRepositoryPath("oci_namespace", a.OCINamespace); msg != "" {
+		return inputErrorf(at("oci_namespace"), "%s: %s", label, msg)
 	}
 	return nil
 }

@@ -32,10 +32,14 @@ func LoadValues(path string) ([]Addon, error) {
 		return nil, err
 	}
 	d := &discovery{file: path, data: data, seen: map[*yaml.Node]bool{}}
+	var empty *yaml.Node // an `addons:` key with no item
 	for _, doc := range docs {
 		root := content(doc)
 		if root == nil {
 			continue
+		}
+		if p := lookup(root, "addons"); p != nil && empty == nil && (scalarNull(p.val) || (p.val.Kind == yaml.SequenceNode && len(p.val.Content) == 0)) {
+			empty = p.key
 		}
 		if list := canonicalList(root); list != nil {
 			for i, item := range list.Content {
@@ -48,6 +52,9 @@ func LoadValues(path string) ([]Addon, error) {
 		if err := d.probe(root); err != nil {
 			return nil, err
 		}
+	}
+	if len(d.addons) == 0 && empty != nil {
+		return nil, inputErrorf(nodePos(path, empty), "the `addons:` list is empty: this file declares no addons")
 	}
 	if len(d.addons) == 0 {
 		return nil, inputErrorf(Position{File: path},
@@ -207,11 +214,17 @@ func (d *discovery) add(item *yaml.Node, index int, ctx appContext) error {
 		return inputErrorf(r.errPos, "%s: %s", label, r.err)
 	}
 	a.OCINamespace, a.Chart = splitChartPath(a.Chart)
+	if p, ok := r.pos["chart"]; ok && a.OCINamespace != "" {
+		r.pos["oci_namespace"] = p // split off a chart path such as grafana/loki
+	}
 	if a.OCINamespace == "" {
 		a.OCINamespace = strings.Trim(explicitNS, "/")
 	}
 	if a.Release == "" {
 		a.Release = a.Chart
+		if p, ok := r.pos["chart"]; ok {
+			r.pos["release"] = p // the release is the chart's name
+		}
 	}
 	values, err := d.addonValues(m, label)
 	if err != nil {

@@ -30,6 +30,7 @@ type runEnv struct {
 	ensurer   registry.RepositoryEnsurer // nil when the destination creates on push
 	resolver  *stages.Resolver
 	fetcher   *stages.Fetcher
+	tmp       *runDir // this run's temporary files (blob spool), removed at close
 	progress  *progressTracker
 	// publishes bounds chart checks and pushes: network waits, so as many at once as image
 	// copies (or chart stages, when more). It is not the chart-stage semaphore: a publish
@@ -47,6 +48,16 @@ func newRunEnv(ctx context.Context, opts Options, log *zap.Logger) (*runEnv, err
 	env := &runEnv{opts: opts, log: log, progress: newProgressTracker(opts.Progress),
 		publishes: semaphore.NewWeighted(int64(max(opts.ChartConcurrency, opts.Concurrency, 1))),
 		groups:    newChartGroups(opts.Addons), cache: newRunCache(opts.OutputDir, log)}
+	tmp, err := newRunDir(opts.TempDir, log)
+	if err != nil {
+		return nil, err
+	}
+	env.tmp = tmp
+	spool, err := tmp.sub("spool")
+	if err != nil {
+		env.close()
+		return nil, err
+	}
 
 	var extraKeychains []authn.Keychain
 	var destLimits []registry.HostRate
@@ -101,6 +112,7 @@ func newRunEnv(ctx context.Context, opts Options, log *zap.Logger) (*runEnv, err
 		PublicECRPassword:  opts.PublicECRPassword,
 		PrivateECRPassword: opts.PrivateECRPassword,
 		Logger:             log,
+		SpoolDir:           spool,
 	})
 	if err != nil {
 		env.close()
@@ -151,6 +163,7 @@ func (e *runEnv) close() {
 	if e.client != nil {
 		_ = e.client.Close()
 	}
+	e.tmp.close()
 }
 
 // wantsECR decides the destination kind: ECR for --target-kind ecr, for an ECR host, or

@@ -77,7 +77,10 @@ type Options struct {
 	RequestTimeout, StallTimeout time.Duration
 	Retries                      int
 
-	OutputDir   string // empty: ./helm-charts
+	OutputDir string // empty: ./helm-charts; one run at a time may use it
+	// TempDir is where the run keeps its temporary files, in a directory of its own removed
+	// at the end (and by the next run, if this one is killed); empty: os.TempDir().
+	TempDir     string
 	ReportFile  string // empty: no JSON report
 	KubeVersion string // empty: a current Kubernetes minor
 

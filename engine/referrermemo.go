@@ -19,8 +19,9 @@ import (
 type referrerMemo struct {
 	path string
 
-	mu     sync.Mutex
-	Images map[string]*memoImage `json:"images"`
+	mu      sync.Mutex
+	changed bool                  // put since the record was read: save writes it
+	Images  map[string]*memoImage `json:"images"`
 }
 
 type memoImage struct {
@@ -82,6 +83,7 @@ func (m *referrerMemo) put(key string, subjects []v1.Descriptor, rr registry.Ref
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.Images[key] = &memoImage{Subjects: subjects, Referrers: rr.AtDestination, Listings: rr.Listings}
+	m.changed = true
 }
 
 func (m *referrerMemo) listings(key string) map[string][]v1.Descriptor {
@@ -99,6 +101,10 @@ func (m *referrerMemo) listings(key string) map[string][]v1.Descriptor {
 // save writes the record atomically.
 func (m *referrerMemo) save() error {
 	m.mu.Lock()
+	if !m.changed {
+		m.mu.Unlock()
+		return nil // nothing learnt: the file (if any) stays as it is
+	}
 	data, err := json.Marshal(m)
 	m.mu.Unlock()
 	if err != nil {

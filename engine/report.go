@@ -248,7 +248,9 @@ func (r *Report) WriteJSON(path string) error {
 			return fmt.Errorf("report %s: %w", path, err)
 		}
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".report-*.json")
+	// One temporary name per report: what a killed run left there is replaced by the next
+	// report written, never left beside it.
+	tmp, err := os.OpenFile(filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".partial"), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return fmt.Errorf("report %s: %w", path, err)
 	}

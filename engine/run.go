@@ -25,9 +25,17 @@ func Run(ctx context.Context, opts Options, log *zap.Logger) (*Report, error) {
 		log = zap.NewNop()
 	}
 	started := time.Now()
+	if err := checkNames(opts); err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(opts.OutputDir, 0o755); err != nil {
 		return nil, fmt.Errorf("output dir %s: %w", opts.OutputDir, err)
 	}
+	lock, err := lockOutputDir(opts.OutputDir)
+	if err != nil {
+		return nil, err
+	}
+	defer lock.release()
 	referrers, err := newReferrerPolicy(opts)
 	if err != nil {
 		return nil, err
@@ -79,6 +87,23 @@ func Run(ctx context.Context, opts Options, log *zap.Logger) (*Report, error) {
 		}
 	}
 	return rep, nil
+}
+
+// checkNames refuses, before anything is done, names that would reach a registry or Helm
+// invalid (the CLI checks them as inputs are read; a library caller may not have).
+func checkNames(opts Options) error {
+	if msg := config.CheckRepositoryPath("target prefix", opts.TargetPrefix); msg != "" {
+		return fmt.Errorf("%s", msg)
+	}
+	for _, a := range opts.Addons {
+		if msg := config.CheckRepositoryPath("oci_namespace", a.OCINamespace); msg != "" {
+			return fmt.Errorf("%s: addon %q: %s", a.Source, a.Name(), msg)
+		}
+		if msg := config.CheckRelease(a.Release); a.Release != "" && msg != "" {
+			return fmt.Errorf("%s: addon %q: %s", a.Source, a.Name(), msg)
+		}
+	}
+	return nil
 }
 
 func (o Options) withDefaults() Options {

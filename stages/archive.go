@@ -17,7 +17,16 @@ import (
 // DefaultMaxArchiveBytes is how much a chart archive may decompress to by default.
 const DefaultMaxArchiveBytes int64 = 50 << 20
 
-// ErrArchiveTooLarge is returned for an archive that decompresses past the limit.
+// DefaultMaxArchiveEntries is how many entries (files, directories and headers of their
+// own) a chart archive may hold, subchart archives included: the largest public charts
+// hold a few hundred files.
+const DefaultMaxArchiveEntries = 10000
+
+// maxEntryName is the longest entry name accepted (Linux's PATH_MAX).
+const maxEntryName = 4096
+
+// ErrArchiveTooLarge is returned for an archive that decompresses past the limit, or that
+// holds more than DefaultMaxArchiveEntries entries.
 var ErrArchiveTooLarge = errors.New("chart archive decompresses past the size limit")
 
 // ErrUnsafeArchive is returned for an archive entry that would land outside the chart
@@ -26,14 +35,17 @@ var ErrUnsafeArchive = errors.New("chart archive entry escapes the chart directo
 
 // LoadChartArchive loads a chart from a .tgz in memory, refusing what is not gzip, entries
 // that escape the chart directory (../, absolute paths, symbolic and hard links) and
-// archives that decompress past limit bytes (0: DefaultMaxArchiveBytes), charts nested in
-// charts/*.tgz included. The files are then loaded with Helm's loader.
+// archives that decompress past limit bytes (0: DefaultMaxArchiveBytes) or hold more than
+// DefaultMaxArchiveEntries entries, charts nested in charts/*.tgz included. Every byte of
+// the decompressed tar stream counts, headers and padding as well as file contents, so an
+// archive of empty entries costs what its headers take. The files are then loaded with
+// Helm's loader.
 func LoadChartArchive(data []byte, limit int64) (*chart.Chart, error) {
 	if limit <= 0 {
 		limit = DefaultMaxArchiveBytes
 	}
-	budget := limit
-	files, err := readArchive(data, &budget, limit)
+	b := &archiveBudget{bytes: limit, limit: limit, entries: DefaultMaxArchiveEntries}
+	files, err := readArchive(data, b)
 	if err != nil {
 		return nil, err
 	}
@@ -47,9 +59,40 @@ func LoadChartArchive(data []byte, limit int64) (*chart.Chart, error) {
 	return ch, nil
 }
 
+// archiveBudget is what is left to decompress and to list of one chart archive and the
+// archives nested in it.
+type archiveBudget struct {
+	bytes, limit int64
+	entries      int
+}
+
+func (b *archiveBudget) tooLarge(at string) error {
+	return fmt.Errorf("%w of %d bytes (at %q)", ErrArchiveTooLarge, b.limit, at)
+}
+
+// budgetReader charges every byte read to b, failing once it is spent.
+type budgetReader struct {
+	r    io.Reader
+	b    *archiveBudget
+	over bool
+}
+
+func (r *budgetReader) Read(p []byte) (int, error) {
+	if int64(len(p)) > r.b.bytes+1 {
+		p = p[:r.b.bytes+1]
+	}
+	n, err := r.r.Read(p)
+	r.b.bytes -= int64(n)
+	if r.b.bytes < 0 {
+		r.over = true
+		return n, ErrArchiveTooLarge
+	}
+	return n, err
+}
+
 // readArchive decompresses a chart archive into files named relative to the chart
-// directory, charging every decompressed byte to budget.
-func readArchive(data []byte, budget *int64, limit int64) ([]*loader.BufferedFile, error) {
+// directory, charging every decompressed byte and every entry to b.
+func readArchive(data []byte, b *archiveBudget) ([]*loader.BufferedFile, error) {
 	if len(data) < 3 || !bytes.HasPrefix(data, []byte{0x1f, 0x8b, 0x08}) {
 		return nil, fmt.Errorf("not a gzip-compressed chart archive (starts with %q)", printablePrefix(data))
 	}
@@ -58,16 +101,27 @@ func readArchive(data []byte, budget *int64, limit int64) ([]*loader.BufferedFil
 		return nil, fmt.Errorf("not a gzip-compressed chart archive: %w", err)
 	}
 	defer zr.Close()
-	tr := tar.NewReader(zr)
+	stream := &budgetReader{r: zr, b: b}
+	tr := tar.NewReader(stream)
 	var files []*loader.BufferedFile
-	top := ""
+	top, last := "", ""
 	for {
 		hd, err := tr.Next()
 		if err == io.EOF {
 			break
 		}
+		if stream.over {
+			return nil, b.tooLarge(last)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("reading chart archive: %w", err)
+		}
+		last = hd.Name
+		if len(hd.Name) > maxEntryName {
+			return nil, fmt.Errorf("%w: an entry name of %d bytes (starting %q), longer than %d", ErrUnsafeArchive, len(hd.Name), hd.Name[:64], maxEntryName)
+		}
+		if b.entries--; b.entries < 0 {
+			return nil, fmt.Errorf("%w: more than %d entries (at %q)", ErrArchiveTooLarge, DefaultMaxArchiveEntries, hd.Name)
 		}
 		switch hd.Typeflag {
 		case tar.TypeXGlobalHeader, tar.TypeXHeader, tar.TypeDir:
@@ -82,22 +136,20 @@ func readArchive(data []byte, budget *int64, limit int64) ([]*loader.BufferedFil
 		if err != nil {
 			return nil, err
 		}
-		if hd.Size > *budget {
-			return nil, fmt.Errorf("%w of %d bytes (at %q)", ErrArchiveTooLarge, limit, hd.Name)
+		if hd.Size > b.bytes {
+			return nil, b.tooLarge(hd.Name)
 		}
 		var buf bytes.Buffer
-		n, err := io.Copy(&buf, io.LimitReader(tr, *budget+1))
-		if err != nil {
+		if _, err := io.Copy(&buf, tr); err != nil {
+			if stream.over {
+				return nil, b.tooLarge(hd.Name)
+			}
 			return nil, fmt.Errorf("reading %q from chart archive: %w", hd.Name, err)
 		}
-		if n > *budget {
-			return nil, fmt.Errorf("%w of %d bytes (at %q)", ErrArchiveTooLarge, limit, hd.Name)
-		}
-		*budget -= n
 		body := bytes.TrimPrefix(buf.Bytes(), []byte("\xEF\xBB\xBF"))
 		if isNestedChart(rel) {
 			// Helm loads charts/*.tgz itself; check them first under the same rules and budget.
-			if _, err := readArchive(body, budget, limit); err != nil {
+			if _, err := readArchive(body, b); err != nil {
 				return nil, fmt.Errorf("subchart archive %q: %w", rel, err)
 			}
 		}

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 
@@ -102,9 +103,11 @@ func (f *Fetcher) Fetch(ctx context.Context, rc ResolvedChart) (FetchedChart, er
 	}
 	ch, err := LoadChartArchive(data, f.limit)
 	if err != nil {
+		_ = os.Remove(archive) // a refused archive is not kept for the next run
 		return FetchedChart{}, fmt.Errorf("%s: archive %s: %w", where, filepath.Base(archive), err)
 	}
 	if ch.Name() != rc.Ref.Name {
+		_ = os.Remove(archive)
 		return FetchedChart{}, fmt.Errorf("%s: archive holds chart %q", where, ch.Name())
 	}
 	return FetchedChart{Resolved: rc, ArchivePath: archive, Digest: digest, Chart: ch}, nil
@@ -273,6 +276,9 @@ func (f *Fetcher) once(ctx context.Context, dest string, fn func(context.Context
 		return res.Val.(string), nil
 	}
 }
+
+// unsafeFileChars are the characters a cache file name does not keep.
+var unsafeFileChars = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
 
 func cacheName(chartName, version, key string) string {
 	return unsafeFileChars.ReplaceAllString(chartName+"-"+version+"-"+key, "_") + ".tgz"

@@ -13,16 +13,16 @@ import (
 // versions with their archive URLs and digests, newest first. Nothing else of an entry's
 // metadata is kept (the largest public indexes list tens of thousands of versions).
 type chartIndex struct {
-	APIVersion string                   `json:"apiVersion"`
-	Entries    map[string][]*indexEntry `json:"entries"`
+	APIVersion string                   `json:"apiVersion" yaml:"apiVersion"`
+	Entries    map[string][]*indexEntry `json:"entries" yaml:"entries"`
 }
 
 // indexEntry is one chart version of an index.
 type indexEntry struct {
-	Version string   `json:"version"`
-	URLs    []string `json:"urls"`
+	Version string   `json:"version" yaml:"version"`
+	URLs    []string `json:"urls" yaml:"urls"`
 	// Digest is the archive's sha256, as the index gives it (hex, may be empty).
-	Digest string `json:"digest"`
+	Digest string `json:"digest" yaml:"digest"`
 }
 
 // sortEntries orders each chart's versions newest first, as Helm does; versions that are

@@ -20,6 +20,8 @@ type PublishOptions struct {
 	// EnsureRepository makes the repository ("ns/chart") exist before a push, for
 	// registries that do not create repositories on push (ECR); nil skips it.
 	EnsureRepository func(ctx context.Context, repository string) error
+	// TempDir is where a push keeps Helm's client state while it runs; empty: os.TempDir().
+	TempDir string
 }
 
 // PublishResult says where a chart was published.
@@ -177,6 +179,9 @@ func (p *Publisher) Publish(ctx context.Context, a ChartArchive, ociBase string,
 		if err := p.opts.EnsureRepository(ctx, t.repository); err != nil {
 			return fail(fmt.Errorf("create repository %s: %w", t.repository, err))
 		}
+	}
+	if err := ctx.Err(); err != nil {
+		return fail(err)
 	}
 	config, err := helmConfig(a.Metadata)
 	if err != nil {

@@ -2,15 +2,12 @@ package stages
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
-	"regexp"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
-	"sigs.k8s.io/yaml"
 
 	"github.com/airgap-charts/airgap-charts/registry"
 )
@@ -146,54 +143,40 @@ func (r *Resolver) fetchIndex(ctx context.Context, repoURL, origURL string) (*ch
 		return nil, fmt.Errorf("repository %s: cannot fetch index.yaml: %w", redact(repoURL), err)
 	}
 	defer body.Close()
-	data, err := io.ReadAll(body)
-	if err != nil {
-		return nil, fmt.Errorf("repository %s: reading index.yaml: %w", redact(repoURL), err)
-	}
-	if len(data) > maxIndexBytes {
+	in := &indexBody{r: body, left: maxIndexBytes}
+	idx, err := parseIndex(in)
+	switch {
+	case in.over:
 		return nil, fmt.Errorf("repository %s: index.yaml is larger than %d bytes", redact(repoURL), maxIndexBytes)
-	}
-	idx, err := parseIndex(data)
-	if err != nil {
+	case in.err != nil:
+		return nil, fmt.Errorf("repository %s: reading index.yaml: %w", redact(repoURL), in.err)
+	case err != nil:
 		return nil, fmt.Errorf("repository %s: index.yaml is malformed: %w", redact(repoURL), err)
 	}
 	return idx, nil
 }
 
-var unsafeFileChars = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
-
-// parseIndex reads index.yaml as Helm does (YAML or JSON, invalid entries skipped, newest
-// first) without Helm's logging.
-func parseIndex(data []byte) (*chartIndex, error) {
-	if len(strings.TrimSpace(string(data))) == 0 {
-		return nil, fmt.Errorf("empty file")
-	}
-	idx := &chartIndex{}
-	var err error
-	if json.Valid(data) {
-		err = json.Unmarshal(data, idx)
-	} else {
-		err = yaml.Unmarshal(data, idx)
-	}
-	if err != nil {
-		return nil, err
-	}
-	if idx.APIVersion == "" {
-		return nil, fmt.Errorf("no apiVersion (is this a chart repository index?)")
-	}
-	for name, cvs := range idx.Entries {
-		kept := cvs[:0]
-		for _, cv := range cvs {
-			if cv == nil || cv.Version == "" {
-				continue
-			}
-			kept = append(kept, cv)
-		}
-		idx.Entries[name] = kept
-	}
-	idx.sortEntries()
-	return idx, nil
+// indexBody is an index.yaml download: at most left bytes, its read error remembered.
+type indexBody struct {
+	r    io.Reader
+	left int64
+	over bool
+	err  error
 }
+
+func (b *indexBody) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	if b.left -= int64(n); b.left < 0 {
+		b.over = true
+		return n, errIndexTooLarge
+	}
+	if err != nil && err != io.EOF {
+		b.err = err
+	}
+	return n, err
+}
+
+var errIndexTooLarge = fmt.Errorf("index.yaml larger than %d bytes", maxIndexBytes)
 
 // resolveOCI lists the tags of oci://host/path[/namespace]/chart once per run.
 func (r *Resolver) resolveOCI(ctx context.Context, ref ChartRef, repoURL string, opts ResolveOptions) (ResolvedChart, error) {

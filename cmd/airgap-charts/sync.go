@@ -196,10 +196,21 @@ func (c *syncCmd) options(env func(string) string) (engine.Options, config.Mode,
 	if c.RequestTimeout <= 0 || c.StallTimeout <= 0 {
 		return o, "", usagef("--request-timeout and --stall-timeout must be above 0")
 	}
+	if msg := config.CheckRepositoryPath("--target-prefix", strings.Trim(c.TargetPrefix, "/")); msg != "" {
+		return o, "", usagef("%s", msg)
+	}
+	if c.Report != "" {
+		if err := checkReportPath(c.Report); err != nil {
+			return o, "", err
+		}
+	}
 	if c.Retries < 0 {
 		return o, "", usagef("--retries must be 0 or more, not %d", c.Retries)
 	}
 	if c.CAFile != "" {
+		if _, err := config.ReadInput(c.CAFile, "CA"); err != nil {
+			return o, "", err
+		}
 		if _, err := registry.LoadCAFile(c.CAFile); err != nil {
 			return o, "", &config.InputError{Pos: config.Position{File: c.CAFile}, Msg: err.Error(), Err: err}
 		}
@@ -320,12 +331,9 @@ func resolvePasswordEnv(addons []config.Addon, env func(string) string) error {
 }
 
 func checkJSONFile(path string) error {
-	if err := config.CheckFile(path, "lifecycle policy"); err != nil {
-		return err
-	}
-	data, err := os.ReadFile(path)
+	data, err := config.ReadInput(path, "lifecycle policy")
 	if err != nil {
-		return &config.InputError{Pos: config.Position{File: path}, Msg: "cannot read lifecycle policy file: " + err.Error(), Err: err}
+		return err
 	}
 	if !json.Valid(data) {
 		return &config.InputError{Pos: config.Position{File: path}, Msg: "lifecycle policy is not valid JSON"}
