@@ -65,8 +65,14 @@ type ClientOptions struct {
 	UserAgent string
 
 	// PullBudgetWait is how long a run may wait for a host's advertised pull window
-	// (ratelimit-remaining: 0;w=SECONDS) to pass; 0: stop with a PullBudgetError instead.
+	// (ratelimit-remaining: 0;w=SECONDS) to pass; 0: stop with a PullBudgetError instead
+	// (with WaitForBudget: as long as the window says).
 	PullBudgetWait time.Duration
+	// WaitForBudget waits, logging until when, for a spent pull budget (RateLimits, or the
+	// one a host advertises) to allow the next pulls; false: such pulls are refused with a
+	// *PullBudgetError saying how many more were needed. A wait of a few seconds that only
+	// paces the run is always waited.
+	WaitForBudget bool
 	// SpoolDir holds blobs kept to upload them again where a registry does not mount;
 	// empty: a new directory under os.TempDir(), removed by Close.
 	SpoolDir string
@@ -74,6 +80,10 @@ type ClientOptions struct {
 	// registry needs in several repositories is then pulled once per repository).
 	SpoolBytes int64
 }
+
+// maxBudgetWait is the longest advertised pull window WaitForBudget waits out (Docker
+// Hub's is 6h).
+const maxBudgetWait = 24 * time.Hour
 
 // Client copies images between registries. It is safe for concurrent use; one Client
 // serves a whole run so that its transport, limits and blob table are shared.
@@ -105,10 +115,15 @@ func NewClient(opts ClientOptions) (*Client, error) {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	limits, err := newHostLimits(append(append([]HostRate(nil), opts.RateLimits...), opts.DestLimits...), opts.ECRHosts, opts.PullBudgetWait)
+	pullWait := opts.PullBudgetWait
+	if opts.WaitForBudget && pullWait <= 0 {
+		pullWait = maxBudgetWait
+	}
+	limits, err := newHostLimits(append(append([]HostRate(nil), opts.RateLimits...), opts.DestLimits...), opts.ECRHosts, pullWait)
 	if err != nil {
 		return nil, err
 	}
+	limits.budgetWait = opts.WaitForBudget
 	c := &Client{
 		opts:     opts,
 		log:      log,
