@@ -2,6 +2,7 @@ package registry
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"net/http"
@@ -27,6 +28,11 @@ type ClientOptions struct {
 	// CAFile is a PEM bundle of certificate authorities trusted besides the system's for
 	// every verified host; empty: the system roots only.
 	CAFile string
+	// CertsDir holds per-host TLS material in docker's certs.d layout:
+	// DIR/HOST[:PORT]/*.crt are CAs trusted for that host, each *.cert with the *.key of
+	// the same name a client certificate presented to it (client.cert, client.key). It
+	// serves registries, OCI chart sources and HTTP chart repositories alike; empty: none.
+	CertsDir string
 	// RequestTimeout bounds the wait for a response's headers once a request is sent;
 	// StallTimeout the time a request or response body may go without a byte. A stalled
 	// attempt is retried. 0: DefaultRequestTimeout / DefaultStallTimeout; negative: none.
@@ -163,6 +169,12 @@ func NewClient(opts ClientOptions) (*Client, error) {
 	c.rt = newSharedTransport(settings, c.Insecure, limits, retryPolicyOf(opts), opts.UserAgent, log)
 	c.auth = newAuthRouter(c.rt, c.keychain, c.Insecure)
 	c.auth.limits, c.auth.dial = limits, settings.dial
+	c.auth.clientCerts = func(host string) []tls.Certificate {
+		if ht := tlsOf(settings.certs, host); ht != nil {
+			return ht.certs
+		}
+		return nil
+	}
 	c.art = c.auth.wrapper()
 	c.hc = &http.Client{Transport: c.art}
 	c.puller, err = remote.NewPuller(c.RemoteOptions(context.Background())...)
@@ -277,6 +289,13 @@ func newTransportSettings(opts ClientOptions) (transportSettings, error) {
 			return s, err
 		}
 		s.roots = roots
+	}
+	if opts.CertsDir != "" {
+		certs, err := loadCertsDir(opts.CertsDir, s.roots)
+		if err != nil {
+			return s, err
+		}
+		s.certs = certs
 	}
 	return s, nil
 }
