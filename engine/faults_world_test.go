@@ -55,6 +55,7 @@ func newFaultWorld(t *testing.T) *faultWorld {
 	for _, img := range faultImages {
 		w.digests[img] = seedImage(t, w.src.Host, mustRef(t, img))
 	}
+	w.charts.SetArchiveBase(chartrepotest.Relative) // archives are fetched through the proxy too
 	w.charts.AddChart(t, faultChart())
 	w.srcP = registrytest.NewFaultProxy(t, w.src.Server.URL)
 	w.dstP = registrytest.NewFaultProxy(t, w.dst.Server.URL)
@@ -99,7 +100,7 @@ func (w *faultWorld) run(t *testing.T, out string) *AddonReport {
 // itself (not through its proxy); "" when absent.
 func (w *faultWorld) destDigest(t *testing.T, img string) string {
 	t.Helper()
-	ref, err := name.NewTag(w.dst.Host+"/mirror/"+img, name.Insecure)
+	ref, err := name.NewTag(w.dst.Host+"/mirror/"+strings.TrimPrefix(img, "quay.io/"), name.Insecure)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,6 +22,15 @@ type retryPolicy struct {
 	maxPause time.Duration // longest Retry-After honoured
 }
 
+// throttleAttempts bounds the tries of a request answered 429 without a spent quota:
+// twice the tries of other failures, none when retries are off.
+func (p retryPolicy) throttleAttempts() int {
+	if p.attempts <= 1 {
+		return 1
+	}
+	return 2 * p.attempts
+}
+
 var defaultRetryPolicy = retryPolicy{attempts: 6, base: 250 * time.Millisecond, max: 15 * time.Second, maxPause: 10 * time.Minute}
 
 // retryTransport retries requests on 5xx, 408, 429, resets and timeouts with exponential
@@ -44,6 +53,7 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	ctx := req.Context()
 	host := req.URL.Host
 	rewindable := req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
+	throttles := 0 // 429s answered (without a spent quota)
 	for attempt := 1; ; attempt++ {
 		r := req
 		if attempt > 1 && req.Body != nil && req.Body != http.NoBody {
@@ -66,7 +76,16 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		resp, err := t.attempt(r)
 		done(resp)
-		if ctx.Err() != nil || !rewindable || attempt >= t.policy.attempts {
+		if ctx.Err() != nil || !rewindable {
+			return resp, err
+		}
+		if err == nil && resp.StatusCode == http.StatusTooManyRequests && !budgetSpent(resp) {
+			// 429s have tries of their own: a storm outlasts the tries of other failures.
+			if throttles++; throttles >= t.policy.throttleAttempts() {
+				return resp, err
+			}
+			attempt--
+		} else if attempt >= t.policy.attempts {
 			return resp, err
 		}
 		delay, retry := t.decide(resp, err, attempt)

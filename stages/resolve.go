@@ -148,14 +148,20 @@ func (r *Resolver) index(ctx context.Context, repoURL, origURL string) (*repo.In
 }
 
 func (r *Resolver) fetchIndex(ctx context.Context, repoURL, origURL string) (*repo.IndexFile, error) {
-	body, err := r.access.get(ctx, repoURL+"/index.yaml", repoURL, origURL, maxIndexBytes)
+	var data []byte
+	_, err := retryCut(ctx, func() (string, error) { // a body cut in the middle is fetched again
+		body, err := r.access.get(ctx, repoURL+"/index.yaml", repoURL, origURL, maxIndexBytes)
+		if err != nil {
+			return "", fmt.Errorf("repository %s: cannot fetch index.yaml: %w", redact(repoURL), err)
+		}
+		defer body.Close()
+		if data, err = io.ReadAll(body); err != nil {
+			return "", fmt.Errorf("repository %s: reading index.yaml: %w", redact(repoURL), err)
+		}
+		return "", nil
+	})
 	if err != nil {
-		return nil, fmt.Errorf("repository %s: cannot fetch index.yaml: %w", redact(repoURL), err)
-	}
-	defer body.Close()
-	data, err := io.ReadAll(body)
-	if err != nil {
-		return nil, fmt.Errorf("repository %s: reading index.yaml: %w", redact(repoURL), err)
+		return nil, err
 	}
 	if len(data) > maxIndexBytes {
 		return nil, fmt.Errorf("repository %s: index.yaml is larger than %d bytes", redact(repoURL), maxIndexBytes)
