@@ -146,3 +146,37 @@ func containsAnyFold(s string, subs []string) bool {
 	}
 	return false
 }
+
+// TestBudgetCompletesWholeImages: a --rate-limit budget of 4 pulls for three 2-platform
+// images (3 pulls each) completes one image whole rather than starting all three; the
+// others fail naming the spent budget, the report says how many more pulls were needed,
+// and the source saw no more manifest GETs than the budget.
+func TestBudgetCompletesWholeImages(t *testing.T) {
+	w := newFaultWorld(t)
+	opts := w.options(t.TempDir())
+	opts.RateLimits = []RateLimit{{Host: "quay.io", N: 4, Period: time.Hour}}
+	rep, err := Run(t.Context(), opts, e2eLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := rep.Addons[0]
+	if a.Status == StatusSuccess || !strings.Contains(a.Error, "pull budget spent") {
+		t.Fatalf("%s: %s; want a failure naming the spent pull budget", a.Status, a.Error)
+	}
+	missing := w.checkDestination(t)
+	if len(missing) != 2 {
+		t.Fatalf("absent at the destination: %v; want exactly one of the three images copied whole", missing)
+	}
+	gets := 0
+	for _, q := range w.srcP.Requests() {
+		if q.Kind == registrytest.ManifestGet {
+			gets++
+		}
+	}
+	if gets < 3 || gets > 4 {
+		t.Fatalf("%d manifest GETs at the source, want the copied image's 3 and at most the budget, 4", gets)
+	}
+	if n := rep.PullsRefused[w.srcP.Host]; n < 2 {
+		t.Fatalf("PullsRefused = %v; want at least the 2 images' first pulls for %s", rep.PullsRefused, w.srcP.Host)
+	}
+}

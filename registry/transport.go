@@ -100,10 +100,8 @@ type TLSError struct {
 func (e *TLSError) Error() string {
 	var verr *tls.CertificateVerificationError
 	hint := "trust its CA with --ca-file or --certs-dir, or mark the host --insecure-registry"
-	var aerr tls.AlertError
 	switch {
-	case errors.As(e.Err, &aerr) && (aerr == 116 || aerr == 42 || aerr == 48 || aerr == 49):
-		// certificate_required, bad_certificate, unknown_ca, access_denied
+	case clientCertRefused(e.Err):
 		hint = "the host asks for a client certificate it accepts: put one in --certs-dir HOST/client.cert and client.key"
 	case !errors.As(e.Err, &verr):
 		hint = "a host that speaks plain HTTP must be marked --insecure-registry"
@@ -125,6 +123,27 @@ func explainTLS(host string, err error) error {
 	return err
 }
 
+// remoteTLSAlert reports whether err is a TLS alert the host sent during the handshake.
+func remoteTLSAlert(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "remote error" && strings.Contains(op.Err.Error(), "tls:")
+}
+
+// clientCertRefused reports whether the host refused the handshake over the client
+// certificate: none given, or one it does not accept.
+func clientCertRefused(err error) bool {
+	if !remoteTLSAlert(err) {
+		return false
+	}
+	msg := err.Error()
+	for _, alert := range []string{"certificate required", "bad certificate", "unknown certificate authority", "access denied", "certificate unknown"} {
+		if strings.Contains(msg, alert) {
+			return true
+		}
+	}
+	return false
+}
+
 func isTLSFailure(err error) bool {
 	var verr *tls.CertificateVerificationError
 	var uerr x509.UnknownAuthorityError
@@ -133,7 +152,7 @@ func isTLSFailure(err error) bool {
 	var rerr tls.RecordHeaderError
 	var aerr tls.AlertError
 	return errors.As(err, &verr) || errors.As(err, &uerr) || errors.As(err, &herr) || errors.As(err, &ierr) ||
-		errors.As(err, &rerr) || errors.As(err, &aerr) ||
+		errors.As(err, &rerr) || errors.As(err, &aerr) || remoteTLSAlert(err) ||
 		strings.Contains(err.Error(), "server gave HTTP response to HTTPS client")
 }
 
