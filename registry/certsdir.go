@@ -20,6 +20,14 @@ type hostTLS struct {
 	certs []tls.Certificate
 }
 
+// CheckCertsDir reads a certs directory (--certs-dir) as a run would, so that a missing
+// directory, an unreadable file or a client certificate without its key is found before
+// any work starts.
+func CheckCertsDir(dir string) error {
+	_, err := loadCertsDir(dir, nil)
+	return err
+}
+
 // loadCertsDir reads every host directory of dir. base is the pool the host's CAs are
 // added to (nil: the system's).
 func loadCertsDir(dir string, base *x509.CertPool) (map[string]*hostTLS, error) {

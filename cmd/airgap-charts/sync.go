@@ -202,6 +202,11 @@ func (c *syncCmd) options(env func(string) string) (engine.Options, config.Mode,
 			return o, "", &config.InputError{Pos: config.Position{File: c.CAFile}, Msg: err.Error(), Err: err}
 		}
 	}
+	if c.CertsDir != "" {
+		if err := registry.CheckCertsDir(c.CertsDir); err != nil {
+			return o, "", &config.InputError{Pos: config.Position{File: c.CertsDir}, Msg: err.Error(), Err: err}
+		}
+	}
 	for _, h := range c.InsecureRegistry {
 		if msg := checkHost(strings.TrimSpace(h)); msg != "" {
 			return o, "", usagef("--insecure-registry: %s", msg)
