@@ -76,6 +76,15 @@ type Options struct {
 	// negative: none.
 	RequestTimeout, StallTimeout time.Duration
 	Retries                      int
+	// RetryBackoff is the first wait before a retry (doubled each time); 0: 250ms.
+	RetryBackoff time.Duration
+	// OnBudget is what a spent pull budget (RateLimits, or one a registry advertises)
+	// does: OnBudgetFail (empty too) refuses the pulls and reports how many were needed,
+	// OnBudgetWait waits for the budget to allow them, logging until when.
+	OnBudget string
+	// CertsDir holds per-host TLS material, docker's certs.d layout: DIR/HOST[:PORT]/ca.crt
+	// (trusted for that host), client.cert and client.key (presented to it); empty: none.
+	CertsDir string
 
 	OutputDir string // empty: ./helm-charts; one run at a time may use it
 	// TempDir is where the run keeps its temporary files, in a directory of its own removed
@@ -98,6 +107,12 @@ type Options struct {
 	// ECR repository settings for repositories the run creates.
 	ECR ECROptions
 }
+
+// What a spent pull budget does (Options.OnBudget).
+const (
+	OnBudgetFail = "fail"
+	OnBudgetWait = "wait"
+)
 
 // Credential is a user name and password for a chart repository.
 type Credential struct{ Username, Password string }

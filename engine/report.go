@@ -35,8 +35,8 @@ type Report struct {
 	Addons     []*AddonReport `json:"addons"`
 	Totals     Totals         `json:"totals"`
 	UniqueJobs int            `json:"unique_image_jobs"`
-	// PullsRefused is, per source host whose advertised pull budget ran out, how many more
-	// manifest pulls the run needed (at least).
+	// PullsRefused is, per source host whose pull budget ran out (--rate-limit, or the one
+	// the host advertises), how many more manifest pulls the run needed (at least).
 	PullsRefused map[string]int `json:"pulls_refused,omitempty"`
 	ElapsedText  string         `json:"elapsed"`
 }

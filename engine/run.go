@@ -28,6 +28,11 @@ func Run(ctx context.Context, opts Options, log *zap.Logger) (*Report, error) {
 	if err := checkNames(opts); err != nil {
 		return nil, err
 	}
+	switch opts.OnBudget {
+	case "", OnBudgetFail, OnBudgetWait:
+	default:
+		return nil, fmt.Errorf("--on-budget %q: want %s or %s", opts.OnBudget, OnBudgetFail, OnBudgetWait)
+	}
 	if err := os.MkdirAll(opts.OutputDir, 0o755); err != nil {
 		return nil, fmt.Errorf("output dir %s: %w", opts.OutputDir, err)
 	}

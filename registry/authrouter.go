@@ -30,6 +30,8 @@ type authRouter struct {
 	insecure func(host string) bool
 	limits   *hostLimits // down hosts; nil: none tracked
 	dial     func(ctx context.Context, network, addr string) (net.Conn, error)
+	// clientCerts are the client certificates a host is offered (--certs-dir); nil: none.
+	clientCerts func(host string) []tls.Certificate
 
 	mu    sync.Mutex
 	hosts map[string]*authHost
@@ -298,7 +300,11 @@ func (r *authRouter) speaksTLS(ctx context.Context, host string) (bool, error) {
 		return false, fmt.Errorf("registry %s: %w", host, err)
 	}
 	defer raw.Close()
-	conn := tls.Client(raw, &tls.Config{ServerName: hostname, InsecureSkipVerify: true}) //nolint:gosec // only for hosts the user marked insecure
+	cfg := &tls.Config{ServerName: hostname, InsecureSkipVerify: true} //nolint:gosec // only for hosts the user marked insecure
+	if r.clientCerts != nil {
+		cfg.Certificates = r.clientCerts(host) // a host that asks for one completes the handshake
+	}
+	conn := tls.Client(raw, cfg)
 	if err := conn.HandshakeContext(dctx); err != nil {
 		if ctx.Err() != nil {
 			return false, ctx.Err()

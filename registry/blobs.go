@@ -416,5 +416,5 @@ func retryableUpload(err error) bool {
 	if errors.As(err, &te) {
 		return te.StatusCode >= 500 || te.StatusCode == 408 || te.StatusCode == 429
 	}
-	return retryableError(err)
+	return retryableError(err) || blobBodyMismatch(err)
 }

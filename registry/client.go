@@ -2,6 +2,7 @@ package registry
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"net/http"
@@ -27,6 +28,11 @@ type ClientOptions struct {
 	// CAFile is a PEM bundle of certificate authorities trusted besides the system's for
 	// every verified host; empty: the system roots only.
 	CAFile string
+	// CertsDir holds per-host TLS material in docker's certs.d layout:
+	// DIR/HOST[:PORT]/*.crt are CAs trusted for that host, each *.cert with the *.key of
+	// the same name a client certificate presented to it (client.cert, client.key). It
+	// serves registries, OCI chart sources and HTTP chart repositories alike; empty: none.
+	CertsDir string
 	// RequestTimeout bounds the wait for a response's headers once a request is sent;
 	// StallTimeout the time a request or response body may go without a byte. A stalled
 	// attempt is retried. 0: DefaultRequestTimeout / DefaultStallTimeout; negative: none.
@@ -68,8 +74,14 @@ type ClientOptions struct {
 	UserAgent string
 
 	// PullBudgetWait is how long a run may wait for a host's advertised pull window
-	// (ratelimit-remaining: 0;w=SECONDS) to pass; 0: stop with a PullBudgetError instead.
+	// (ratelimit-remaining: 0;w=SECONDS) to pass; 0: stop with a PullBudgetError instead
+	// (with WaitForBudget: as long as the window says).
 	PullBudgetWait time.Duration
+	// WaitForBudget waits, logging until when, for a spent pull budget (RateLimits, or the
+	// one a host advertises) to allow the next pulls; false: such pulls are refused with a
+	// *PullBudgetError saying how many more were needed. A wait of a few seconds that only
+	// paces the run is always waited.
+	WaitForBudget bool
 	// SpoolDir holds blobs kept to upload them again where a registry does not mount;
 	// empty: a new directory under os.TempDir(), removed by Close.
 	SpoolDir string
@@ -77,6 +89,10 @@ type ClientOptions struct {
 	// registry needs in several repositories is then pulled once per repository).
 	SpoolBytes int64
 }
+
+// maxBudgetWait is the longest advertised pull window WaitForBudget waits out (Docker
+// Hub's is 6h).
+const maxBudgetWait = 24 * time.Hour
 
 // Client copies images between registries. It is safe for concurrent use; one Client
 // serves a whole run so that its transport, limits and blob table are shared.
@@ -110,10 +126,15 @@ func NewClient(opts ClientOptions) (*Client, error) {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	limits, err := newHostLimits(append(append([]HostRate(nil), opts.RateLimits...), opts.DestLimits...), opts.ECRHosts, opts.PullBudgetWait)
+	pullWait := opts.PullBudgetWait
+	if opts.WaitForBudget && pullWait <= 0 {
+		pullWait = maxBudgetWait
+	}
+	limits, err := newHostLimits(append(append([]HostRate(nil), opts.RateLimits...), opts.DestLimits...), opts.ECRHosts, pullWait)
 	if err != nil {
 		return nil, err
 	}
+	limits.budgetWait = opts.WaitForBudget
 	c := &Client{
 		opts:      opts,
 		log:       log,
@@ -154,6 +175,12 @@ func NewClient(opts ClientOptions) (*Client, error) {
 	c.rt = newSharedTransport(settings, c.Insecure, limits, retryPolicyOf(opts), opts.UserAgent, log)
 	c.auth = newAuthRouter(c.rt, c.keychain, c.Insecure)
 	c.auth.limits, c.auth.dial = limits, settings.dial
+	c.auth.clientCerts = func(host string) []tls.Certificate {
+		if ht := tlsOf(settings.certs, host); ht != nil {
+			return ht.certs
+		}
+		return nil
+	}
 	c.art = c.auth.wrapper()
 	c.hc = &http.Client{Transport: c.art}
 	c.puller, err = remote.NewPuller(c.remoteOptions(context.Background())...)
@@ -259,6 +286,13 @@ func newTransportSettings(opts ClientOptions) (transportSettings, error) {
 			return s, err
 		}
 		s.roots = roots
+	}
+	if opts.CertsDir != "" {
+		certs, err := loadCertsDir(opts.CertsDir, s.roots)
+		if err != nil {
+			return s, err
+		}
+		s.certs = certs
 	}
 	return s, nil
 }

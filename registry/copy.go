@@ -50,7 +50,9 @@ func (c *Client) Copy(ctx context.Context, src, dst ImageRef, platform string, o
 	for _, opt := range opts {
 		opt(&o)
 	}
+	ctx, endPulls := withPullGroup(ctx, platform) // a spare pull budget completes whole images
 	res, err := c.copy(ctx, src, dst, platform, o)
+	endPulls()
 	if err != nil {
 		return res, fmt.Errorf("copy %s to %s: %w", src, dst, err)
 	}

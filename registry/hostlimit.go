@@ -2,6 +2,7 @@ package registry
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -97,6 +98,8 @@ type hostState struct {
 	down       *HostDownError // non-nil: the host is down for the run
 	waitLogged time.Time      // the end of the last long wait logged for this host
 
+	throttled int // 429s without a spent quota in a row (throttle.go)
+
 	mountsOff bool // a mount answered 202: this host does not mount
 	mountsOn  bool // a mount answered 201: this host mounts
 	// mountProbe lets one mount at a time through while the host's answer is unknown, so
@@ -111,8 +114,10 @@ type hostLimits struct {
 	rates    map[string][]HostRate // by host key
 	ecr      map[string]bool       // hosts with ECR's default quotas though not named like ECR
 	mirrored map[string][]string   // mirror host key → the source host keys pulled through it
-	pullWait time.Duration         // how long a spent pull budget may be waited out
-	probe    http.RoundTripper     // sends the HEAD that learns a pull budget; nil: none
+	pullWait time.Duration         // how long a spent advertised pull budget may be waited out
+	// budgetWait: a spent --rate-limit budget is waited for (--on-budget wait), not refused.
+	budgetWait bool
+	probe      http.RoundTripper // sends the HEAD that learns a pull budget; nil: none
 
 	downAfter    int             // connection failures in a row that mark a host down; 0: never
 	destinations map[string]bool // host keys named "destination" in errors
@@ -195,6 +200,9 @@ func (h *hostLimits) state(host string) *hostState {
 			switch r.Kind {
 			case KindManifestGet:
 				s.pulls = newPullBucket(r.N, r.Period)
+				s.pulls.wait, s.pulls.host = h.budgetWait, k
+				s.pulls.log = func(what string, until time.Time) { h.logWait(k, s, what, until) }
+				s.pulls.refuse = s.refusePulls
 			case KindUpload:
 				lim := rate.NewLimiter(rate.Every(r.Period/time.Duration(r.N)), r.N)
 				s.buckets[bucketKind(KindUpload)+":start"] = lim
@@ -232,17 +240,20 @@ func (h *hostLimits) wait(ctx context.Context, req *http.Request) (done func(*ht
 	s := h.state(host)
 	kind, budgeted := classify(req)
 	manifestGet := budgeted && kind == bucketKind(KindManifestGet)
+	reserved := false // the pull came from its image's reservation (pullGroup)
 	if manifestGet {
 		// The advertised budget first: a spent one is refused without waiting for a token.
 		if answer, err := h.takePull(ctx, req, s); err != nil || answer != nil {
 			return nil, answer, err
 		}
 		if s.pulls != nil {
-			if d := s.pulls.delay(); d > longWait {
-				h.logWait(host, s, "the manifest pull rate limit (--rate-limit)", time.Now().Add(d))
-			}
-			if err := s.pulls.take(ctx); err != nil {
+			var err error
+			if reserved, err = s.pulls.takePull(ctx); err != nil {
 				s.releasePull()
+				var pb *PullBudgetError
+				if errors.As(err, &pb) {
+					return nil, nil, err
+				}
 				return nil, nil, fmt.Errorf("registry %s: waiting for %s rate limit: %w", host, kind, err)
 			}
 		}
@@ -270,7 +281,7 @@ func (h *hostLimits) wait(ctx context.Context, req *http.Request) (done func(*ht
 		if manifestGet {
 			s.releasePull()
 			if s.pulls != nil {
-				s.pulls.refund()
+				s.pulls.giveBack(ctx, reserved)
 			}
 		}
 		return nil, nil, err
@@ -278,7 +289,7 @@ func (h *hostLimits) wait(ctx context.Context, req *http.Request) (done func(*ht
 	return func(resp *http.Response) {
 		s.observe(resp, manifestGet)
 		if manifestGet && s.pulls != nil && notAPull(resp) {
-			s.pulls.refund()
+			s.pulls.giveBack(ctx, reserved)
 		}
 	}, nil, nil
 }

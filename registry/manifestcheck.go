@@ -50,6 +50,9 @@ func (m *manifestCheck) RoundTrip(req *http.Request) (*http.Response, error) {
 		if err := checkManifestDigest(ref, req, resp, body); err != nil {
 			return nil, err
 		}
+		if err := sizePulls(req, resp, body); err != nil {
+			return nil, fmt.Errorf("image %s: %w", ref, err)
+		}
 		resp.Body = io.NopCloser(bytes.NewReader(body))
 		resp.ContentLength = int64(len(body))
 		return resp, nil

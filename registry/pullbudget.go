@@ -6,18 +6,23 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 )
 
-// PullBudgetError says a host's advertised pull budget (ratelimit-remaining) is spent.
+// PullBudgetError says a host's pull budget is spent: the one it advertises
+// (ratelimit-remaining), or the one --rate-limit sets (Budget).
 type PullBudgetError struct {
 	Host    string
 	Window  time.Duration
-	Refused int // manifest GETs refused so far on this host, this one included
+	Refused int    // manifest GETs refused so far on this host, this one included
+	Budget  string // "--rate-limit N per PERIOD"; empty: the advertised budget
 }
 
 func (e *PullBudgetError) Error() string {
+	if e.Budget != "" {
+		return fmt.Sprintf("registry %s: pull budget spent (%s); at least %d more manifest pull(s) needed so far: rerun when the budget allows, raise it, or let the run wait with --on-budget wait",
+			e.Host, e.Budget, e.Refused)
+	}
 	return fmt.Sprintf("registry %s: pull budget spent (ratelimit-remaining reached 0, window %s); at least %d more manifest pull(s) needed so far: rerun after the window, authenticate for a larger budget, or use --registry-mirror",
 		e.Host, e.Window, e.Refused)
 }
@@ -252,6 +257,15 @@ func parseRateLimitRemaining(v string) (n int, window time.Duration, ok bool) {
 	return n, window, true
 }
 
+// refusePulls counts n manifest GETs refused for a spent --rate-limit budget and returns
+// the host's total of refused pulls.
+func (s *hostState) refusePulls(n int) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.pull.refused += n
+	return s.pull.refused
+}
+
 // refusedPulls returns the manifest GETs refused per host for a spent pull budget.
 func (h *hostLimits) refusedPulls() map[string]int {
 	h.mu.Lock()
@@ -265,65 +279,6 @@ func (h *hostLimits) refusedPulls() map[string]int {
 		s.mu.Unlock()
 	}
 	return out
-}
-
-// pullBucket is a token bucket for manifest GETs (--rate-limit HOST=N/PERIOD) that takes
-// back the token of a GET the host did not count as a pull (a 429, a 401 challenge), so
-// retries of injected 429s do not eat a budget sized to the pulls a run needs.
-type pullBucket struct {
-	mu     sync.Mutex
-	perSec float64
-	burst  float64
-	tokens float64
-	last   time.Time
-}
-
-func newPullBucket(n int, period time.Duration) *pullBucket {
-	return &pullBucket{perSec: float64(n) / period.Seconds(), burst: float64(n), tokens: float64(n), last: time.Now()}
-}
-
-func (b *pullBucket) refill(now time.Time) {
-	if el := now.Sub(b.last).Seconds(); el > 0 {
-		b.tokens = min(b.burst, b.tokens+el*b.perSec)
-	}
-	b.last = now
-}
-
-// take waits for a token.
-func (b *pullBucket) take(ctx context.Context) error {
-	for {
-		b.mu.Lock()
-		b.refill(time.Now())
-		if b.tokens >= 1 {
-			b.tokens--
-			b.mu.Unlock()
-			return nil
-		}
-		wait := time.Duration((1 - b.tokens) / b.perSec * float64(time.Second))
-		b.mu.Unlock()
-		if err := sleepCtx(ctx, max(wait, time.Millisecond)); err != nil {
-			return err
-		}
-	}
-}
-
-// delay is how long a take would wait now.
-func (b *pullBucket) delay() time.Duration {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.refill(time.Now())
-	if b.tokens >= 1 {
-		return 0
-	}
-	return time.Duration((1 - b.tokens) / b.perSec * float64(time.Second))
-}
-
-// refund gives a token back.
-func (b *pullBucket) refund() {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.refill(time.Now())
-	b.tokens = min(b.burst, b.tokens+1)
 }
 
 // notAPull reports whether a manifest GET's answer is one no registry counts as a pull.

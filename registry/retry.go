@@ -22,11 +22,22 @@ type retryPolicy struct {
 	maxPause time.Duration // longest Retry-After honoured
 }
 
+// throttleAttempts bounds the tries of a request answered 429 without a spent quota:
+// twice the tries of other failures, none when retries are off.
+func (p retryPolicy) throttleAttempts() int {
+	if p.attempts <= 1 {
+		return 1
+	}
+	return 2 * p.attempts
+}
+
 var defaultRetryPolicy = retryPolicy{attempts: 6, base: 250 * time.Millisecond, max: 15 * time.Second, maxPause: 10 * time.Minute}
 
 // retryTransport retries requests on 5xx, 408, 429, resets and timeouts with exponential
-// backoff and jitter. A 429 pauses every request to its host until its Retry-After has
-// passed (hostLimits.pause); every attempt first waits for the host's limits. Each attempt
+// backoff and jitter. A 429 is backed off by its own request, after the delay the host's
+// 429s share (throttle.go), and never sooner than its Retry-After; a storm of them pauses
+// every request to the host (hostLimits.pause). Every attempt first waits for the host's
+// limits. Each attempt
 // is watched: no response headers in time, or a body that stops moving, ends it (a
 // *StallError, retried like a timeout). A host that fails to connect several times in a
 // row is down for the run: its requests fail at once (*HostDownError).
@@ -42,6 +53,7 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	ctx := req.Context()
 	host := req.URL.Host
 	rewindable := req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
+	throttles := 0 // 429s answered (without a spent quota)
 	for attempt := 1; ; attempt++ {
 		r := req
 		if attempt > 1 && req.Body != nil && req.Body != http.NoBody {
@@ -64,7 +76,16 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		resp, err := t.attempt(r)
 		done(resp)
-		if ctx.Err() != nil || !rewindable || attempt >= t.policy.attempts {
+		if ctx.Err() != nil || !rewindable {
+			return resp, err
+		}
+		if err == nil && resp.StatusCode == http.StatusTooManyRequests && !budgetSpent(resp) {
+			// 429s have tries of their own: a storm outlasts the tries of other failures.
+			if throttles++; throttles >= t.policy.throttleAttempts() {
+				return resp, err
+			}
+			attempt--
+		} else if attempt >= t.policy.attempts {
 			return resp, err
 		}
 		delay, retry := t.decide(resp, err, attempt)
@@ -85,11 +106,24 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			t.log.Info("waiting to retry a registry request", append(fields, zap.Time("until", time.Now().Add(delay)))...)
 		}
 		if resp != nil && resp.StatusCode == http.StatusTooManyRequests {
-			// Every request to this host waits, not only this one (limits.wait above). A
-			// 429 saying the pull budget is spent (ratelimit-remaining: 0) holds only the
-			// pulls: the retry's wait refuses it, or waits out the window when allowed.
-			if !budgetSpent(resp) {
-				t.limits.pause(req.URL.Host, time.Now().Add(delay))
+			// A 429 saying the pull budget is spent (ratelimit-remaining: 0) holds only the
+			// pulls: the retry's wait (limits.wait) refuses it, or waits out the window when
+			// allowed. Any other 429 is this request's to back off (throttle.go); only a
+			// storm of them pauses every request to the host.
+			if budgetSpent(resp) {
+				continue
+			}
+			d, storm := t.limits.throttleDelay(host, t.policy, delay)
+			until := time.Now().Add(d)
+			if storm {
+				t.limits.pause(host, until) // waited out by the next limits.wait
+				continue
+			}
+			if d > longWait {
+				t.limits.logWait(host, t.limits.state(host), "the end of a 429 Too Many Requests backoff (Retry-After)", until)
+			}
+			if err := sleepCtx(ctx, d); err != nil {
+				return nil, err
 			}
 			continue
 		}
@@ -114,6 +148,7 @@ func (t *retryTransport) attempt(r *http.Request) (*http.Response, error) {
 	}
 	if err == nil {
 		t.limits.connected(r.URL.Host)
+		t.limits.answered(r.URL.Host, resp)
 	} else if isConnectFailure(err) && r.Context().Err() == nil {
 		t.limits.connectFailed(r.URL.Host, err)
 	}
@@ -127,10 +162,11 @@ func (t *retryTransport) decide(resp *http.Response, err error, attempt int) (ti
 	}
 	switch resp.StatusCode {
 	case http.StatusTooManyRequests:
-		if d, ok := retryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
-			return min(d, t.policy.maxPause), true
+		if budgetSpent(resp) {
+			return 0, true
 		}
-		return t.backoff(attempt), true
+		ra, _ := retryAfter(resp.Header.Get("Retry-After"), time.Now())
+		return ra, true // throttleDelay decides
 	case http.StatusRequestTimeout, http.StatusInternalServerError, http.StatusBadGateway,
 		http.StatusServiceUnavailable, http.StatusGatewayTimeout:
 		return t.backoff(attempt), true

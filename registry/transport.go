@@ -23,6 +23,20 @@ import (
 type hostRouter struct {
 	secure, insecure *http.Transport
 	isInsecure       func(host string) bool
+	// perHost are the transports of hosts with their own CA or client certificate
+	// (--certs-dir), by the directory's name.
+	perHost map[string]*hostTransports
+}
+
+type hostTransports struct{ secure, insecure *http.Transport }
+
+func newHostRouter(s transportSettings, isInsecure func(string) bool) *hostRouter {
+	r := &hostRouter{secure: newHTTPTransport(s, false, nil), insecure: newHTTPTransport(s, true, nil),
+		isInsecure: isInsecure, perHost: map[string]*hostTransports{}}
+	for host, ht := range s.certs {
+		r.perHost[host] = &hostTransports{secure: newHTTPTransport(s, false, ht), insecure: newHTTPTransport(s, true, ht)}
+	}
+	return r
 }
 
 func (h *hostRouter) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -38,11 +52,32 @@ func (h *hostRouter) RoundTrip(req *http.Request) (*http.Response, error) {
 	if insecure {
 		t = h.insecure
 	}
+	if pt := h.hostTransports(host); pt != nil {
+		t = pt.secure
+		if insecure {
+			t = pt.insecure
+		}
+	}
 	resp, err := t.RoundTrip(req)
 	if err != nil {
 		return nil, explainTLS(host, err)
 	}
 	return resp, nil
+}
+
+// hostTransports are host's own transports (host:port, else its bare name), or nil.
+func (h *hostRouter) hostTransports(host string) *hostTransports {
+	if len(h.perHost) == 0 {
+		return nil
+	}
+	hl := strings.ToLower(host)
+	if t := h.perHost[hl]; t != nil {
+		return t
+	}
+	if bare, _, err := net.SplitHostPort(hl); err == nil {
+		return h.perHost[bare]
+	}
+	return nil
 }
 
 func isRegistryPath(p string) bool { return p == "/v2" || strings.HasPrefix(p, "/v2/") }
@@ -64,8 +99,11 @@ type TLSError struct {
 
 func (e *TLSError) Error() string {
 	var verr *tls.CertificateVerificationError
-	hint := "trust its CA with --ca-file, or mark the host --insecure-registry"
-	if !errors.As(e.Err, &verr) {
+	hint := "trust its CA with --ca-file or --certs-dir, or mark the host --insecure-registry"
+	switch {
+	case clientCertRefused(e.Err):
+		hint = "the host asks for a client certificate it accepts: put one in --certs-dir HOST/client.cert and client.key"
+	case !errors.As(e.Err, &verr):
 		hint = "a host that speaks plain HTTP must be marked --insecure-registry"
 	}
 	return fmt.Sprintf("TLS handshake with %s failed: %v (%s)", e.Host, e.Err, hint)
@@ -85,6 +123,27 @@ func explainTLS(host string, err error) error {
 	return err
 }
 
+// remoteTLSAlert reports whether err is a TLS alert the host sent during the handshake.
+func remoteTLSAlert(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "remote error" && strings.Contains(op.Err.Error(), "tls:")
+}
+
+// clientCertRefused reports whether the host refused the handshake over the client
+// certificate: none given, or one it does not accept.
+func clientCertRefused(err error) bool {
+	if !remoteTLSAlert(err) {
+		return false
+	}
+	msg := err.Error()
+	for _, alert := range []string{"certificate required", "bad certificate", "unknown certificate authority", "access denied", "certificate unknown"} {
+		if strings.Contains(msg, alert) {
+			return true
+		}
+	}
+	return false
+}
+
 func isTLSFailure(err error) bool {
 	var verr *tls.CertificateVerificationError
 	var uerr x509.UnknownAuthorityError
@@ -93,19 +152,22 @@ func isTLSFailure(err error) bool {
 	var rerr tls.RecordHeaderError
 	var aerr tls.AlertError
 	return errors.As(err, &verr) || errors.As(err, &uerr) || errors.As(err, &herr) || errors.As(err, &ierr) ||
-		errors.As(err, &rerr) || errors.As(err, &aerr) ||
+		errors.As(err, &rerr) || errors.As(err, &aerr) || remoteTLSAlert(err) ||
 		strings.Contains(err.Error(), "server gave HTTP response to HTTPS client")
 }
 
 // transportSettings are what every connection of a client shares.
 type transportSettings struct {
 	concurrency int
-	roots       *x509.CertPool // verified hosts; nil: the system roots
+	roots       *x509.CertPool      // verified hosts; nil: the system roots
+	certs       map[string]*hostTLS // per host (--certs-dir); nil: none
 	dial        func(ctx context.Context, network, addr string) (net.Conn, error)
 	timeouts    timeouts
 }
 
-func newHTTPTransport(s transportSettings, skipVerify bool) *http.Transport {
+// newHTTPTransport is a keep-alive transport; ht adds a host's own CAs and client
+// certificates (nil: none).
+func newHTTPTransport(s transportSettings, skipVerify bool, ht *hostTLS) *http.Transport {
 	// Every transfer slot (concurrency × transfersPerCopy) may hold a connection to the
 	// source and one to the destination; keeping them all idle between blobs avoids new
 	// connections (and TLS handshakes) in the middle of a run.
@@ -127,6 +189,12 @@ func newHTTPTransport(s transportSettings, skipVerify bool) *http.Transport {
 	}
 	if skipVerify {
 		t.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // only for hosts the user marked insecure
+	}
+	if ht != nil {
+		if ht.roots != nil && !skipVerify {
+			t.TLSClientConfig.RootCAs = ht.roots
+		}
+		t.TLSClientConfig.Certificates = ht.certs
 	}
 	return t
 }
@@ -152,11 +220,7 @@ func (u *userAgentTransport) RoundTrip(req *http.Request) (*http.Response, error
 // against their digest, then retries (which wait for the host's limits before each
 // attempt, and bound each attempt's silences), then the keep-alive connection pool.
 func newSharedTransport(s transportSettings, isInsecure func(string) bool, limits *hostLimits, policy retryPolicy, ua string, log *zap.Logger) http.RoundTripper {
-	base := &hostRouter{
-		secure:     newHTTPTransport(s, false),
-		insecure:   newHTTPTransport(s, true),
-		isInsecure: isInsecure,
-	}
+	base := newHostRouter(s, isInsecure)
 	rt := &retryTransport{inner: base, limits: limits, policy: policy, timeouts: s.timeouts, log: log}
 	limits.probe = rt // a HEAD probe is retried like any request; HEADs take no pull
 	if ua == "" {

@@ -16,8 +16,9 @@ import (
 	"github.com/airgap-charts/airgap-charts/registry/registrytest"
 )
 
-// 429 with Retry-After twice, then success; the pause holds every request to that host.
-func TestRetryAfter429PausesTheHost(t *testing.T) {
+// 429 with Retry-After twice in a row, then success: a storm, so the pause holds every
+// request to that host.
+func TestRetryAfter429StormPausesTheHost(t *testing.T) {
 	src, dst := registrytest.New(t), registrytest.New(t)
 	pushImage(t, src.Host+"/a:1", platformImage(t, "linux", "amd64"))
 	pushImage(t, src.Host+"/b:1", platformImage(t, "linux", "amd64"))

@@ -138,20 +138,28 @@ func (r *Resolver) index(ctx context.Context, repoURL, origURL string) (*chartIn
 }
 
 func (r *Resolver) fetchIndex(ctx context.Context, repoURL, origURL string) (*chartIndex, error) {
-	body, err := r.access.get(ctx, repoURL+"/index.yaml", repoURL, origURL, maxIndexBytes)
+	var idx *chartIndex
+	_, err := retryCut(ctx, func() (string, error) { // a body cut in the middle is fetched again
+		body, err := r.access.get(ctx, repoURL+"/index.yaml", repoURL, origURL, maxIndexBytes)
+		if err != nil {
+			return "", fmt.Errorf("repository %s: cannot fetch index.yaml: %w", redact(repoURL), err)
+		}
+		defer body.Close()
+		in := &indexBody{r: body, left: maxIndexBytes}
+		parsed, err := parseIndex(in)
+		switch {
+		case in.over:
+			return "", fmt.Errorf("repository %s: index.yaml is larger than %d bytes", redact(repoURL), maxIndexBytes)
+		case in.err != nil:
+			return "", fmt.Errorf("repository %s: reading index.yaml: %w", redact(repoURL), in.err)
+		case err != nil:
+			return "", fmt.Errorf("repository %s: index.yaml is malformed: %w", redact(repoURL), err)
+		}
+		idx = parsed
+		return "", nil
+	})
 	if err != nil {
-		return nil, fmt.Errorf("repository %s: cannot fetch index.yaml: %w", redact(repoURL), err)
-	}
-	defer body.Close()
-	in := &indexBody{r: body, left: maxIndexBytes}
-	idx, err := parseIndex(in)
-	switch {
-	case in.over:
-		return nil, fmt.Errorf("repository %s: index.yaml is larger than %d bytes", redact(repoURL), maxIndexBytes)
-	case in.err != nil:
-		return nil, fmt.Errorf("repository %s: reading index.yaml: %w", redact(repoURL), in.err)
-	case err != nil:
-		return nil, fmt.Errorf("repository %s: index.yaml is malformed: %w", redact(repoURL), err)
+		return nil, err
 	}
 	return idx, nil
 }

@@ -58,12 +58,14 @@ type syncCmd struct {
 
 	Concurrency      int           `group:"Registries" default:"8" placeholder:"N" help:"Image copy workers (default: ${default})."`
 	ChartConcurrency int           `group:"Registries" default:"${cpus}" placeholder:"N" help:"Addons processed at once (default: the number of CPUs, ${default} here)."`
-	RateLimit        []string      `group:"Registries" sep:"none" placeholder:"HOST=N/PERIOD" help:"Budget of manifest pulls for a registry host, repeatable (e.g. docker.io=100/6h; PERIOD a Go duration or 1d)."`
+	RateLimit        []string      `group:"Registries" sep:"none" placeholder:"HOST=N/PERIOD" help:"Budget of manifest pulls for a registry host, repeatable (e.g. docker.io=100/6h; PERIOD a Go duration or 1d). Every manifest GET counts as a pull: an index and each platform manifest under it (a 2-platform image costs 3 with --platform auto). A budget smaller than the work completes whole images; see --on-budget."`
+	OnBudget         string        `group:"Registries" enum:"fail,wait" default:"fail" help:"When a pull budget is spent (--rate-limit, or the one a registry advertises): fail the remaining images, reporting how many more pulls were needed, or wait for the budget, logging until when (default: ${default})."`
 	PushRateLimit    []string      `group:"Registries" sep:"none" placeholder:"HOST=N/PERIOD" help:"Quota of manifest PUTs for a destination host, repeatable (e.g. registry.example.com=10/1s). ECR hosts get 10/1s without it (see --ecr-put-image-rate)."`
 	UploadRateLimit  []string      `group:"Registries" sep:"none" placeholder:"HOST=N/PERIOD" help:"Quota of blob upload starts and of completions for a destination host, repeatable (e.g. registry.example.com=100/1s). ECR hosts get 100/1s without it."`
 	RegistryMirror   []string      `group:"Registries" sep:"none" placeholder:"HOST=MIRROR[/path]" help:"Pull images of HOST from MIRROR, path kept (e.g. docker.io=127.0.0.1:5001/docker.io); destinations follow the original reference. Repeatable."`
 	RepoMirror       []string      `group:"Registries" sep:"none" placeholder:"URL=URL" help:"Fetch charts of a repository from a mirror (addons and dependencies). Repeatable."`
 	InsecureRegistry []string      `group:"Registries" placeholder:"HOST[:PORT]" help:"Reach this host over TLS without certificate verification, or plain HTTP when it does not speak TLS (image registries, OCI and HTTP chart repositories). Any other host is reached over verified TLS only, whatever its name. Repeatable."`
+	CertsDir         string        `group:"Registries" name:"certs-dir" placeholder:"DIR" help:"Per-host TLS material in docker's certs.d layout: DIR/HOST[:PORT]/ca.crt is trusted for that host, client.cert and client.key are presented to it (mutual TLS); for registries, OCI chart sources and HTTP chart repositories."`
 	CAFile           string        `group:"Registries" name:"ca-file" placeholder:"FILE" help:"PEM bundle of certificate authorities trusted besides the system's, for registries, OCI chart sources and HTTP chart repositories."`
 	RequestTimeout   time.Duration `group:"Registries" default:"60s" placeholder:"DURATION" help:"Longest wait for a response's headers once a request is sent; the attempt is then retried (default: ${default})."`
 	StallTimeout     time.Duration `group:"Registries" default:"60s" placeholder:"DURATION" help:"Longest time a transfer may go without a byte moving; the transfer is then retried (default: ${default})."`
@@ -215,6 +217,11 @@ func (c *syncCmd) options(env func(string) string) (engine.Options, config.Mode,
 			return o, "", &config.InputError{Pos: config.Position{File: c.CAFile}, Msg: err.Error(), Err: err}
 		}
 	}
+	if c.CertsDir != "" {
+		if err := registry.CheckCertsDir(c.CertsDir); err != nil {
+			return o, "", &config.InputError{Pos: config.Position{File: c.CertsDir}, Msg: err.Error(), Err: err}
+		}
+	}
 	for _, h := range c.InsecureRegistry {
 		if msg := checkHost(strings.TrimSpace(h)); msg != "" {
 			return o, "", usagef("--insecure-registry: %s", msg)
@@ -280,6 +287,8 @@ func (c *syncCmd) options(env func(string) string) (engine.Options, config.Mode,
 	o.ChartConcurrency = c.ChartConcurrency
 	o.InsecureRegistry = trimAll(c.InsecureRegistry)
 	o.CAFile = c.CAFile
+	o.CertsDir = c.CertsDir
+	o.OnBudget = c.OnBudget
 	o.RequestTimeout, o.StallTimeout = c.RequestTimeout, c.StallTimeout
 	o.Retries = c.Retries
 	if c.Retries == 0 {

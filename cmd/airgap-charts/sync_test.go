@@ -45,6 +45,7 @@ func TestSyncDefaultsAndDefaultCommand(t *testing.T) {
 				StallTimeout:     time.Minute,
 				Retries:          5,
 				Referrers:        "all",
+				OnBudget:         "fail",
 				ECR:              engine.ECROptions{CreateRepositories: true, PutImageRate: 10, LayerUploadRate: 100},
 			}
 			if !reflect.DeepEqual(out.opts, want) {
@@ -61,12 +62,13 @@ func TestSyncEveryFlagReachesTheEngine(t *testing.T) {
 	inTempDir(t, map[string]string{
 		"a.yaml": "addons:\n  - chart: loki\n    repository: oci://ghcr.io/grafana/helm-charts\n    oci_namespace: grafana\n    version: 6.6.0\n    release: logs\n" +
 			"  - chart: karpenter\n    repository: oci://public.ecr.aws/karpenter\n    version: 1.0.6\n    release: karpenter\n",
-		"b.yaml":               "addons:\n  - chart: argo-cd\n    repository: https://argoproj.github.io/argo-helm\n    version: 8.0.10\n    release: argocd\n    username: robot\n    password_env: ARGO_REPO_PASSWORD\n",
-		"c.yaml":               "addons:\n  - chart: kyverno\n    repository: https://kyverno.github.io/kyverno\n    release: kyverno\n",
-		"chart-overrides.yaml": "overrides:\n  karpenter:\n    settings:\n      clusterName: my-eks\npublic_images:\n  loki:\n    - quay.io/org/img\n",
-		"policy.json":          `{"rules": []}`,
-		"ca.pem":               testCAPEM(t),
-		"cosign.pub":           "-----BEGIN PUBLIC KEY-----\n-----END PUBLIC KEY-----\n",
+		"b.yaml":                      "addons:\n  - chart: argo-cd\n    repository: https://argoproj.github.io/argo-helm\n    version: 8.0.10\n    release: argocd\n    username: robot\n    password_env: ARGO_REPO_PASSWORD\n",
+		"c.yaml":                      "addons:\n  - chart: kyverno\n    repository: https://kyverno.github.io/kyverno\n    release: kyverno\n",
+		"chart-overrides.yaml":        "overrides:\n  karpenter:\n    settings:\n      clusterName: my-eks\npublic_images:\n  loki:\n    - quay.io/org/img\n",
+		"policy.json":                 `{"rules": []}`,
+		"ca.pem":                      testCAPEM(t),
+		"cosign.pub":                  "-----BEGIN PUBLIC KEY-----\n-----END PUBLIC KEY-----\n",
+		"certs.d/harbor.local/ca.crt": testCAPEM(t),
 	})
 	args := []string{
 		"sync", "--catalog", "a.yaml", "--catalog", "b.yaml,c.yaml",
@@ -83,7 +85,7 @@ func TestSyncEveryFlagReachesTheEngine(t *testing.T) {
 		"--repo-mirror", "https://argoproj.github.io/argo-helm/=http://127.0.0.1:8080/argo?token=a=b",
 		"--repo-mirror", "https://kyverno.github.io/kyverno=https://m:mirror-pw@mirror.local/kyverno/",
 		"--insecure-registry", "127.0.0.1:5001,mirror.local", "--insecure-registry", "[::1]:5000",
-		"--ca-file", "ca.pem", "--request-timeout", "90s", "--stall-timeout", "2m", "--retries", "0",
+		"--ca-file", "ca.pem", "--certs-dir", "certs.d", "--on-budget", "wait", "--request-timeout", "90s", "--stall-timeout", "2m", "--retries", "0",
 		"--output-dir", "out", "--report", "report.json", "--kube-version", "v1.31.2", "--allow-public-images",
 		"--no-ecr-create-repositories", "--ecr-immutable-tags", "--ecr-scan-on-push",
 		"--ecr-kms-key", "arn:aws:kms:us-east-1:111122223333:key/abcd", "--ecr-lifecycle-policy", "policy.json",
@@ -140,6 +142,8 @@ func TestSyncEveryFlagReachesTheEngine(t *testing.T) {
 		RepoMirrorCredentials: map[string]engine.Credential{"https://mirror.local/kyverno": {Username: "m", Password: "mirror-pw"}},
 		InsecureRegistry:      []string{"127.0.0.1:5001", "mirror.local", "[::1]:5000"},
 		CAFile:                "ca.pem",
+		CertsDir:              "certs.d",
+		OnBudget:              "wait",
 		RequestTimeout:        90 * time.Second,
 		StallTimeout:          2 * time.Minute,
 		Retries:               -1,

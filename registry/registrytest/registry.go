@@ -4,7 +4,9 @@ package registrytest
 
 import (
 	"context"
+	"crypto/tls"
 	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -60,11 +62,15 @@ type Registry struct {
 type Option func(*config)
 
 type config struct {
-	tls bool
+	tls       bool
+	tlsConfig *tls.Config
 }
 
 // WithTLS serves over TLS with httptest's self-signed certificate.
 func WithTLS() Option { return func(c *config) { c.tls = true } }
+
+// WithServerTLS serves over TLS with cfg (a PKI's ServerTLS: mutual TLS).
+func WithServerTLS(cfg *tls.Config) Option { return func(c *config) { c.tls, c.tlsConfig = true, cfg } }
 
 // New starts a registry with in-memory storage; it is closed when the test ends.
 func New(t testing.TB, opts ...Option) *Registry {
@@ -107,9 +113,15 @@ func Start(opts ...Option) (*Registry, error) {
 		app.ServeHTTP(rec, req)
 		r.setStatus(i, rec.status)
 	})
-	if c.tls {
+	switch {
+	case c.tlsConfig != nil:
+		r.Server = httptest.NewUnstartedServer(h)
+		r.Server.TLS = c.tlsConfig
+		r.Server.Config.ErrorLog = log.New(io.Discard, "", 0)
+		r.Server.StartTLS()
+	case c.tls:
 		r.Server = httptest.NewTLSServer(h)
-	} else {
+	default:
 		r.Server = httptest.NewServer(h)
 	}
 	u, _ := url.Parse(r.Server.URL)
