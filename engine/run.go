@@ -41,6 +41,9 @@ func Run(ctx context.Context, opts Options, log *zap.Logger) (*Report, error) {
 		return nil, err
 	}
 	defer lock.release()
+	if n := removeStaleTemps(opts.OutputDir); n > 0 {
+		log.Info("removed temporary files a killed run left in the output directory", zap.Int("files", n), zap.String("dir", opts.OutputDir))
+	}
 	referrers, err := newReferrerPolicy(opts)
 	if err != nil {
 		return nil, err

@@ -187,3 +187,24 @@ func readPID(f *os.File) string {
 	}
 	return fmt.Sprintf(" (pid %d)", pid)
 }
+
+// removeStaleTemps removes from the output directory the temporary files a killed run was
+// writing (repacked charts and run cache entries: .NAME.*.tmp; downloads: .download-*;
+// the report: .NAME.partial). Only a run holding the directory's lock may call it: no
+// other run writes there then. It returns how many it removed.
+func removeStaleTemps(dir string) int {
+	removed := 0
+	_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !d.Type().IsRegular() {
+			return nil
+		}
+		n := d.Name()
+		if strings.HasPrefix(n, ".") && (strings.HasSuffix(n, ".tmp") || strings.HasPrefix(n, ".download-") || strings.HasSuffix(n, ".partial")) {
+			if os.Remove(p) == nil {
+				removed++
+			}
+		}
+		return nil
+	})
+	return removed
+}

@@ -74,8 +74,9 @@ func TestSecondRunOnOneOutputDirIsRefused(t *testing.T) {
 }
 
 // TestKilledRunsLeftoversAreRemoved: a run removes the temporary directories of runs that
-// died (lock free, or lock file gone) and abandoned staging directories, keeps those of a
-// live run, and leaves nothing of its own.
+// died (lock free, or lock file gone), abandoned staging directories and the temporary
+// files a killed run left in the output directory; it keeps those of a live run and
+// finished files, and leaves nothing of its own.
 func TestKilledRunsLeftoversAreRemoved(t *testing.T) {
 	tmp := t.TempDir()
 	mk := func(name string, files ...string) string {
@@ -110,10 +111,30 @@ func TestKilledRunsLeftoversAreRemoved(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	out := t.TempDir()
+	stale := []string{filepath.Join(out, "web", ".web-0.1.0.tgz.123.tmp"), filepath.Join(out, ".cache", ".download-9"), filepath.Join(out, ".report.json.partial")}
+	kept := filepath.Join(out, "web", "web-0.1.0.tgz")
+	for _, p := range append(stale, kept) {
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+
 	repoURL, _, release := blockingRepo(t)
 	release()
-	if _, err := Run(context.Background(), minimalOptions(t, repoURL, filepath.Join(t.TempDir(), "out"), tmp), nil); err != nil {
+	if _, err := Run(context.Background(), minimalOptions(t, repoURL, out, tmp), nil); err != nil {
 		t.Fatal(err)
+	}
+	for _, p := range stale {
+		if _, err := os.Stat(p); !os.IsNotExist(err) {
+			t.Errorf("temporary file of a killed run left in the output directory: %s", p)
+		}
+	}
+	if _, err := os.Stat(kept); err != nil {
+		t.Errorf("a finished file was removed: %v", err)
 	}
 	for _, gone := range []string{dead, noLock, oldStaging} {
 		if _, err := os.Stat(gone); !os.IsNotExist(err) {
