@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -178,5 +179,31 @@ func TestBudgetCompletesWholeImages(t *testing.T) {
 	}
 	if n := rep.PullsRefused[w.srcP.Host]; n < 2 {
 		t.Fatalf("PullsRefused = %v; want at least the 2 images' first pulls for %s", rep.PullsRefused, w.srcP.Host)
+	}
+}
+
+// TestDeadDestinationIsCouldNotRun: a destination on a closed port is found down after a
+// few connection failures; the report says so per host, counting the images it cost, and
+// the run reports that it could not run (exit code 3 in the CLI).
+func TestDeadDestinationIsCouldNotRun(t *testing.T) {
+	w := newFaultWorld(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := l.Addr().String()
+	l.Close()
+	opts := w.options(t.TempDir())
+	opts.TargetRegistry = dead
+	opts.InsecureRegistry = append(opts.InsecureRegistry, dead)
+	rep, err := Run(t.Context(), opts, e2eLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.CouldNotRun() || rep.Unreachable[dead] == 0 {
+		t.Fatalf("unreachable hosts %v, want %s counted", rep.Unreachable, dead)
+	}
+	if rep.Addons[0].Status == StatusSuccess || rep.Unreachable[dead] > len(rep.Addons[0].Images) {
+		t.Errorf("addon %s with %d images; unreachable %v", rep.Addons[0].Status, len(rep.Addons[0].Images), rep.Unreachable)
 	}
 }

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -39,6 +40,9 @@ type Report struct {
 	// the host advertises), how many more manifest pulls the run needed (at least).
 	PullsRefused map[string]int `json:"pulls_refused,omitempty"`
 	ElapsedText  string         `json:"elapsed"`
+	// Unreachable counts, per host found down during the run, the images that failed
+	// because of it (not attempted, or cut off by it).
+	Unreachable map[string]int `json:"unreachable_hosts,omitempty"`
 }
 
 // Totals sums the run.
@@ -117,6 +121,9 @@ type PublicImage struct {
 
 // ImageReport is one image of an addon.
 type ImageReport struct {
+	// Unreachable is the host found down that this image's copy failed on (not in JSON:
+	// the report's unreachable_hosts counts them).
+	Unreachable  string            `json:"-"`
 	Source       string            `json:"source"`
 	Destination  string            `json:"destination"`
 	SourceDigest string            `json:"source_digest,omitempty"`
@@ -162,6 +169,10 @@ func (r *AddonReport) addImage(img stages.FoundImage, res JobResult) {
 	}
 	if res.Err != nil {
 		ir.Error = res.Err.Error()
+		var down *registry.HostDownError
+		if errors.As(res.Err, &down) {
+			ir.Unreachable = down.Host
+		}
 	}
 	r.Images = append(r.Images, ir)
 }
@@ -174,6 +185,11 @@ func (r *AddonReport) firstImageError() string {
 	}
 	return ""
 }
+
+// CouldNotRun reports whether the run could not do its work: a host it needed was found
+// down (connection failures in a row) and the images queued for it were not attempted.
+// The exit code is then 3.
+func (r *Report) CouldNotRun() bool { return len(r.Unreachable) > 0 }
 
 // Failed reports whether any addon did not succeed (ERROR or INCOMPLETE): the exit code
 // is then 1.
@@ -217,6 +233,12 @@ func newReport(addons []*AddonReport, registry string, opts Options, took time.D
 			seen[key] = true
 			rep.UniqueJobs++
 			rep.Totals.Bytes += img.Bytes
+			if img.Unreachable != "" {
+				if rep.Unreachable == nil {
+					rep.Unreachable = map[string]int{}
+				}
+				rep.Unreachable[img.Unreachable]++
+			}
 			if r := img.Referrers; r != nil {
 				rep.Totals.ReferrersCopied += len(r.Copied)
 				rep.Totals.ReferrerRequests += r.Requests

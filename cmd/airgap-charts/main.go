@@ -27,6 +27,7 @@ const (
 	exitOK     = 0 // every addon succeeded
 	exitFailed = 1 // some addon failed, or the run could not complete
 	exitUsage  = 2 // bad flags or bad input files; nothing was written
+	exitNoRun  = 3 // could not run: a registry the run needs was unreachable
 )
 
 // run parses args, runs the chosen command and returns the process exit code. Tests call
@@ -67,6 +68,9 @@ func usagef(format string, args ...any) error { return &usageError{fmt.Sprintf(f
 
 // errAddonsFailed reports that the run completed but some addon failed (exit code 1).
 var errAddonsFailed = errors.New("some addons failed")
+
+// errCouldNotRun reports that a registry the run needed was down (exit code 3).
+var errCouldNotRun = errors.New("a registry the run needs is unreachable")
 
 // kongExit carries kong's exit request (after --help) out of the parser.
 type kongExit int
@@ -115,6 +119,8 @@ func (a *app) exit(err error) int {
 	switch {
 	case err == nil:
 		return exitOK
+	case errors.Is(err, errCouldNotRun):
+		return exitNoRun
 	case errors.Is(err, errAddonsFailed):
 		return exitFailed
 	case errors.As(err, &ue):

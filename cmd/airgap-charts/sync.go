@@ -155,6 +155,12 @@ func (c *syncCmd) Run(a *app) error {
 			}
 		}
 		log.Error("sync finished with failures", zap.Int("failed", failed), zap.Int("incomplete", incomplete), zap.Int("addons", len(report.Addons)))
+		if report.CouldNotRun() {
+			for host, n := range report.Unreachable {
+				log.Error("could not run: host unreachable", zap.String("host", host), zap.Int("images_not_copied", n))
+			}
+			return errCouldNotRun
+		}
 		return errAddonsFailed
 	}
 	return nil

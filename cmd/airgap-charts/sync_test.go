@@ -204,6 +204,10 @@ func TestSyncExitCodes(t *testing.T) {
 					PublicImages: []engine.PublicImage{{Image: "quay.io/org/img:1", Render: "packaged"}}},
 			}}, nil
 		}, exitFailed, `"msg":"sync finished with failures","failed":0,"incomplete":1,"addons":2`},
+		{"destination unreachable", func(o engine.Options) (*engine.Report, error) {
+			return &engine.Report{Addons: []*engine.AddonReport{{Addon: "alb", Status: engine.StatusError, Error: "down"}},
+				Unreachable: map[string]int{"127.0.0.1:5000": 2}}, nil
+		}, exitNoRun, `"msg":"could not run: host unreachable","host":"127.0.0.1:5000","images_not_copied":2`},
 		{"run could not start", func(o engine.Options) (*engine.Report, error) {
 			return nil, errors.New("no destination registry")
 		}, exitFailed, "airgap-charts: error: sync: no destination registry"},
