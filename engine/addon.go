@@ -421,7 +421,7 @@ func (p *preparedAddon) cachedPackage() *cachedPackage {
 func (e *runEnv) publish(ctx context.Context, a config.Addon, g *chartGroup, p *preparedAddon, rep *AddonReport, check *stages.ChartCheck) error {
 	t := time.Now()
 	ref := e.chartRef(a, rep.Version)
-	res, err := g.publishOnce(ctx, rep.PackagedDigest, func() (stages.PublishResult, error) {
+	res, err := g.publishOnce(ctx, rep.PackagedDigest, func(ctx context.Context) (stages.PublishResult, error) {
 		return e.publisher.Publish(ctx, p.archive, e.chartBase(a), check)
 	})
 	if err != nil {

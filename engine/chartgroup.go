@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/airgap-charts/airgap-charts/config"
+	"github.com/airgap-charts/airgap-charts/registry"
 	"github.com/airgap-charts/airgap-charts/stages"
 )
 
@@ -25,51 +26,29 @@ type chartGroup struct {
 	ready    chan struct{} // closed when waiting reaches 0
 
 	// pushes holds each archive digest's publish: members push their shared archive once
-	// (a failure is forgotten, so the next member tries again).
-	pushes map[string]*groupPush
-}
-
-type groupPush struct {
-	done chan struct{}
-	res  stages.PublishResult
-	err  error
+	// (a failed push fails its member only: the members that waited push again).
+	pushes registry.KeyedOnce[string, stages.PublishResult]
 }
 
 // publishOnce runs push for the archive with this digest unless a member already published
-// it (or is publishing it: then it waits for that outcome).
-func (g *chartGroup) publishOnce(ctx context.Context, archiveDigest string, push func() (stages.PublishResult, error)) (stages.PublishResult, error) {
-	for {
-		g.mu.Lock()
-		if g.pushes == nil {
-			g.pushes = map[string]*groupPush{}
-		}
-		p, ok := g.pushes[archiveDigest]
-		if !ok {
-			p = &groupPush{done: make(chan struct{})}
-			g.pushes[archiveDigest] = p
-			g.mu.Unlock()
-			p.res, p.err = push()
-			if p.err != nil {
-				g.mu.Lock()
-				delete(g.pushes, archiveDigest)
-				g.mu.Unlock()
-			}
-			close(p.done)
-			return p.res, p.err
-		}
-		g.mu.Unlock()
-		select {
-		case <-p.done:
-		case <-ctx.Done():
-			return stages.PublishResult{}, ctx.Err()
-		}
-		if p.err == nil {
-			res := p.res
-			res.Skipped = true // in place: another release of this chart published it
-			return res, nil
-		}
-		// that member's publish failed and was forgotten: try again
+// it (or is publishing it: then it waits for that outcome, and pushes itself when it
+// failed).
+func (g *chartGroup) publishOnce(ctx context.Context, archiveDigest string, push func(context.Context) (stages.PublishResult, error)) (stages.PublishResult, error) {
+	own := false // set by this member's push, read once Do has returned it
+	res, err := g.pushes.Do(ctx, archiveDigest, func(ctx context.Context) (stages.PublishResult, error) {
+		own = true
+		return push(ctx)
+	})
+	if err == nil && !own {
+		res.Skipped = true // in place: another release of this chart published it
 	}
+	return res, err
+}
+
+func newChartGroup(waiting int) *chartGroup {
+	g := &chartGroup{waiting: waiting, seen: map[string]bool{}, ready: make(chan struct{})}
+	g.pushes.RetryWaiters = true // a member whose push failed fails; the others push again
+	return g
 }
 
 // newChartGroups groups addons by repository, OCI namespace, chart and version constraint.
@@ -78,7 +57,7 @@ func newChartGroups(addons []config.Addon) map[string]*chartGroup {
 	for _, a := range addons {
 		k := chartGroupKey(a)
 		if groups[k] == nil {
-			groups[k] = &chartGroup{seen: map[string]bool{}, ready: make(chan struct{})}
+			groups[k] = newChartGroup(0)
 		}
 		groups[k].waiting++
 	}
@@ -94,7 +73,7 @@ func (e *runEnv) groupOf(a config.Addon) *chartGroup {
 	if g := e.groups[chartGroupKey(a)]; g != nil {
 		return g
 	}
-	return &chartGroup{waiting: 1, seen: map[string]bool{}, ready: make(chan struct{})}
+	return newChartGroup(1)
 }
 
 // add records a member's images and which of them its render uses (required). It returns

@@ -42,7 +42,7 @@ type Pool struct {
 	queue     []*Pending
 	closed    bool
 	// ensured holds one EnsureRepository call per destination repository.
-	ensured map[string]*ensureCall
+	ensured registry.KeyedOnce[string, struct{}]
 	wake    chan struct{}
 	done    chan struct{} // the dispatcher has handed every job over
 
@@ -61,11 +61,6 @@ type Pending struct {
 	res   JobResult
 }
 
-type ensureCall struct {
-	done chan struct{}
-	err  error
-}
-
 // NewPool starts a pool; ctx cancels its jobs. Close it to wait for them.
 func NewPool(ctx context.Context, opts PoolOptions) *Pool {
 	if opts.Concurrency <= 0 {
@@ -80,10 +75,11 @@ func NewPool(ctx context.Context, opts PoolOptions) *Pool {
 	}
 	p := &Pool{
 		ctx: ctx, opts: opts, log: log,
-		jobs: map[string]*Pending{}, claims: map[string]ImageJob{}, lastOnTag: map[string]*Pending{}, ensured: map[string]*ensureCall{},
+		jobs: map[string]*Pending{}, claims: map[string]ImageJob{}, lastOnTag: map[string]*Pending{},
 		wake: make(chan struct{}, 1), done: make(chan struct{}),
 		warmSlots: make(chan struct{}, 2*opts.Concurrency),
 	}
+	p.ensured.RetryWaiters = true
 	p.g.SetLimit(opts.Concurrency)
 	go p.dispatch()
 	return p
@@ -331,44 +327,17 @@ func (p *Pool) deleteTag(ctx context.Context, dst registry.ImageRef) error {
 }
 
 // ensureRepository calls the preflight's EnsureRepository once per destination
-// repository; concurrent jobs of one repository wait for the one call, and a failure is
-// forgotten so that a later job tries again.
+// repository; concurrent jobs of one repository share the one call, and a failure fails
+// its job only: the jobs that waited, and later ones, try again.
 func (p *Pool) ensureRepository(ctx context.Context, dst registry.ImageRef) error {
 	e, ok := p.opts.Preflight.(RepositoryEnsurer)
 	if !ok {
 		return nil
 	}
-	key := dst.Name()
-	for {
-		p.mu.Lock()
-		call, found := p.ensured[key]
-		if !found {
-			call = &ensureCall{done: make(chan struct{})}
-			p.ensured[key] = call
-		}
-		p.mu.Unlock()
-		if !found {
-			call.err = e.EnsureRepository(ctx, dst.Repository)
-			if call.err != nil {
-				p.mu.Lock()
-				delete(p.ensured, key)
-				p.mu.Unlock()
-			}
-			close(call.done)
-			return call.err
-		}
-		select {
-		case <-call.done:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-		if call.err == nil {
-			return nil
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-	}
+	_, err := p.ensured.Do(ctx, dst.Name(), func(ctx context.Context) (struct{}, error) {
+		return struct{}{}, e.EnsureRepository(ctx, dst.Repository)
+	})
+	return err
 }
 
 // checkCollision fails when two sources landing on the same destination tag differ.

@@ -46,7 +46,7 @@ type authHost struct {
 	learned   map[string]bool // by request class (reads, writes): an answer taught what the host asks for
 	challenge *authChallenge  // nil: the host asked for no credentials (so far)
 	auth      authn.Authenticator
-	scoped    map[string]*scopedTransport // by scope key ("" for Basic)
+	scoped    *scopedTransports // by scope key ("" for Basic)
 
 	schemeProbe sync.Mutex // one scheme probe at a time
 	probe       sync.Mutex // one unauthenticated first request at a time
@@ -73,7 +73,7 @@ func (r *authRouter) host(h string) *authHost {
 	defer r.mu.Unlock()
 	s := r.hosts[key]
 	if s == nil {
-		s = &authHost{host: key, scoped: map[string]*scopedTransport{}, learned: map[string]bool{}}
+		s = &authHost{host: key, scoped: &scopedTransports{}, learned: map[string]bool{}}
 		r.hosts[key] = s
 	}
 	return s
@@ -128,7 +128,7 @@ func (h *authHost) setChallenge(class string, c *authChallenge) {
 	}
 	if h.challenge == nil || h.challenge.scheme != c.scheme || h.challenge.params["realm"] != c.params["realm"] {
 		h.challenge = c
-		h.scoped = map[string]*scopedTransport{}
+		h.scoped = &scopedTransports{}
 	}
 }
 

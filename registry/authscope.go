@@ -11,13 +11,9 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 )
 
-// scopedTransport is an authenticated transport built once for a host and scope; a
-// failed build is forgotten.
-type scopedTransport struct {
-	ready chan struct{}
-	rt    http.RoundTripper
-	err   error
-}
+// scopedTransports are the authenticated transports of a host, each built once per scope
+// key and kept; a failed build goes to the requests that waited for it, and is forgotten.
+type scopedTransports = KeyedOnce[string, http.RoundTripper]
 
 // transportFor returns the transport for req: the inner one when the host asks for no
 // credentials, one per host for Basic, one per repository scope and action for Bearer
@@ -25,8 +21,9 @@ type scopedTransport struct {
 func (r *authRouter) transportFor(ctx context.Context, h *authHost, req *http.Request) (http.RoundTripper, error) {
 	h.mu.Lock()
 	c := h.challenge
+	scoped := h.scoped
+	h.mu.Unlock()
 	if c == nil {
-		h.mu.Unlock()
 		return r.inner, nil
 	}
 	var key string
@@ -34,43 +31,17 @@ func (r *authRouter) transportFor(ctx context.Context, h *authHost, req *http.Re
 	if c.scheme == "bearer" {
 		key, scopes = requestScope(req)
 	}
-	e, ok := h.scoped[key]
-	if !ok && strings.HasSuffix(key, ":"+transport.PullScope) {
-		if push, found := h.scoped[strings.TrimSuffix(key, transport.PullScope)+transport.PushScope]; found && push.done() {
-			e, ok = push, true
+	if rt, ok := scoped.Peek(key); ok {
+		return rt, nil
+	}
+	if pull, ok := strings.CutSuffix(key, ":"+transport.PullScope); ok {
+		if rt, ok := scoped.Peek(pull + ":" + transport.PushScope); ok {
+			return rt, nil
 		}
 	}
-	if !ok {
-		e = &scopedTransport{ready: make(chan struct{})}
-		h.scoped[key] = e
-	}
-	h.mu.Unlock()
-	if !ok {
-		e.rt, e.err = r.build(ctx, h, *c, scopes)
-		if e.err != nil {
-			h.mu.Lock()
-			if h.scoped[key] == e {
-				delete(h.scoped, key) // forgotten: a later request tries again
-			}
-			h.mu.Unlock()
-		}
-		close(e.ready)
-	}
-	select {
-	case <-e.ready:
-		return e.rt, e.err
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-}
-
-func (e *scopedTransport) done() bool {
-	select {
-	case <-e.ready:
-		return e.err == nil
-	default:
-		return false
-	}
+	return scoped.Do(ctx, key, func(ctx context.Context) (http.RoundTripper, error) {
+		return r.build(ctx, h, *c, scopes)
+	})
 }
 
 // build authenticates to h for scopes: Basic credentials on every request, or a Bearer

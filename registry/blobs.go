@@ -21,54 +21,51 @@ import (
 // It also knows the manifests the run copied by digest into each repository (index
 // children), so that two copies of one index into one repository fetch each child once.
 type blobTable struct {
-	mu       sync.Mutex
-	inflight map[string]*blobCall
-	present  map[string]map[string]bool // registry|digest → repositories holding it
+	mu      sync.Mutex
+	present map[string]map[string]bool // registry|digest → repositories holding it
 
-	manifestsInflight map[string]*blobCall // registry|repository|digest
-	manifestsPut      map[string]bool
+	// transfers runs each blob transfer once (see ensureBlob for its keys).
+	transfers KeyedOnce[string, blobTransfer]
+	// manifests copies each index child once per registry|repository|digest; a failed copy
+	// is made again by the copies that waited for it.
+	manifests KeyedOnce[string, struct{}]
 }
 
-type blobCall struct{ done chan struct{} }
+type blobTransfer struct {
+	out blobOutcome
+	n   int64
+}
 
 func newBlobTable() *blobTable {
-	return &blobTable{inflight: map[string]*blobCall{}, present: map[string]map[string]bool{},
-		manifestsInflight: map[string]*blobCall{}, manifestsPut: map[string]bool{}}
+	t := &blobTable{present: map[string]map[string]bool{}}
+	t.manifests.RetryWaiters = true
+	return t
 }
 
-// claimManifest returns done when the run already put the manifest d into repo; else it
-// waits for a copy of it in flight, and when there is none claims it: the caller copies
-// it and calls release with whether it succeeded (a failure is forgotten).
-func (t *blobTable) claimManifest(ctx context.Context, repo name.Repository, d v1.Hash) (done bool, release func(ok bool), err error) {
-	key := repo.RegistryStr() + "|" + repo.RepositoryStr() + "|" + d.String()
-	for {
-		t.mu.Lock()
-		if t.manifestsPut[key] {
-			t.mu.Unlock()
-			return true, nil, nil
+// childOnce copies the index child desc into cp.dst and puts it under putRef, unless the
+// run did already or the destination holds it by digest (its blobs are there): one copy
+// per repository and digest for the run, which the other copies of that child wait for.
+func (cp *copier) childOnce(ctx context.Context, desc v1.Descriptor, putRef string) error {
+	key := cp.dst.RegistryStr() + "|" + cp.dst.RepositoryStr() + "|" + desc.Digest.String()
+	var sub *copier // this copy's own run, when it is the one that runs
+	_, err := cp.c.blobs.manifests.Do(ctx, key, func(ctx context.Context) (struct{}, error) {
+		sub = &copier{c: cp.c, src: cp.src, dst: cp.dst, hc: cp.hc, noMount: cp.noMount}
+		if _, ok, err := headManifest(ctx, cp.hc, cp.dst, desc.Digest.String()); err != nil {
+			return struct{}{}, fmt.Errorf("check manifest %s in %s: %w", desc.Digest, cp.dst, err)
+		} else if ok {
+			return struct{}{}, nil
 		}
-		if call := t.manifestsInflight[key]; call != nil {
-			t.mu.Unlock()
-			select {
-			case <-ctx.Done():
-				return false, nil, ctx.Err()
-			case <-call.done:
-			}
-			continue
-		}
-		call := &blobCall{done: make(chan struct{})}
-		t.manifestsInflight[key] = call
-		t.mu.Unlock()
-		return false, func(ok bool) {
-			t.mu.Lock()
-			delete(t.manifestsInflight, key)
-			if ok {
-				t.manifestsPut[key] = true
-			}
-			t.mu.Unlock()
-			close(call.done)
-		}, nil
+		return struct{}{}, sub.child(ctx, desc, putRef, false)
+	})
+	if err == nil && sub != nil { // read once Do returned this copy's own run
+		cp.mu.Lock()
+		cp.res.Blobs += sub.res.Blobs
+		cp.res.Bytes += sub.res.Bytes
+		cp.res.Mounted += sub.res.Mounted
+		cp.res.Reused += sub.res.Reused
+		cp.mu.Unlock()
 	}
+	return err
 }
 
 // blobJob is one blob that one destination repository needs.
@@ -111,17 +108,6 @@ func (c *Client) ensureBlob(ctx context.Context, j blobJob) (blobOutcome, int64,
 		if len(holders) > 0 {
 			claim = key + "|" + repo
 		}
-		if call := c.blobs.inflight[claim]; call != nil {
-			c.blobs.mu.Unlock()
-			select {
-			case <-ctx.Done():
-				return 0, 0, ctx.Err()
-			case <-call.done:
-			}
-			continue
-		}
-		call := &blobCall{done: make(chan struct{})}
-		c.blobs.inflight[claim] = call
 		from := ""
 		for h := range holders {
 			from = h
@@ -129,22 +115,29 @@ func (c *Client) ensureBlob(ctx context.Context, j blobJob) (blobOutcome, int64,
 		}
 		c.blobs.mu.Unlock()
 
-		out, n, err := c.transferBlob(ctx, j, from)
-
-		c.blobs.mu.Lock()
-		delete(c.blobs.inflight, claim)
-		if err == nil {
-			if c.blobs.present[key] == nil {
-				c.blobs.present[key] = map[string]bool{}
+		own := false // set by this caller's transfer, read once Do has returned it
+		res, err := c.blobs.transfers.Do(ctx, claim, func(ctx context.Context) (blobTransfer, error) {
+			own = true
+			out, n, err := c.transferBlob(ctx, j, from)
+			if err == nil {
+				c.blobs.mu.Lock()
+				if c.blobs.present[key] == nil {
+					c.blobs.present[key] = map[string]bool{}
+				}
+				c.blobs.present[key][repo] = true
+				c.blobs.mu.Unlock()
 			}
-			c.blobs.present[key][repo] = true
-		}
-		c.blobs.mu.Unlock()
-		close(call.done)
-		if err != nil {
+			return blobTransfer{out, n}, err
+		})
+		switch {
+		case ctx.Err() != nil:
+			return 0, 0, ctx.Err()
+		case own && err != nil:
 			return 0, 0, fmt.Errorf("blob %s to %s: %w", j.desc.Digest, j.dst, err)
+		case own:
+			return res.out, res.n, nil
 		}
-		return out, n, nil
+		// another caller's transfer ended (or failed, and was forgotten): look again
 	}
 }
 

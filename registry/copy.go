@@ -144,18 +144,9 @@ type copier struct {
 // references, then puts it under putRef. With skipExisting, a manifest the destination
 // already holds by digest is left alone (its blobs are there), and one another copy of the
 // run is putting into the same repository is waited for, not fetched again.
-func (cp *copier) child(ctx context.Context, desc v1.Descriptor, putRef string, skipExisting bool) (err error) {
+func (cp *copier) child(ctx context.Context, desc v1.Descriptor, putRef string, skipExisting bool) error {
 	if skipExisting {
-		done, release, err := cp.c.blobs.claimManifest(ctx, cp.dst, desc.Digest)
-		if err != nil || done {
-			return err
-		}
-		defer func() { release(err == nil) }()
-		if _, ok, err := headManifest(ctx, cp.hc, cp.dst, desc.Digest.String()); err != nil {
-			return fmt.Errorf("check manifest %s in %s: %w", desc.Digest, cp.dst, err)
-		} else if ok {
-			return nil
-		}
+		return cp.childOnce(ctx, desc, putRef)
 	}
 	got, err := cp.c.puller.Get(ctx, cp.src.Digest(desc.Digest.String()))
 	if err != nil {

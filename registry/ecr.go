@@ -59,8 +59,9 @@ type ECR struct {
 	privateToken *tokenSource
 	publicToken  *tokenSource
 
+	repos KeyedOnce[string, struct{}] // EnsureRepository, once per repository
+
 	mu            sync.Mutex
-	repos         map[string]*ensureEntry
 	policyPending map[string]bool // created by this run, lifecycle policy not yet applied
 	publicAnon    *bool           // decided once: ECR Public answered anonymously
 }
@@ -71,7 +72,8 @@ func NewECR(ctx context.Context, o ECROptions) (*ECR, error) {
 	if o.LifecyclePolicy != "" && !json.Valid([]byte(o.LifecyclePolicy)) {
 		return nil, fmt.Errorf("ECR lifecycle policy is not valid JSON")
 	}
-	e := &ECR{opts: o, now: time.Now, repos: map[string]*ensureEntry{}, policyPending: map[string]bool{}}
+	e := &ECR{opts: o, now: time.Now, policyPending: map[string]bool{}}
+	e.repos.RetryWaiters = true
 	region := o.AWSConfig.Region
 	if o.Registry != "" {
 		e.registry = o.Registry

@@ -27,16 +27,11 @@ func ValidateECRRepositoryName(name string) error {
 	return nil
 }
 
-type ensureEntry struct {
-	done chan struct{}
-	err  error
-}
-
 // EnsureRepository implements RepositoryEnsurer: the name is validated, then (with
 // CreateRepositories) the repository is created once per run with the configured tag
 // mutability, scan on push, KMS key and lifecycle policy. One that already exists is
 // success and keeps its own settings. Concurrent callers for one repository share the
-// call; a failure is forgotten so a later caller retries.
+// call (KeyedOnce); a failure fails its caller only: the others retry.
 func (e *ECR) EnsureRepository(ctx context.Context, repository string) error {
 	if err := ValidateECRRepositoryName(repository); err != nil {
 		return err
@@ -44,35 +39,10 @@ func (e *ECR) EnsureRepository(ctx context.Context, repository string) error {
 	if !e.opts.CreateRepositories {
 		return nil // the account's repository creation templates create on push
 	}
-	for {
-		e.mu.Lock()
-		en, ok := e.repos[repository]
-		if !ok {
-			en = &ensureEntry{done: make(chan struct{})}
-			e.repos[repository] = en
-			e.mu.Unlock()
-			en.err = e.create(ctx, repository)
-			if en.err != nil {
-				e.mu.Lock()
-				delete(e.repos, repository)
-				e.mu.Unlock()
-			}
-			close(en.done)
-			return en.err
-		}
-		e.mu.Unlock()
-		select {
-		case <-en.done:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-		if en.err == nil {
-			return nil
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-	}
+	_, err := e.repos.Do(ctx, repository, func(ctx context.Context) (struct{}, error) {
+		return struct{}{}, e.create(ctx, repository)
+	})
+	return err
 }
 
 func (e *ECR) create(ctx context.Context, repository string) error {

@@ -23,30 +23,33 @@ type DigestExists func(ctx context.Context, registry, repository, digest string)
 
 // PreflightCache is the per-run cache of destination tag → digest, one entry per repository,
 // filled in one batch the first time any tag of that repository is asked for. Concurrent
-// callers of the same repository wait for the one fill; a failed fill is forgotten so a
-// later caller can retry. Record and Forget keep it true while the run pushes and deletes.
+// callers of the same repository share the one fill (KeyedOnce); a failed fill fails its
+// own caller only: the others waiting for it, and any later caller, fill again. Record and Forget keep it true while the run
+// pushes and deletes.
 type PreflightCache struct {
 	list    RepositoryTags
 	digests DigestExists
 
+	fills KeyedOnce[string, *repoTags]
+
 	mu    sync.Mutex
-	repos map[string]*repoTags
+	repos map[string]*repoTags // listed (or primed) repositories
 	// changes holds Record (digest) / Forget (nil) of repositories not listed yet, applied
 	// over the listing when it lands, whatever fill attempt that is.
 	changes map[string]map[string]*string
 }
 
 type repoTags struct {
-	done    chan struct{}
-	err     error
-	tags    map[string]string // nil until filled
-	digests map[string]bool   // answers for digest-only references
+	tags    map[string]string
+	digests map[string]bool // answers for digest-only references
 }
 
 // NewPreflightCache returns a cache filled by list; digests (nil: a digest-only reference
 // exists only when a listed tag points at it) answers references without a tag.
 func NewPreflightCache(list RepositoryTags, digests DigestExists) *PreflightCache {
-	return &PreflightCache{list: list, digests: digests, repos: map[string]*repoTags{}, changes: map[string]map[string]*string{}}
+	c := &PreflightCache{list: list, digests: digests, repos: map[string]*repoTags{}, changes: map[string]map[string]*string{}}
+	c.fills.RetryWaiters = true // a throttled listing fails one job, not every job waiting for it
+	return c
 }
 
 // TagDigest implements TagLister from the repository's batch listing.
@@ -87,48 +90,26 @@ func (c *PreflightCache) TagDigest(ctx context.Context, ref ImageRef) (string, b
 // repo returns the filled entry of ref's repository, filling it or waiting for the fill.
 func (c *PreflightCache) repo(ctx context.Context, ref ImageRef) (*repoTags, error) {
 	key := ref.Name()
-	for {
-		c.mu.Lock()
-		rt, ok := c.repos[key]
-		if !ok {
-			rt = &repoTags{done: make(chan struct{}), digests: map[string]bool{}}
-			c.repos[key] = rt
-			c.mu.Unlock()
-			c.fill(ctx, key, ref, rt)
-		} else {
-			c.mu.Unlock()
-		}
-		select {
-		case <-rt.done:
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
-		if rt.err == nil {
-			return rt, nil
-		}
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		// The fill failed. Only the caller that ran it reports its error; the waiters
-		// retry, since the entry is gone and the next fill may succeed.
-		if ok {
-			continue
-		}
-		return nil, rt.err
+	c.mu.Lock()
+	rt := c.repos[key]
+	c.mu.Unlock()
+	if rt != nil {
+		return rt, nil
 	}
+	return c.fills.Do(ctx, key, func(ctx context.Context) (*repoTags, error) { return c.fill(ctx, key, ref) })
 }
 
-func (c *PreflightCache) fill(ctx context.Context, key string, ref ImageRef, rt *repoTags) {
+// fill lists the repository and applies the run's changes noted meanwhile. A repository
+// primed while its listing was in flight keeps what Prime said.
+func (c *PreflightCache) fill(ctx context.Context, key string, ref ImageRef) (*repoTags, error) {
 	tags, err := c.list(ctx, ref.Registry, ref.Repository)
+	if err != nil {
+		return nil, fmt.Errorf("preflight listing of %s: %w", key, err)
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if err != nil {
-		rt.err = fmt.Errorf("preflight listing of %s: %w", key, err)
-		if c.repos[key] == rt {
-			delete(c.repos, key)
-		}
-		close(rt.done)
-		return
+	if rt := c.repos[key]; rt != nil {
+		return rt, nil
 	}
 	if tags == nil {
 		tags = map[string]string{}
@@ -141,8 +122,9 @@ func (c *PreflightCache) fill(ctx context.Context, key string, ref ImageRef, rt 
 		}
 	}
 	delete(c.changes, key)
-	rt.tags = tags
-	close(rt.done)
+	rt := &repoTags{tags: tags, digests: map[string]bool{}}
+	c.repos[key] = rt
+	return rt, nil
 }
 
 // Prime sets what a repository holds without listing it: an empty map for a repository the
@@ -158,9 +140,15 @@ func (c *PreflightCache) Prime(registry, repository string, tags map[string]stri
 	for k, v := range tags {
 		m[k] = v
 	}
-	done := make(chan struct{})
-	close(done)
-	c.repos[key] = &repoTags{done: done, tags: m, digests: map[string]bool{}}
+	for tag, d := range c.changes[key] { // noted before the repository was primed
+		if d == nil {
+			delete(m, tag)
+		} else {
+			m[tag] = *d
+		}
+	}
+	delete(c.changes, key)
+	c.repos[key] = &repoTags{tags: m, digests: map[string]bool{}}
 }
 
 // Record notes that ref's tag now points to digest (after a push).
@@ -184,7 +172,7 @@ func (c *PreflightCache) set(ref ImageRef, digest *string) {
 		}
 		return
 	}
-	if !ok || rt.tags == nil { // not listed yet, or the fill is in flight
+	if !ok { // not listed yet, or the fill is in flight
 		if c.changes[key] == nil {
 			c.changes[key] = map[string]*string{}
 		}
@@ -200,21 +188,24 @@ func (c *PreflightCache) set(ref ImageRef, digest *string) {
 }
 
 // OCIPreflight answers TagDigest on any OCI registry with one manifest HEAD per tag, cached
-// for the run; concurrent callers for the same tag share the one request.
+// for the run; concurrent callers for the same tag share the one request (a failed one is
+// asked again by the callers that waited for it).
 type OCIPreflight struct {
 	puller   *remote.Puller
 	initErr  error // remote.NewPuller refused the options; every TagDigest reports it
 	insecure func(host string) bool
 
-	mu      sync.Mutex
-	entries map[string]*headEntry
+	heads KeyedOnce[string, headAnswer]
+
+	mu sync.Mutex
+	// recorded is what the run pushed (Record) and deleted (Forget): it answers over any
+	// HEAD's.
+	recorded map[string]headAnswer
 }
 
-type headEntry struct {
-	done   chan struct{}
+type headAnswer struct {
 	digest string
 	exists bool
-	err    error
 }
 
 // newOCIPreflight returns a preflight over an authenticating transport.Wrapper.
@@ -223,7 +214,9 @@ func newOCIPreflight(art http.RoundTripper, insecure func(host string) bool) *OC
 	if insecure == nil {
 		insecure = func(string) bool { return false }
 	}
-	return &OCIPreflight{puller: p, initErr: err, insecure: insecure, entries: map[string]*headEntry{}}
+	pf := &OCIPreflight{puller: p, initErr: err, insecure: insecure, recorded: map[string]headAnswer{}}
+	pf.heads.RetryWaiters = true
+	return pf
 }
 
 func preflightKey(ref ImageRef) string {
@@ -239,34 +232,17 @@ func (p *OCIPreflight) TagDigest(ctx context.Context, ref ImageRef) (string, boo
 		return "", false, fmt.Errorf("preflight %s: %w", ref, p.initErr)
 	}
 	key := preflightKey(ref)
-	for {
-		p.mu.Lock()
-		e, ok := p.entries[key]
-		if !ok {
-			e = &headEntry{done: make(chan struct{})}
-			p.entries[key] = e
-			p.mu.Unlock()
-			p.head(ctx, key, ref, e)
-		} else {
-			p.mu.Unlock()
-		}
-		select {
-		case <-e.done:
-		case <-ctx.Done():
-			return "", false, ctx.Err()
-		}
-		if e.err == nil || !ok {
-			return e.digest, e.exists, e.err
-		}
-		if ctx.Err() != nil {
-			return "", false, ctx.Err()
-		}
-		// another caller's HEAD failed and was forgotten: try again
+	p.mu.Lock()
+	a, ok := p.recorded[key]
+	p.mu.Unlock()
+	if ok {
+		return a.digest, a.exists, nil
 	}
+	a, err := p.heads.Do(ctx, key, func(ctx context.Context) (headAnswer, error) { return p.head(ctx, key, ref) })
+	return a.digest, a.exists, err
 }
 
-func (p *OCIPreflight) head(ctx context.Context, key string, ref ImageRef, e *headEntry) {
-	defer close(e.done)
+func (p *OCIPreflight) head(ctx context.Context, key string, ref ImageRef) (headAnswer, error) {
 	var opts []name.Option
 	if p.insecure(ref.Registry) {
 		opts = append(opts, name.Insecure)
@@ -274,6 +250,7 @@ func (p *OCIPreflight) head(ctx context.Context, key string, ref ImageRef, e *he
 	var (
 		nref name.Reference
 		err  error
+		a    headAnswer
 	)
 	if ref.Tag != "" {
 		nref, err = ref.TagReference(opts...)
@@ -283,7 +260,7 @@ func (p *OCIPreflight) head(ctx context.Context, key string, ref ImageRef, e *he
 	if err == nil {
 		var d *v1.Descriptor
 		if d, err = p.puller.Head(ctx, nref); err == nil {
-			e.digest, e.exists = d.Digest.String(), true
+			a = headAnswer{digest: d.Digest.String(), exists: true}
 		}
 	}
 	var terr *transport.Error
@@ -291,25 +268,19 @@ func (p *OCIPreflight) head(ctx context.Context, key string, ref ImageRef, e *he
 		err = nil // no such tag, or no such repository yet
 	}
 	if err != nil {
-		e.err = fmt.Errorf("preflight HEAD %s: %w", key, err)
-		p.mu.Lock()
-		if p.entries[key] == e {
-			delete(p.entries, key)
-		}
-		p.mu.Unlock()
+		return headAnswer{}, fmt.Errorf("preflight HEAD %s: %w", key, err)
 	}
+	return a, nil
 }
 
 // Record notes that ref's tag now points to digest (after a push).
-func (p *OCIPreflight) Record(ref ImageRef, digest string) { p.set(ref, digest, true) }
+func (p *OCIPreflight) Record(ref ImageRef, digest string) { p.set(ref, headAnswer{digest, true}) }
 
 // Forget notes that ref's tag no longer exists (after a deletion).
-func (p *OCIPreflight) Forget(ref ImageRef) { p.set(ref, "", false) }
+func (p *OCIPreflight) Forget(ref ImageRef) { p.set(ref, headAnswer{}) }
 
-func (p *OCIPreflight) set(ref ImageRef, digest string, exists bool) {
-	done := make(chan struct{})
-	close(done)
+func (p *OCIPreflight) set(ref ImageRef, a headAnswer) {
 	p.mu.Lock()
-	p.entries[preflightKey(ref)] = &headEntry{done: done, digest: digest, exists: exists}
+	p.recorded[preflightKey(ref)] = a
 	p.mu.Unlock()
 }

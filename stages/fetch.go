@@ -17,7 +17,6 @@ import (
 	"syscall"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"golang.org/x/sync/singleflight"
 	"helm.sh/helm/v3/pkg/chart"
 
 	"github.com/airgap-charts/airgap-charts/registry"
@@ -54,7 +53,7 @@ type Fetcher struct {
 	access *repoAccess
 	dir    string
 	limit  int64
-	flight singleflight.Group
+	flight registry.KeyedOnce[string, string] // archive sha256 by cache file
 }
 
 // NewFetcher builds a Fetcher and creates its cache directory.
@@ -265,16 +264,7 @@ func (f *Fetcher) fetchOCI(ctx context.Context, rc ResolvedChart) (string, strin
 // once runs fn for dest a single time among concurrent callers; a caller that gives up
 // does not cancel the download for the others.
 func (f *Fetcher) once(ctx context.Context, dest string, fn func(context.Context) (string, error)) (string, error) {
-	ch := f.flight.DoChan(dest, func() (any, error) { return fn(context.WithoutCancel(ctx)) })
-	select {
-	case <-ctx.Done():
-		return "", ctx.Err()
-	case res := <-ch:
-		if res.Err != nil {
-			return "", res.Err
-		}
-		return res.Val.(string), nil
-	}
+	return f.flight.Do(ctx, dest, fn)
 }
 
 // unsafeFileChars are the characters a cache file name does not keep.

@@ -67,8 +67,8 @@ func (rc ResolvedChart) IsOCI() bool { return rc.OCIRef != "" }
 type Resolver struct {
 	access *repoAccess
 
-	indexes runMemo[*chartIndex] // by repository URL
-	tags    runMemo[[]string]    // by OCI repository
+	indexes registry.KeyedOnce[string, *chartIndex] // by repository URL
+	tags    registry.KeyedOnce[string, []string]    // by OCI repository
 }
 
 // NewResolver builds a Resolver.
@@ -132,7 +132,7 @@ func (r *Resolver) Resolve(ctx context.Context, ref ChartRef, opts ResolveOption
 
 // index returns the repository's index, fetching it at most once per run.
 func (r *Resolver) index(ctx context.Context, repoURL, origURL string) (*chartIndex, error) {
-	return r.indexes.get(ctx, repoURL, func(ctx context.Context) (*chartIndex, error) {
+	return r.indexes.Do(ctx, repoURL, func(ctx context.Context) (*chartIndex, error) {
 		return r.fetchIndex(ctx, repoURL, origURL)
 	})
 }
@@ -216,7 +216,7 @@ func (r *Resolver) resolveOCI(ctx context.Context, ref ChartRef, repoURL string,
 
 // ociTags lists the tags of an OCI chart repository, at most once per run.
 func (r *Resolver) ociTags(ctx context.Context, repository name.Repository) ([]string, error) {
-	return r.tags.get(ctx, repository.String(), func(ctx context.Context) ([]string, error) {
+	return r.tags.Do(ctx, repository.String(), func(ctx context.Context) ([]string, error) {
 		oci, err := r.access.ociClient()
 		if err != nil {
 			return nil, err

@@ -1,0 +1,116 @@
+package registry
+
+import (
+	"context"
+	"sync"
+)
+
+// KeyedOnce runs a function once per key and shares its outcome with every caller that
+// asks for the key while it runs. A success is kept: later callers get it at once. A
+// failure goes to the callers waiting for it, then is forgotten, so a later caller runs
+// the function again.
+//
+// The function does not run under any caller's context but under one of its own, with the
+// first caller's values: a caller that gives up (its context ends) gets its context's
+// error at once and leaves the run to the others. When every caller waiting for a run has
+// given up, the run's context is cancelled and the key forgotten, so a run nobody waits
+// for stops, and the next caller starts afresh.
+//
+// With RetryWaiters, a failure goes to the caller that started the run only: the callers
+// that waited for it run fn again themselves (one run at a time, as before), so that one
+// failed attempt (a throttled listing, say) fails one caller, not every one that waited.
+//
+// The zero value is ready for use; a KeyedOnce must not be copied after first use.
+type KeyedOnce[K comparable, V any] struct {
+	RetryWaiters bool
+
+	mu    sync.Mutex
+	calls map[K]*onceCall[V]
+}
+
+type onceCall[V any] struct {
+	done     chan struct{}
+	finished bool // under KeyedOnce.mu
+	val      V
+	err      error
+	waiters  int // under KeyedOnce.mu
+	cancel   context.CancelFunc
+}
+
+// Do returns key's kept value, or runs fn for it (or waits for the run in flight) and
+// returns what it returned.
+func (o *KeyedOnce[K, V]) Do(ctx context.Context, key K, fn func(context.Context) (V, error)) (V, error) {
+	for {
+		v, started, err := o.do(ctx, key, fn)
+		if err == nil || started || !o.RetryWaiters || ctx.Err() != nil {
+			return v, err
+		}
+		// a run this caller waited for failed, and was forgotten: try again
+	}
+}
+
+// do is one attempt of Do; started says this caller started the run it got.
+func (o *KeyedOnce[K, V]) do(ctx context.Context, key K, fn func(context.Context) (V, error)) (_ V, started bool, _ error) {
+	o.mu.Lock()
+	c := o.calls[key]
+	if c != nil && c.finished {
+		o.mu.Unlock()
+		return c.val, false, nil // only successes stay in the table
+	}
+	if c == nil {
+		started = true
+		if o.calls == nil {
+			o.calls = map[K]*onceCall[V]{}
+		}
+		runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		c = &onceCall[V]{done: make(chan struct{}), cancel: cancel}
+		o.calls[key] = c
+		go o.run(runCtx, key, c, fn)
+	}
+	c.waiters++
+	o.mu.Unlock()
+
+	select {
+	case <-c.done:
+		o.mu.Lock()
+		c.waiters--
+		o.mu.Unlock()
+		return c.val, started, c.err
+	case <-ctx.Done():
+		o.mu.Lock()
+		c.waiters--
+		if c.waiters == 0 && !c.finished {
+			c.cancel() // nobody waits for it any more
+			if o.calls[key] == c {
+				delete(o.calls, key)
+			}
+		}
+		o.mu.Unlock()
+		var zero V
+		return zero, started, ctx.Err()
+	}
+}
+
+func (o *KeyedOnce[K, V]) run(ctx context.Context, key K, c *onceCall[V], fn func(context.Context) (V, error)) {
+	v, err := fn(ctx)
+	o.mu.Lock()
+	c.val, c.err, c.finished = v, err, true
+	if err != nil && o.calls[key] == c {
+		delete(o.calls, key)
+	}
+	o.mu.Unlock()
+	close(c.done)
+	c.cancel()
+}
+
+// Peek returns key's kept value: the outcome of a run that succeeded. It runs nothing and
+// waits for nothing.
+func (o *KeyedOnce[K, V]) Peek(key K) (V, bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if c := o.calls[key]; c != nil && c.finished {
+		return c.val, true
+	}
+	var zero V
+	return zero, false
+}
