@@ -220,19 +220,33 @@ func (r *refCopier) one(ctx context.Context, s v1.Descriptor, ref Referrer) (*ta
 		r.present()
 		return nil, nil
 	}
-	done, release, err := r.c.blobs.claimManifest(ctx, r.dst, d)
+	// One copy per repository and digest for the run: another image bringing the same
+	// referrer (a shared signature) makes this one present.
+	key := r.dst.RegistryStr() + "|" + r.dst.RepositoryStr() + "|" + d.String()
+	var entry *tagEntry
+	ran := false
+	_, err := r.c.blobs.manifests.Do(ctx, key, func(ctx context.Context) (struct{}, error) {
+		ran = true
+		e, err := r.bring(ctx, s, ref)
+		entry = e
+		return struct{}{}, err
+	})
 	if err != nil {
 		return nil, err
 	}
-	if done {
+	if !ran {
 		r.present() // another image of the run brought it
 		return nil, nil
 	}
-	var entry *tagEntry
-	defer func() { release(err == nil) }()
+	return entry, nil
+}
+
+// bring checks the destination for the referrer and copies it when missing.
+func (r *refCopier) bring(ctx context.Context, s v1.Descriptor, ref Referrer) (*tagEntry, error) {
+	d := ref.Descriptor.Digest
 	if ref.Tag != "" {
-		got, ok, herr := r.c.headDescriptor(ctx, r.dst, ref.Tag)
-		if err = herr; err != nil {
+		got, ok, err := r.c.headDescriptor(ctx, r.dst, ref.Tag)
+		if err != nil {
 			return nil, fmt.Errorf("check %s:%s: %w", r.dst, ref.Tag, err)
 		}
 		if ok && got.Digest == d {
@@ -240,22 +254,20 @@ func (r *refCopier) one(ctx context.Context, s v1.Descriptor, ref Referrer) (*ta
 			return nil, nil
 		}
 	} else {
-		_, ok, herr := headManifest(ctx, r.c.hc, r.dst, d.String())
-		if err = herr; err != nil {
+		_, ok, err := headManifest(ctx, r.c.hc, r.dst, d.String())
+		if err != nil {
 			return nil, fmt.Errorf("check %s@%s: %w", r.dst, d, err)
 		}
 		if ok {
 			r.present()
-			linked, lerr := r.linked(ctx, s.Digest, d)
-			if err = lerr; err != nil || linked {
+			linked, err := r.linked(ctx, s.Digest, d)
+			if err != nil || linked {
 				return nil, err
 			}
-			e := tagEntry{desc: ref.Descriptor}
-			return &e, nil
+			return &tagEntry{desc: ref.Descriptor}, nil
 		}
 	}
-	entry, err = r.copyOne(ctx, s, ref)
-	return entry, err
+	return r.copyOne(ctx, s, ref)
 }
 
 func (r *refCopier) present() {
