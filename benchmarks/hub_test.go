@@ -121,8 +121,5 @@ func TestHubBudget(t *testing.T) {
 		if got, n := cold.Src.OK[registrytest.ManifestGet], cold.Src.Injected["hub"]; got != budget || n != 0 {
 			t.Errorf("cold run drew %d pulls and %d limiter 429s, want the whole budget (%d) and 0", got, n, budget)
 		}
-		if cold.Stats.Wall > time.Minute {
-			t.Errorf("cold run took %s: it waited for the window instead of stopping", cold.Stats.Wall)
-		}
 	})
 }
