@@ -131,8 +131,9 @@ func TestKilledRunsThenRerunCompletes(t *testing.T) {
 			}
 			report := filepath.Join(out, "report.json")
 			args := []string{"--values", values, "--target-registry", dst.Host, "--target-kind", "oci", "--insecure-registry", "127.0.0.1",
-				"--output-dir", out, "--report", report, "--log-format", "json"}
-			env := []string{"TMPDIR=" + tmp, "HOME=" + t.TempDir(), "DOCKER_CONFIG=" + t.TempDir(), "PATH=" + os.Getenv("PATH")}
+				"--output-dir", out, "--report", report, "--log-format", "json", "--private-ecr-password", killFlagSecret}
+			env := []string{"TMPDIR=" + tmp, "HOME=" + t.TempDir(), "DOCKER_CONFIG=" + t.TempDir(), "PATH=" + os.Getenv("PATH"),
+				"ECR_PUBLIC_PASSWORD=" + killEnvSecret}
 			var created <-chan string
 			if point.file != "" {
 				created = watchCreates(t, out)
@@ -208,6 +209,23 @@ func TestKilledRunsThenRerunCompletes(t *testing.T) {
 			if left, _ := os.ReadDir(tmp); len(left) != 0 {
 				t.Errorf("temporary directory after the rerun holds %v, want nothing", left)
 			}
+			// Secrets given to a run that was killed appear nowhere: not in what either run
+			// printed, not in any file they left.
+			for _, secret := range []string{killFlagSecret, killEnvSecret} {
+				if strings.Contains(stderr.String(), secret) || strings.Contains(string(combined), secret) {
+					t.Errorf("a secret was printed by the killed run or its rerun")
+				}
+				for _, dir := range []string{out, tmp} {
+					_ = filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+						if err == nil && !fi.IsDir() {
+							if b, rerr := os.ReadFile(p); rerr == nil && strings.Contains(string(b), secret) {
+								t.Errorf("a secret is written in %s", p)
+							}
+						}
+						return nil
+					})
+				}
+			}
 			if _, err := remote.Head(mustRef(t, dst.Host+"/team/app:1.0")); err != nil {
 				t.Errorf("image not at the destination after the rerun: %v", err)
 			}
@@ -217,6 +235,12 @@ func TestKilledRunsThenRerunCompletes(t *testing.T) {
 		})
 	}
 }
+
+// Secrets the killed runs are given (a flag and its environment fallback's sibling).
+const (
+	killFlagSecret = "KILLflag-S3CRET"
+	killEnvSecret  = "KILLenv-S3CRET"
+)
 
 func mustRef(t *testing.T, s string) name.Reference {
 	t.Helper()
