@@ -125,7 +125,7 @@ func (c *runCache) save(a config.Addon, e *runCacheEntry, log *zap.Logger) {
 		if old, rerr := os.ReadFile(c.path(a)); rerr == nil && bytes.Equal(old, data) {
 			return
 		}
-		err = writeAtomic(c.path(a), data)
+		err = stages.WriteFileAtomic(c.path(a), data, 0o644)
 	}
 	if err != nil {
 		log.Warn("run cache entry not written", zap.Error(err))
@@ -264,29 +264,4 @@ func fileDigest(p string) string {
 		return ""
 	}
 	return "sha256:" + hex.EncodeToString(h.Sum(nil))
-}
-
-// writeAtomic writes data to a temporary file beside target and renames it into place.
-func writeAtomic(target string, data []byte) error {
-	if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(target), "."+filepath.Base(target)+".*.tmp")
-	if err != nil {
-		return err
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return fmt.Errorf("write %s: %w", target, err)
-	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("write %s: %w", target, err)
-	}
-	if err := os.Rename(tmp.Name(), target); err != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("write %s: %w", target, err)
-	}
-	return nil
 }

@@ -127,7 +127,7 @@ func WriteConsumerOverrides(path string, values map[string]any) error {
 	} else {
 		buf.WriteString("{}\n")
 	}
-	if err := writeFileAtomic(path, buf.Bytes(), 0o644); err != nil {
+	if err := WriteFileAtomic(path, buf.Bytes(), 0o644); err != nil {
 		return fmt.Errorf("consumer overrides: %w", err)
 	}
 	return nil

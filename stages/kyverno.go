@@ -70,5 +70,5 @@ func WriteVerifyPolicy(path string, p VerifyPolicy) error {
 	if err != nil {
 		return fmt.Errorf("verification policy %s: %w", path, err)
 	}
-	return writeFileAtomic(path, append([]byte(verifyPolicyHeader), b...), 0o644)
+	return WriteFileAtomic(path, append([]byte(verifyPolicyHeader), b...), 0o644)
 }

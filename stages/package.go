@@ -58,7 +58,7 @@ func PackageChart(ch *chart.Chart, dir string) (ChartArchive, error) {
 	}
 	sum := sha256.Sum256(data)
 	target := filepath.Join(dir, fmt.Sprintf("%s-%s.tgz", ch.Name(), ch.Metadata.Version))
-	if err := writeFileAtomic(target, data, 0o644); err != nil {
+	if err := WriteFileAtomic(target, data, 0o644); err != nil {
 		return ChartArchive{}, fmt.Errorf("package chart %s: %w", ch.Name(), err)
 	}
 	md := *ch.Metadata
@@ -194,9 +194,10 @@ func tarGzip(files map[string][]byte) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// writeFileAtomic writes data to a temporary file beside target and renames it over
-// target, so a reader never sees a half-written file.
-func writeFileAtomic(target string, data []byte, mode os.FileMode) (err error) {
+// WriteFileAtomic writes data to a temporary file beside target, syncs it and renames it
+// over target, so a reader never sees a half-written file. It is the one atomic write of
+// the chart stages and the engine.
+func WriteFileAtomic(target string, data []byte, mode os.FileMode) (err error) {
 	dir := filepath.Dir(target)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
