@@ -33,11 +33,9 @@ type probeOutcome struct {
 // of mappings into its destination: first over the non-empty leaves whose value occurs in
 // an image, then, for images still out of reach, over the empty and null leaves (a
 // registry a template prefers when set, an override field).
-func probeEdits(ctx context.Context, ch *chart.Chart, ro RenderOptions, mappings []ImageMapping, found []FoundImage) (*probeOutcome, error) {
-	effective, user, err := effectiveValues(ch, ro.Values)
-	if err != nil {
-		return nil, err
-	}
+// effective and user are the chart's effective values and the addon's merged layers
+// (effectiveValues of ch and ro.Values).
+func probeEdits(ctx context.Context, ch *chart.Chart, ro RenderOptions, effective, user map[string]any, mappings []ImageMapping, found []FoundImage) *probeOutcome {
 	bySource := map[registry.ImageRef]int{}
 	for i, m := range mappings {
 		if _, ok := bySource[m.Source]; !ok {
@@ -116,7 +114,7 @@ func probeEdits(ctx context.Context, ch *chart.Chart, ro RenderOptions, mappings
 	}
 	out.leaves = leaves
 	out.renders = p.renders
-	return out, nil
+	return out
 }
 
 // assignLeaves picks leaf values, one leaf at a time, the value that brings the most

@@ -93,13 +93,7 @@ func RewriteChart(ctx context.Context, in RewriteInput) (*RewriteResult, error) 
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	probe, err := probeEdits(ctx, in.Chart, in.Render, in.Images, in.Found)
-	if err != nil {
-		if fastErr != nil {
-			return nil, fastErr
-		}
-		return fast, nil
-	}
+	probe := probeEdits(ctx, in.Chart, in.Render, v.effective, v.user, in.Images, in.Found)
 	for mi, why := range probe.reasons {
 		v.reasons[in.Images[mi].Source] = why
 	}
