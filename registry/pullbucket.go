@@ -78,18 +78,26 @@ func (b *pullBucket) spent(n int) error {
 // take takes n pulls (n may be 0 for takeSize), waiting while they only pace the run.
 // takeSize always ends the image's unsized state, taken or not.
 func (b *pullBucket) take(ctx context.Context, n int, kind takeKind) error {
+	started := time.Now()
 	for {
 		b.mu.Lock()
 		b.refill(time.Now())
-		if kind == takeStart && b.unsized > 0 && b.tokens < float64((b.unsized+1)*(b.maxNeed+1)) {
-			// Scarce: another image's needs are not known yet; it goes first.
+		// Scarce: another image's needs are not known yet; it goes first. The wait is
+		// bounded: an image that never learns its needs (its copy stopped in a way that did
+		// not end its group) must not hold every other image back for the rest of the run.
+		if left := b.spentAfter - time.Since(started); kind == takeStart && b.unsized > 0 && left > 0 &&
+			b.tokens < float64((b.unsized+1)*(b.maxNeed+1)) {
 			wake := b.changed
 			b.mu.Unlock()
+			t := time.NewTimer(left)
 			select {
 			case <-ctx.Done():
+				t.Stop()
 				return ctx.Err()
 			case <-wake:
+			case <-t.C:
 			}
+			t.Stop()
 			continue
 		}
 		if kind == takeSize {

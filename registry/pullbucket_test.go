@@ -208,3 +208,25 @@ func TestThrottleDelayGrowsAndResets(t *testing.T) {
 		t.Fatalf("Retry-After 3s undercut: %s", d)
 	}
 }
+
+// TestScarceWaitIsBounded: an image that took its first pull and never learns its needs
+// (its group not ended) holds the next image back for a bounded wait only, after which the
+// next image takes its pull; before, it waited for the rest of the run.
+func TestScarceWaitIsBounded(t *testing.T) {
+	b := newPullBucket(3, time.Hour)
+	b.spentAfter = 20 * time.Millisecond
+	ctx := context.Background()
+	if err := b.take(ctx, 1, takeStart); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- b.take(ctx, 1, takeStart) }()
+	if err := <-done; err != nil {
+		t.Fatalf("second image's first pull: %v", err)
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.unsized != 2 || b.tokens > 1.01 {
+		t.Errorf("unsized %d, tokens %.2f: want both images started and 2 pulls taken", b.unsized, b.tokens)
+	}
+}
