@@ -242,20 +242,31 @@ func (h *hostLimits) wait(ctx context.Context, req *http.Request) (done func(*ht
 	manifestGet := budgeted && kind == bucketKind(KindManifestGet)
 	reserved := false // the pull came from its image's reservation (pullGroup)
 	if manifestGet {
-		// The advertised budget first: a spent one is refused without waiting for a token.
-		if answer, err := h.takePull(ctx, req, s); err != nil || answer != nil {
-			return nil, answer, err
-		}
-		if s.pulls != nil {
-			var err error
-			if reserved, err = s.pulls.takePull(ctx); err != nil {
-				s.releasePull()
-				var pb *PullBudgetError
-				if errors.As(err, &pb) {
-					return nil, nil, err
-				}
-				return nil, nil, fmt.Errorf("registry %s: waiting for %s rate limit: %w", host, kind, err)
+		for since := time.Now(); ; {
+			// The advertised budget first: a spent one is refused without waiting for a token.
+			if answer, err := h.takePull(ctx, req, s); err != nil || answer != nil {
+				return nil, answer, err
 			}
+			if s.pulls == nil {
+				break
+			}
+			var err error
+			if reserved, err = s.pulls.takePull(ctx, since); err == nil {
+				break
+			}
+			s.releasePull()
+			if errors.Is(err, errScarce) {
+				// Wait holding nothing: the image waited for may need the advertised
+				// reservation just given back to learn its needs.
+				if err = s.pulls.awaitStart(ctx, since); err == nil {
+					continue
+				}
+			}
+			var pb *PullBudgetError
+			if errors.As(err, &pb) {
+				return nil, nil, err
+			}
+			return nil, nil, fmt.Errorf("registry %s: waiting for %s rate limit: %w", host, kind, err)
 		}
 	} else if budgeted {
 		s.mu.Lock()

@@ -2,6 +2,7 @@ package registry
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -35,6 +36,8 @@ type pullBucket struct {
 	unsized int           // images that took their first pull and whose needs are unknown yet
 	maxNeed int           // the most pulls an image needed after its first, so far
 	changed chan struct{} // closed (and replaced) when unsized goes down
+
+	waiting func() // called when a first pull starts waiting for another image (tests); nil: none
 }
 
 // takeKind says what a pull is for.
@@ -75,70 +78,97 @@ func (b *pullBucket) spent(n int) error {
 		Budget: fmt.Sprintf("--rate-limit %d per %s", b.n, b.period)}
 }
 
-// take takes n pulls (n may be 0 for takeSize), waiting while they only pace the run.
-// takeSize always ends the image's unsized state, taken or not.
-func (b *pullBucket) take(ctx context.Context, n int, kind takeKind) error {
-	started := time.Now()
+// errScarce says an image may not take its first pull yet: another image's needs are not
+// known and the pulls left may not cover both. The caller gives back whatever else it holds
+// for the request (the host's advertised-budget reservation) and waits with awaitStart:
+// waiting while holding it could starve the very image being waited for, whose next GET
+// (a retry after a 429, say) needs that reservation too.
+var errScarce = errors.New("pulls scarce: another image's needs are not known yet")
+
+// scarce reports, with b.mu held, whether a first pull asked for since since must wait,
+// and what to wait on. The wait is bounded: an image that never learns its needs (its copy
+// stopped in a way that did not end its group) must not hold every other image back.
+func (b *pullBucket) scarce(since time.Time) (wake <-chan struct{}, left time.Duration, ok bool) {
+	left = b.spentAfter - time.Since(since)
+	if b.unsized > 0 && left > 0 && b.tokens < float64((b.unsized+1)*(b.maxNeed+1)) {
+		return b.changed, left, true
+	}
+	return nil, 0, false
+}
+
+// awaitStart waits until a first pull asked for since since may be taken (see scarce).
+func (b *pullBucket) awaitStart(ctx context.Context, since time.Time) error {
 	for {
 		b.mu.Lock()
 		b.refill(time.Now())
-		// Scarce: another image's needs are not known yet; it goes first. The wait is
-		// bounded: an image that never learns its needs (its copy stopped in a way that did
-		// not end its group) must not hold every other image back for the rest of the run.
-		if left := b.spentAfter - time.Since(started); kind == takeStart && b.unsized > 0 && left > 0 &&
-			b.tokens < float64((b.unsized+1)*(b.maxNeed+1)) {
-			wake := b.changed
-			b.mu.Unlock()
-			t := time.NewTimer(left)
-			select {
-			case <-ctx.Done():
-				t.Stop()
-				return ctx.Err()
-			case <-wake:
-			case <-t.C:
-			}
-			t.Stop()
-			continue
-		}
-		if kind == takeSize {
-			b.unsized--
-			b.maxNeed = max(b.maxNeed, n)
-			b.notify()
-		}
-		if n > b.n {
-			err := b.spent(n)
-			b.mu.Unlock()
-			return fmt.Errorf("%w (this image alone needs %d)", err, n)
-		}
-		var wait time.Duration
-		if deficit := float64(n) - b.tokens; deficit > 0 {
-			wait = time.Duration(deficit / b.perSec * float64(time.Second))
-		}
-		if wait > b.spentAfter && !b.wait {
-			err := b.spent(n)
-			b.mu.Unlock()
-			return err
-		}
-		b.tokens -= float64(n)
-		if kind == takeStart {
-			b.unsized++
-		}
+		wake, left, ok := b.scarce(since)
 		b.mu.Unlock()
-		if wait <= 0 {
+		if !ok {
 			return nil
 		}
-		if wait > b.spentAfter && b.log != nil {
-			b.log(fmt.Sprintf("the pull budget (--rate-limit %d per %s) to allow %d more pull(s)", b.n, b.period, n), time.Now().Add(wait))
+		if b.waiting != nil {
+			b.waiting()
 		}
-		if err := sleepCtx(ctx, wait); err != nil {
-			b.refund(n)
-			if kind == takeStart {
-				b.endUnsized()
-			}
-			return err
+		t := time.NewTimer(left)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-wake:
+		case <-t.C:
 		}
+		t.Stop()
+	}
+}
+
+// take takes n pulls (n may be 0 for takeSize), waiting while they only pace the run. A
+// first pull (takeStart) asked for since since that must wait for another image is
+// errScarce. takeSize always ends the image's unsized state, taken or not.
+func (b *pullBucket) take(ctx context.Context, n int, kind takeKind, since time.Time) error {
+	b.mu.Lock()
+	b.refill(time.Now())
+	if _, _, ok := b.scarce(since); ok && kind == takeStart {
+		b.mu.Unlock()
+		return errScarce
+	}
+	if kind == takeSize {
+		b.unsized--
+		b.maxNeed = max(b.maxNeed, n)
+		b.notify()
+	}
+	if n > b.n {
+		err := b.spent(n)
+		b.mu.Unlock()
+		return fmt.Errorf("%w (this image alone needs %d)", err, n)
+	}
+	var wait time.Duration
+	if deficit := float64(n) - b.tokens; deficit > 0 {
+		wait = time.Duration(deficit / b.perSec * float64(time.Second))
+	}
+	if wait > b.spentAfter && !b.wait {
+		err := b.spent(n)
+		b.mu.Unlock()
+		return err
+	}
+	b.tokens -= float64(n)
+	if kind == takeStart {
+		b.unsized++
+	}
+	b.mu.Unlock()
+	if wait <= 0 {
 		return nil
 	}
+	if wait > b.spentAfter && b.log != nil {
+		b.log(fmt.Sprintf("the pull budget (--rate-limit %d per %s) to allow %d more pull(s)", b.n, b.period, n), time.Now().Add(wait))
+	}
+	if err := sleepCtx(ctx, wait); err != nil {
+		b.refund(n)
+		if kind == takeStart {
+			b.endUnsized()
+		}
+		return err
+	}
+	return nil
 }
 
 // refund gives n pulls back.

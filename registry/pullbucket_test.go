@@ -216,11 +216,24 @@ func TestScarceWaitIsBounded(t *testing.T) {
 	b := newPullBucket(3, time.Hour)
 	b.spentAfter = 20 * time.Millisecond
 	ctx := context.Background()
-	if err := b.take(ctx, 1, takeStart); err != nil {
+	if err := b.take(ctx, 1, takeStart, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
-	go func() { done <- b.take(ctx, 1, takeStart) }()
+	go func() {
+		since := time.Now()
+		for {
+			err := b.take(ctx, 1, takeStart, since)
+			if !errors.Is(err, errScarce) {
+				done <- err
+				return
+			}
+			if err := b.awaitStart(ctx, since); err != nil {
+				done <- err
+				return
+			}
+		}
+	}()
 	if err := <-done; err != nil {
 		t.Fatalf("second image's first pull: %v", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"sync"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/v1/types"
 )
@@ -60,12 +61,13 @@ func (g *pullGroup) end() {
 	b.refund(left)
 }
 
-// takePull takes one pull from b for a manifest GET sent with ctx; reserved says it came
-// from its image's reservation (to give back there if the GET turns out not to be a pull).
-func (b *pullBucket) takePull(ctx context.Context) (reserved bool, err error) {
+// takePull takes one pull from b for a manifest GET sent with ctx, first asked for since
+// since; reserved says it came from its image's reservation (to give back there if the GET
+// turns out not to be a pull). errScarce: the image's first pull must wait (awaitStart).
+func (b *pullBucket) takePull(ctx context.Context, since time.Time) (reserved bool, err error) {
 	g := pullGroupOf(ctx)
 	if g == nil {
-		return false, b.take(ctx, 1, takePlain)
+		return false, b.take(ctx, 1, takePlain, since)
 	}
 	g.mu.Lock()
 	switch {
@@ -80,7 +82,7 @@ func (b *pullBucket) takePull(ctx context.Context) (reserved bool, err error) {
 	case g.state == groupNew:
 		g.state, g.bucket = groupUnsized, b
 		g.mu.Unlock()
-		if err := b.take(ctx, 1, takeStart); err != nil {
+		if err := b.take(ctx, 1, takeStart, since); err != nil {
 			g.mu.Lock()
 			g.state, g.bucket = groupNew, nil
 			g.mu.Unlock()
@@ -89,7 +91,7 @@ func (b *pullBucket) takePull(ctx context.Context) (reserved bool, err error) {
 		return false, nil
 	}
 	g.mu.Unlock()
-	return false, b.take(ctx, 1, takePlain)
+	return false, b.take(ctx, 1, takePlain, since)
 }
 
 // giveBack returns a pull taken by takePull for a GET the registry did not count.
@@ -120,7 +122,7 @@ func sizePulls(req *http.Request, resp *http.Response, body []byte) error {
 	b := g.bucket
 	g.mu.Unlock()
 	need := pullsUnder(resp.Header.Get("Content-Type"), body, g.auto)
-	if err := b.take(req.Context(), need, takeSize); err != nil {
+	if err := b.take(req.Context(), need, takeSize, time.Now()); err != nil {
 		g.mu.Lock()
 		g.doomed = err
 		g.mu.Unlock()
