@@ -25,6 +25,9 @@ type runEnv struct {
 	log       *zap.Logger
 	client    *registry.Client
 	registry  string // destination host
+	// noDestination: a plan without a destination (no --target-registry, no AWS
+	// configuration); registry is then a placeholder and nothing asks the destination.
+	noDestination bool
 	layout    registry.MirrorLayout
 	preflight Preflight
 	ensurer   registry.RepositoryEnsurer // nil when the destination creates on push
@@ -70,10 +73,18 @@ func newRunEnv(ctx context.Context, opts Options, log *zap.Logger) (*runEnv, err
 	}
 	if useECR {
 		ecr, err = newECR(ctx, opts)
-		if err != nil {
+		if err != nil && opts.ScanOnly && opts.TargetRegistry == "" {
+			// A plan needs no destination: without one, it says so and does the rest.
+			log.Warn("no destination: the plan does not consult one (give --target-registry, or configure AWS for ECR)", zap.Error(err))
+			ecr, useECR, env.noDestination = nil, false, true
+		} else if err != nil {
 			env.close()
 			return nil, err
 		}
+	}
+	if env.noDestination {
+		env.registry = PlaceholderRegistry
+	} else if useECR {
 		env.registry = ecr.Registry()
 		extraKeychains = append(extraKeychains, ecr.Keychain())
 		destLimits = ecrLimits(env.registry, opts.ECR)
