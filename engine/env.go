@@ -21,20 +21,20 @@ import (
 // auth chain, per-host limits), one destination, one resolver (each repository index
 // fetched once) and one fetcher (one archive cache).
 type runEnv struct {
-	opts      Options
-	log       *zap.Logger
-	client    *registry.Client
-	registry  string // destination host
+	opts     Options
+	log      *zap.Logger
+	client   *registry.Client
+	registry string // destination host
 	// noDestination: a plan without a destination (no --target-registry, no AWS
 	// configuration); registry is then a placeholder and nothing asks the destination.
 	noDestination bool
-	layout    registry.MirrorLayout
-	preflight Preflight
-	ensurer   registry.RepositoryEnsurer // nil when the destination creates on push
-	resolver  *stages.Resolver
-	fetcher   *stages.Fetcher
-	tmp       *runDir // this run's temporary files (blob spool), removed at close
-	progress  *progressTracker
+	layout        registry.MirrorLayout
+	preflight     Preflight
+	ensurer       registry.RepositoryEnsurer // nil when the destination creates on push
+	resolver      *stages.Resolver
+	fetcher       *stages.Fetcher
+	tmp           *runDir // this run's temporary files (blob spool), removed at close
+	progress      *progressTracker
 	// publishes bounds chart checks and pushes: network waits, so as many at once as image
 	// copies (or chart stages, when more). It is not the chart-stage semaphore: a publish
 	// queued behind every addon still waiting to render would wait for all of them, though

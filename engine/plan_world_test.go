@@ -95,7 +95,7 @@ func (w *planWorld) options(out string, only ...string) Options {
 		RegistryMirrors:  map[string]string{"quay.io": w.src.Host + "/quay.io"},
 		InsecureRegistry: []string{w.src.Host, w.dst.Host},
 		OutputDir:        out, ReportFile: filepath.Join(out, "report.json"),
-		Referrers:        "none",
+		Referrers: "none",
 	}
 }
 

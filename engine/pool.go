@@ -24,7 +24,7 @@ type PoolOptions struct {
 	// NoDestination (with ScanOnly): the destination is unknown, never asked; every job
 	// whose source resolves is planned.
 	NoDestination bool
-	Logger      *zap.Logger // nil: no logs
+	Logger        *zap.Logger // nil: no logs
 	// Referrers: what crosses with each image (referrers.go); nil: the image alone.
 	Referrers *ReferrerPolicy
 }

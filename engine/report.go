@@ -155,10 +155,10 @@ type ImageReport struct {
 	Result       Outcome           `json:"result"`
 	Reason       string            `json:"reason,omitempty"`
 	// Drift says why this image is drift: what the destination tag holds against the source.
-	Drift string `json:"drift,omitempty"`
-	Error string `json:"error,omitempty"`
-	Bytes        int64             `json:"bytes"`
-	Duration     Duration          `json:"duration"`
+	Drift    string   `json:"drift,omitempty"`
+	Error    string   `json:"error,omitempty"`
+	Bytes    int64    `json:"bytes"`
+	Duration Duration `json:"duration"`
 	// Referrers: the signatures, SBOMs and attestations that crossed with the image.
 	Referrers *registry.ReferrersResult `json:"referrers,omitempty"`
 	// Signature: how its signatures verified before it was copied (--verify-signatures).

@@ -57,14 +57,14 @@ func Run(ctx context.Context, opts Options, log *zap.Logger) (*Report, error) {
 	env.referrers = referrers
 
 	pool := NewPool(ctx, PoolOptions{
-		Concurrency: opts.Concurrency,
-		Client:      env.client,
-		Preflight:   env.preflight,
-		Policy:      Policy{SkipExisting: opts.SkipExisting, VerifyDigest: opts.VerifyDigest, Overwrite: opts.OverwriteDigest},
-		ScanOnly:    opts.ScanOnly,
+		Concurrency:   opts.Concurrency,
+		Client:        env.client,
+		Preflight:     env.preflight,
+		Policy:        Policy{SkipExisting: opts.SkipExisting, VerifyDigest: opts.VerifyDigest, Overwrite: opts.OverwriteDigest},
+		ScanOnly:      opts.ScanOnly,
 		NoDestination: env.noDestination,
-		Logger:      log,
-		Referrers:   referrers,
+		Logger:        log,
+		Referrers:     referrers,
 	})
 
 	env.progress.addons(len(opts.Addons))
