@@ -54,11 +54,26 @@ func (p *Pool) plan(ctx context.Context, pd *Pending) JobResult {
 }
 
 // resolveSource is job's source digest for its platform, asked of the source once per
-// run (a failure is asked again by the next job needing it).
+// run (a failure is asked again by the next job needing it). A reference pinning a digest
+// beside its tag shares the tag's HEAD with the tag-only references of the same image; its
+// digest is asked on its own only when the tag no longer points at it.
 func (p *Pool) resolveSource(ctx context.Context, job ImageJob) (string, error) {
-	return p.resolved.Do(ctx, job.origin(), func(ctx context.Context) (string, error) {
-		return p.opts.Client.ResolveSource(ctx, job.Source, job.platform())
-	})
+	src, platform := job.Source, job.platform()
+	ask := func(ref registry.ImageRef) (string, error) {
+		key := ref.Name() + ":" + ref.Tag + "@" + ref.Digest + "|" + platform
+		return p.resolved.Do(ctx, key, func(ctx context.Context) (string, error) {
+			return p.opts.Client.ResolveSource(ctx, ref, platform)
+		})
+	}
+	if src.Digest == "" || src.Tag == "" || platform != registry.PlatformAuto {
+		return ask(src)
+	}
+	byTag := src
+	byTag.Digest = ""
+	if d, err := ask(byTag); err == nil && d == src.Digest {
+		return d, nil
+	}
+	return ask(src)
 }
 
 // drifted is the result of a job whose destination tag holds another digest than the

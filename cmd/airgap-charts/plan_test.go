@@ -81,7 +81,7 @@ func TestPlanExitCodes(t *testing.T) {
 		}
 	}
 
-	code, out := cli(append([]string{"--values", "values.yaml", "--scan-only"})...)
+	code, out := cli("--values", "values.yaml", "--scan-only")
 	check("quick start, no destination", exitOK, code, out, "Destination unknown", "TO COPY")
 
 	dst.Reset()
