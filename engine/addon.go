@@ -34,7 +34,8 @@ func (e *runEnv) runAddon(ctx context.Context, a config.Addon, pool *Pool, slots
 		rep.Stage = stage
 		rep.Error = fmt.Sprintf("addon %s (%s): %s: %v", a.Name(), a.Source, stage, err)
 		if stage == "images" && ctx.Err() == nil {
-			rep.ChartResult, rep.ChartRef = ChartBlocked, e.chartRef(a, rep.Version)
+			rep.ChartResult = ChartBlocked
+			rep.ChartRef = e.plannedChartRef(a, rep.Version)
 		}
 		if errors.Is(err, context.Canceled) {
 			rep.Error = fmt.Sprintf("addon %s: %s: interrupted", a.Name(), stage)

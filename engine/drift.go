@@ -22,7 +22,7 @@ func (e *runEnv) imageDrift(a config.Addon, rep *AddonReport, images *addonImage
 		return false
 	}
 	rep.Status, rep.Stage = StatusDrift, "images"
-	rep.ChartResult, rep.ChartRef = ChartBlocked, e.chartRef(a, rep.Version)
+	rep.ChartResult, rep.ChartRef = ChartBlocked, e.plannedChartRef(a, rep.Version)
 	verb := "not published"
 	if e.opts.ScanOnly {
 		verb = "would not be published"
@@ -46,7 +46,7 @@ func (e *runEnv) chartDrift(a config.Addon, rep *AddonReport, check *stages.Char
 		return false
 	}
 	rep.Status, rep.Stage = StatusDrift, "publish"
-	rep.ChartResult, rep.ChartRef = ChartDrift, e.chartRef(a, rep.Version)
+	rep.ChartResult, rep.ChartRef = ChartDrift, e.plannedChartRef(a, rep.Version)
 	verb := "not overwritten"
 	if e.opts.ScanOnly {
 		verb = "would not be overwritten"
@@ -88,4 +88,13 @@ func (ai *addonImages) waitsFor() string {
 		names, more = names[:5], fmt.Sprintf(" and %d more", len(ai.failedNames)-5)
 	}
 	return ", it waits for " + strings.Join(names, ", ") + more
+}
+
+// plannedChartRef is, for a plan, where the chart would land, so its table can name it; a
+// sync names only the references it published ("").
+func (e *runEnv) plannedChartRef(a config.Addon, version string) string {
+	if !e.opts.ScanOnly {
+		return ""
+	}
+	return e.chartRef(a, version)
 }
