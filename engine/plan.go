@@ -44,6 +44,13 @@ func (p *Pool) plan(ctx context.Context, pd *Pending) JobResult {
 		return JobResult{SourceDigest: sd, Err: fmt.Errorf("image %s: preflight %s: %w", job.Source, job.Destination, err)}
 	case !exists:
 		return JobResult{Outcome: OutcomeToCopy, SourceDigest: sd}
+	case !p.opts.Policy.SkipExisting && !p.opts.Policy.VerifyDigest && !p.opts.Policy.Overwrite:
+		// --no-skip-existing: a sync copies it again, whatever the tag holds.
+		res := JobResult{Outcome: OutcomeToCopy, SourceDigest: sd, DestDigest: dd, Reason: "copied again (--no-skip-existing)"}
+		if dd != sd {
+			res.Drift = driftText(sd, dd)
+		}
+		return res
 	case dd == sd:
 		return JobResult{Outcome: OutcomePresent, SourceDigest: sd, DestDigest: dd}
 	case p.opts.Policy.Overwrite:

@@ -311,6 +311,9 @@ func (p *Pool) decide(ctx context.Context, pd *Pending) JobResult {
 	if r, ok := p.opts.Preflight.(registry.TagRecorder); ok {
 		r.Record(job.Destination, cr.DestDigest)
 	}
+	if exists && drift == "" && destDigest != cr.DestDigest {
+		drift = driftText(cr.DestDigest, destDigest) // copied again over other content
+	}
 	out := OutcomeCopied
 	if overwrite {
 		out = OutcomeOverwritten

@@ -125,6 +125,8 @@ func TestPlanExitCodes(t *testing.T) {
 	check("plan, image missing at the source", exitFailed, code, out, "not found at the source", "Missing at the source, 1 images:")
 	code, out = cli(append([]string{"plan", "--values", "values.yaml", "--push-images"}, to...)...)
 	check("plan --push-images", exitUsage, code, out, "plan never pushes")
+	code, out = cli(append([]string{"plan", "--values", "values.yaml", "--chart-prefix", "Charts//x"}, to...)...)
+	check("plan --chart-prefix with a bad path", exitUsage, code, out, "--chart-prefix")
 }
 
 func writesTo(r *registrytest.Registry) int {
