@@ -26,7 +26,7 @@ type Config struct {
 	Peers        bool          // run the peers (the smoke run does not)
 	AptInstall   bool          // let the skopeo peer apt-get install itself
 	Progress     io.Writer     // one line per run; nil: none
-	// Scenarios limits the run to these scenarios (loopback, wan, hub, ecr); nil: all.
+	// Scenarios limits the run to these scenarios (loopback, wan, hub, ecr, plan); nil: all.
 	// The sweep runs when "sweep" is listed or Scenarios is nil.
 	Scenarios []string
 	// Tools limits the peers to those whose name contains one of these (case-insensitive);
@@ -182,6 +182,16 @@ func Run(ctx context.Context, cfg Config) (*Results, error) {
 			}
 			res.Runs = append(res.Runs, rs...)
 		}
+	}
+	if ours, ok := tools[0].(*Ours); ok && cfg.wants("plan") {
+		rs, err := RunPlanScenario(ctx, b, ours, cfg.Concurrency, cfg.Timeout)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range rs {
+			fmt.Fprintf(cfg.Progress, "%-18s %-9s %-9s %-8s %8.2fs %s %s\n", r.Tool, r.Scenario, r.Step, r.Status, r.Stats.Wall.Seconds(), r.Stats.Note, tail(r.Err, 160))
+		}
+		res.Runs = append(res.Runs, rs...)
 	}
 	if ours, ok := tools[0].(*Ours); ok && cfg.wants("sweep") {
 		for _, c := range cfg.Sweep {

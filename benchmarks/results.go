@@ -59,6 +59,7 @@ func Markdown(r *Results) string {
 		{"hub", "cold", "Docker Hub budget with random 429s: cold"},
 		{"hub", "warm", "Docker Hub budget: warm rerun"},
 		{"ecr", "cold", "ECR quota emulation: cold"},
+		{"plan", "warm-plan", "Plan against a warm destination (airgap-charts plan, read only)"},
 	} {
 		writeTable(&b, r, sc.scenario, sc.step, sc.title)
 	}

@@ -59,6 +59,7 @@ func (r *Results) Targets(f FleetFacts) []TargetLine {
 	}
 	checks("loopback", "cold", func(x RunResult) []CountCheck { return ColdChecks(f, x) })
 	checks("loopback", "warm", func(x RunResult) []CountCheck { return WarmChecks(f, x) })
+	checks("plan", "warm-plan", func(x RunResult) []CountCheck { return PlanChecks(f, x) })
 	ratio := func(target, scenario, step string, limit float64, against func() (RunResult, bool)) {
 		run, ok := r.Find(ours, scenario, step)
 		if !ok || run.Status != "ok" {

@@ -33,6 +33,10 @@ func (e *runEnv) runAddon(ctx context.Context, a config.Addon, pool *Pool, slots
 		images.collect(ctx, e, rep, log)
 		rep.Stage = stage
 		rep.Error = fmt.Sprintf("addon %s (%s): %s: %v", a.Name(), a.Source, stage, err)
+		if stage == "images" && ctx.Err() == nil {
+			rep.ChartResult = ChartBlocked
+			rep.ChartRef = e.plannedChartRef(a, rep.Version)
+		}
 		if errors.Is(err, context.Canceled) {
 			rep.Error = fmt.Sprintf("addon %s: %s: interrupted", a.Name(), stage)
 		}
@@ -92,7 +96,7 @@ func (e *runEnv) runAddon(ctx context.Context, a config.Addon, pool *Pool, slots
 
 	// While the images copy, ask the destination whether it already holds the chart.
 	var check *stages.ChartCheck
-	if !e.opts.ScanOnly {
+	if !e.noDestination {
 		check = e.checkChart(ctx, a, prepared, rep, log)
 	}
 
@@ -106,7 +110,7 @@ func (e *runEnv) runAddon(ctx context.Context, a config.Addon, pool *Pool, slots
 		return fail("images", err)
 	}
 	if images.failed > 0 {
-		return fail("images", fmt.Errorf("%d of %d images failed; chart not published (first: %s)", images.failed, len(images.pending), rep.firstImageError()))
+		return fail("images", fmt.Errorf("%d of %d images failed; chart not published%s (first: %s)", images.failed, len(images.pending), images.waitsFor(), rep.firstImageError()))
 	}
 	if peerErr != nil {
 		return fail("images", fmt.Errorf("chart not published: %w", peerErr))
@@ -122,11 +126,26 @@ func (e *runEnv) runAddon(ctx context.Context, a config.Addon, pool *Pool, slots
 		return rep
 	}
 
+	if e.imageDrift(a, rep, images, log) {
+		return rep
+	}
+
 	rep.Stage = "publish"
 	if e.opts.ScanOnly {
-		rep.ChartRef = e.chartRef(a, rep.Version)
-		rep.ChartResult = "planned"
+		if e.planChart(a, rep, check, log) {
+			return rep
+		}
 	} else {
+		if check == nil { // the early check failed: ask again, the publish must know
+			c, err := e.publisher.Check(ctx, prepared.archive, e.chartBase(a), "")
+			if err != nil {
+				return fail("publish", err)
+			}
+			check = &c
+		}
+		if e.chartDrift(a, rep, check, log) {
+			return rep
+		}
 		if err := e.publishes.Acquire(ctx, 1); err != nil {
 			return fail("publish", err)
 		}
@@ -290,7 +309,7 @@ func (e *runEnv) rewriteAndPackage(ctx context.Context, a config.Addon, p *prepa
 			rep.RunCache = RunCacheHit
 			rep.PublicImages = append([]PublicImage(nil), pkg.PublicImages...)
 			rep.ChartArchive, rep.PackagedDigest, rep.ConsumerOverrides = pkg.Archive, pkg.ArchiveDigest, pkg.Overrides
-			if !e.opts.ScanOnly {
+			if !e.noDestination { // a plan checks the archive against the destination too
 				var err error
 				if p.archive, err = stages.OpenChartArchive(pkg.Archive, 0); err != nil {
 					return err
@@ -362,6 +381,9 @@ func (e *runEnv) chartRef(a config.Addon, version string) string {
 
 func (e *runEnv) chartBase(a config.Addon) string {
 	base := "oci://" + e.registry
+	if cp := strings.Trim(e.opts.ChartPrefix, "/"); cp != "" {
+		base += "/" + cp
+	}
 	if ns := strings.Trim(a.OCINamespace, "/"); ns != "" {
 		base += "/" + ns
 	}
@@ -429,8 +451,11 @@ func (e *runEnv) publish(ctx context.Context, a config.Addon, g *chartGroup, p *
 	}
 	rep.ChartRef = "oci://" + strings.TrimPrefix(res.Ref, "oci://")
 	rep.ChartResult = "pushed"
-	if res.Skipped {
+	switch {
+	case res.Skipped:
 		rep.ChartResult = "skipped-same-digest"
+	case check != nil && check.Exists && !check.Same:
+		rep.ChartResult = ChartOverwritten
 	}
 	if pkg := p.cachedPackage(); pkg != nil && pkg.ArchiveDigest == rep.PackagedDigest {
 		pkg.ChartRef, pkg.Manifest = ref, res.Digest

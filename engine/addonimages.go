@@ -16,8 +16,11 @@ type addonImages struct {
 	images    []stages.FoundImage
 	pending   []*Pending
 	collected bool
-	// failed counts the failed images the chart needs (annotation-only ones excluded).
-	failed int
+	// failed counts the failed images the chart needs (annotation-only ones excluded);
+	// failedNames and drift name them, and the drift ones the chart needs.
+	failed      int
+	failedNames []string
+	drift       []string
 }
 
 // submit queues one job per image.
@@ -44,7 +47,10 @@ func (ai *addonImages) collect(ctx context.Context, e *runEnv, rep *AddonReport,
 		e.progress.finished1(res)
 		img := ai.images[i]
 		rep.addImage(img, res)
-		if res.Outcome != OutcomeFailed {
+		if res.Outcome == OutcomeDrift && !img.AnnotationOnly {
+			ai.drift = append(ai.drift, res.Job.Source.String())
+		}
+		if !res.Outcome.failed() {
 			continue
 		}
 		if img.AnnotationOnly && ctx.Err() == nil {
@@ -54,6 +60,7 @@ func (ai *addonImages) collect(ctx context.Context, e *runEnv, rep *AddonReport,
 			continue
 		}
 		ai.failed++
+		ai.failedNames = append(ai.failedNames, res.Job.Source.String())
 		log.Error("image failed", zap.String("image", res.Job.Source.String()), zap.Error(res.Err))
 	}
 }

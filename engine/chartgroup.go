@@ -154,8 +154,11 @@ func waitPeerImages(ctx context.Context, g *chartGroup, peers []*Pending) error 
 	for _, p := range peers {
 		res := p.Wait(ctx)
 		key := mappingKey(stages.ImageMapping{Source: res.Job.Source, Destination: res.Job.Destination})
-		if res.Outcome == OutcomeFailed && first == nil && g.isRequired(key) {
+		if res.Outcome.failed() && first == nil && g.isRequired(key) {
 			first = fmt.Errorf("image %s, needed by another release of this chart, failed: %w", res.Job.Source, res.Err)
+		}
+		if res.Outcome == OutcomeDrift && first == nil && g.isRequired(key) {
+			first = fmt.Errorf("image %s, needed by another release of this chart, is drift: %s", res.Job.Source, res.Drift)
 		}
 	}
 	return first

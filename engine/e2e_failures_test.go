@@ -97,9 +97,9 @@ func TestE2EBadVersionBesideGoodAddons(t *testing.T) {
 	t.Logf("summary:\n%s", summary)
 }
 
-// TestE2EScanOnlyPushesNothing: --scan-only sends not one request to the destination and
+// TestE2EScanOnlyPushesNothing: --scan-only sends not one write to the destination and
 // reads no image content, yet writes the rewritten chart and the consumer overrides and
-// lists every image as planned.
+// lists every image as to copy, every chart as to publish.
 func TestE2EScanOnlyPushesNothing(t *testing.T) {
 	w := newE2EWorld(t, []string{"alertmanager", "karpenter"})
 	dst := registrytest.New(t)
@@ -119,14 +119,14 @@ func TestE2EScanOnlyPushesNothing(t *testing.T) {
 	}
 	d := destination{registry: dst.Host, prefix: "mirror"}
 	for _, a := range rep.Addons {
-		if a.ChartResult != "planned" || a.ChartRef != "oci://"+dst.Host+"/"+a.Chart+":"+w.versions[a.Chart] {
+		if a.ChartResult != ChartPublish || a.ChartRef != "oci://"+dst.Host+"/"+a.Chart+":"+w.versions[a.Chart] {
 			t.Errorf("%s: chart %q %q", a.Chart, a.ChartResult, a.ChartRef)
 		}
 		if len(a.Images) != len(w.expected[a.Chart]) {
 			t.Errorf("%s: %d images listed, want %d", a.Chart, len(a.Images), len(w.expected[a.Chart]))
 		}
 		for _, img := range a.Images {
-			if img.Result != OutcomePlanned {
+			if img.Result != OutcomeToCopy {
 				t.Errorf("%s: %s %s", a.Chart, img.Source, img.Result)
 			}
 		}
@@ -140,8 +140,8 @@ func TestE2EScanOnlyPushesNothing(t *testing.T) {
 		checkPrivate(t, w, d, a.Chart, "original + consumer overrides",
 			renderImages(t, originalWithDependencies(t, w, a.Chart), a.Chart, w.renderValues[a.Chart], ov))
 	}
-	if rep.Totals.Planned != len(w.digests) || rep.Totals.Copied != 0 {
-		t.Errorf("totals %+v, want %d planned", rep.Totals, len(w.digests))
+	if rep.Totals.ToCopy != len(w.digests) || rep.Totals.Copied != 0 || rep.Totals.ChartsPublished != 2 {
+		t.Errorf("totals %+v, want %d to copy, 2 charts to publish", rep.Totals, len(w.digests))
 	}
 	var sum strings.Builder
 	rep.WriteSummary(&sum, false)

@@ -21,17 +21,20 @@ import (
 // auth chain, per-host limits), one destination, one resolver (each repository index
 // fetched once) and one fetcher (one archive cache).
 type runEnv struct {
-	opts      Options
-	log       *zap.Logger
-	client    *registry.Client
-	registry  string // destination host
-	layout    registry.MirrorLayout
-	preflight Preflight
-	ensurer   registry.RepositoryEnsurer // nil when the destination creates on push
-	resolver  *stages.Resolver
-	fetcher   *stages.Fetcher
-	tmp       *runDir // this run's temporary files (blob spool), removed at close
-	progress  *progressTracker
+	opts     Options
+	log      *zap.Logger
+	client   *registry.Client
+	registry string // destination host
+	// noDestination: a plan without a destination (no --target-registry, no AWS
+	// configuration); registry is then a placeholder and nothing asks the destination.
+	noDestination bool
+	layout        registry.MirrorLayout
+	preflight     Preflight
+	ensurer       registry.RepositoryEnsurer // nil when the destination creates on push
+	resolver      *stages.Resolver
+	fetcher       *stages.Fetcher
+	tmp           *runDir // this run's temporary files (blob spool), removed at close
+	progress      *progressTracker
 	// publishes bounds chart checks and pushes: network waits, so as many at once as image
 	// copies (or chart stages, when more). It is not the chart-stage semaphore: a publish
 	// queued behind every addon still waiting to render would wait for all of them, though
@@ -70,10 +73,18 @@ func newRunEnv(ctx context.Context, opts Options, log *zap.Logger) (*runEnv, err
 	}
 	if useECR {
 		ecr, err = newECR(ctx, opts)
-		if err != nil {
+		if err != nil && opts.ScanOnly && opts.TargetRegistry == "" {
+			// A plan needs no destination: without one, it says so and does the rest.
+			log.Warn("no destination: the plan does not consult one (give --target-registry, or configure AWS for ECR)", zap.Error(err))
+			ecr, useECR, env.noDestination = nil, false, true
+		} else if err != nil {
 			env.close()
 			return nil, err
 		}
+	}
+	if env.noDestination {
+		env.registry = PlaceholderRegistry
+	} else if useECR {
 		env.registry = ecr.Registry()
 		extraKeychains = append(extraKeychains, ecr.Keychain())
 		destLimits = ecrLimits(env.registry, opts.ECR)

@@ -54,9 +54,20 @@ const (
 	OutcomeSkippedExisting   Outcome = "skipped-existing"
 	OutcomeSkippedSameDigest Outcome = "skipped-same-digest"
 	OutcomeOverwritten       Outcome = "overwritten"
-	OutcomePlanned           Outcome = "planned" // scan-only: nothing pushed
+	OutcomePlanned           Outcome = "planned" // scan-only, destination unknown: not consulted
 	OutcomeFailed            Outcome = "failed"
+	// OutcomeDrift: the destination tag holds another digest than the source's, and it was
+	// not overwritten (no --overwrite-existing); the chart needing it is not published.
+	OutcomeDrift Outcome = "drift"
+	// Plan (and --scan-only) outcomes: the destination has the same digest, the image would
+	// be copied, or the source does not have it (the addon fails).
+	OutcomePresent         Outcome = "present"
+	OutcomeToCopy          Outcome = "to_copy"
+	OutcomeMissingAtSource Outcome = "missing_at_source"
 )
+
+// failed reports whether the outcome fails the image (and the chart needing it).
+func (o Outcome) failed() bool { return o == OutcomeFailed || o == OutcomeMissingAtSource }
 
 // JobResult is the outcome of one image job.
 type JobResult struct {
@@ -67,6 +78,9 @@ type JobResult struct {
 	Duration                 time.Duration
 	Err                      error  // set when Outcome is failed
 	Reason                   string // why a job was skipped, when not obvious
+	// Drift says why the destination tag is drift (it holds another digest than the
+	// source's); empty when it is not.
+	Drift string
 	// Referrers is what crossing the image's referrers did; nil when none were looked for.
 	Referrers *registry.ReferrersResult
 	// Signature is how the image's signatures verified (--verify-signatures); nil: not asked.

@@ -40,10 +40,13 @@ type Options struct {
 	// lets stay public; nil: none.
 	PublicImages config.PublicImages
 
-	Latest          bool   // newest version even where the addon names one
-	ScanOnly        bool   // everything except pushes
-	TargetRegistry  string // empty: ECR default registry of the AWS account
-	TargetPrefix    string // path under the registry for images
+	Latest         bool   // newest version even where the addon names one
+	ScanOnly       bool   // everything except pushes
+	TargetRegistry string // empty: ECR default registry of the AWS account
+	TargetPrefix   string // path under the registry for images
+	// ChartPrefix is a path under the registry for charts (before their oci_namespace);
+	// empty: none, charts at oci://{registry}/{oci_namespace}/{chart}.
+	ChartPrefix     string
 	TargetKind      string // auto|ecr|oci; empty: auto
 	IncludeDeps     bool
 	Platform        Platform // empty: auto

@@ -18,8 +18,13 @@ type PoolOptions struct {
 	Client      *registry.Client // required
 	Preflight   Preflight        // nil: Client.OCIPreflight(), one HEAD per destination tag
 	Policy      Policy
-	ScanOnly    bool        // decide nothing, push nothing: every job is planned
-	Logger      *zap.Logger // nil: no logs
+	// ScanOnly plans: every source is resolved and every destination tag asked (read
+	// only), nothing is pushed (plan.go).
+	ScanOnly bool
+	// NoDestination (with ScanOnly): the destination is unknown, never asked; every job
+	// whose source resolves is planned.
+	NoDestination bool
+	Logger        *zap.Logger // nil: no logs
 	// Referrers: what crosses with each image (referrers.go); nil: the image alone.
 	Referrers *ReferrerPolicy
 }
@@ -50,6 +55,9 @@ type Pool struct {
 	// a warm run's HEADs then overlap instead of waiting behind Concurrency jobs.
 	warmSlots chan struct{}
 	warming   sync.WaitGroup
+
+	// resolved is each source's digest (by origin) found by a plan: asked once per run.
+	resolved registry.KeyedOnce[string, string]
 }
 
 // Pending is a submitted job; Wait returns its result.
@@ -122,7 +130,7 @@ func (p *Pool) Submit(job ImageJob) *Pending {
 // preflights answer from a listing or count their calls, and are left alone.
 func (p *Pool) warm(dst registry.ImageRef) {
 	pf, ok := p.opts.Preflight.(*registry.OCIPreflight)
-	if !ok || p.opts.ScanOnly || dst.Tag == "" {
+	if !ok || p.opts.NoDestination || dst.Tag == "" {
 		return
 	}
 	p.warming.Add(1)
@@ -231,7 +239,7 @@ func (p *Pool) run(ctx context.Context, pd *Pending) JobResult {
 	res.Signature = sig
 	res.Job = pd.job
 	res.Duration = time.Since(start)
-	if res.Err != nil {
+	if res.Err != nil && res.Outcome != OutcomeMissingAtSource {
 		res.Outcome = OutcomeFailed
 	}
 	log := p.log.With(zap.String("image", pd.job.Source.String()), zap.String("destination", pd.job.Destination.String()))
@@ -247,7 +255,7 @@ func (p *Pool) decide(ctx context.Context, pd *Pending) JobResult {
 	job := pd.job
 	c := p.opts.Client
 	if p.opts.ScanOnly {
-		return JobResult{Outcome: OutcomePlanned, Reason: "scan only"}
+		return p.plan(ctx, pd)
 	}
 	if pd.rival != nil {
 		if err := p.checkCollision(ctx, *pd.rival, job); err != nil {
@@ -259,13 +267,12 @@ func (p *Pool) decide(ctx context.Context, pd *Pending) JobResult {
 		return JobResult{Err: fmt.Errorf("image %s: preflight %s: %w", job.Source, job.Destination, err)}
 	}
 	pol := p.opts.Policy
-	overwrite := false
+	overwrite, drift := false, ""
 	if exists {
 		if !pol.VerifyDigest && !pol.Overwrite && pol.SkipExisting {
 			if pin := job.pinnedDigest(); pin != "" && pin != destDigest {
 				// A digest-pinned source says what the tag must hold: costs no request.
-				return JobResult{Outcome: OutcomeSkippedExisting, SourceDigest: pin, DestDigest: destDigest,
-					Reason: fmt.Sprintf("digest differs: source %s, destination %s", pin, destDigest)}
+				return p.drifted(job, pin, destDigest)
 			}
 			return JobResult{Outcome: OutcomeSkippedExisting, SourceDigest: job.pinnedDigest(), DestDigest: destDigest}
 		}
@@ -278,10 +285,10 @@ func (p *Pool) decide(ctx context.Context, pd *Pending) JobResult {
 				return JobResult{Outcome: OutcomeSkippedSameDigest, SourceDigest: sd, DestDigest: destDigest}
 			}
 			if !pol.Overwrite {
-				return JobResult{Outcome: OutcomeSkippedExisting, SourceDigest: sd, DestDigest: destDigest,
-					Reason: fmt.Sprintf("digest differs: source %s, destination %s", sd, destDigest)}
+				return p.drifted(job, sd, destDigest)
 			}
 			overwrite = true
+			drift = driftText(sd, destDigest)
 			if err := p.deleteTag(ctx, job.Destination); err != nil {
 				return JobResult{Err: fmt.Errorf("image %s: delete %s before overwrite: %w", job.Source, job.Destination, err)}
 			}
@@ -304,11 +311,14 @@ func (p *Pool) decide(ctx context.Context, pd *Pending) JobResult {
 	if r, ok := p.opts.Preflight.(registry.TagRecorder); ok {
 		r.Record(job.Destination, cr.DestDigest)
 	}
+	if exists && drift == "" && destDigest != cr.DestDigest {
+		drift = driftText(cr.DestDigest, destDigest) // copied again over other content
+	}
 	out := OutcomeCopied
 	if overwrite {
 		out = OutcomeOverwritten
 	}
-	return JobResult{Outcome: out, SourceDigest: cr.SourceDigest, DestDigest: cr.DestDigest, Bytes: cr.Bytes, copy: &cr}
+	return JobResult{Outcome: out, SourceDigest: cr.SourceDigest, DestDigest: cr.DestDigest, Bytes: cr.Bytes, Drift: drift, copy: &cr}
 }
 
 // deleteTag removes dst's tag where the preflight can (Deleter) and tells the preflight.

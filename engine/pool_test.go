@@ -249,8 +249,9 @@ func TestPoolPreflightModes(t *testing.T) {
 		t.Fatalf("skip-existing: %+v, %d source requests", res, len(src.Requests()))
 	}
 	res = run(Policy{SkipExisting: true, VerifyDigest: true}, nil)
-	if res.Outcome != OutcomeSkippedExisting || !strings.HasPrefix(res.Reason, "digest differs") || res.SourceDigest != srcDigest {
-		t.Fatalf("verify without overwrite: %+v", res)
+	if res.Outcome != OutcomeDrift || !strings.HasPrefix(res.Reason, "digest differs") || res.SourceDigest != srcDigest ||
+		!strings.Contains(res.Drift, oldDigest) || !strings.Contains(res.Drift, srcDigest) {
+		t.Fatalf("verify without overwrite: %+v, want drift naming both digests", res)
 	}
 	if head(t, dst.Host+"/mirror/app:1") != oldDigest {
 		t.Fatal("verify without overwrite changed the destination")
@@ -310,10 +311,11 @@ func TestPoolCollision(t *testing.T) {
 	}
 }
 
-// Submit never blocks, even with one worker and many jobs; scan-only plans without pushing.
+// Submit never blocks, even with one worker and many jobs; scan-only plans without writing.
 func TestPoolSubmitNeverBlocksAndScanOnly(t *testing.T) {
 	src, dst := registrytest.New(t), registrytest.New(t)
 	push(t, src.Host+"/app:1", images(t, 1)[0])
+	src.Reset()
 	c := newClient(t)
 	ctx := context.Background()
 	pool := NewPool(ctx, PoolOptions{Concurrency: 1, Client: c, ScanOnly: true})
@@ -326,11 +328,14 @@ func TestPoolSubmitNeverBlocksAndScanOnly(t *testing.T) {
 		t.Fatalf("50 submits took %s", el)
 	}
 	results := pool.Close()
-	if len(results) != 50 || byOutcome(results)[OutcomePlanned] != 50 {
+	if len(results) != 50 || byOutcome(results)[OutcomeToCopy] != 50 {
 		t.Fatalf("scan-only results %v", byOutcome(results))
 	}
-	if n := len(dst.Requests()); n != 0 {
-		t.Fatalf("scan-only sent %d requests to the destination", n)
+	if n := writes(dst.Counts()); n != 0 {
+		t.Fatalf("scan-only sent %d writes to the destination: %v", n, dst.Counts())
+	}
+	if n := src.Count(registrytest.ManifestHead); n != 1 {
+		t.Fatalf("scan-only resolved one source %d times, want once", n)
 	}
 }
 
@@ -476,14 +481,14 @@ func TestPoolPinnedAndTaggedShareOnePull(t *testing.T) {
 		t.Fatalf("destination tag holds %s, want %s", got, d)
 	}
 
-	// A pinned job alone, its tag already on other content: skipped, saying the digests differ.
+	// A pinned job alone, its tag already on other content: drift, saying the digests differ.
 	dst2 := registrytest.New(t)
 	push(t, dst2.Host+"/mirror/lib/app:1", imgs[2])
 	pool = NewPool(ctx, PoolOptions{Client: c, Policy: Policy{SkipExisting: true}})
 	alone := pool.Submit(job(src.Host+"/lib/app:1@"+d.String(), dst2.Host))
 	pool.Close()
-	if r := alone.Wait(ctx); r.Outcome != OutcomeSkippedExisting || !strings.Contains(r.Reason, "digest differs") {
-		t.Fatalf("pinned on other content: %+v, want skipped with digest differs", r)
+	if r := alone.Wait(ctx); r.Outcome != OutcomeDrift || !strings.Contains(r.Reason, "digest differs") || r.Drift == "" {
+		t.Fatalf("pinned on other content: %+v, want drift with digest differs", r)
 	}
 }
 

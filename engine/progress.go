@@ -50,7 +50,7 @@ func (t *progressTracker) finished1(res JobResult) {
 	t.finished[res.Job.key()] = true
 	t.mu.Unlock()
 	if first {
-		t.p.ImageFinished(res.Bytes, res.Outcome != OutcomeFailed)
+		t.p.ImageFinished(res.Bytes, !res.Outcome.failed())
 	}
 }
 

@@ -22,6 +22,10 @@ const (
 	// still pulls an image that is not at the destination. The chart is not published
 	// unless those images are allowed to stay public.
 	StatusIncomplete = "INCOMPLETE"
+	// StatusDrift: the chart was not published because a destination tag it needs (an
+	// image's, or the chart's own) holds other content than the source's, and
+	// --overwrite-existing was not given.
+	StatusDrift = "DRIFT"
 )
 
 // Report is the outcome of a run: every addon, every image, and the totals. It holds no
@@ -43,6 +47,9 @@ type Report struct {
 	// Unreachable counts, per host found down during the run, the images that failed
 	// because of it (not attempted, or cut off by it).
 	Unreachable map[string]int `json:"unreachable_hosts,omitempty"`
+	// DestinationUnknown: a plan (or --scan-only) without --target-registry and without
+	// AWS configuration; the destination was not consulted (images "planned").
+	DestinationUnknown bool `json:"destination_unknown,omitempty"`
 }
 
 // Totals sums the run.
@@ -58,6 +65,22 @@ type Totals struct {
 	Planned    int   `json:"planned"`
 	ImgFailed  int   `json:"images_failed"`
 	Bytes      int64 `json:"bytes"`
+	// Plan (and --scan-only): images to copy, and already present with the same digest.
+	ToCopy  int `json:"to_copy"`
+	Present int `json:"present"`
+	// Drift counts images whose destination tag holds another digest than the source's
+	// (found by a plan, or by sync with --verify-existing-digest or a pinned source),
+	// overwritten or not.
+	Drift int `json:"drift"`
+	// Drifted is the addons left DRIFT: not published because of drift.
+	Drifted int `json:"drifted"`
+	// Charts: published (plan: to publish), present (same archive at the destination),
+	// drift (the tag holds another chart) and blocked (waiting for images that failed, are
+	// missing at the source, drift, or stay public).
+	ChartsPublished int `json:"charts_published"`
+	ChartsPresent   int `json:"charts_present"`
+	ChartsDrift     int `json:"charts_drift"`
+	ChartsBlocked   int `json:"charts_blocked"`
 	// ReferrersCopied is the referrers pushed; ReferrerRequests the discovery requests
 	// (referrers API GETs and tag HEADs) the run spent finding them.
 	ReferrersCopied  int   `json:"referrers_copied"`
@@ -131,9 +154,11 @@ type ImageReport struct {
 	Where        []stages.Location `json:"where"`
 	Result       Outcome           `json:"result"`
 	Reason       string            `json:"reason,omitempty"`
-	Error        string            `json:"error,omitempty"`
-	Bytes        int64             `json:"bytes"`
-	Duration     Duration          `json:"duration"`
+	// Drift says why this image is drift: what the destination tag holds against the source.
+	Drift    string   `json:"drift,omitempty"`
+	Error    string   `json:"error,omitempty"`
+	Bytes    int64    `json:"bytes"`
+	Duration Duration `json:"duration"`
 	// Referrers: the signatures, SBOMs and attestations that crossed with the image.
 	Referrers *registry.ReferrersResult `json:"referrers,omitempty"`
 	// Signature: how its signatures verified before it was copied (--verify-signatures).
@@ -162,6 +187,7 @@ func (r *AddonReport) addImage(img stages.FoundImage, res JobResult) {
 		Where:        img.Where,
 		Result:       res.Outcome,
 		Reason:       res.Reason,
+		Drift:        res.Drift,
 		Bytes:        res.Bytes,
 		Duration:     Duration(res.Duration),
 		Referrers:    res.Referrers,
@@ -191,8 +217,8 @@ func (r *AddonReport) firstImageError() string {
 // The exit code is then 3.
 func (r *Report) CouldNotRun() bool { return len(r.Unreachable) > 0 }
 
-// Failed reports whether any addon did not succeed (ERROR or INCOMPLETE): the exit code
-// is then 1.
+// Failed reports whether any addon did not succeed (ERROR, INCOMPLETE or DRIFT): the
+// exit code of a sync is then 1.
 func (r *Report) Failed() bool {
 	for _, a := range r.Addons {
 		if a.Status != StatusSuccess {
@@ -213,6 +239,7 @@ func newReport(addons []*AddonReport, registry string, opts Options, took time.D
 		Platform:    string(opts.Platform),
 		Addons:      addons,
 	}
+	countCharts(rep)
 	seen := map[string]bool{}
 	for _, a := range addons {
 		rep.Totals.Addons++
@@ -221,6 +248,8 @@ func newReport(addons []*AddonReport, registry string, opts Options, took time.D
 			rep.Totals.Succeeded++
 		case StatusIncomplete:
 			rep.Totals.Incomplete++
+		case StatusDrift:
+			rep.Totals.Drifted++
 		default:
 			rep.Totals.Failed++
 		}
@@ -243,12 +272,20 @@ func newReport(addons []*AddonReport, registry string, opts Options, took time.D
 				rep.Totals.ReferrersCopied += len(r.Copied)
 				rep.Totals.ReferrerRequests += r.Requests
 			}
+			if img.Drift != "" {
+				rep.Totals.Drift++
+			}
 			switch img.Result {
 			case OutcomeCopied, OutcomeOverwritten:
 				rep.Totals.Copied++
 			case OutcomePlanned:
 				rep.Totals.Planned++
-			case OutcomeFailed:
+			case OutcomeToCopy:
+				rep.Totals.ToCopy++
+			case OutcomePresent:
+				rep.Totals.Present++
+			case OutcomeDrift:
+			case OutcomeFailed, OutcomeMissingAtSource:
 				rep.Totals.ImgFailed++
 			default:
 				rep.Totals.Skipped++

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -56,13 +57,14 @@ func Run(ctx context.Context, opts Options, log *zap.Logger) (*Report, error) {
 	env.referrers = referrers
 
 	pool := NewPool(ctx, PoolOptions{
-		Concurrency: opts.Concurrency,
-		Client:      env.client,
-		Preflight:   env.preflight,
-		Policy:      Policy{SkipExisting: opts.SkipExisting, VerifyDigest: opts.VerifyDigest, Overwrite: opts.OverwriteDigest},
-		ScanOnly:    opts.ScanOnly,
-		Logger:      log,
-		Referrers:   referrers,
+		Concurrency:   opts.Concurrency,
+		Client:        env.client,
+		Preflight:     env.preflight,
+		Policy:        Policy{SkipExisting: opts.SkipExisting, VerifyDigest: opts.VerifyDigest, Overwrite: opts.OverwriteDigest},
+		ScanOnly:      opts.ScanOnly,
+		NoDestination: env.noDestination,
+		Logger:        log,
+		Referrers:     referrers,
 	})
 
 	env.progress.addons(len(opts.Addons))
@@ -84,6 +86,7 @@ func Run(ctx context.Context, opts Options, log *zap.Logger) (*Report, error) {
 	referrers.save(log)
 
 	rep := newReport(reports, env.registry, opts, time.Since(started))
+	rep.DestinationUnknown = env.noDestination
 	rep.PullsRefused = env.client.RefusedPulls()
 	for host, n := range rep.PullsRefused {
 		log.Error("pull budget spent: the run stopped pulling before the registry refused it",
@@ -101,6 +104,9 @@ func Run(ctx context.Context, opts Options, log *zap.Logger) (*Report, error) {
 // invalid (the CLI checks them as inputs are read; a library caller may not have).
 func checkNames(opts Options) error {
 	if msg := config.CheckRepositoryPath("target prefix", opts.TargetPrefix); msg != "" {
+		return fmt.Errorf("%s", msg)
+	}
+	if msg := config.CheckRepositoryPath("chart prefix", strings.Trim(opts.ChartPrefix, "/")); msg != "" {
 		return fmt.Errorf("%s", msg)
 	}
 	for _, a := range opts.Addons {

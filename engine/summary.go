@@ -21,16 +21,22 @@ func (r *Report) WriteSummary(w io.Writer, color bool) {
 		return "\x1b[" + code + "m" + s + "\x1b[0m"
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "STATUS\tADDON\tCHART\tCOPIED\tSKIPPED\tFAILED\tPUBLIC\tBYTES\tTIME\tLAST ERROR")
+	copiedCol, skippedCol := "COPIED", "SKIPPED"
+	if r.ScanOnly {
+		copiedCol, skippedCol = "TO COPY", "PRESENT"
+	}
+	fmt.Fprintf(tw, "STATUS\tADDON\tCHART\t%s\t%s\tDRIFT\tFAILED\tPUBLIC\tBYTES\tTIME\tLAST ERROR\n", copiedCol, skippedCol)
 	for _, a := range r.Addons {
-		var copied, skipped, failed int
+		var copied, skipped, drift, failed int
 		var bytes int64
 		for _, img := range a.Images {
 			bytes += img.Bytes
 			switch img.Result {
-			case OutcomeCopied, OutcomeOverwritten, OutcomePlanned:
+			case OutcomeCopied, OutcomeOverwritten, OutcomePlanned, OutcomeToCopy:
 				copied++
-			case OutcomeFailed:
+			case OutcomeDrift:
+				drift++
+			case OutcomeFailed, OutcomeMissingAtSource:
 				failed++
 			default:
 				skipped++
@@ -40,7 +46,7 @@ func (r *Report) WriteSummary(w io.Writer, color bool) {
 		switch a.Status {
 		case StatusSuccess:
 			status = paint("32", a.Status)
-		case StatusIncomplete:
+		case StatusIncomplete, StatusDrift:
 			status = paint("33", a.Status)
 		default:
 			status = paint("31", a.Status)
@@ -49,17 +55,18 @@ func (r *Report) WriteSummary(w io.Writer, color bool) {
 		if a.Version != "" {
 			chart += "@" + a.Version
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\t%s\t%s\n", status, a.Addon, chart, copied, skipped, failed,
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%s\t%s\t%s\n", status, a.Addon, chart, copied, skipped, drift, failed,
 			distinctPublic(a.PublicImages), HumanBytes(bytes), a.Duration.Round(time.Millisecond), oneLine(summaryError(a), 160))
 	}
 	tw.Flush()
 	t := r.Totals
-	verb := "copied"
+	verb, skipped := "copied", "skipped"
 	if r.ScanOnly {
-		verb = "to copy"
+		verb, skipped = "to copy", "present"
 	}
-	fmt.Fprintf(w, "\n%d addons: %d succeeded, %d incomplete, %d failed; %d distinct images: %d %s, %d skipped, %d failed; %s in %s\n",
-		t.Addons, t.Succeeded, t.Incomplete, t.Failed, r.UniqueJobs, t.Copied+t.Planned, verb, t.Skipped, t.ImgFailed, HumanBytes(t.Bytes), r.ElapsedText)
+	fmt.Fprintf(w, "\n%d addons: %d succeeded, %d incomplete, %d failed, %d drift; %d distinct images: %d %s, %d %s, %d drift, %d failed; %s in %s\n",
+		t.Addons, t.Succeeded, t.Incomplete, t.Failed, t.Drifted, r.UniqueJobs, t.Copied+t.Planned+t.ToCopy, verb, t.Skipped+t.Present, skipped,
+		t.Drift, t.ImgFailed, HumanBytes(t.Bytes), r.ElapsedText)
 	hosts := make([]string, 0, len(r.PullsRefused))
 	for h := range r.PullsRefused {
 		hosts = append(hosts, h)
@@ -109,41 +116,4 @@ func HumanBytes(n int64) string {
 		exp++
 	}
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
-}
-
-// writePlan lists, for --scan-only, every distinct image the run would copy and every
-// chart it would push.
-func (r *Report) writePlan(w io.Writer) {
-	seen := map[string]bool{}
-	var lines []string
-	for _, a := range r.Addons {
-		for _, img := range a.Images {
-			if img.Result != OutcomePlanned {
-				continue
-			}
-			line := img.Source + " → " + img.Destination
-			if !seen[line] {
-				seen[line] = true
-				lines = append(lines, line)
-			}
-		}
-	}
-	sort.Strings(lines)
-	fmt.Fprintf(w, "\nWould copy %d images:\n", len(lines))
-	for _, l := range lines {
-		fmt.Fprintln(w, "  "+l)
-	}
-	var charts []string
-	for _, a := range r.Addons {
-		if a.ChartResult == "planned" && a.ChartRef != "" {
-			charts = append(charts, a.ChartRef)
-		}
-	}
-	if len(charts) > 0 {
-		sort.Strings(charts)
-		fmt.Fprintf(w, "Would push %d charts:\n", len(charts))
-		for _, c := range charts {
-			fmt.Fprintln(w, "  "+c)
-		}
-	}
 }

@@ -42,6 +42,7 @@ type cli struct {
 	LogLevel  string `help:"Least severe log level shown: debug, info, warn or error." enum:"debug,info,warn,error" default:"info"`
 
 	Sync    syncCmd    `cmd:"" default:"withargs" help:"Mirror charts and their images into the target registry (the default command)."`
+	Plan    planCmd    `cmd:"" help:"Show what a sync would change, asking the registries read-only: exit 0 nothing to do, 4 changes pending, 5 drift found, 1 an addon would fail."`
 	Catalog catalogCmd `cmd:"" help:"Write a normalized catalog from a values file (the Python tool's values_parser.py)."`
 	Demo    demoCmd    `cmd:"" help:"Run a self-contained demonstration against in-process registries."`
 	Version versionCmd `cmd:"" help:"Print the version of airgap-charts and of Go."`
@@ -123,6 +124,10 @@ func (a *app) exit(err error) int {
 		return exitNoRun
 	case errors.Is(err, errAddonsFailed):
 		return exitFailed
+	case errors.Is(err, errPending):
+		return exitPending
+	case errors.Is(err, errDrift):
+		return exitDrift
 	case errors.As(err, &ue):
 		fmt.Fprintf(a.stderr, "airgap-charts: error: %v (see airgap-charts --help)\n", err)
 		return exitUsage

@@ -29,7 +29,7 @@ type syncCmd struct {
 	Overrides     string   `group:"Input" placeholder:"FILE" help:"Per-chart render values (overrides: {CHART: {...}}) and images allowed to stay public (public_images: {CHART: [REF, ...]}). Default: ./chart-overrides.yaml when present."`
 	Latest        bool     `group:"Input" help:"Use the newest chart version even where an addon names one."`
 
-	ScanOnly            bool   `group:"Run" help:"Do everything except pushing images and charts; still writes the repacked charts and consumer overrides."`
+	ScanOnly            bool   `group:"Run" help:"Plan: resolve every source and ask the destination read-only what it holds (the plan command's checks), push nothing; still writes the repacked charts and consumer overrides. Exit 4 when changes are pending, 5 when drift is found."`
 	PushImages          bool   `group:"Run" help:"Push images and charts (the default when neither --scan-only nor --push-images is given)."`
 	IncludeDependencies bool   `group:"Run" help:"Render subcharts when extracting images (default)."`
 	ExcludeDependencies bool   `group:"Run" help:"Render without subcharts."`
@@ -45,11 +45,12 @@ type syncCmd struct {
 
 	TargetRegistry string `group:"Destination" placeholder:"HOST" help:"Destination registry for images and charts (default: the AWS account's private ECR registry)."`
 	TargetPrefix   string `group:"Destination" placeholder:"PATH" help:"Path under the registry for image repositories (charts go under their oci_namespace)."`
+	ChartPrefix    string `group:"Destination" placeholder:"PATH" help:"Path under the registry for charts, before their oci_namespace (default: none): runs with different --target-prefix values then keep their charts apart instead of finding each other's chart under the same tag (drift)."`
 	TargetKind     string `group:"Destination" enum:"auto,ecr,oci" default:"auto" help:"Destination kind: auto (ECR when the host is *.dkr.ecr.REGION.amazonaws.com[.cn]), ecr or oci."`
 
 	SkipExisting         bool `group:"Existing images" default:"true" negatable:"" help:"Skip an image whose destination tag already exists (default: true)."`
-	VerifyExistingDigest bool `group:"Existing images" help:"With --skip-existing, skip only when the destination digest matches the source's for the chosen platform."`
-	OverwriteExisting    bool `group:"Existing images" help:"When the destination digest differs, replace the destination tag."`
+	VerifyExistingDigest bool `group:"Existing images" help:"With --skip-existing, skip only when the destination digest matches the source's for the chosen platform (one HEAD per existing tag); a differing one is drift: a warning, counted in the summary and the report, and the chart needing it is not published (addon DRIFT) unless --overwrite-existing. Without it, a tag moved at the source is never noticed by sync (plan always compares digests)."`
+	OverwriteExisting    bool `group:"Existing images" help:"When the destination digest differs (drift), replace the destination tag; a chart tag holding another chart is replaced too."`
 
 	PublicECRPassword  string `group:"Credentials" name:"public-ecr-password" placeholder:"TOKEN" help:"Token for public.ecr.aws. Env fallback: ECR_PUBLIC_PASSWORD."`
 	PrivateECRPassword string `group:"Credentials" name:"private-ecr-password" placeholder:"TOKEN" help:"Token for the private ECR registry (instead of the AWS SDK's). Env fallback: ECR_PRIVATE_PASSWORD."`
@@ -143,6 +144,9 @@ func (c *syncCmd) Run(a *app) error {
 		fmt.Fprintln(a.stdout)
 		report.WriteSummary(a.stdout, isTerminal(a.stdout))
 	}
+	if report != nil && opts.ScanOnly {
+		return planExit(report, log)
+	}
 	if report != nil && report.Failed() {
 		failed, incomplete := 0, 0
 		for _, r := range report.Addons {
@@ -205,6 +209,9 @@ func (c *syncCmd) options(env func(string) string) (engine.Options, config.Mode,
 		return o, "", usagef("--request-timeout and --stall-timeout must be above 0")
 	}
 	if msg := config.CheckRepositoryPath("--target-prefix", strings.Trim(c.TargetPrefix, "/")); msg != "" {
+		return o, "", usagef("%s", msg)
+	}
+	if msg := config.CheckRepositoryPath("--chart-prefix", strings.Trim(c.ChartPrefix, "/")); msg != "" {
 		return o, "", usagef("%s", msg)
 	}
 	if c.Report != "" {
@@ -279,6 +286,7 @@ func (c *syncCmd) options(env func(string) string) (engine.Options, config.Mode,
 	o.ScanOnly = c.ScanOnly // neither flag, or --push-images: push
 	o.TargetRegistry = c.TargetRegistry
 	o.TargetPrefix = strings.Trim(c.TargetPrefix, "/")
+	o.ChartPrefix = strings.Trim(c.ChartPrefix, "/")
 	o.TargetKind = c.TargetKind
 	o.IncludeDeps = !c.ExcludeDependencies
 	o.Platform = engine.Platform(c.Platform)

@@ -36,7 +36,7 @@ func run() int {
 		timeout     = flag.Duration("timeout", 10*time.Minute, "limit per tool run")
 		smoke       = flag.Bool("smoke", false, "small fleet (10 charts / 25 images), no peers; exit 1 when a request-count target is missed")
 		noPeers     = flag.Bool("no-peers", false, "run ours only")
-		scenarios   = flag.String("scenarios", "", "comma-separated scenarios to run (loopback,wan,hub,ecr,sweep); empty: all")
+		scenarios   = flag.String("scenarios", "", "comma-separated scenarios to run (loopback,wan,hub,ecr,plan,sweep); empty: all")
 		toolsFlag   = flag.String("tools", "", "comma-separated peers to run (name substrings: crane,regsync,skopeo,reference); empty: all")
 		jsonOut     = flag.String("json", "", "also write every run's raw measurements (counts by kind) to this file")
 		work        = flag.String("workdir", "", "scratch directory (default: a temporary one, removed afterwards)")
@@ -104,7 +104,7 @@ func run() int {
 	if *smoke {
 		missed := 0
 		for _, t := range res.Targets(res.Fleet) {
-			if strings.Contains(t.Target, "request") || strings.HasPrefix(t.Target, "cold:") || strings.HasPrefix(t.Target, "warm:") {
+			if strings.Contains(t.Target, "request") || strings.HasPrefix(t.Target, "cold:") || strings.HasPrefix(t.Target, "warm:") || strings.HasPrefix(t.Target, "plan:") {
 				if t.Verdict != "met" {
 					fmt.Fprintf(os.Stderr, "MISSED %s: %s (%s)\n", t.Target, t.Measured, t.Verdict)
 					missed++
