@@ -163,9 +163,8 @@ type preparedAddon struct {
 func (e *runEnv) prepareAddon(ctx context.Context, a config.Addon, rep *AddonReport, log *zap.Logger) (*preparedAddon, error) {
 	rep.Stage = "resolve"
 	t := time.Now()
-	rc, err := e.resolver.Resolve(ctx, stages.ChartRef{
-		Repository: a.Repository, OCINamespace: a.OCINamespace, Name: a.Chart, Constraint: a.Version,
-	}, stages.ResolveOptions{Latest: e.opts.Latest || a.Version == ""})
+	cref, ropts := e.lock.chartRef(a, e.opts.Latest) // under --locked: the locked version
+	rc, err := e.resolver.Resolve(ctx, cref, ropts)
 	if err != nil {
 		return nil, err
 	}
@@ -181,6 +180,9 @@ func (e *runEnv) prepareAddon(ctx context.Context, a config.Addon, rep *AddonRep
 	}
 	rep.ChartDigest = fc.Digest
 	rep.timing("fetch", t)
+	if err := e.lock.checkChart(a, rep, log); err != nil {
+		return nil, err
+	}
 
 	layers := addonValues(a, e.opts.Overrides)
 	rep.Stage = "dependencies"

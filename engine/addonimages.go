@@ -44,6 +44,7 @@ func (ai *addonImages) collect(ctx context.Context, e *runEnv, rep *AddonReport,
 		e.progress.finished1(res)
 		img := ai.images[i]
 		rep.addImage(img, res)
+		noteDrift(rep, res, log)
 		if res.Outcome != OutcomeFailed {
 			continue
 		}

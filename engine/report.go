@@ -43,6 +43,8 @@ type Report struct {
 	// Unreachable counts, per host found down during the run, the images that failed
 	// because of it (not attempted, or cut off by it).
 	Unreachable map[string]int `json:"unreachable_hosts,omitempty"`
+
+	lock *Lock // what the run resolved, for its lock file (lock_build.go)
 }
 
 // Totals sums the run.
@@ -62,6 +64,8 @@ type Totals struct {
 	// (referrers API GETs and tag HEADs) the run spent finding them.
 	ReferrersCopied  int   `json:"referrers_copied"`
 	ReferrerRequests int64 `json:"referrer_discovery_requests"`
+	// Drift counts images with drift (a source tag moved since the lock).
+	Drift int `json:"drift"`
 }
 
 // AddonReport is one addon's outcome.
@@ -138,6 +142,10 @@ type ImageReport struct {
 	Referrers *registry.ReferrersResult `json:"referrers,omitempty"`
 	// Signature: how its signatures verified before it was copied (--verify-signatures).
 	Signature *registry.Verification `json:"signature,omitempty"`
+	// Drift says why this image is drift ("source tag moved since the lock: was sha256:…").
+	Drift string `json:"drift,omitempty"`
+
+	tagDigest string // what the source reference resolved to, when the lock asked
 }
 
 // Duration marshals as a Go duration string ("1.5s").
@@ -166,6 +174,8 @@ func (r *AddonReport) addImage(img stages.FoundImage, res JobResult) {
 		Duration:     Duration(res.Duration),
 		Referrers:    res.Referrers,
 		Signature:    res.Signature,
+		Drift:        res.Drift,
+		tagDigest:    res.TagDigest,
 	}
 	if res.Err != nil {
 		ir.Error = res.Err.Error()
@@ -232,6 +242,9 @@ func newReport(addons []*AddonReport, registry string, opts Options, took time.D
 			}
 			seen[key] = true
 			rep.UniqueJobs++
+			if img.Drift != "" {
+				rep.Totals.Drift++
+			}
 			rep.Totals.Bytes += img.Bytes
 			if img.Unreachable != "" {
 				if rep.Unreachable == nil {
