@@ -8,7 +8,7 @@ import (
 	"os"
 	"sort"
 
-	sigsyaml "sigs.k8s.io/yaml"
+	"gopkg.in/yaml.v3"
 
 	"github.com/airgap-charts/airgap-charts/config"
 	"github.com/airgap-charts/airgap-charts/stages"
@@ -24,37 +24,37 @@ const LockFileName = "airgap-charts.lock.yaml"
 // per image the digest its source reference resolved to and where it landed. It holds no
 // secret. Written sorted, so two runs that saw the same sources write the same bytes.
 type Lock struct {
-	SchemaVersion int `json:"schema_version"`
+	SchemaVersion int `yaml:"schema_version"`
 	// Inputs fingerprints what the lock was made from (addons, their values, overrides,
 	// destination and render settings): a lock for other inputs is refused by --locked.
-	Inputs string      `json:"inputs"`
-	Addons []LockAddon `json:"addons"`
+	Inputs string      `yaml:"inputs"`
+	Addons []LockAddon `yaml:"addons"`
 }
 
 // LockAddon is one addon of a lock.
 type LockAddon struct {
-	Name       string `json:"name"`
-	Chart      string `json:"chart"`
-	Repository string `json:"repository"`
+	Name       string `yaml:"name"`
+	Chart      string `yaml:"chart"`
+	Repository string `yaml:"repository"`
 	// Version is the chart version resolved (from a range, --latest or the newest).
-	Version string `json:"version"`
+	Version string `yaml:"version"`
 	// Digest is the sha256 of the chart archive fetched from the repository.
-	Digest string      `json:"digest"`
-	Images []LockImage `json:"images,omitempty"`
+	Digest string      `yaml:"digest"`
+	Images []LockImage `yaml:"images,omitempty"`
 }
 
 // LockImage is one image of a locked addon.
 type LockImage struct {
 	// Source is the reference as the chart renders it.
-	Source string `json:"source"`
+	Source string `yaml:"source"`
 	// Digest is the manifest the source reference resolved to (the index of a multi-arch
 	// image): what --locked pulls.
-	Digest string `json:"digest"`
+	Digest string `yaml:"digest"`
 	// Platform and PlatformDigest are the platform chosen and its child manifest, the
 	// one copied, when a platform was chosen.
-	Platform       string `json:"platform,omitempty"`
-	PlatformDigest string `json:"platform_digest,omitempty"`
-	Destination    string `json:"destination"`
+	Platform       string `yaml:"platform,omitempty"`
+	PlatformDigest string `yaml:"platform_digest,omitempty"`
+	Destination    string `yaml:"destination"`
 }
 
 // LockError is a lock that cannot be used: a newer schema, another run's inputs, or a
@@ -82,9 +82,9 @@ func ReadLock(path string) (*Lock, error) {
 		return nil, fmt.Errorf("lock %s: %w", path, err)
 	}
 	var head struct {
-		SchemaVersion int `json:"schema_version"`
+		SchemaVersion int `yaml:"schema_version"`
 	}
-	if err := sigsyaml.Unmarshal(data, &head); err != nil {
+	if err := yaml.Unmarshal(data, &head); err != nil {
 		return nil, (&LockError{Path: path, Msg: fmt.Sprintf("not a lock file: %v", err)}).inputError()
 	}
 	switch {
@@ -95,7 +95,9 @@ func ReadLock(path string) (*Lock, error) {
 		return nil, (&LockError{Path: path, Msg: "not a lock file: no schema_version"}).inputError()
 	}
 	var l Lock
-	if err := sigsyaml.UnmarshalStrict(data, &l); err != nil {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&l); err != nil {
 		return nil, (&LockError{Path: path, Msg: fmt.Sprintf("not a lock file: %v", err)}).inputError()
 	}
 	return &l, nil
@@ -136,13 +138,16 @@ func (l *Lock) Marshal() ([]byte, error) {
 	if c.Addons == nil {
 		c.Addons = []LockAddon{}
 	}
-	body, err := sigsyaml.Marshal(c)
-	if err != nil {
-		return nil, err
-	}
 	var b bytes.Buffer
 	b.WriteString(lockHeader)
-	b.Write(body)
+	enc := yaml.NewEncoder(&b)
+	enc.SetIndent(2)
+	if err := enc.Encode(c); err != nil {
+		return nil, err
+	}
+	if err := enc.Close(); err != nil {
+		return nil, err
+	}
 	return b.Bytes(), nil
 }
 
