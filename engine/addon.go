@@ -78,6 +78,15 @@ func (e *runEnv) runAddon(ctx context.Context, a config.Addon, pool *Pool, slots
 	}
 	prepared.shared = shared
 	peers := e.submitPeerImages(pool, prepared)
+	if e.opts.PinDigests && !e.opts.ScanOnly {
+		// Pinning needs the digests at the destination: the rewrite waits for the images,
+		// the slot given back meanwhile.
+		slots.Release(1)
+		e.pinDigests(ctx, prepared, images, peers, log)
+		if err := slots.Acquire(ctx, 1); err != nil {
+			return fail(rep.Stage, err)
+		}
+	}
 
 	// Rewrite and repack while the images copy.
 	if err := e.rewriteAndPackage(ctx, a, prepared, rep, log); err != nil {
@@ -158,6 +167,8 @@ type preparedAddon struct {
 	prev  *cachedPackage
 	// archive is the packaged chart, handed to the check and the publish as it is.
 	archive stages.ChartArchive
+	// unpinned maps the pinned references of shared back to their destinations (pin.go).
+	unpinned map[registry.ImageRef]registry.ImageRef
 }
 
 func (e *runEnv) prepareAddon(ctx context.Context, a config.Addon, rep *AddonReport, log *zap.Logger) (*preparedAddon, error) {
@@ -307,7 +318,7 @@ func (e *runEnv) rewriteAndPackage(ctx context.Context, a config.Addon, p *prepa
 	if err != nil {
 		return err
 	}
-	p.requireUsed(res.Uses)
+	p.requireUsed(p.unpin(res.Uses))
 	for _, pub := range res.Public {
 		where := ""
 		if w := pub.Where; w.Kind != "" {

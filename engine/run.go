@@ -58,6 +58,7 @@ func Run(ctx context.Context, opts Options, log *zap.Logger) (*Report, error) {
 	}
 	defer env.close()
 	env.referrers = referrers
+	warnPinScanOnly(opts, log)
 	if env.lock, err = newLockRun(opts, priorLock, env.registry, log); err != nil {
 		return nil, err
 	}
