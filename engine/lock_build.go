@@ -1,6 +1,9 @@
 package engine
 
-import "github.com/airgap-charts/airgap-charts/registry"
+import (
+	"github.com/airgap-charts/airgap-charts/config"
+	"github.com/airgap-charts/airgap-charts/registry"
+)
 
 // Lock is the lock this run's outcome makes (nil when the run made none). An addon that
 // did not get through its images keeps its entry from the last lock, if it had one.
@@ -29,7 +32,7 @@ func (l *lockRun) build(rep *Report) *Lock {
 // lockAddon is a's lock entry; false when a failed before its chart or an image of it was
 // known.
 func lockAddon(a *AddonReport, platform string) (LockAddon, bool) {
-	e := LockAddon{Name: a.Addon, Chart: a.Chart, Repository: a.Repository, Version: a.Version, Digest: a.ChartDigest}
+	e := LockAddon{Name: a.Addon, Chart: a.Chart, Repository: config.RedactURLs(a.Repository), Version: a.Version, Digest: a.ChartDigest}
 	if a.Version == "" || a.ChartDigest == "" || (a.Status == StatusError && stagesBeforeImages[a.Stage]) {
 		return e, false
 	}

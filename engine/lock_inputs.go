@@ -5,6 +5,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"sort"
+
+	"github.com/airgap-charts/airgap-charts/config"
 )
 
 // lockInputs fingerprints what decides a run's resolution and images: each addon (name,
@@ -24,7 +26,7 @@ func lockInputs(opts Options, registry string) string {
 	}{Registry: registry, Prefix: opts.TargetPrefix, Platform: string(opts.Platform), Kube: opts.KubeVersion,
 		IncludeDeps: opts.IncludeDeps}
 	for _, a := range opts.Addons {
-		in.Addons = append(in.Addons, addon{Name: a.Name(), Chart: a.Chart, Repository: a.Repository, OCINamespace: a.OCINamespace,
+		in.Addons = append(in.Addons, addon{Name: a.Name(), Chart: a.Chart, Repository: config.RedactURLs(a.Repository), OCINamespace: a.OCINamespace,
 			Version: a.Version, Release: a.Release, Namespace: a.Namespace, Values: a.Values, Overrides: opts.Overrides[a.Chart]})
 	}
 	sort.Slice(in.Addons, func(i, j int) bool { return in.Addons[i].Name < in.Addons[j].Name })
