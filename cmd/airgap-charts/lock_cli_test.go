@@ -31,7 +31,7 @@ func TestLockDefaultPath(t *testing.T) {
 // stops the run before it contacts anything, exit 2, naming the file.
 func TestLockFlagErrors(t *testing.T) {
 	dir := inTempDir(t, map[string]string{
-		"values.yaml": "addons:\n  - chart: web\n    repository: http://127.0.0.1:1/charts\n    version: 1.0.0\n",
+		"values.yaml":       "addons:\n  - chart: web\n    repository: http://127.0.0.1:1/charts\n    version: 1.0.0\n",
 		engine.LockFileName: "schema_version: 2\ninputs: sha256:00\naddons: []\n",
 	})
 	out := invoke(t, []string{"sync", "--values", "values.yaml", "--update-lock"}, nil, nil)
