@@ -6,7 +6,8 @@ import (
 )
 
 // Lock is the lock this run's outcome makes (nil when the run made none). An addon that
-// did not get through its images keeps its entry from the last lock, if it had one.
+// did not get through its images keeps its entry from the last lock, if that lock was made
+// from the same inputs.
 func (r *Report) Lock() *Lock { return r.lock }
 
 // stagesBeforeImages are the stages an addon fails at before its images are known.
@@ -22,7 +23,8 @@ func (l *lockRun) build(rep *Report) *Lock {
 		switch {
 		case ok:
 			out.Addons = append(out.Addons, e)
-		case prior != nil:
+		case prior != nil && l.prior.Inputs == l.inputs:
+			// Same inputs: the last lock's entry still describes this addon.
 			out.Addons = append(out.Addons, *prior)
 		}
 	}
