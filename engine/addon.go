@@ -82,6 +82,15 @@ func (e *runEnv) runAddon(ctx context.Context, a config.Addon, pool *Pool, slots
 	}
 	prepared.shared = shared
 	peers := e.submitPeerImages(pool, prepared)
+	if e.opts.PinDigests && !e.opts.ScanOnly {
+		// Pinning needs the digests at the destination: the rewrite waits for the images,
+		// the slot given back meanwhile.
+		slots.Release(1)
+		e.pinDigests(ctx, prepared, images, peers, log)
+		if err := slots.Acquire(ctx, 1); err != nil {
+			return fail(rep.Stage, err)
+		}
+	}
 
 	// Rewrite and repack while the images copy.
 	if err := e.rewriteAndPackage(ctx, a, prepared, rep, log); err != nil {
@@ -177,14 +186,15 @@ type preparedAddon struct {
 	prev  *cachedPackage
 	// archive is the packaged chart, handed to the check and the publish as it is.
 	archive stages.ChartArchive
+	// unpinned maps the pinned references of shared back to their destinations (pin.go).
+	unpinned map[registry.ImageRef]registry.ImageRef
 }
 
 func (e *runEnv) prepareAddon(ctx context.Context, a config.Addon, rep *AddonReport, log *zap.Logger) (*preparedAddon, error) {
 	rep.Stage = "resolve"
 	t := time.Now()
-	rc, err := e.resolver.Resolve(ctx, stages.ChartRef{
-		Repository: a.Repository, OCINamespace: a.OCINamespace, Name: a.Chart, Constraint: a.Version,
-	}, stages.ResolveOptions{Latest: e.opts.Latest || a.Version == ""})
+	cref, ropts := e.lock.chartRef(a, e.opts.Latest) // under --locked: the locked version
+	rc, err := e.resolver.Resolve(ctx, cref, ropts)
 	if err != nil {
 		return nil, err
 	}
@@ -200,6 +210,9 @@ func (e *runEnv) prepareAddon(ctx context.Context, a config.Addon, rep *AddonRep
 	}
 	rep.ChartDigest = fc.Digest
 	rep.timing("fetch", t)
+	if err := e.lock.checkChart(a, rep, log); err != nil {
+		return nil, err
+	}
 
 	layers := addonValues(a, e.opts.Overrides)
 	rep.Stage = "dependencies"
@@ -324,7 +337,7 @@ func (e *runEnv) rewriteAndPackage(ctx context.Context, a config.Addon, p *prepa
 	if err != nil {
 		return err
 	}
-	p.requireUsed(res.Uses)
+	p.requireUsed(p.unpin(res.Uses))
 	for _, pub := range res.Public {
 		where := ""
 		if w := pub.Where; w.Kind != "" {

@@ -50,6 +50,7 @@ func (ai *addonImages) collect(ctx context.Context, e *runEnv, rep *AddonReport,
 		if res.Outcome == OutcomeDrift && !img.AnnotationOnly {
 			ai.drift = append(ai.drift, res.Job.Source.String())
 		}
+		noteDrift(rep, res, log)
 		if !res.Outcome.failed() {
 			continue
 		}

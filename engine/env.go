@@ -45,6 +45,7 @@ type runEnv struct {
 	cache     *runCache
 	renders   atomic.Int64    // charts rendered to find images (the run cache spares reruns)
 	referrers *ReferrerPolicy // nil: images cross alone, unverified
+	lock      *lockRun        // the last lock and this run's inputs (lock_run.go)
 }
 
 func newRunEnv(ctx context.Context, opts Options, log *zap.Logger) (*runEnv, error) {

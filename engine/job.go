@@ -85,6 +85,9 @@ type JobResult struct {
 	Referrers *registry.ReferrersResult
 	// Signature is how the image's signatures verified (--verify-signatures); nil: not asked.
 	Signature *registry.Verification
+	// TagDigest is what the source reference resolved to when the lock asked (an index for
+	// multi-arch images); Moved how it moved since the lock (pool_source.go).
+	TagDigest, Moved string
 
 	copy *registry.CopyResult // what the copy put, when it copied
 }

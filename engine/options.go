@@ -92,8 +92,16 @@ type Options struct {
 	OutputDir string // empty: ./helm-charts; one run at a time may use it
 	// TempDir is where the run keeps its temporary files, in a directory of its own removed
 	// at the end (and by the next run, if this one is killed); empty: os.TempDir().
-	TempDir     string
-	ReportFile  string // empty: no JSON report
+	TempDir    string
+	ReportFile string // empty: no JSON report
+	// LockFile is the lock the run writes (and reads the last one from); empty: none.
+	// Locked runs exactly the lock: locked chart versions, images pulled by their locked
+	// digests, a source that moved an error; UpdateLock accepts what moved and rewrites it.
+	LockFile           string
+	Locked, UpdateLock bool
+	// PinDigests makes rewritten charts and consumer overrides reference images as
+	// repo:tag@sha256:… (the digest at the destination).
+	PinDigests  bool
 	KubeVersion string // empty: a current Kubernetes minor
 
 	// Referrers is all, signatures or none (--referrers; empty: all); ReferrerTypes keeps

@@ -27,6 +27,8 @@ type PoolOptions struct {
 	Logger        *zap.Logger // nil: no logs
 	// Referrers: what crosses with each image (referrers.go); nil: the image alone.
 	Referrers *ReferrerPolicy
+	// Sources looks at each source before its job is decided (pool_source.go); nil: none.
+	Sources SourceChecker
 }
 
 // Pool runs image jobs, deduplicated, at most Concurrency at once.
@@ -229,13 +231,18 @@ func (p *Pool) Close() []JobResult {
 func (p *Pool) run(ctx context.Context, pd *Pending) JobResult {
 	start := time.Now()
 	sig, err := p.verify(ctx, pd.job)
+	var sc SourceCheck
+	if err == nil {
+		sc, err = p.checkSource(ctx, pd.job)
+	}
 	var res JobResult
 	if err != nil {
 		res = JobResult{Err: err}
 	} else {
-		res = p.decide(ctx, pd)
+		res = p.decide(ctx, pd, sc.Pull)
 		p.crossReferrers(ctx, pd.job, &res)
 	}
+	res.TagDigest, res.Moved = sc.TagDigest, sc.Drift
 	res.Signature = sig
 	res.Job = pd.job
 	res.Duration = time.Since(start)
@@ -251,8 +258,8 @@ func (p *Pool) run(ctx context.Context, pd *Pending) JobResult {
 	return res
 }
 
-func (p *Pool) decide(ctx context.Context, pd *Pending) JobResult {
-	job := pd.job
+// decide runs job, pd's job as pulled (its source maybe pinned by the SourceChecker).
+func (p *Pool) decide(ctx context.Context, pd *Pending, job ImageJob) JobResult {
 	c := p.opts.Client
 	if p.opts.ScanOnly {
 		return p.plan(ctx, pd)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/airgap-charts/airgap-charts/config"
@@ -50,6 +51,8 @@ type Report struct {
 	// DestinationUnknown: a plan (or --scan-only) without --target-registry and without
 	// AWS configuration; the destination was not consulted (images "planned").
 	DestinationUnknown bool `json:"destination_unknown,omitempty"`
+
+	lock *Lock // what the run resolved, for its lock file (lock_build.go)
 }
 
 // Totals sums the run.
@@ -154,7 +157,8 @@ type ImageReport struct {
 	Where        []stages.Location `json:"where"`
 	Result       Outcome           `json:"result"`
 	Reason       string            `json:"reason,omitempty"`
-	// Drift says why this image is drift: what the destination tag holds against the source.
+	// Drift says why this image is drift: what the destination tag holds against the
+	// source, or how its source tag moved since the lock (both, "; "-joined).
 	Drift    string   `json:"drift,omitempty"`
 	Error    string   `json:"error,omitempty"`
 	Bytes    int64    `json:"bytes"`
@@ -163,6 +167,8 @@ type ImageReport struct {
 	Referrers *registry.ReferrersResult `json:"referrers,omitempty"`
 	// Signature: how its signatures verified before it was copied (--verify-signatures).
 	Signature *registry.Verification `json:"signature,omitempty"`
+
+	tagDigest string // what the source reference resolved to, when the lock asked
 }
 
 // Duration marshals as a Go duration string ("1.5s").
@@ -187,11 +193,12 @@ func (r *AddonReport) addImage(img stages.FoundImage, res JobResult) {
 		Where:        img.Where,
 		Result:       res.Outcome,
 		Reason:       res.Reason,
-		Drift:        res.Drift,
+		Drift:        strings.Trim(res.Drift+"; "+res.Moved, "; "),
 		Bytes:        res.Bytes,
 		Duration:     Duration(res.Duration),
 		Referrers:    res.Referrers,
 		Signature:    res.Signature,
+		tagDigest:    res.TagDigest,
 	}
 	if res.Err != nil {
 		ir.Error = res.Err.Error()

@@ -29,6 +29,10 @@ func Run(ctx context.Context, opts Options, log *zap.Logger) (*Report, error) {
 	if err := checkNames(opts); err != nil {
 		return nil, err
 	}
+	priorLock, err := readPriorLock(opts)
+	if err != nil {
+		return nil, err
+	}
 	switch opts.OnBudget {
 	case "", OnBudgetFail, OnBudgetWait:
 	default:
@@ -55,6 +59,14 @@ func Run(ctx context.Context, opts Options, log *zap.Logger) (*Report, error) {
 	}
 	defer env.close()
 	env.referrers = referrers
+	warnPinScanOnly(opts, log)
+	if env.lock, err = newLockRun(opts, priorLock, env.registry, log); err != nil {
+		return nil, err
+	}
+	var sources SourceChecker
+	if opts.LockFile != "" {
+		sources = env.lock
+	}
 
 	pool := NewPool(ctx, PoolOptions{
 		Concurrency:   opts.Concurrency,
@@ -65,6 +77,7 @@ func Run(ctx context.Context, opts Options, log *zap.Logger) (*Report, error) {
 		NoDestination: env.noDestination,
 		Logger:        log,
 		Referrers:     referrers,
+		Sources:       sources,
 	})
 
 	env.progress.addons(len(opts.Addons))
@@ -87,6 +100,7 @@ func Run(ctx context.Context, opts Options, log *zap.Logger) (*Report, error) {
 
 	rep := newReport(reports, env.registry, opts, time.Since(started))
 	rep.DestinationUnknown = env.noDestination
+	rep.lock = env.lock.build(rep)
 	rep.PullsRefused = env.client.RefusedPulls()
 	for host, n := range rep.PullsRefused {
 		log.Error("pull budget spent: the run stopped pulling before the registry refused it",
@@ -96,6 +110,12 @@ func Run(ctx context.Context, opts Options, log *zap.Logger) (*Report, error) {
 		if err := rep.WriteJSON(opts.ReportFile); err != nil {
 			return rep, err
 		}
+	}
+	if opts.LockFile != "" && !opts.ScanOnly {
+		if err := WriteLock(opts.LockFile, rep.lock); err != nil {
+			return rep, err
+		}
+		log.Info("lock written", zap.String("lock", opts.LockFile), zap.Int("addons", len(rep.lock.Addons)))
 	}
 	return rep, nil
 }

@@ -144,6 +144,13 @@ func assignLeaves(occs []probeOccurrence, mappings []ImageMapping, leaves []valu
 				}
 			}
 		}
+		// A tag@digest is right for one image: never given to a leaf other images use.
+		users := leafUsers(occs)
+		for k, v := range votes {
+			if k.pinned && len(users[k.leaf]) > len(v.mappings) {
+				delete(votes, k)
+			}
+		}
 		if len(votes) == 0 {
 			return
 		}
@@ -192,12 +199,26 @@ func pruneAssignments(occs []probeOccurrence, mappings []ImageMapping, leaves []
 type leafEditKey struct {
 	leaf  int
 	value string
+	// pinned: the value carries a digest (tag@digest), right for its image only.
+	pinned bool
 }
 
 // editOptions lists, nearest the start first, the edits of one not yet assigned leaf of o
 // that make o its destination with the assignments so far.
 func editOptions(o probeOccurrence, mappings []ImageMapping, leaves []valueLeaf, assign map[int]string) []leafEditKey {
-	want := destinationLike(o.written, mappings[o.mapping].Destination)
+	var out []leafEditKey
+	for i, want := range pinWants(o.written, mappings[o.mapping]) {
+		opts := editOptionsFor(o, want, leaves, assign)
+		for j := range opts {
+			opts[j].pinned = i == 0 && pinning(mappings[o.mapping].Source, mappings[o.mapping].Destination)
+		}
+		out = append(out, opts...)
+	}
+	return out
+}
+
+// editOptionsFor lists the edits of one leaf of o that make it read want.
+func editOptionsFor(o probeOccurrence, want string, leaves []valueLeaf, assign map[int]string) []leafEditKey {
 	var out []leafEditKey
 	for j, part := range o.parts {
 		if part.leaf < 0 || part.leaf >= len(leaves) {
@@ -216,7 +237,11 @@ func editOptions(o probeOccurrence, mappings []ImageMapping, leaves []valueLeaf,
 		if len(o.written) < len(a0)+len(b0) || !strings.HasPrefix(o.written, a0) || !strings.HasSuffix(o.written, b0) {
 			continue
 		}
-		out = append(out, leafEditKey{leaf: part.leaf, value: want[len(a) : len(want)-len(b)]})
+		value := want[len(a) : len(want)-len(b)]
+		if value == decodeParts(o.parts[j:j+1], leaves, nil) {
+			continue // no edit: the leaf already reads so
+		}
+		out = append(out, leafEditKey{leaf: part.leaf, value: value})
 	}
 	return out
 }
@@ -224,7 +249,7 @@ func editOptions(o probeOccurrence, mappings []ImageMapping, leaves []valueLeaf,
 // reaches reports whether o renders as its destination with the assignments.
 func reaches(o probeOccurrence, mappings []ImageMapping, leaves []valueLeaf, assign map[int]string) bool {
 	ref, err := registry.ParseImageRef(decodeParts(o.parts, leaves, assign))
-	return err == nil && ref == mappings[o.mapping].Destination
+	return err == nil && sameDestination(ref, mappings[o.mapping].Destination)
 }
 
 // unreachedMappings are the mappings not every occurrence of which reaches its
@@ -277,7 +302,8 @@ func unreachedReason(mi int, occs []probeOccurrence, leaves []valueLeaf, broken 
 
 // destinationLike writes dst the way written is written: a tag only where written has
 // one, a digest only where written has one.
-func destinationLike(written string, dst registry.ImageRef) string {
+func destinationLike(written string, m ImageMapping) string {
+	dst := m.Destination
 	_, tag, digest, ok := splitReference(strings.TrimSpace(written))
 	if !ok {
 		return dst.String()
@@ -294,6 +320,8 @@ func destinationLike(written string, dst registry.ImageRef) string {
 			digest = dst.Digest
 		}
 		s += "@" + digest
+	} else if tag != "" && pinning(m.Source, dst) {
+		s += "@" + dst.Digest
 	}
 	return s
 }
@@ -302,11 +330,16 @@ func destinationLike(written string, dst registry.ImageRef) string {
 type imageFormsSet struct {
 	full []string
 	tags []string
+	// pinned marks the spellings of images pinned to a digest: their tag leaves are
+	// candidates too (the tag becomes tag@digest).
+	pinned []bool
 }
 
 func imageForms(mappings []ImageMapping, found []FoundImage) imageFormsSet {
 	var f imageFormsSet
+	pin := false
 	add := func(name, tag, digest string) {
+		f.pinned = append(f.pinned, pin)
 		s := name
 		if tag != "" {
 			s += ":" + tag
@@ -319,11 +352,13 @@ func imageForms(mappings []ImageMapping, found []FoundImage) imageFormsSet {
 	}
 	for _, m := range mappings {
 		src := m.Source
+		pin = pinning(src, m.Destination)
 		add(src.Name(), src.Tag, src.Digest)
 		if src.Registry == registry.DockerHub {
 			add(strings.TrimPrefix(src.Repository, "library/"), src.Tag, src.Digest)
 		}
 	}
+	pin = false
 	for _, fi := range found {
 		if name, tag, digest, ok := splitReference(strings.TrimSpace(fi.Raw)); ok {
 			add(name, tag, digest)
@@ -339,7 +374,7 @@ func (f imageFormsSet) candidate(v string) bool {
 		return false
 	}
 	for i, s := range f.full {
-		if strings.Contains(s, v) && !strings.Contains(f.tags[i], v) {
+		if strings.Contains(s, v) && (!strings.Contains(f.tags[i], v) || f.pinned[i]) {
 			return true
 		}
 	}

@@ -101,6 +101,10 @@ func RewriteChart(ctx context.Context, in RewriteInput) (*RewriteResult, error) 
 		return planFromProbe(work, probe, in.Images)
 	})
 	renders := probe.renders
+	if base, ok := v.probeUnpinned(ctx, probe, probed, probeErr); ok {
+		probed, probeErr = base.res, nil
+		renders += base.renders
+	}
 	for _, r := range []*RewriteResult{fast, probed} {
 		if r != nil {
 			renders += r.Renders
@@ -112,13 +116,14 @@ func RewriteChart(ctx context.Context, in RewriteInput) (*RewriteResult, error) 
 		return nil, fastErr
 	case probeErr != nil:
 		best = fast
-	case fastErr != nil || len(probed.Public) <= len(fast.Public):
+	case fastErr != nil || publicScore(probed, in.Images) <= publicScore(fast, in.Images):
 		best = probed
 		best.Probed = true
 	default:
 		best = fast
 	}
 	best.Renders = renders
+	best = v.pinTags(ctx, best)
 	// Reasons are known only now for the key-name plan's public images too.
 	for i := range best.Public {
 		best.Public[i].Reason = v.reason(best.Public[i].Image)

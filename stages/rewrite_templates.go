@@ -40,7 +40,11 @@ func imageLiterals(m ImageMapping) []imageLiteral {
 		suffixes = append(suffixes, suffix{":" + src.Tag + "@" + src.Digest, ":" + dstTag + "@" + dstDigest})
 	}
 	if src.Tag != "" {
-		suffixes = append(suffixes, suffix{":" + src.Tag, ":" + dstTag})
+		to := ":" + dstTag
+		if pinning(src, dst) {
+			to += "@" + dst.Digest
+		}
+		suffixes = append(suffixes, suffix{":" + src.Tag, to})
 	}
 	if src.Digest != "" {
 		suffixes = append(suffixes, suffix{"@" + src.Digest, "@" + dstDigest})
@@ -153,6 +157,11 @@ func (p *planner) planTemplateLiterals(c *chart.Chart, cpath string) {
 		for i := range p.mappings {
 			for _, l := range p.literals[i] {
 				var n int
+				if l.nameOnly {
+					if old, pinned, ok := p.composedTagLiteral(text, l.old, i); ok {
+						l.old, l.new = old, pinned
+					}
+				}
 				text, n = replaceLiteral(text, l.old, l.new)
 				if n > 0 {
 					p.matched[i] = true

@@ -219,7 +219,11 @@ func (p *planner) imageMap(in chartInstance, all map[string]any, path []string, 
 	default:
 		p.setValue(in, repoField, dst.Name()+suffix)
 	}
-	if inlineTag == "" && keys.tag != "" && tag != "" && tag == src.Tag && dst.Tag != src.Tag && dst.Tag != "" {
+	switch {
+	case inlineTag != "" || inlineDigest != "":
+	case pinning(src, dst):
+		p.pinMap(in, path, m, keys, tag, src, dst)
+	case keys.tag != "" && tag != "" && tag == src.Tag && dst.Tag != src.Tag && dst.Tag != "":
 		p.setValue(in, appendPath(path, keys.tag), dst.Tag)
 	}
 	return consumed
@@ -290,6 +294,8 @@ func (p *planner) planTemplateDefaults() {
 		} else {
 			p.setValue(em.in, appendPath(em.path, em.keys.repo), m.Destination.Name())
 		}
+		emMap, _ := lookupPath(em.in.mergedValues(), em.path).(map[string]any)
+		p.pinMap(em.in, em.path, emMap, em.keys, em.tag, m.Source, m.Destination)
 	}
 }
 
@@ -341,6 +347,8 @@ func inlineSuffix(tag, digest string, src, dst registry.ImageRef) string {
 			digest = dst.Digest
 		}
 		s += "@" + digest
+	} else if tag != "" && pinning(src, dst) {
+		s += "@" + dst.Digest
 	}
 	return s
 }

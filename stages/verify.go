@@ -33,6 +33,9 @@ func newVerifier(in RewriteInput) (*verifier, error) {
 		reasons: map[registry.ImageRef]string{}}
 	for _, m := range in.Images {
 		v.dests[m.Destination] = true
+		if m.Destination.Digest != "" {
+			v.dests[digestOnly(m.Destination)] = true // a pinned reference written repo@digest
+		}
 	}
 	return v, nil
 }
@@ -178,6 +181,9 @@ func (v *verifier) reason(ref registry.ImageRef) string {
 		if m.Source == ref {
 			return "the rewrite found no value or template that produces it"
 		}
+	}
+	if why := unpinnedReason(ref, v.in.Images); why != "" {
+		return why
 	}
 	if ref.Registry == registryOf(v.dests) {
 		return "a destination reference this run does not mirror"

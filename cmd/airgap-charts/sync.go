@@ -37,7 +37,8 @@ type syncCmd struct {
 	KubeVersion         string `group:"Run" default:"1.33.0" placeholder:"VERSION" help:"Kubernetes version charts are rendered for, so that kubeVersion constraints pass (default: ${default})."`
 	OutputDir           string `group:"Run" default:"./helm-charts" placeholder:"DIR" help:"Where charts, repacked archives and consumer overrides are written (default: ${default})."`
 	Report              string `group:"Run" placeholder:"FILE" help:"Write the JSON run report to FILE."`
-	AllowPublicImages   bool   `group:"Run" help:"Publish a chart even when its mirrored render still pulls images from outside the target registry (a warning per image) instead of ending the addon INCOMPLETE, unpublished."`
+	lockFlags
+	AllowPublicImages bool `group:"Run" help:"Publish a chart even when its mirrored render still pulls images from outside the target registry (a warning per image) instead of ending the addon INCOMPLETE, unpublished."`
 
 	Referrers        string   `group:"Signatures" enum:"all,signatures,none" default:"all" help:"What crosses with each image: all its referrers (signatures, SBOMs, attestations: OCI referrers, the referrers tag schema and cosign tags), signatures only (cosign, sigstore bundles, notation), or none (default: ${default})."`
 	ReferrersType    []string `group:"Signatures" name:"referrers-type" sep:"none" placeholder:"TYPE" help:"Copy only referrers of this artifactType, repeatable (e.g. application/spdx+json)."`
@@ -315,6 +316,9 @@ func (c *syncCmd) options(env func(string) string) (engine.Options, config.Mode,
 	o.ReferrerTypes = trimAll(c.ReferrersType)
 	o.VerifyKeys = trimAll(c.VerifySignatures)
 	o.KubeVersion = c.KubeVersion
+	if err := c.lockFlags.options(&o, c.Values, catalogs); err != nil {
+		return o, "", err
+	}
 	o.ECR = engine.ECROptions{
 		CreateRepositories:  c.ECRCreateRepositories,
 		ImmutableTags:       c.ECRImmutableTags,

@@ -40,6 +40,7 @@ func TestSyncDefaultsAndDefaultCommand(t *testing.T) {
 				RegistryMirrors:  map[string]string{},
 				RepoMirrors:      map[string]string{},
 				OutputDir:        "./helm-charts",
+				LockFile:         "airgap-charts.lock.yaml",
 				KubeVersion:      "1.33.0",
 				RequestTimeout:   time.Minute,
 				StallTimeout:     time.Minute,
@@ -92,6 +93,7 @@ func TestSyncEveryFlagReachesTheEngine(t *testing.T) {
 		"--ecr-put-image-rate", "5", "--ecr-layer-upload-rate", "50.5",
 		"--referrers", "signatures", "--referrers-type", "application/vnd.dev.sigstore.bundle.v0.3+json",
 		"--referrers-type", "application/vnd.cncf.notary.signature", "--verify-signatures", "cosign.pub",
+		"--lock", "locks/nightly.lock.yaml", "--locked", "--update-lock", "--pin-digests",
 		"--log-level", "debug", "--log-format", "json",
 	}
 	env := map[string]string{
@@ -150,6 +152,10 @@ func TestSyncEveryFlagReachesTheEngine(t *testing.T) {
 		Retries:               -1,
 		OutputDir:             "out",
 		ReportFile:            "report.json",
+		LockFile:              "locks/nightly.lock.yaml",
+		Locked:                true,
+		UpdateLock:            true,
+		PinDigests:            true,
 		KubeVersion:           "v1.31.2",
 		Referrers:             "signatures",
 		ReferrerTypes:         []string{"application/vnd.dev.sigstore.bundle.v0.3+json", "application/vnd.cncf.notary.signature"},

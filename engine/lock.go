@@ -1,0 +1,178 @@
+package engine
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"sort"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/airgap-charts/airgap-charts/config"
+	"github.com/airgap-charts/airgap-charts/stages"
+)
+
+// LockSchemaVersion is the lock format this build writes and the newest it reads.
+const LockSchemaVersion = 1
+
+// LockFileName is the lock's default name, beside the first input file.
+const LockFileName = "airgap-charts.lock.yaml"
+
+// Lock is what a run resolved and copied: per addon the chart version and archive digest,
+// per image the digest its source reference resolved to and where it landed. It holds no
+// secret. Written sorted, so two runs that saw the same sources write the same bytes.
+type Lock struct {
+	SchemaVersion int `yaml:"schema_version"`
+	// Inputs fingerprints what the lock was made from (addons, their values, overrides,
+	// destination and render settings): a lock for other inputs is refused by --locked.
+	Inputs string      `yaml:"inputs"`
+	Addons []LockAddon `yaml:"addons"`
+}
+
+// LockAddon is one addon of a lock.
+type LockAddon struct {
+	Name       string `yaml:"name"`
+	Chart      string `yaml:"chart"`
+	Repository string `yaml:"repository"`
+	// Version is the chart version resolved (from a range, --latest or the newest).
+	Version string `yaml:"version"`
+	// Digest is the sha256 of the chart archive fetched from the repository.
+	Digest string      `yaml:"digest"`
+	Images []LockImage `yaml:"images,omitempty"`
+}
+
+// LockImage is one image of a locked addon.
+type LockImage struct {
+	// Source is the reference as the chart renders it.
+	Source string `yaml:"source"`
+	// Digest is the manifest the source reference resolved to (the index of a multi-arch
+	// image): what --locked pulls.
+	Digest string `yaml:"digest"`
+	// Platform and PlatformDigest are the platform chosen and its child manifest, the
+	// one copied, when a platform was chosen.
+	Platform       string `yaml:"platform,omitempty"`
+	PlatformDigest string `yaml:"platform_digest,omitempty"`
+	Destination    string `yaml:"destination"`
+}
+
+// LockError is a lock that cannot be used: a newer schema, another run's inputs, or a
+// file that is not a lock. The CLI exits 2 on it.
+type LockError struct {
+	Path string
+	Msg  string
+}
+
+func (e *LockError) Error() string { return "lock " + e.Path + ": " + e.Msg }
+
+// inputError makes the CLI treat a LockError as bad input (exit 2).
+func (e *LockError) inputError() error {
+	return &config.InputError{Pos: config.Position{File: e.Path}, Msg: e.Msg, Err: e}
+}
+
+// ReadLock reads the lock at path; a missing file is (nil, nil). A lock from a newer
+// schema, or one that does not parse, is an error naming the file.
+func ReadLock(path string) (*Lock, error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("lock %s: %w", path, err)
+	}
+	var head struct {
+		SchemaVersion int `yaml:"schema_version"`
+	}
+	if err := yaml.Unmarshal(data, &head); err != nil {
+		return nil, (&LockError{Path: path, Msg: fmt.Sprintf("not a lock file: %v", err)}).inputError()
+	}
+	switch {
+	case head.SchemaVersion > LockSchemaVersion:
+		return nil, (&LockError{Path: path, Msg: fmt.Sprintf("written by a newer airgap-charts (lock schema %d; this build reads up to %d): upgrade, or remove the file to start a new lock",
+			head.SchemaVersion, LockSchemaVersion)}).inputError()
+	case head.SchemaVersion < 1:
+		return nil, (&LockError{Path: path, Msg: "not a lock file: no schema_version"}).inputError()
+	}
+	var l Lock
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&l); err != nil {
+		return nil, (&LockError{Path: path, Msg: fmt.Sprintf("not a lock file: %v", err)}).inputError()
+	}
+	return &l, nil
+}
+
+// WriteLock writes l to path atomically (a reader sees the old lock or the new one,
+// never half of one), sorted, 0644.
+func WriteLock(path string, l *Lock) error {
+	data, err := l.Marshal()
+	if err != nil {
+		return fmt.Errorf("lock %s: %w", path, err)
+	}
+	if err := stages.WriteFileAtomic(path, data, 0o644); err != nil {
+		return fmt.Errorf("lock %s: %w", path, err)
+	}
+	return nil
+}
+
+const lockHeader = "# airgap-charts lock: the chart versions and image digests a sync resolved.\n" +
+	"# Written by every sync; `sync --locked` runs exactly this. Do not edit by hand.\n"
+
+// Marshal is the lock as written: a header comment and sorted YAML.
+func (l *Lock) Marshal() ([]byte, error) {
+	c := *l
+	c.SchemaVersion = LockSchemaVersion
+	c.Addons = append([]LockAddon(nil), l.Addons...)
+	sort.Slice(c.Addons, func(i, j int) bool { return c.Addons[i].Name < c.Addons[j].Name })
+	for i := range c.Addons {
+		imgs := append([]LockImage(nil), c.Addons[i].Images...)
+		sort.Slice(imgs, func(a, b int) bool {
+			if imgs[a].Source != imgs[b].Source {
+				return imgs[a].Source < imgs[b].Source
+			}
+			return imgs[a].Destination < imgs[b].Destination
+		})
+		c.Addons[i].Images = imgs
+	}
+	if c.Addons == nil {
+		c.Addons = []LockAddon{}
+	}
+	var b bytes.Buffer
+	b.WriteString(lockHeader)
+	enc := yaml.NewEncoder(&b)
+	enc.SetIndent(2)
+	if err := enc.Encode(c); err != nil {
+		return nil, err
+	}
+	if err := enc.Close(); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
+
+// addon is the lock's entry for the addon called name; nil when it has none.
+func (l *Lock) addon(name string) *LockAddon {
+	if l == nil {
+		return nil
+	}
+	for i := range l.Addons {
+		if l.Addons[i].Name == name {
+			return &l.Addons[i]
+		}
+	}
+	return nil
+}
+
+// image is the entry for source → destination; nil when there is none.
+func (a *LockAddon) image(source, destination string) *LockImage {
+	if a == nil {
+		return nil
+	}
+	for i := range a.Images {
+		if a.Images[i].Source == source && a.Images[i].Destination == destination {
+			return &a.Images[i]
+		}
+	}
+	return nil
+}

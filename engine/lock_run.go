@@ -1,0 +1,156 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+
+	"go.uber.org/zap"
+
+	"github.com/airgap-charts/airgap-charts/config"
+	"github.com/airgap-charts/airgap-charts/registry"
+	"github.com/airgap-charts/airgap-charts/stages"
+)
+
+// lockRun is a run's use of its lock: the last lock (what --locked runs, and what a moved
+// source tag is compared with) and the fingerprint of this run's inputs.
+type lockRun struct {
+	path           string
+	prior          *Lock
+	locked, update bool
+	scanOnly       bool
+	inputs         string
+	// images holds the prior lock's images by source|destination (any addon).
+	images map[string]*LockImage
+}
+
+// readPriorLock reads opts.LockFile before the run starts: a lock from a newer schema, or
+// under --locked a missing one, is an error naming the file.
+func readPriorLock(opts Options) (*Lock, error) {
+	if opts.LockFile == "" {
+		if opts.Locked {
+			return nil, &config.InputError{Msg: "--locked needs a lock file (--lock FILE)"}
+		}
+		return nil, nil
+	}
+	prior, err := ReadLock(opts.LockFile)
+	if err != nil {
+		return nil, err
+	}
+	if prior == nil && opts.Locked && !opts.UpdateLock {
+		return nil, (&LockError{Path: opts.LockFile, Msg: "--locked: no lock here; run a sync without --locked first to write one"}).inputError()
+	}
+	return prior, nil
+}
+
+// newLockRun checks prior (read by readPriorLock) against this run's inputs: under
+// --locked a lock for other inputs is an error naming the file, unless --update-lock.
+func newLockRun(opts Options, prior *Lock, registry string, log *zap.Logger) (*lockRun, error) {
+	l := &lockRun{path: opts.LockFile, locked: opts.Locked, update: opts.UpdateLock, scanOnly: opts.ScanOnly,
+		inputs: lockInputs(opts, registry), images: map[string]*LockImage{}}
+	switch {
+	case prior == nil && opts.Locked:
+		l.locked = false // --update-lock and no lock yet: resolve afresh
+	case prior != nil && prior.Inputs != l.inputs && opts.Locked && !opts.UpdateLock:
+		return nil, (&LockError{Path: opts.LockFile, Msg: "--locked: the lock was written for other inputs (the addons, their values or overrides, " +
+			"the destination or render settings changed); run with --update-lock, or without --locked, to write a new one"}).inputError()
+	case prior != nil && prior.Inputs != l.inputs:
+		log.Warn("the lock was written for other inputs; it is rewritten for these", zap.String("lock", opts.LockFile))
+		if opts.Locked {
+			l.locked = false // --update-lock: resolve afresh
+		}
+	}
+	l.prior = prior
+	if prior != nil {
+		for i := range prior.Addons {
+			for j := range prior.Addons[i].Images {
+				img := &prior.Addons[i].Images[j]
+				l.images[img.Source+"|"+img.Destination] = img
+			}
+		}
+	}
+	return l, nil
+}
+
+// chartRef is what to resolve for a: under --locked the locked version, exactly.
+func (l *lockRun) chartRef(a config.Addon, latest bool) (stages.ChartRef, stages.ResolveOptions) {
+	ref := stages.ChartRef{Repository: a.Repository, OCINamespace: a.OCINamespace, Name: a.Chart, Constraint: a.Version}
+	ro := stages.ResolveOptions{Latest: latest || a.Version == ""}
+	if e := l.lockedAddon(a); e != nil {
+		ref.Constraint, ro.Latest = e.Version, false
+	}
+	return ref, ro
+}
+
+func (l *lockRun) lockedAddon(a config.Addon) *LockAddon {
+	if l == nil || !l.locked {
+		return nil
+	}
+	return l.prior.addon(a.Name())
+}
+
+// checkChart compares the fetched archive with the lock: a chart republished under the
+// locked version fails a --locked run (unless --update-lock) and is a warning otherwise.
+func (l *lockRun) checkChart(a config.Addon, rep *AddonReport, log *zap.Logger) error {
+	if l == nil {
+		return nil
+	}
+	if l.locked && l.prior.addon(a.Name()) == nil && !l.update {
+		return fmt.Errorf("--locked: addon %s is not in the lock %s", a.Name(), l.path)
+	}
+	e := l.prior.addon(a.Name())
+	if e == nil || e.Version != rep.Version || e.Digest == "" || e.Digest == rep.ChartDigest {
+		return nil
+	}
+	moved := fmt.Sprintf("chart %s %s was republished since the lock %s: archive digest was %s, now %s", a.Chart, rep.Version, l.path, e.Digest, rep.ChartDigest)
+	if l.locked && !l.update {
+		return fmt.Errorf("%s (--update-lock accepts it)", moved)
+	}
+	rep.Warnings = append(rep.Warnings, moved)
+	log.Warn("chart republished since the lock", zap.String("was", e.Digest), zap.String("now", rep.ChartDigest), zap.String("lock", l.path))
+	return nil
+}
+
+// CheckSource is the pool's look at a job's source before it is decided. It asks the
+// source what the tag holds (one HEAD) when the run is locked, when the last lock has the
+// image (so that a moved tag is never silent), or when a platform is chosen (the lock
+// records the index the child came from); the job then pulls that very digest. Under
+// --locked a tag that moved since the lock fails the job, unless --update-lock.
+func (l *lockRun) CheckSource(ctx context.Context, c *registry.Client, job ImageJob) (SourceCheck, error) {
+	out := SourceCheck{Pull: job}
+	prev := l.images[job.Source.String()+"|"+job.Destination.String()]
+	if l.scanOnly && !l.locked {
+		return out, nil
+	}
+	if !l.locked && prev == nil && job.platform() == registry.PlatformAuto {
+		return out, nil // the copy, or the destination, says what was copied
+	}
+	if l.locked && prev == nil && !l.update {
+		return out, fmt.Errorf("image %s: --locked: not in the lock %s (the chart renders an image the lock does not list)", job.Source, l.path)
+	}
+	cur := job.Source.Digest
+	if cur == "" {
+		d, err := c.SourceDigest(ctx, job.Source, registry.PlatformAuto)
+		if err != nil {
+			return out, fmt.Errorf("image %s: %w", job.Source, err)
+		}
+		cur = d
+	}
+	out.TagDigest = cur
+	out.Pull.Source.Digest = cur
+	if prev != nil && prev.Digest != "" && prev.Digest != cur {
+		out.Drift = fmt.Sprintf("source tag moved since the lock: was %s, now %s", prev.Digest, cur)
+		if l.locked && !l.update {
+			return out, fmt.Errorf("image %s: %s (lock %s; --update-lock accepts it)", job.Source, out.Drift, l.path)
+		}
+	}
+	return out, nil
+}
+
+// noteDrift makes a moved source a warning of the addon.
+func noteDrift(rep *AddonReport, res JobResult, log *zap.Logger) {
+	if res.Moved == "" || res.Outcome.failed() {
+		return
+	}
+	rep.Warnings = append(rep.Warnings, fmt.Sprintf("image %s: %s", res.Job.Source, res.Moved))
+	log.Warn("source tag moved since the lock", zap.String("image", res.Job.Source.String()), zap.String("drift", res.Moved))
+}

@@ -1,0 +1,34 @@
+package engine
+
+import (
+	"context"
+
+	"github.com/airgap-charts/airgap-charts/registry"
+)
+
+// SourceChecker looks at a job's source before the pool decides it (the lock's check that
+// a tag still holds the locked digest). It may pin the source to the digest it found, so
+// that the copy pulls exactly what was checked.
+type SourceChecker interface {
+	CheckSource(ctx context.Context, c *registry.Client, job ImageJob) (SourceCheck, error)
+}
+
+// SourceCheck is what a SourceChecker found.
+type SourceCheck struct {
+	// Pull is the job as the pool runs it: its source pinned to TagDigest when one was
+	// asked for. The result still names the job as submitted.
+	Pull ImageJob
+	// TagDigest is what the source reference resolved to (an index for multi-arch images);
+	// empty when the source was not asked.
+	TagDigest string
+	// Drift says how the source moved since the lock; empty when it did not.
+	Drift string
+}
+
+// checkSource runs the pool's SourceChecker, if any.
+func (p *Pool) checkSource(ctx context.Context, job ImageJob) (SourceCheck, error) {
+	if p.opts.Sources == nil {
+		return SourceCheck{Pull: job}, nil
+	}
+	return p.opts.Sources.CheckSource(ctx, p.opts.Client, job)
+}
