@@ -9,16 +9,15 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/airgap-charts/airgap-charts/config"
+	"github.com/airgap-charts/airgap-charts/registry"
 )
 
-// Platform is the image copy strategy.
-type Platform string
+// Platform is the image copy strategy, parsed once (registry.ParsePlatform): auto, one
+// os/arch[/variant], or a list of them; the zero value is auto.
+type Platform = registry.Platform
 
-const (
-	PlatformAuto  Platform = "auto"
-	PlatformAMD64 Platform = "linux/amd64"
-	PlatformARM64 Platform = "linux/arm64"
-)
+// PlatformAuto copies every index intact.
+var PlatformAuto = registry.PlatformAuto
 
 // RateLimit is a budget of manifest pulls for one registry host: N per Period.
 type RateLimit struct {
@@ -46,7 +45,7 @@ type Options struct {
 	TargetPrefix    string // path under the registry for images
 	TargetKind      string // auto|ecr|oci; empty: auto
 	IncludeDeps     bool
-	Platform        Platform // empty: auto
+	Platform        Platform // zero: auto
 	SkipExisting    bool
 	VerifyDigest    bool
 	OverwriteDigest bool

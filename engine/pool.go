@@ -308,7 +308,8 @@ func (p *Pool) decide(ctx context.Context, pd *Pending) JobResult {
 	if overwrite {
 		out = OutcomeOverwritten
 	}
-	return JobResult{Outcome: out, SourceDigest: cr.SourceDigest, DestDigest: cr.DestDigest, Bytes: cr.Bytes, copy: &cr}
+	return JobResult{Outcome: out, SourceDigest: cr.SourceDigest, DestDigest: cr.DestDigest, Bytes: cr.Bytes,
+		SourceIndex: cr.SourceIndex, MissingPlatforms: cr.MissingPlatforms, copy: &cr}
 }
 
 // deleteTag removes dst's tag where the preflight can (Deleter) and tells the preflight.

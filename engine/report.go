@@ -138,6 +138,13 @@ type ImageReport struct {
 	Referrers *registry.ReferrersResult `json:"referrers,omitempty"`
 	// Signature: how its signatures verified before it was copied (--verify-signatures).
 	Signature *registry.Verification `json:"signature,omitempty"`
+	// SourceIndexDigest is the source index's digest when a --platform list put a new
+	// index holding only the listed children (destination_digest differs from it, and
+	// signatures made for the source index do not cover the new one).
+	SourceIndexDigest string `json:"source_index_digest,omitempty"`
+	// MissingPlatforms are the listed platforms the image lacked, left out
+	// (--platform-missing skip).
+	MissingPlatforms []string `json:"missing_platforms,omitempty"`
 }
 
 // Duration marshals as a Go duration string ("1.5s").
@@ -166,6 +173,9 @@ func (r *AddonReport) addImage(img stages.FoundImage, res JobResult) {
 		Duration:     Duration(res.Duration),
 		Referrers:    res.Referrers,
 		Signature:    res.Signature,
+
+		SourceIndexDigest: res.SourceIndex,
+		MissingPlatforms:  res.MissingPlatforms,
 	}
 	if res.Err != nil {
 		ir.Error = res.Err.Error()
@@ -210,7 +220,7 @@ func newReport(addons []*AddonReport, registry string, opts Options, took time.D
 		Registry:    registry,
 		Prefix:      opts.TargetPrefix,
 		ScanOnly:    opts.ScanOnly,
-		Platform:    string(opts.Platform),
+		Platform:    opts.Platform.String(),
 		Addons:      addons,
 	}
 	seen := map[string]bool{}

@@ -121,9 +121,6 @@ func (o Options) withDefaults() Options {
 	if o.ChartConcurrency <= 0 {
 		o.ChartConcurrency = runtime.NumCPU()
 	}
-	if o.Platform == "" {
-		o.Platform = PlatformAuto
-	}
 	if o.OutputDir == "" {
 		o.OutputDir = "helm-charts"
 	}

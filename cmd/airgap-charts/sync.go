@@ -33,7 +33,8 @@ type syncCmd struct {
 	PushImages          bool   `group:"Run" help:"Push images and charts (the default when neither --scan-only nor --push-images is given)."`
 	IncludeDependencies bool   `group:"Run" help:"Render subcharts when extracting images (default)."`
 	ExcludeDependencies bool   `group:"Run" help:"Render without subcharts."`
-	Platform            string `group:"Run" enum:"auto,linux/amd64,linux/arm64" default:"auto" help:"Image copy platform: auto keeps multi-arch indexes intact; linux/amd64 or linux/arm64 copies that single-arch manifest."`
+	Platform            string `group:"Run" default:"auto" placeholder:"auto|OS/ARCH[/VARIANT][,...]" help:"Image copy platform: auto keeps multi-arch indexes intact; one OS/ARCH[/VARIANT] (e.g. linux/amd64) copies that single-platform manifest and the tag points at it; a comma-separated list (e.g. linux/amd64,linux/arm64) copies a new index holding exactly those children: its digest differs from the source index's (the report's source_index_digest), and signatures made for the source index do not cover it."`
+	PlatformMissing     string `group:"Run" enum:"fail,skip" default:"fail" help:"An image lacking a platform --platform asks for: fail its addon, naming the platforms the image has, or skip (leave that platform out, with a warning) (default: ${default})."`
 	KubeVersion         string `group:"Run" default:"1.33.0" placeholder:"VERSION" help:"Kubernetes version charts are rendered for, so that kubeVersion constraints pass (default: ${default})."`
 	OutputDir           string `group:"Run" default:"./helm-charts" placeholder:"DIR" help:"Where charts, repacked archives and consumer overrides are written (default: ${default})."`
 	Report              string `group:"Run" placeholder:"FILE" help:"Write the JSON run report to FILE."`
@@ -124,7 +125,7 @@ func (c *syncCmd) Run(a *app) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	log.Info("sync starting", zap.String("mode", string(mode)), zap.Int("addons", len(opts.Addons)),
-		zap.Bool("scan_only", opts.ScanOnly), zap.String("platform", string(opts.Platform)))
+		zap.Bool("scan_only", opts.ScanOnly), zap.String("platform", opts.Platform.String()))
 	var bars *progressBars
 	if a.wantProgress() {
 		bars = newProgressBars(a.stderr)
@@ -281,7 +282,9 @@ func (c *syncCmd) options(env func(string) string) (engine.Options, config.Mode,
 	o.TargetPrefix = strings.Trim(c.TargetPrefix, "/")
 	o.TargetKind = c.TargetKind
 	o.IncludeDeps = !c.ExcludeDependencies
-	o.Platform = engine.Platform(c.Platform)
+	if o.Platform, err = c.platform(); err != nil {
+		return o, "", err
+	}
 	o.SkipExisting = c.SkipExisting
 	o.VerifyDigest = c.VerifyExistingDigest
 	o.OverwriteDigest = c.OverwriteExisting
