@@ -55,8 +55,14 @@ type Options struct {
 	DockerHubUsername  string
 	DockerHubToken     string
 
-	Concurrency      int // image copy workers; 0: 8
-	ChartConcurrency int // addons processed at once; 0: CPUs
+	// Concurrency is the image copy workers (0: registry.DefaultConcurrency) and
+	// ChartConcurrency the addons in their chart stages at once (0: the CPUs); every other
+	// bound derives from them in registry.NewBounds.
+	Concurrency      int
+	ChartConcurrency int
+	// MaxPerHost caps the requests in flight per registry host (host → N, "" for every
+	// host without its own; registry.ClientOptions.MaxPerHost); nil: no cap.
+	MaxPerHost map[string]int
 
 	RateLimits      []RateLimit       // manifest pulls per source host
 	PushLimits      []RateLimit       // manifest PUTs per destination host
@@ -123,8 +129,8 @@ type ECROptions struct {
 	ScanOnPush          bool    // image scanning on push
 	KMSKey              string  // KMS key ARN; empty: AES256
 	LifecyclePolicyFile string  // JSON lifecycle policy applied to created repositories
-	PutImageRate        float64 // PutImage calls per second; 0: 10 (ECR's default quota)
-	LayerUploadRate     float64 // upload initiate/complete per second; 0: 100
+	PutImageRate        float64 // PutImage calls per second; 0: registry.ECRPutImageQuota
+	LayerUploadRate     float64 // upload initiate/complete per second; 0: registry.ECRLayerUploadQuota
 	// Endpoint overrides the ECR API endpoint (tests, VPC endpoints); empty: the SDK's.
 	Endpoint string
 	// AWSConfig replaces the SDK's default configuration chain when set (tests).

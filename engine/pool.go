@@ -14,7 +14,7 @@ import (
 
 // PoolOptions configures a Pool. Zero values are documented per field.
 type PoolOptions struct {
-	Concurrency int              // copies at once; 0: 8
+	Concurrency int              // copies at once; 0: registry.DefaultConcurrency (registry.NewBounds)
 	Client      *registry.Client // required
 	Preflight   Preflight        // nil: Client.OCIPreflight(), one HEAD per destination tag
 	Policy      Policy
@@ -46,10 +46,10 @@ type Pool struct {
 	wake    chan struct{}
 	done    chan struct{} // the dispatcher has handed every job over
 
-	// warmSlots bounds the preflight answers asked for at Submit, ahead of a copy slot:
-	// a warm run's HEADs then overlap instead of waiting behind Concurrency jobs.
-	warmSlots chan struct{}
-	warming   sync.WaitGroup
+	// warming asks for preflight answers at Submit, ahead of a copy slot (at most
+	// Bounds.WarmPreflight at once): a warm run's HEADs then overlap instead of waiting
+	// behind Concurrency jobs.
+	warming *warmer
 }
 
 // Pending is a submitted job; Wait returns its result.
@@ -63,9 +63,8 @@ type Pending struct {
 
 // NewPool starts a pool; ctx cancels its jobs. Close it to wait for them.
 func NewPool(ctx context.Context, opts PoolOptions) *Pool {
-	if opts.Concurrency <= 0 {
-		opts.Concurrency = 8
-	}
+	bounds := registry.NewBounds(opts.Concurrency, 0)
+	opts.Concurrency = bounds.CopyWorkers
 	log := opts.Logger
 	if log == nil {
 		log = zap.NewNop()
@@ -77,8 +76,12 @@ func NewPool(ctx context.Context, opts PoolOptions) *Pool {
 		ctx: ctx, opts: opts, log: log,
 		jobs: map[string]*Pending{}, claims: map[string]ImageJob{}, lastOnTag: map[string]*Pending{},
 		wake: make(chan struct{}, 1), done: make(chan struct{}),
-		warmSlots: make(chan struct{}, 2*opts.Concurrency),
 	}
+	p.warming = newWarmer(ctx, bounds.WarmPreflight, func(ctx context.Context, dst registry.ImageRef) {
+		if pf, ok := p.opts.Preflight.(*registry.OCIPreflight); ok {
+			_, _, _ = pf.TagDigest(ctx, dst) // an error is met again, and reported, by the job
+		}
+	})
 	p.ensured.RetryWaiters = true
 	p.g.SetLimit(opts.Concurrency)
 	go p.dispatch()
@@ -121,21 +124,10 @@ func (p *Pool) Submit(job ImageJob) *Pending {
 // and shared) about dst now, so the job finds the answer when it gets a slot. Other
 // preflights answer from a listing or count their calls, and are left alone.
 func (p *Pool) warm(dst registry.ImageRef) {
-	pf, ok := p.opts.Preflight.(*registry.OCIPreflight)
-	if !ok || p.opts.ScanOnly || dst.Tag == "" {
+	if _, ok := p.opts.Preflight.(*registry.OCIPreflight); !ok || p.opts.ScanOnly || dst.Tag == "" {
 		return
 	}
-	p.warming.Add(1)
-	go func() {
-		defer p.warming.Done()
-		select {
-		case p.warmSlots <- struct{}{}:
-		case <-p.ctx.Done():
-			return
-		}
-		defer func() { <-p.warmSlots }()
-		_, _, _ = pf.TagDigest(p.ctx, dst) // an error is met again, and reported, by the job
-	}()
+	p.warming.add(dst)
 }
 
 func (p *Pool) signal() {
@@ -207,7 +199,7 @@ func (p *Pool) Close() []JobResult {
 	p.mu.Unlock()
 	<-p.done
 	_ = p.g.Wait()
-	p.warming.Wait()
+	p.warming.wait()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	out := make([]JobResult, len(p.order))

@@ -42,11 +42,6 @@ type CopyResult struct {
 // maxConfigBytes bounds an image config read to check its platform.
 const maxConfigBytes = 16 << 20
 
-// blobsPerImage bounds the blobs of one manifest handled at once (existence checks, upload
-// starts, mounts); the transfers themselves are bounded client-wide by Concurrency ×
-// transfersPerCopy, so an image with many layers uses the slots others leave free.
-const blobsPerImage = 8
-
 // Copy copies src to dst for platform (see Platform). The source is pulled through its
 // mirror when one is set; dst is where it lands, under dst's tag (or by digest when dst
 // has none). auto copies an index with every child; one os/arch copies that child only and
@@ -185,7 +180,7 @@ func (cp *copier) child(ctx context.Context, desc v1.Descriptor, putRef string, 
 // index copies every child of idx, then puts raw (the index idx was read from) itself.
 func (cp *copier) index(ctx context.Context, idx *v1.IndexManifest, raw []byte, mt types.MediaType, putRef string) error {
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(blobsPerImage)
+	g.SetLimit(cp.c.bounds.ManifestFanout)
 	for _, m := range idx.Manifests {
 		if !m.MediaType.IsIndex() && !m.MediaType.IsImage() {
 			continue // not a manifest this tool copies (registries would reject the index then)
@@ -231,7 +226,7 @@ func (cp *copier) image(ctx context.Context, raw []byte, mt types.MediaType, put
 		}
 	}
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(blobsPerImage)
+	g.SetLimit(cp.c.bounds.ManifestFanout)
 	for _, j := range jobs {
 		g.Go(func() error {
 			out, n, err := cp.c.ensureBlob(gctx, j)

@@ -121,8 +121,8 @@ func TestDeadDestinationFailsFast(t *testing.T) {
 	n := dials[dead]
 	mu.Unlock()
 	t.Logf("connection attempts to the dead destination: %d for 10 copies", n)
-	if n < DefaultDownAfter || n > DefaultDownAfter+blobsPerImage {
-		t.Fatalf("%d connection attempts to %s; want %d, plus at most the %d sent at once", n, dead, DefaultDownAfter, blobsPerImage)
+	if n < DefaultDownAfter || n > DefaultDownAfter+manifestFanout {
+		t.Fatalf("%d connection attempts to %s; want %d, plus at most the %d sent at once", n, dead, DefaultDownAfter, manifestFanout)
 	}
 }
 

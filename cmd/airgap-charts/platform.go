@@ -10,7 +10,7 @@ import (
 func (c *syncCmd) platform() (engine.Platform, error) {
 	p, err := registry.ParsePlatform(c.Platform)
 	if err != nil {
-		return p, usagef("--platform: %v", err)
+		return p, usagef("--platform %q: want auto, OS/ARCH[/VARIANT] (e.g. linux/amd64) or a comma-separated list of them", c.Platform)
 	}
 	if p, err = p.WithMissing(c.PlatformMissing); err != nil {
 		return p, usagef("--platform-missing: %v", err)
