@@ -25,9 +25,7 @@ type addonImages struct {
 func (e *runEnv) submitImages(pool *Pool, p *preparedAddon) *addonImages {
 	ai := &addonImages{images: p.images, pending: make([]*Pending, len(p.mappings))}
 	for i, m := range p.mappings {
-		job := ImageJob{Source: m.Source, Destination: m.Destination, Platform: e.opts.Platform}
-		e.progress.queued1(job)
-		ai.pending[i] = pool.Submit(job)
+		ai.pending[i] = pool.Submit(ImageJob{Source: m.Source, Destination: m.Destination, Platform: e.opts.Platform})
 	}
 	return ai
 }
@@ -42,7 +40,6 @@ func (ai *addonImages) collect(ctx context.Context, e *runEnv, rep *AddonReport,
 	ai.collected = true
 	for i, p := range ai.pending {
 		res := p.Wait(ctx)
-		e.progress.finished1(res)
 		img := ai.images[i]
 		rep.addImage(img, res)
 		if len(res.MissingPlatforms) > 0 {

@@ -22,6 +22,9 @@ type PoolOptions struct {
 	Logger      *zap.Logger // nil: no logs
 	// Referrers: what crosses with each image (referrers.go); nil: the image alone.
 	Referrers *ReferrerPolicy
+	// Progress is told of each distinct job once, when it is queued and when it ends;
+	// nil: none.
+	Progress Progress
 }
 
 // Pool runs image jobs, deduplicated, at most Concurrency at once.
@@ -59,6 +62,8 @@ type Pending struct {
 	after *Pending  // the job before this one writing the same destination tag
 	done  chan struct{}
 	res   JobResult
+	// ended tells the pool's Progress of the result; nil: no one to tell.
+	ended func(JobResult)
 }
 
 // NewPool starts a pool; ctx cancels its jobs. Close it to wait for them.
@@ -97,6 +102,10 @@ func (p *Pool) Submit(job ImageJob) *Pending {
 		return pd
 	}
 	pd := &Pending{job: job, done: make(chan struct{})}
+	if pr := p.opts.Progress; pr != nil {
+		pr.ImageQueued()
+		pd.ended = func(r JobResult) { pr.ImageFinished(r.Bytes, r.Outcome != OutcomeFailed) }
+	}
 	if p.closed {
 		pd.finish(JobResult{Job: job, Outcome: OutcomeFailed, Err: fmt.Errorf("image %s: pool closed", job.Source)})
 		return pd
@@ -178,6 +187,9 @@ func (p *Pool) dispatch() {
 func (pd *Pending) finish(r JobResult) {
 	pd.res = r
 	close(pd.done)
+	if pd.ended != nil {
+		pd.ended(r)
+	}
 }
 
 // Wait returns the job's result, or a failed result when ctx ends first.
@@ -191,7 +203,8 @@ func (pd *Pending) Wait(ctx context.Context) JobResult {
 }
 
 // Close stops accepting jobs, waits for every submitted one and returns their results in
-// submission order.
+// submission order: one per distinct job, the run's unique results (the report's totals
+// count these).
 func (p *Pool) Close() []JobResult {
 	p.mu.Lock()
 	p.closed = true

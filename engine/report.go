@@ -2,7 +2,6 @@ package engine
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -121,9 +120,6 @@ type PublicImage struct {
 
 // ImageReport is one image of an addon.
 type ImageReport struct {
-	// Unreachable is the host found down that this image's copy failed on (not in JSON:
-	// the report's unreachable_hosts counts them).
-	Unreachable  string            `json:"-"`
 	Source       string            `json:"source"`
 	Destination  string            `json:"destination"`
 	SourceDigest string            `json:"source_digest,omitempty"`
@@ -179,10 +175,6 @@ func (r *AddonReport) addImage(img stages.FoundImage, res JobResult) {
 	}
 	if res.Err != nil {
 		ir.Error = res.Err.Error()
-		var down *registry.HostDownError
-		if errors.As(res.Err, &down) {
-			ir.Unreachable = down.Host
-		}
 	}
 	r.Images = append(r.Images, ir)
 }
@@ -223,7 +215,6 @@ func newReport(addons []*AddonReport, registry string, opts Options, took time.D
 		Platform:    opts.Platform.String(),
 		Addons:      addons,
 	}
-	seen := map[string]bool{}
 	for _, a := range addons {
 		rep.Totals.Addons++
 		switch a.Status {
@@ -234,36 +225,7 @@ func newReport(addons []*AddonReport, registry string, opts Options, took time.D
 		default:
 			rep.Totals.Failed++
 		}
-		for _, img := range a.Images {
-			rep.Totals.Images++
-			key := img.Source + "→" + img.Destination
-			if seen[key] {
-				continue // counted once: the pool ran it once
-			}
-			seen[key] = true
-			rep.UniqueJobs++
-			rep.Totals.Bytes += img.Bytes
-			if img.Unreachable != "" {
-				if rep.Unreachable == nil {
-					rep.Unreachable = map[string]int{}
-				}
-				rep.Unreachable[img.Unreachable]++
-			}
-			if r := img.Referrers; r != nil {
-				rep.Totals.ReferrersCopied += len(r.Copied)
-				rep.Totals.ReferrerRequests += r.Requests
-			}
-			switch img.Result {
-			case OutcomeCopied, OutcomeOverwritten:
-				rep.Totals.Copied++
-			case OutcomePlanned:
-				rep.Totals.Planned++
-			case OutcomeFailed:
-				rep.Totals.ImgFailed++
-			default:
-				rep.Totals.Skipped++
-			}
-		}
+		rep.Totals.Images += len(a.Images)
 	}
 	return rep
 }

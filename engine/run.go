@@ -64,6 +64,7 @@ func Run(ctx context.Context, opts Options, log *zap.Logger) (*Report, error) {
 		ScanOnly:    opts.ScanOnly,
 		Logger:      log,
 		Referrers:   referrers,
+		Progress:    opts.Progress,
 	})
 
 	env.progress.addons(len(opts.Addons))
@@ -85,10 +86,11 @@ func Run(ctx context.Context, opts Options, log *zap.Logger) (*Report, error) {
 		})
 	}
 	_ = g.Wait()
-	pool.Close()
+	jobs := pool.Close()
 	referrers.save(log)
 
 	rep := newReport(reports, env.registry, opts, time.Since(started))
+	rep.addJobs(jobs)
 	rep.PullsRefused = env.client.RefusedPulls()
 	for host, n := range rep.PullsRefused {
 		log.Error("pull budget spent: the run stopped pulling before the registry refused it",
