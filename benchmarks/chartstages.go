@@ -105,7 +105,7 @@ func chartStages(ctx context.Context, r *stages.Resolver, f *stages.Fetcher, job
 	if _, err := stages.ResolveDependencies(ctx, fc.Chart, stages.DependencyOptions{Include: true, Resolver: r, Fetcher: f, Values: merged}); err != nil {
 		return 0, err
 	}
-	rendered, err := stages.Render(ctx, fc.Chart, stages.RenderOptions{Release: "rel", Namespace: "ns", KubeVersion: "1.33.0", Values: job.Values})
+	rendered, err := stages.Render(ctx, fc.Chart, stages.RenderOptions{Release: "rel", Namespace: "ns", KubeVersion: stages.DefaultKubeVersion, Values: job.Values})
 	if err != nil {
 		return 0, err
 	}

@@ -38,7 +38,7 @@ func rewriteStages(ctx context.Context, ch *chart.Chart, found []stages.FoundIma
 	for _, f := range found {
 		mappings = append(mappings, stages.ImageMapping{Source: f.Ref, Destination: benchLayout.Destination(f.Ref)})
 	}
-	ro := stages.RenderOptions{Release: "rel", Namespace: "ns", KubeVersion: "1.33.0", Values: job.Values}
+	ro := stages.RenderOptions{Release: "rel", Namespace: "ns", KubeVersion: stages.DefaultKubeVersion, Values: job.Values}
 	dir, err := os.MkdirTemp(workDir, "package-")
 	if err != nil {
 		return err

@@ -7,12 +7,14 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/airgap-charts/airgap-charts/registry"
 )
 
 // Config is one benchmark run. Zero values take the documented defaults.
 type Config struct {
 	Fleet        FleetOptions
-	Concurrency  int           // parallelism given to every tool; 0: 8
+	Concurrency  int           // parallelism given to every tool; 0: registry.DefaultConcurrency
 	Sweep        []int         // ours' --concurrency sweep under WAN; nil: 1,2,4,8,16,32
 	RTT          time.Duration // WAN round trip; 0: 50ms
 	Bandwidth    int64         // WAN bytes per second per connection; 0: 20 MB/s
@@ -62,7 +64,7 @@ func (c Config) wantsTool(name string) bool {
 
 func (c Config) withDefaults() Config {
 	if c.Concurrency <= 0 {
-		c.Concurrency = 8
+		c.Concurrency = registry.DefaultConcurrency
 	}
 	if c.Sweep == nil {
 		c.Sweep = []int{1, 2, 4, 8, 16, 32}

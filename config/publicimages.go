@@ -81,23 +81,20 @@ func parsePublicImage(raw string) (PublicImage, error) {
 		rest, p.Tag = rest[:i], tag
 	}
 	parts := strings.Split(rest, "/")
-	host := "docker.io"
+	host := DockerHub
 	if len(parts) > 1 && (strings.ContainsAny(parts[0], ".:") || parts[0] == "localhost" || strings.HasPrefix(parts[0], "[")) {
 		host, parts = parts[0], parts[1:]
 		if !refHostRE.MatchString(host) {
 			return p, fmt.Errorf("image reference %q: bad registry host %q", raw, host)
 		}
 	}
-	switch host {
-	case "index.docker.io", "registry-1.docker.io":
-		host = "docker.io"
-	}
+	host = CanonicalHost(host)
 	for _, c := range parts {
 		if !refComponentRE.MatchString(c) {
 			return p, fmt.Errorf("image reference %q: bad repository path component %q (lowercase letters, digits and . _ - separators)", raw, c)
 		}
 	}
-	if host == "docker.io" && len(parts) == 1 {
+	if host == DockerHub && len(parts) == 1 {
 		parts = []string{"library", parts[0]}
 	}
 	p.Name = host + "/" + strings.Join(parts, "/")

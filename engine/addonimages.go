@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"go.uber.org/zap"
 
@@ -27,9 +28,7 @@ type addonImages struct {
 func (e *runEnv) submitImages(pool *Pool, p *preparedAddon) *addonImages {
 	ai := &addonImages{images: p.images, pending: make([]*Pending, len(p.mappings))}
 	for i, m := range p.mappings {
-		job := ImageJob{Source: m.Source, Destination: m.Destination, Platform: string(e.opts.Platform)}
-		e.progress.queued1(job)
-		ai.pending[i] = pool.Submit(job)
+		ai.pending[i] = pool.Submit(ImageJob{Source: m.Source, Destination: m.Destination, Platform: e.opts.Platform})
 	}
 	return ai
 }
@@ -44,13 +43,17 @@ func (ai *addonImages) collect(ctx context.Context, e *runEnv, rep *AddonReport,
 	ai.collected = true
 	for i, p := range ai.pending {
 		res := p.Wait(ctx)
-		e.progress.finished1(res)
 		img := ai.images[i]
 		rep.addImage(img, res)
 		if res.Outcome == OutcomeDrift && !img.AnnotationOnly {
 			ai.drift = append(ai.drift, res.Job.Source.String())
 		}
 		noteDrift(rep, res, log)
+		if len(res.MissingPlatforms) > 0 {
+			msg := fmt.Sprintf("image %s lacks %s, left out (--platform-missing skip)", res.Job.Source, strings.Join(res.MissingPlatforms, ", "))
+			rep.Warnings = append(rep.Warnings, msg)
+			log.Warn("image lacks requested platforms, left out", zap.String("image", res.Job.Source.String()), zap.Strings("platforms", res.MissingPlatforms))
+		}
 		if !res.Outcome.failed() {
 			continue
 		}

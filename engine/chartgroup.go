@@ -134,7 +134,7 @@ func (e *runEnv) submitPeerImages(pool *Pool, p *preparedAddon) []*Pending {
 	var out []*Pending
 	for _, m := range p.shared {
 		if !own[mappingKey(m)] {
-			out = append(out, pool.Submit(ImageJob{Source: m.Source, Destination: m.Destination, Platform: string(e.opts.Platform)}))
+			out = append(out, pool.Submit(ImageJob{Source: m.Source, Destination: m.Destination, Platform: e.opts.Platform}))
 		}
 	}
 	return out

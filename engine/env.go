@@ -50,7 +50,7 @@ type runEnv struct {
 
 func newRunEnv(ctx context.Context, opts Options, log *zap.Logger) (*runEnv, error) {
 	env := &runEnv{opts: opts, log: log, progress: newProgressTracker(opts.Progress),
-		publishes: semaphore.NewWeighted(int64(max(opts.ChartConcurrency, opts.Concurrency, 1))),
+		publishes: semaphore.NewWeighted(int64(registry.NewBounds(opts.Concurrency, opts.ChartConcurrency).Publishes)),
 		groups:    newChartGroups(opts.Addons), cache: newRunCache(opts.OutputDir, log)}
 	tmp, err := newRunDir(opts.TempDir, log)
 	if err != nil {
@@ -107,6 +107,7 @@ func newRunEnv(ctx context.Context, opts Options, log *zap.Logger) (*runEnv, err
 	}
 	env.client, err = registry.NewClient(registry.ClientOptions{
 		Concurrency:        opts.Concurrency,
+		MaxPerHost:         opts.MaxPerHost,
 		Insecure:           opts.InsecureRegistry,
 		CAFile:             opts.CAFile,
 		RequestTimeout:     opts.RequestTimeout,
@@ -243,10 +244,10 @@ func newECR(ctx context.Context, opts Options) (*registry.ECR, error) {
 func ecrLimits(host string, o ECROptions) []registry.HostRate {
 	put, up := o.PutImageRate, o.LayerUploadRate
 	if put <= 0 {
-		put = 10
+		put = registry.ECRPutImageQuota
 	}
 	if up <= 0 {
-		up = 100
+		up = registry.ECRLayerUploadQuota
 	}
 	return []registry.HostRate{
 		{Host: host, Kind: registry.KindManifestPut, N: int(put), Period: time.Second},

@@ -8,31 +8,26 @@ import (
 )
 
 // ImageJob is one image to mirror: a source, where it lands, and the platform choice
-// ("auto", "linux/amd64", "linux/arm64"; empty means auto).
+// (parsed once from --platform; the zero value is auto).
 type ImageJob struct {
 	Source, Destination registry.ImageRef
-	Platform            string
+	Platform            registry.Platform
 }
 
-func (j ImageJob) platform() string {
-	if j.Platform == "" {
-		return registry.PlatformAuto
-	}
-	return j.Platform
-}
+func (j ImageJob) platform() registry.Platform { return j.Platform }
 
 // key identifies a job: one job per distinct (source, destination, platform).
 func (j ImageJob) key() string {
-	return j.Source.String() + "|" + j.Destination.String() + "|" + j.platform()
+	return j.Source.String() + "|" + j.Destination.String() + "|" + j.platform().String()
 }
 
 // origin is what decides the content a job puts under its destination tag.
-func (j ImageJob) origin() string { return j.Source.String() + "|" + j.platform() }
+func (j ImageJob) origin() string { return j.Source.String() + "|" + j.platform().String() }
 
 // pinnedDigest is the digest a job's destination tag must hold, known without a request:
 // the source's pinned digest when the whole image (index included) is copied.
 func (j ImageJob) pinnedDigest() string {
-	if j.platform() != registry.PlatformAuto {
+	if !j.platform().Auto() {
 		return ""
 	}
 	return j.Source.Digest
@@ -88,6 +83,11 @@ type JobResult struct {
 	// TagDigest is what the source reference resolved to when the lock asked (an index for
 	// multi-arch images); Moved how it moved since the lock (pool_source.go).
 	TagDigest, Moved string
+	// SourceIndex is the source index's digest when a --platform list put a new index
+	// holding only the listed children (DestDigest); MissingPlatforms are the listed
+	// platforms the image lacked, left out (--platform-missing skip).
+	SourceIndex      string
+	MissingPlatforms []string
 
 	copy *registry.CopyResult // what the copy put, when it copied
 }

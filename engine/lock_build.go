@@ -51,7 +51,7 @@ func lockAddon(a *AddonReport, platform string) (LockAddon, bool) {
 		}
 		seen[img.Source+"|"+img.Destination] = true
 		li := LockImage{Source: img.Source, Destination: img.Destination, Digest: img.tagDigest}
-		auto := platform == "" || platform == registry.PlatformAuto
+		auto := platform == "" || platform == registry.PlatformAuto.String()
 		// What was copied: the copy's source, else what the destination tag holds.
 		copied := img.SourceDigest
 		if copied == "" {

@@ -23,7 +23,7 @@ func lockInputs(opts Options, registry string) string {
 		Addons                           []addon
 		Registry, Prefix, Platform, Kube string
 		IncludeDeps                      bool
-	}{Registry: registry, Prefix: opts.TargetPrefix, Platform: string(opts.Platform), Kube: opts.KubeVersion,
+	}{Registry: registry, Prefix: opts.TargetPrefix, Platform: opts.Platform.String(), Kube: opts.KubeVersion,
 		IncludeDeps: opts.IncludeDeps}
 	for _, a := range opts.Addons {
 		in.Addons = append(in.Addons, addon{Name: a.Name(), Chart: a.Chart, Repository: config.RedactURLs(a.Repository), OCINamespace: a.OCINamespace,

@@ -121,7 +121,7 @@ func (l *lockRun) CheckSource(ctx context.Context, c *registry.Client, job Image
 	if l.scanOnly && !l.locked {
 		return out, nil
 	}
-	if !l.locked && prev == nil && job.platform() == registry.PlatformAuto {
+	if !l.locked && prev == nil && job.platform().Auto() {
 		return out, nil // the copy, or the destination, says what was copied
 	}
 	if l.locked && prev == nil && !l.update {

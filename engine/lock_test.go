@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/airgap-charts/airgap-charts/config"
+	"github.com/airgap-charts/airgap-charts/registry"
 	"github.com/airgap-charts/airgap-charts/stages/chartrepotest"
 )
 
@@ -245,7 +246,7 @@ func TestLockRefused(t *testing.T) {
 func TestLockPlatformChild(t *testing.T) {
 	w := newLockWorld(t)
 	opts := w.options(t)
-	opts.Platform = PlatformARM64
+	opts.Platform = registry.MustParsePlatform("linux/arm64")
 	_, a := w.run(t, opts)
 	if a.Status != StatusSuccess {
 		t.Fatalf("run: %s: %s", a.Status, a.Error)
@@ -259,7 +260,7 @@ func TestLockPlatformChild(t *testing.T) {
 		}
 	}
 	opts = w.options(t)
-	opts.Platform, opts.Locked = PlatformARM64, true
+	opts.Platform, opts.Locked = registry.MustParsePlatform("linux/arm64"), true
 	if _, a := w.run(t, opts); a.Status != StatusSuccess {
 		t.Fatalf("--locked: %s: %s", a.Status, a.Error)
 	}

@@ -9,16 +9,15 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/airgap-charts/airgap-charts/config"
+	"github.com/airgap-charts/airgap-charts/registry"
 )
 
-// Platform is the image copy strategy.
-type Platform string
+// Platform is the image copy strategy, parsed once (registry.ParsePlatform): auto, one
+// os/arch[/variant], or a list of them; the zero value is auto.
+type Platform = registry.Platform
 
-const (
-	PlatformAuto  Platform = "auto"
-	PlatformAMD64 Platform = "linux/amd64"
-	PlatformARM64 Platform = "linux/arm64"
-)
+// PlatformAuto copies every index intact.
+var PlatformAuto = registry.PlatformAuto
 
 // RateLimit is a budget of manifest pulls for one registry host: N per Period.
 type RateLimit struct {
@@ -49,7 +48,7 @@ type Options struct {
 	ChartPrefix     string
 	TargetKind      string // auto|ecr|oci; empty: auto
 	IncludeDeps     bool
-	Platform        Platform // empty: auto
+	Platform        Platform // zero: auto
 	SkipExisting    bool
 	VerifyDigest    bool
 	OverwriteDigest bool
@@ -59,8 +58,14 @@ type Options struct {
 	DockerHubUsername  string
 	DockerHubToken     string
 
-	Concurrency      int // image copy workers; 0: 8
-	ChartConcurrency int // addons processed at once; 0: CPUs
+	// Concurrency is the image copy workers (0: registry.DefaultConcurrency) and
+	// ChartConcurrency the addons in their chart stages at once (0: the CPUs); every other
+	// bound derives from them in registry.NewBounds.
+	Concurrency      int
+	ChartConcurrency int
+	// MaxPerHost caps the requests in flight per registry host (host → N, "" for every
+	// host without its own; registry.ClientOptions.MaxPerHost); nil: no cap.
+	MaxPerHost map[string]int
 
 	RateLimits      []RateLimit       // manifest pulls per source host
 	PushLimits      []RateLimit       // manifest PUTs per destination host
@@ -135,8 +140,8 @@ type ECROptions struct {
 	ScanOnPush          bool    // image scanning on push
 	KMSKey              string  // KMS key ARN; empty: AES256
 	LifecyclePolicyFile string  // JSON lifecycle policy applied to created repositories
-	PutImageRate        float64 // PutImage calls per second; 0: 10 (ECR's default quota)
-	LayerUploadRate     float64 // upload initiate/complete per second; 0: 100
+	PutImageRate        float64 // PutImage calls per second; 0: registry.ECRPutImageQuota
+	LayerUploadRate     float64 // upload initiate/complete per second; 0: registry.ECRLayerUploadQuota
 	// Endpoint overrides the ECR API endpoint (tests, VPC endpoints); empty: the SDK's.
 	Endpoint string
 	// AWSConfig replaces the SDK's default configuration chain when set (tests).

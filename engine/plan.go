@@ -67,12 +67,12 @@ func (p *Pool) plan(ctx context.Context, pd *Pending) JobResult {
 func (p *Pool) resolveSource(ctx context.Context, job ImageJob) (string, error) {
 	src, platform := job.Source, job.platform()
 	ask := func(ref registry.ImageRef) (string, error) {
-		key := ref.Name() + ":" + ref.Tag + "@" + ref.Digest + "|" + platform
+		key := ref.Name() + ":" + ref.Tag + "@" + ref.Digest + "|" + platform.String()
 		return p.resolved.Do(ctx, key, func(ctx context.Context) (string, error) {
 			return p.opts.Client.ResolveSource(ctx, ref, platform)
 		})
 	}
-	if src.Digest == "" || src.Tag == "" || platform != registry.PlatformAuto {
+	if src.Digest == "" || src.Tag == "" || !platform.Auto() {
 		return ask(src)
 	}
 	byTag := src

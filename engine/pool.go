@@ -14,7 +14,7 @@ import (
 
 // PoolOptions configures a Pool. Zero values are documented per field.
 type PoolOptions struct {
-	Concurrency int              // copies at once; 0: 8
+	Concurrency int              // copies at once; 0: registry.DefaultConcurrency (registry.NewBounds)
 	Client      *registry.Client // required
 	Preflight   Preflight        // nil: Client.OCIPreflight(), one HEAD per destination tag
 	Policy      Policy
@@ -29,6 +29,9 @@ type PoolOptions struct {
 	Referrers *ReferrerPolicy
 	// Sources looks at each source before its job is decided (pool_source.go); nil: none.
 	Sources SourceChecker
+	// Progress is told of each distinct job once, when it is queued and when it ends;
+	// nil: none.
+	Progress Progress
 }
 
 // Pool runs image jobs, deduplicated, at most Concurrency at once.
@@ -53,10 +56,10 @@ type Pool struct {
 	wake    chan struct{}
 	done    chan struct{} // the dispatcher has handed every job over
 
-	// warmSlots bounds the preflight answers asked for at Submit, ahead of a copy slot:
-	// a warm run's HEADs then overlap instead of waiting behind Concurrency jobs.
-	warmSlots chan struct{}
-	warming   sync.WaitGroup
+	// warming asks for preflight answers at Submit, ahead of a copy slot (at most
+	// Bounds.WarmPreflight at once): a warm run's HEADs then overlap instead of waiting
+	// behind Concurrency jobs.
+	warming *warmer
 
 	// resolved is each source's digest (by origin) found by a plan: asked once per run.
 	resolved registry.KeyedOnce[string, string]
@@ -69,13 +72,14 @@ type Pending struct {
 	after *Pending  // the job before this one writing the same destination tag
 	done  chan struct{}
 	res   JobResult
+	// ended tells the pool's Progress of the result; nil: no one to tell.
+	ended func(JobResult)
 }
 
 // NewPool starts a pool; ctx cancels its jobs. Close it to wait for them.
 func NewPool(ctx context.Context, opts PoolOptions) *Pool {
-	if opts.Concurrency <= 0 {
-		opts.Concurrency = 8
-	}
+	bounds := registry.NewBounds(opts.Concurrency, 0)
+	opts.Concurrency = bounds.CopyWorkers
 	log := opts.Logger
 	if log == nil {
 		log = zap.NewNop()
@@ -87,8 +91,12 @@ func NewPool(ctx context.Context, opts PoolOptions) *Pool {
 		ctx: ctx, opts: opts, log: log,
 		jobs: map[string]*Pending{}, claims: map[string]ImageJob{}, lastOnTag: map[string]*Pending{},
 		wake: make(chan struct{}, 1), done: make(chan struct{}),
-		warmSlots: make(chan struct{}, 2*opts.Concurrency),
 	}
+	p.warming = newWarmer(ctx, bounds.WarmPreflight, func(ctx context.Context, dst registry.ImageRef) {
+		if pf, ok := p.opts.Preflight.(*registry.OCIPreflight); ok {
+			_, _, _ = pf.TagDigest(ctx, dst) // an error is met again, and reported, by the job
+		}
+	})
 	p.ensured.RetryWaiters = true
 	p.g.SetLimit(opts.Concurrency)
 	go p.dispatch()
@@ -104,6 +112,10 @@ func (p *Pool) Submit(job ImageJob) *Pending {
 		return pd
 	}
 	pd := &Pending{job: job, done: make(chan struct{})}
+	if pr := p.opts.Progress; pr != nil {
+		pr.ImageQueued()
+		pd.ended = func(r JobResult) { pr.ImageFinished(r.Bytes, r.Outcome != OutcomeFailed) }
+	}
 	if p.closed {
 		pd.finish(JobResult{Job: job, Outcome: OutcomeFailed, Err: fmt.Errorf("image %s: pool closed", job.Source)})
 		return pd
@@ -131,21 +143,10 @@ func (p *Pool) Submit(job ImageJob) *Pending {
 // and shared) about dst now, so the job finds the answer when it gets a slot. Other
 // preflights answer from a listing or count their calls, and are left alone.
 func (p *Pool) warm(dst registry.ImageRef) {
-	pf, ok := p.opts.Preflight.(*registry.OCIPreflight)
-	if !ok || p.opts.NoDestination || dst.Tag == "" {
+	if _, ok := p.opts.Preflight.(*registry.OCIPreflight); !ok || p.opts.NoDestination || dst.Tag == "" {
 		return
 	}
-	p.warming.Add(1)
-	go func() {
-		defer p.warming.Done()
-		select {
-		case p.warmSlots <- struct{}{}:
-		case <-p.ctx.Done():
-			return
-		}
-		defer func() { <-p.warmSlots }()
-		_, _, _ = pf.TagDigest(p.ctx, dst) // an error is met again, and reported, by the job
-	}()
+	p.warming.add(dst)
 }
 
 func (p *Pool) signal() {
@@ -196,6 +197,9 @@ func (p *Pool) dispatch() {
 func (pd *Pending) finish(r JobResult) {
 	pd.res = r
 	close(pd.done)
+	if pd.ended != nil {
+		pd.ended(r)
+	}
 }
 
 // Wait returns the job's result, or a failed result when ctx ends first.
@@ -209,7 +213,8 @@ func (pd *Pending) Wait(ctx context.Context) JobResult {
 }
 
 // Close stops accepting jobs, waits for every submitted one and returns their results in
-// submission order.
+// submission order: one per distinct job, the run's unique results (the report's totals
+// count these).
 func (p *Pool) Close() []JobResult {
 	p.mu.Lock()
 	p.closed = true
@@ -217,7 +222,7 @@ func (p *Pool) Close() []JobResult {
 	p.mu.Unlock()
 	<-p.done
 	_ = p.g.Wait()
-	p.warming.Wait()
+	p.warming.wait()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	out := make([]JobResult, len(p.order))
@@ -325,7 +330,8 @@ func (p *Pool) decide(ctx context.Context, pd *Pending, job ImageJob) JobResult 
 	if overwrite {
 		out = OutcomeOverwritten
 	}
-	return JobResult{Outcome: out, SourceDigest: cr.SourceDigest, DestDigest: cr.DestDigest, Bytes: cr.Bytes, Drift: drift, copy: &cr}
+	return JobResult{Outcome: out, SourceDigest: cr.SourceDigest, DestDigest: cr.DestDigest, Bytes: cr.Bytes, Drift: drift,
+		SourceIndex: cr.SourceIndex, MissingPlatforms: cr.MissingPlatforms, copy: &cr}
 }
 
 // deleteTag removes dst's tag where the preflight can (Deleter) and tells the preflight.

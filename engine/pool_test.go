@@ -85,7 +85,7 @@ func images(t *testing.T, n int) []v1.Image {
 
 func job(src, dstHost string) ImageJob {
 	s := registry.MustParseImageRef(src)
-	return ImageJob{Source: s, Destination: registry.MirrorLayout{Registry: dstHost, Prefix: "mirror"}.Destination(s), Platform: "auto"}
+	return ImageJob{Source: s, Destination: registry.MirrorLayout{Registry: dstHost, Prefix: "mirror"}.Destination(s), Platform: registry.PlatformAuto}
 }
 
 func byOutcome(rs []JobResult) map[Outcome]int {

@@ -140,8 +140,8 @@ func (e *runEnv) writeVerifyPolicy(a config.Addon, p *preparedAddon, rep *AddonR
 		return fmt.Errorf("verification policy %s: %w", path, err)
 	}
 	rep.VerifyPolicy = path
-	if e.opts.Platform != "" && e.opts.Platform != PlatformAuto {
-		rep.Warnings = append(rep.Warnings, fmt.Sprintf("--platform %s copies one child of each index: "+
+	if !e.opts.Platform.Auto() {
+		rep.Warnings = append(rep.Warnings, fmt.Sprintf("--platform %s copies part of each index: "+
 			"signatures made for the source index do not cover it, so the policy %s rejects these images "+
 			"unless each child is signed too", e.opts.Platform, path))
 	}

@@ -2,7 +2,6 @@ package engine
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -147,9 +146,6 @@ type PublicImage struct {
 
 // ImageReport is one image of an addon.
 type ImageReport struct {
-	// Unreachable is the host found down that this image's copy failed on (not in JSON:
-	// the report's unreachable_hosts counts them).
-	Unreachable  string            `json:"-"`
 	Source       string            `json:"source"`
 	Destination  string            `json:"destination"`
 	SourceDigest string            `json:"source_digest,omitempty"`
@@ -167,6 +163,13 @@ type ImageReport struct {
 	Referrers *registry.ReferrersResult `json:"referrers,omitempty"`
 	// Signature: how its signatures verified before it was copied (--verify-signatures).
 	Signature *registry.Verification `json:"signature,omitempty"`
+	// SourceIndexDigest is the source index's digest when a --platform list put a new
+	// index holding only the listed children (destination_digest differs from it, and
+	// signatures made for the source index do not cover the new one).
+	SourceIndexDigest string `json:"source_index_digest,omitempty"`
+	// MissingPlatforms are the listed platforms the image lacked, left out
+	// (--platform-missing skip).
+	MissingPlatforms []string `json:"missing_platforms,omitempty"`
 
 	tagDigest string // what the source reference resolved to, when the lock asked
 }
@@ -199,13 +202,12 @@ func (r *AddonReport) addImage(img stages.FoundImage, res JobResult) {
 		Referrers:    res.Referrers,
 		Signature:    res.Signature,
 		tagDigest:    res.TagDigest,
+
+		SourceIndexDigest: res.SourceIndex,
+		MissingPlatforms:  res.MissingPlatforms,
 	}
 	if res.Err != nil {
 		ir.Error = res.Err.Error()
-		var down *registry.HostDownError
-		if errors.As(res.Err, &down) {
-			ir.Unreachable = down.Host
-		}
 	}
 	r.Images = append(r.Images, ir)
 }
@@ -243,11 +245,10 @@ func newReport(addons []*AddonReport, registry string, opts Options, took time.D
 		Registry:    registry,
 		Prefix:      opts.TargetPrefix,
 		ScanOnly:    opts.ScanOnly,
-		Platform:    string(opts.Platform),
+		Platform:    opts.Platform.String(),
 		Addons:      addons,
 	}
 	countCharts(rep)
-	seen := map[string]bool{}
 	for _, a := range addons {
 		rep.Totals.Addons++
 		switch a.Status {
@@ -260,44 +261,7 @@ func newReport(addons []*AddonReport, registry string, opts Options, took time.D
 		default:
 			rep.Totals.Failed++
 		}
-		for _, img := range a.Images {
-			rep.Totals.Images++
-			key := img.Source + "→" + img.Destination
-			if seen[key] {
-				continue // counted once: the pool ran it once
-			}
-			seen[key] = true
-			rep.UniqueJobs++
-			rep.Totals.Bytes += img.Bytes
-			if img.Unreachable != "" {
-				if rep.Unreachable == nil {
-					rep.Unreachable = map[string]int{}
-				}
-				rep.Unreachable[img.Unreachable]++
-			}
-			if r := img.Referrers; r != nil {
-				rep.Totals.ReferrersCopied += len(r.Copied)
-				rep.Totals.ReferrerRequests += r.Requests
-			}
-			if img.Drift != "" {
-				rep.Totals.Drift++
-			}
-			switch img.Result {
-			case OutcomeCopied, OutcomeOverwritten:
-				rep.Totals.Copied++
-			case OutcomePlanned:
-				rep.Totals.Planned++
-			case OutcomeToCopy:
-				rep.Totals.ToCopy++
-			case OutcomePresent:
-				rep.Totals.Present++
-			case OutcomeDrift:
-			case OutcomeFailed, OutcomeMissingAtSource:
-				rep.Totals.ImgFailed++
-			default:
-				rep.Totals.Skipped++
-			}
-		}
+		rep.Totals.Images += len(a.Images)
 	}
 	return rep
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"time"
 
@@ -14,6 +13,8 @@ import (
 	"golang.org/x/sync/semaphore"
 
 	"github.com/airgap-charts/airgap-charts/config"
+	"github.com/airgap-charts/airgap-charts/registry"
+	"github.com/airgap-charts/airgap-charts/stages"
 )
 
 // Run mirrors every addon in opts: one staged DAG per addon, all addons at once (bounded
@@ -78,6 +79,7 @@ func Run(ctx context.Context, opts Options, log *zap.Logger) (*Report, error) {
 		Logger:        log,
 		Referrers:     referrers,
 		Sources:       sources,
+		Progress:      opts.Progress,
 	})
 
 	env.progress.addons(len(opts.Addons))
@@ -85,9 +87,13 @@ func Run(ctx context.Context, opts Options, log *zap.Logger) (*Report, error) {
 	// Chart stages hold a slot of this semaphore; an addon gives its slot back while it
 	// waits for its images, so waiting never starves the chart stages of other addons.
 	// Publishes have their own (runEnv.publishes), so they never queue behind them.
-	slots := semaphore.NewWeighted(int64(opts.ChartConcurrency))
+	bounds := registry.NewBounds(opts.Concurrency, opts.ChartConcurrency)
+	slots := semaphore.NewWeighted(int64(bounds.Addons))
 	var g errgroup.Group
-	for i, addon := range opts.Addons {
+	order, largestGroup := launchOrder(opts.Addons)
+	g.SetLimit(max(bounds.AddonsInFlight, largestGroup))
+	for _, i := range order {
+		addon := opts.Addons[i]
 		g.Go(func() error {
 			reports[i] = env.runAddon(ctx, addon, pool, slots)
 			env.progress.addonDone(addon.Name(), reports[i].Status == StatusSuccess)
@@ -95,11 +101,12 @@ func Run(ctx context.Context, opts Options, log *zap.Logger) (*Report, error) {
 		})
 	}
 	_ = g.Wait()
-	pool.Close()
+	jobs := pool.Close()
 	referrers.save(log)
 
 	rep := newReport(reports, env.registry, opts, time.Since(started))
 	rep.DestinationUnknown = env.noDestination
+	rep.addJobs(jobs)
 	rep.lock = env.lock.build(rep)
 	rep.PullsRefused = env.client.RefusedPulls()
 	for host, n := range rep.PullsRefused {
@@ -141,15 +148,8 @@ func checkNames(opts Options) error {
 }
 
 func (o Options) withDefaults() Options {
-	if o.Concurrency <= 0 {
-		o.Concurrency = 8
-	}
-	if o.ChartConcurrency <= 0 {
-		o.ChartConcurrency = runtime.NumCPU()
-	}
-	if o.Platform == "" {
-		o.Platform = PlatformAuto
-	}
+	b := registry.NewBounds(o.Concurrency, o.ChartConcurrency)
+	o.Concurrency, o.ChartConcurrency = b.CopyWorkers, b.Addons
 	if o.OutputDir == "" {
 		o.OutputDir = "helm-charts"
 	}
@@ -163,7 +163,7 @@ func (o Options) withDefaults() Options {
 }
 
 // DefaultKubeVersion is the Kubernetes version charts are rendered for when none is given.
-const DefaultKubeVersion = "1.33.0"
+const DefaultKubeVersion = stages.DefaultKubeVersion
 
 // addonValues is the addon's values with chart-overrides.yaml layered on top.
 func addonValues(a config.Addon, ov config.Overrides) []map[string]any {

@@ -252,16 +252,8 @@ func (pkg *cachedPackage) usable(pkgKey, archive, overrides string) bool {
 	return fileDigest(archive) == pkg.ArchiveDigest && fileDigest(overrides) == pkg.OverridesDigest
 }
 
-// fileDigest is "sha256:…" of a file's content, "" when it cannot be read.
+// fileDigest is stages.FileDigest, "" when the file cannot be read.
 func fileDigest(p string) string {
-	f, err := os.Open(p)
-	if err != nil {
-		return ""
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return ""
-	}
-	return "sha256:" + hex.EncodeToString(h.Sum(nil))
+	d, _ := stages.FileDigest(p)
+	return d
 }

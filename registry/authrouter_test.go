@@ -143,7 +143,7 @@ func TestAuthRouterLearnsChallengeOncePerHost(t *testing.T) {
 	var wg sync.WaitGroup
 	for _, r := range repos {
 		wg.Go(func() {
-			if _, err := c.Copy(ctx, MustParseImageRef(src.Host+"/lib/"+r+":1"), MustParseImageRef(dst.Host+"/m/lib/"+r+":1"), "auto"); err != nil {
+			if _, err := c.Copy(ctx, MustParseImageRef(src.Host+"/lib/"+r+":1"), MustParseImageRef(dst.Host+"/m/lib/"+r+":1"), PlatformAuto); err != nil {
 				t.Error(err)
 			}
 		})
@@ -206,7 +206,7 @@ func TestAuthRouterChallengeOnWriteAfterAnonymousReads(t *testing.T) {
 	if _, _, err := c.HeadManifest(ctx, MustParseImageRef(dst.Host+"/a:1")); err != nil {
 		t.Fatal(err) // an anonymous read: the host asks for nothing so far
 	}
-	if _, err := c.Copy(ctx, MustParseImageRef(src.Host+"/a:1"), MustParseImageRef(dst.Host+"/a:1"), "auto"); err != nil {
+	if _, err := c.Copy(ctx, MustParseImageRef(src.Host+"/a:1"), MustParseImageRef(dst.Host+"/a:1"), PlatformAuto); err != nil {
 		t.Fatal(err)
 	}
 	if challenged != 1 {

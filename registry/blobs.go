@@ -143,12 +143,6 @@ func (c *Client) ensureBlob(ctx context.Context, j blobJob) (blobOutcome, int64,
 
 const blobAttempts = 3
 
-// transfersPerCopy is how many blob transfers (source GET streamed into a destination PUT)
-// each of the client's Concurrency copies may have in flight on average. A transfer is
-// mostly waiting on round trips, so the slots are several per copy: with one each, a
-// copy's blobs queue behind each other's.
-const transfersPerCopy = 4
-
 // transferBlob mounts the blob from the repository from (same registry) when the registry
 // mounts and the job allows it; else it uploads the blob unless the destination holds it.
 func (c *Client) transferBlob(ctx context.Context, j blobJob, from string) (blobOutcome, int64, error) {

@@ -23,7 +23,7 @@ func TestCopyUploadsMonolithicUnlessCompletionBudgeted(t *testing.T) {
 			opts.DestLimits = []HostRate{{Host: dst.Host, Kind: Upload, N: 1000, Period: time.Second}}
 		}
 		c := newTestClient(t, opts)
-		res, err := c.Copy(context.Background(), MustParseImageRef(src.Host+"/app:1"), MustParseImageRef(dst.Host+"/app:1"), "auto")
+		res, err := c.Copy(context.Background(), MustParseImageRef(src.Host+"/app:1"), MustParseImageRef(dst.Host+"/app:1"), PlatformAuto)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -69,7 +69,7 @@ func TestCopyMountsSharedBlobConcurrently(t *testing.T) {
 	})
 	c := newTestClient(t, ClientOptions{Concurrency: 8})
 	ctx := context.Background()
-	if _, err := c.Copy(ctx, MustParseImageRef(src.Host+"/app:1"), MustParseImageRef(dst.Host+"/m/r0:1"), "auto"); err != nil {
+	if _, err := c.Copy(ctx, MustParseImageRef(src.Host+"/app:1"), MustParseImageRef(dst.Host+"/m/r0:1"), PlatformAuto); err != nil {
 		t.Fatal(err)
 	}
 	var wg sync.WaitGroup
@@ -78,7 +78,7 @@ func TestCopyMountsSharedBlobConcurrently(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			res, err := c.Copy(ctx, MustParseImageRef(src.Host+"/app:1"), MustParseImageRef(dst.Host+"/m/r"+string(rune('0'+i))+":1"), "auto")
+			res, err := c.Copy(ctx, MustParseImageRef(src.Host+"/app:1"), MustParseImageRef(dst.Host+"/m/r"+string(rune('0'+i))+":1"), PlatformAuto)
 			if err != nil {
 				t.Error(err)
 			}
@@ -110,7 +110,7 @@ func TestCopySkipsBlobsTheRepositoryHolds(t *testing.T) {
 	pushImage(t, dst.Host+"/app:old", a)
 	dst.Reset()
 	c := newTestClient(t, ClientOptions{})
-	res, err := c.Copy(context.Background(), MustParseImageRef(src.Host+"/app:new"), MustParseImageRef(dst.Host+"/app:new"), "auto")
+	res, err := c.Copy(context.Background(), MustParseImageRef(src.Host+"/app:new"), MustParseImageRef(dst.Host+"/app:new"), PlatformAuto)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,7 +145,7 @@ func TestCopySameIndexTwiceFetchesChildrenOnce(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if _, err := c.Copy(context.Background(), MustParseImageRef(src.Host+"/app:1"), MustParseImageRef(dst), "auto"); err != nil {
+			if _, err := c.Copy(context.Background(), MustParseImageRef(src.Host+"/app:1"), MustParseImageRef(dst), PlatformAuto); err != nil {
 				t.Error(err)
 			}
 		}()

@@ -31,10 +31,10 @@ func TestCertsDirMutualTLSRegistry(t *testing.T) {
 
 	dir := pki.WriteCertsDir(t, t.TempDir(), secured.Host, true)
 	c := newTestClient(t, ClientOptions{Insecure: insecure, CertsDir: dir})
-	if _, err := c.Copy(ctx, MustParseImageRef(plain.Host+"/app:1"), MustParseImageRef(secured.Host+"/app:1"), "auto"); err != nil {
+	if _, err := c.Copy(ctx, MustParseImageRef(plain.Host+"/app:1"), MustParseImageRef(secured.Host+"/app:1"), PlatformAuto); err != nil {
 		t.Fatalf("copy to the mTLS registry: %v", err)
 	}
-	if _, err := c.Copy(ctx, MustParseImageRef(secured.Host+"/app:1"), MustParseImageRef(back.Host+"/app:1"), "auto"); err != nil {
+	if _, err := c.Copy(ctx, MustParseImageRef(secured.Host+"/app:1"), MustParseImageRef(back.Host+"/app:1"), PlatformAuto); err != nil {
 		t.Fatalf("copy from the mTLS registry: %v", err)
 	}
 	if got := remoteDigest(t, back.Host+"/app:1"); got != want {
@@ -54,7 +54,7 @@ func TestCertsDirMutualTLSRegistry(t *testing.T) {
 	for label, d := range map[string]string{"no client certificate": caOnly, "a client certificate of another CA": stranger} {
 		c := newTestClient(t, ClientOptions{Insecure: insecure, CertsDir: d, Retries: -1})
 		before := secured.Count(registrytest.ManifestHead) + secured.Count(registrytest.ManifestGet)
-		_, err := c.SourceDigest(ctx, MustParseImageRef(secured.Host+"/app:1"), "auto")
+		_, err := c.SourceDigest(ctx, MustParseImageRef(secured.Host+"/app:1"), PlatformAuto)
 		var te *TLSError
 		if !errors.As(err, &te) || te.Host != secured.Host || !strings.Contains(err.Error(), "client certificate") {
 			t.Fatalf("%s: %v; want a TLS error naming %s and the client certificate", label, err, secured.Host)

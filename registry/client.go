@@ -17,9 +17,15 @@ import (
 
 // ClientOptions configures a Client. Zero values are documented per field.
 type ClientOptions struct {
-	// Concurrency is the number of image copies run at once; 0: 8. Idle connections per
-	// host and concurrent blob transfers follow it.
+	// Concurrency is the number of image copies run at once; 0: DefaultConcurrency. Idle
+	// connections per host, blob transfers and fan-out follow it (NewBounds).
 	Concurrency int
+	// MaxPerHost caps the requests in flight to a registry host (host[:port] → N; the key
+	// "" for every host without its own; "docker.io" covers Docker Hub's aliases). A
+	// request counts from when it is sent until its response's headers arrive (an upload's
+	// body inside, a download's body outside). A mirror takes the cap of the source hosts
+	// pulled through it when it has none of its own. nil: no cap.
+	MaxPerHost map[string]int
 	// Insecure hosts (host[:port], or a bare host for every port) are reached over TLS
 	// without certificate verification, or over plain HTTP when they do not speak TLS.
 	// Every other host is only ever reached over verified TLS, whatever its name (loopback
@@ -100,6 +106,7 @@ type Client struct {
 	opts     ClientOptions
 	log      *zap.Logger
 	limits   *hostLimits
+	bounds   Bounds            // every bound derived from Concurrency
 	rt       http.RoundTripper // shared transport without authentication
 	auth     *authRouter
 	art      http.RoundTripper // rt with authentication, as remote must get it
@@ -119,9 +126,8 @@ type mirror struct{ host, prefix string }
 
 // NewClient builds a client; it fails on contradictory options.
 func NewClient(opts ClientOptions) (*Client, error) {
-	if opts.Concurrency <= 0 {
-		opts.Concurrency = 8
-	}
+	bounds := NewBounds(opts.Concurrency, 0)
+	opts.Concurrency = bounds.CopyWorkers
 	log := opts.Logger
 	if log == nil {
 		log = zap.NewNop()
@@ -135,6 +141,9 @@ func NewClient(opts ClientOptions) (*Client, error) {
 		return nil, err
 	}
 	limits.budgetWait = opts.WaitForBudget
+	if err := limits.setCaps(opts.MaxPerHost); err != nil {
+		return nil, err
+	}
 	c := &Client{
 		opts:      opts,
 		log:       log,
@@ -143,7 +152,8 @@ func NewClient(opts ClientOptions) (*Client, error) {
 		insecure:  map[string]bool{},
 		mirrors:   map[string]mirror{},
 		blobs:     newBlobTable(),
-		slots:     make(chan struct{}, opts.Concurrency*transfersPerCopy),
+		bounds:    bounds,
+		slots:     make(chan struct{}, bounds.BlobTransfers),
 		referrers: newReferrerState(),
 	}
 	for _, h := range opts.Insecure {
@@ -231,7 +241,7 @@ func (c *Client) remoteOptions(ctx context.Context) []remote.Option {
 	return []remote.Option{
 		remote.WithContext(ctx),
 		remote.WithTransport(c.art),
-		remote.WithJobs(c.opts.Concurrency),
+		remote.WithJobs(c.bounds.RemoteJobs),
 	}
 }
 
@@ -272,7 +282,7 @@ func (c *Client) destRepo(dst ImageRef) (name.Repository, error) {
 
 // newTransportSettings reads the CA bundle and fills the timeouts' defaults.
 func newTransportSettings(opts ClientOptions) (transportSettings, error) {
-	s := transportSettings{concurrency: opts.Concurrency, dial: opts.DialContext,
+	s := transportSettings{idleConnsPerHost: NewBounds(opts.Concurrency, 0).IdleConnsPerHost, dial: opts.DialContext,
 		timeouts: timeouts{header: opts.RequestTimeout, stall: opts.StallTimeout}}
 	if s.timeouts.header == 0 {
 		s.timeouts.header = DefaultRequestTimeout

@@ -28,24 +28,27 @@ type CopyResult struct {
 	// children, or the one image): the subjects whose referrers cross with them.
 	Manifests []v1.Descriptor
 	// LeftIndex is the source index a platform filter left behind (its referrers do not
-	// apply to the copied child); nil otherwise.
+	// apply to the copied children); nil otherwise.
 	LeftIndex *v1.Descriptor
+	// SourceIndex is the source index's digest when a platform list put a new index
+	// holding only the requested children (DestDigest, a different digest: signatures
+	// made for the source index do not cover it); empty otherwise.
+	SourceIndex string
+	// MissingPlatforms are the requested platforms the image lacked, left out
+	// (--platform-missing skip).
+	MissingPlatforms []string
 }
 
 // maxConfigBytes bounds an image config read to check its platform.
 const maxConfigBytes = 16 << 20
 
-// blobsPerImage bounds the blobs of one manifest handled at once (existence checks, upload
-// starts, mounts); the transfers themselves are bounded client-wide by Concurrency ×
-// transfersPerCopy, so an image with many layers uses the slots others leave free.
-const blobsPerImage = 8
-
-// Copy copies src to dst for platform ("auto", "linux/amd64", "linux/arm64", any os/arch).
-// The source is pulled through its mirror when one is set; dst is where it lands, under
-// dst's tag (or by digest when dst has none). auto copies an index with every child; an
-// os/arch copies that child only and the tag points at it. Blobs are streamed and their
-// digests verified; each blob crosses the wire once per run (see ensureBlob).
-func (c *Client) Copy(ctx context.Context, src, dst ImageRef, platform string, opts ...CopyOption) (CopyResult, error) {
+// Copy copies src to dst for platform (see Platform). The source is pulled through its
+// mirror when one is set; dst is where it lands, under dst's tag (or by digest when dst
+// has none). auto copies an index with every child; one os/arch copies that child only and
+// the tag points at it; a list copies an index holding exactly the listed children. Blobs
+// are streamed and their digests verified; each blob crosses the wire once per run (see
+// ensureBlob).
+func (c *Client) Copy(ctx context.Context, src, dst ImageRef, platform Platform, opts ...CopyOption) (CopyResult, error) {
 	var o copyOptions
 	for _, opt := range opts {
 		opt(&o)
@@ -69,11 +72,7 @@ type copyOptions struct{ noMount bool }
 // repository of the run received is uploaded again from the spool, not pulled again.
 func WithoutMounts() CopyOption { return func(o *copyOptions) { o.noMount = true } }
 
-func (c *Client) copy(ctx context.Context, src, dst ImageRef, platform string, o copyOptions) (CopyResult, error) {
-	want, err := parsePlatform(platform)
-	if err != nil {
-		return CopyResult{}, err
-	}
+func (c *Client) copy(ctx context.Context, src, dst ImageRef, platform Platform, o copyOptions) (CopyResult, error) {
 	ref, err := c.pullRef(src)
 	if err != nil {
 		return CopyResult{}, err
@@ -96,25 +95,41 @@ func (c *Client) copy(ctx context.Context, src, dst ImageRef, platform string, o
 	}
 	var digest string
 	switch {
-	case top.MediaType.IsIndex() && want == nil:
-		digest = top.Digest.String()
-		err = cp.index(ctx, top.Manifest, top.MediaType, putRef(digest))
-		cp.res.Manifests = copiedManifests(top.Descriptor, top.Manifest)
 	case top.MediaType.IsIndex():
 		idx, perr := v1.ParseIndexManifest(bytes.NewReader(top.Manifest))
 		if perr != nil {
 			return CopyResult{}, fmt.Errorf("parse index %s: %w", ref, perr)
 		}
-		child, perr := pickChild(idx, *want)
+		if platform.Auto() {
+			digest = top.Digest.String()
+			err = cp.index(ctx, idx, top.Manifest, top.MediaType, putRef(digest))
+			cp.res.Manifests = copiedManifests(top.Descriptor, top.Manifest)
+			break
+		}
+		sel, perr := selectPlatforms(idx, top.Manifest, top.MediaType, platform)
 		if perr != nil {
 			return CopyResult{}, fmt.Errorf("%s: %w", ref, perr)
 		}
-		digest = child.Digest.String()
-		err = cp.child(ctx, child, putRef(digest), false)
-		cp.res.Manifests, cp.res.LeftIndex = []v1.Descriptor{child}, &top.Descriptor
+		cp.res.MissingPlatforms = sel.missing
+		if !platform.List() {
+			child := sel.children[0]
+			digest = child.Digest.String()
+			err = cp.child(ctx, child, putRef(digest), false)
+			cp.res.Manifests, cp.res.LeftIndex = []v1.Descriptor{child}, &top.Descriptor
+			break
+		}
+		digest = sel.digest
+		kept := *idx
+		kept.Manifests = sel.children
+		err = cp.index(ctx, &kept, sel.raw, top.MediaType, putRef(digest))
+		if digest == top.Digest.String() {
+			cp.res.Manifests = copiedManifests(top.Descriptor, top.Manifest)
+			break
+		}
+		cp.res.Manifests, cp.res.LeftIndex, cp.res.SourceIndex = sel.children, &top.Descriptor, top.Digest.String()
 	case top.MediaType.IsImage():
 		digest = top.Digest.String()
-		err = cp.image(ctx, top.Manifest, top.MediaType, putRef(digest), want)
+		err = cp.image(ctx, top.Manifest, top.MediaType, putRef(digest), platform)
 		cp.res.Manifests = []v1.Descriptor{top.Descriptor}
 	default:
 		return CopyResult{}, fmt.Errorf("%s: unsupported manifest media type %q", ref, top.MediaType)
@@ -153,19 +168,19 @@ func (cp *copier) child(ctx context.Context, desc v1.Descriptor, putRef string, 
 		return fmt.Errorf("pull manifest %s@%s: %w", cp.src, desc.Digest, err)
 	}
 	if got.MediaType.IsIndex() {
-		return cp.index(ctx, got.Manifest, got.MediaType, putRef)
+		idx, err := v1.ParseIndexManifest(bytes.NewReader(got.Manifest))
+		if err != nil {
+			return fmt.Errorf("parse index %s@%s: %w", cp.src, desc.Digest, err)
+		}
+		return cp.index(ctx, idx, got.Manifest, got.MediaType, putRef)
 	}
-	return cp.image(ctx, got.Manifest, got.MediaType, putRef, nil)
+	return cp.image(ctx, got.Manifest, got.MediaType, putRef, PlatformAuto)
 }
 
-// index copies every child of an index, then the index itself.
-func (cp *copier) index(ctx context.Context, raw []byte, mt types.MediaType, putRef string) error {
-	idx, err := v1.ParseIndexManifest(bytes.NewReader(raw))
-	if err != nil {
-		return fmt.Errorf("parse index: %w", err)
-	}
+// index copies every child of idx, then puts raw (the index idx was read from) itself.
+func (cp *copier) index(ctx context.Context, idx *v1.IndexManifest, raw []byte, mt types.MediaType, putRef string) error {
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(blobsPerImage)
+	g.SetLimit(cp.c.bounds.ManifestFanout)
 	for _, m := range idx.Manifests {
 		if !m.MediaType.IsIndex() && !m.MediaType.IsImage() {
 			continue // not a manifest this tool copies (registries would reject the index then)
@@ -178,9 +193,9 @@ func (cp *copier) index(ctx context.Context, raw []byte, mt types.MediaType, put
 	return cp.put(ctx, putRef, mt, raw)
 }
 
-// image copies an image manifest's config and layers, then the manifest. With want set,
-// the image's config must be for that platform.
-func (cp *copier) image(ctx context.Context, raw []byte, mt types.MediaType, putRef string, want *v1.Platform) error {
+// image copies an image manifest's config and layers, then the manifest. Unless platform
+// is auto, the image's config must be for a requested platform (checkImagePlatform).
+func (cp *copier) image(ctx context.Context, raw []byte, mt types.MediaType, putRef string, platform Platform) error {
 	if mt == types.DockerManifestSchema1 || mt == types.DockerManifestSchema1Signed {
 		return fmt.Errorf("docker schema 1 manifests are not supported")
 	}
@@ -189,7 +204,7 @@ func (cp *copier) image(ctx context.Context, raw []byte, mt types.MediaType, put
 		return fmt.Errorf("parse manifest: %w", err)
 	}
 	jobs := []blobJob{{src: cp.src, dst: cp.dst, desc: m.Config, noMount: cp.noMount}}
-	if want != nil {
+	if !platform.Auto() {
 		data, err := cp.readConfig(ctx, m.Config)
 		if err != nil {
 			return err
@@ -198,10 +213,11 @@ func (cp *copier) image(ctx context.Context, raw []byte, mt types.MediaType, put
 		if err != nil {
 			return fmt.Errorf("parse image config %s: %w", m.Config.Digest, err)
 		}
-		got := cfg.Platform()
-		if !platformMatches(*want, got) {
-			return fmt.Errorf("%s is a single-platform image for %s, not %s: use --platform auto or the matching platform", cp.src, platformString(got), want)
+		missing, err := checkImagePlatform(cp.src, cfg.Platform(), platform)
+		if err != nil {
+			return err
 		}
+		cp.res.MissingPlatforms = missing
 		jobs[0].data = data
 	}
 	for _, l := range m.Layers {
@@ -210,7 +226,7 @@ func (cp *copier) image(ctx context.Context, raw []byte, mt types.MediaType, put
 		}
 	}
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(blobsPerImage)
+	g.SetLimit(cp.c.bounds.ManifestFanout)
 	for _, j := range jobs {
 		g.Go(func() error {
 			out, n, err := cp.c.ensureBlob(gctx, j)
@@ -272,15 +288,11 @@ func platformString(p *v1.Platform) string {
 }
 
 // SourceDigest is the digest a copy of src for platform would put under the tag, found
-// with HEAD requests (free on Docker Hub). For an os/arch platform on a multi-platform
-// index, the index itself has to be read: that is one manifest GET (one Docker Hub pull).
-// A source pinned by digest with platform auto costs no request.
-func (c *Client) SourceDigest(ctx context.Context, src ImageRef, platform string) (string, error) {
-	want, err := parsePlatform(platform)
-	if err != nil {
-		return "", err
-	}
-	if src.Digest != "" && want == nil {
+// with HEAD requests (free on Docker Hub). Unless platform is auto, a multi-platform index
+// has to be read: that is one manifest GET (one Docker Hub pull). A source pinned by digest
+// with platform auto costs no request.
+func (c *Client) SourceDigest(ctx context.Context, src ImageRef, platform Platform) (string, error) {
+	if src.Digest != "" && platform.Auto() {
 		return src.Digest, nil
 	}
 	ref, err := c.pullRef(src)
@@ -291,20 +303,23 @@ func (c *Client) SourceDigest(ctx context.Context, src ImageRef, platform string
 	if err != nil {
 		return "", fmt.Errorf("source digest of %s: %w", src, err)
 	}
-	if want == nil || !desc.MediaType.IsIndex() {
+	if platform.Auto() || !desc.MediaType.IsIndex() {
 		return desc.Digest.String(), nil
 	}
 	got, err := c.puller.Get(ctx, ref.Context().Digest(desc.Digest.String()))
 	if err != nil {
-		return "", fmt.Errorf("source digest of %s for %s: %w", src, want, err)
+		return "", fmt.Errorf("source digest of %s for %s: %w", src, platform, err)
 	}
 	idx, err := v1.ParseIndexManifest(bytes.NewReader(got.Manifest))
 	if err != nil {
 		return "", fmt.Errorf("source digest of %s: parse index: %w", src, err)
 	}
-	child, err := pickChild(idx, *want)
+	sel, err := selectPlatforms(idx, got.Manifest, got.MediaType, platform)
 	if err != nil {
 		return "", fmt.Errorf("source %s: %w", src, err)
 	}
-	return child.Digest.String(), nil
+	if !platform.List() {
+		return sel.children[0].Digest.String(), nil
+	}
+	return sel.digest, nil
 }

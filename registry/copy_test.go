@@ -21,7 +21,7 @@ func TestCopyIndexAutoKeepsDigests(t *testing.T) {
 	pushIndex(t, src.Host+"/team/app:1", idx)
 	c := newTestClient(t, ClientOptions{Concurrency: 4})
 
-	res, err := c.Copy(context.Background(), MustParseImageRef(src.Host+"/team/app:1"), MustParseImageRef(dst.Host+"/mirror/team/app:1"), "auto")
+	res, err := c.Copy(context.Background(), MustParseImageRef(src.Host+"/team/app:1"), MustParseImageRef(dst.Host+"/mirror/team/app:1"), PlatformAuto)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +51,7 @@ func TestCopySinglePlatformFromIndex(t *testing.T) {
 	pushIndex(t, src.Host+"/app:1", idx)
 	c := newTestClient(t, ClientOptions{})
 
-	res, err := c.Copy(context.Background(), MustParseImageRef(src.Host+"/app:1"), MustParseImageRef(dst.Host+"/app:1"), "linux/arm64")
+	res, err := c.Copy(context.Background(), MustParseImageRef(src.Host+"/app:1"), MustParseImageRef(dst.Host+"/app:1"), MustParsePlatform("linux/arm64"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +62,7 @@ func TestCopySinglePlatformFromIndex(t *testing.T) {
 	if got := remoteDigest(t, dst.Host+"/app@"+digestOf(t, amd64)); got != "" {
 		t.Fatalf("amd64 child was copied too")
 	}
-	sd, err := c.SourceDigest(context.Background(), MustParseImageRef(src.Host+"/app:1"), "linux/arm64")
+	sd, err := c.SourceDigest(context.Background(), MustParseImageRef(src.Host+"/app:1"), MustParsePlatform("linux/arm64"))
 	if err != nil || sd != want {
 		t.Fatalf("SourceDigest = %s, %v; want %s", sd, err, want)
 	}
@@ -73,7 +73,7 @@ func TestCopySingleArchPlatformMismatch(t *testing.T) {
 	src, dst := registrytest.New(t), registrytest.New(t)
 	pushImage(t, src.Host+"/solo:1", platformImage(t, "linux", "amd64"))
 	c := newTestClient(t, ClientOptions{})
-	_, err := c.Copy(context.Background(), MustParseImageRef(src.Host+"/solo:1"), MustParseImageRef(dst.Host+"/solo:1"), "linux/arm64")
+	_, err := c.Copy(context.Background(), MustParseImageRef(src.Host+"/solo:1"), MustParseImageRef(dst.Host+"/solo:1"), MustParsePlatform("linux/arm64"))
 	if err == nil || !strings.Contains(err.Error(), "single-platform image for linux/amd64, not linux/arm64") {
 		t.Fatalf("err = %v, want a single-platform mismatch", err)
 	}
@@ -81,7 +81,7 @@ func TestCopySingleArchPlatformMismatch(t *testing.T) {
 		t.Fatalf("a manifest was pushed")
 	}
 	// The matching platform copies.
-	if _, err := c.Copy(context.Background(), MustParseImageRef(src.Host+"/solo:1"), MustParseImageRef(dst.Host+"/solo:1"), "linux/amd64"); err != nil {
+	if _, err := c.Copy(context.Background(), MustParseImageRef(src.Host+"/solo:1"), MustParseImageRef(dst.Host+"/solo:1"), MustParsePlatform("linux/amd64")); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -122,7 +122,7 @@ func TestCopySharedBlobsPulledOnceAndMounted(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			res, err := c.Copy(context.Background(), MustParseImageRef(src.Host+"/"+repo+":1"), MustParseImageRef(dst.Host+"/m/"+repo+":1"), "auto")
+			res, err := c.Copy(context.Background(), MustParseImageRef(src.Host+"/"+repo+":1"), MustParseImageRef(dst.Host+"/m/"+repo+":1"), PlatformAuto)
 			if err != nil {
 				t.Error(err)
 			}
@@ -169,10 +169,10 @@ func TestCopyMountRefusedFallsBackToUpload(t *testing.T) {
 	})
 	c := newTestClient(t, ClientOptions{Concurrency: 2})
 	ctx := context.Background()
-	if _, err := c.Copy(ctx, MustParseImageRef(src.Host+"/a:1"), MustParseImageRef(dst.Host+"/a:1"), "auto"); err != nil {
+	if _, err := c.Copy(ctx, MustParseImageRef(src.Host+"/a:1"), MustParseImageRef(dst.Host+"/a:1"), PlatformAuto); err != nil {
 		t.Fatal(err)
 	}
-	res, err := c.Copy(ctx, MustParseImageRef(src.Host+"/b:1"), MustParseImageRef(dst.Host+"/b:1"), "auto")
+	res, err := c.Copy(ctx, MustParseImageRef(src.Host+"/b:1"), MustParseImageRef(dst.Host+"/b:1"), PlatformAuto)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -199,7 +199,7 @@ func TestCopyPullsThroughMirror(t *testing.T) {
 	c := newTestClient(t, ClientOptions{Mirrors: map[string]string{"docker.io": mirror.Host + "/docker.io"}})
 	src := MustParseImageRef("docker.io/bitnami/nginx:1")
 	dref := MirrorLayout{Registry: dst.Host, Prefix: "p"}.Destination(src)
-	if _, err := c.Copy(context.Background(), src, dref, "auto"); err != nil {
+	if _, err := c.Copy(context.Background(), src, dref, PlatformAuto); err != nil {
 		t.Fatal(err)
 	}
 	if got := remoteDigest(t, dst.Host+"/p/bitnami/nginx:1"); got != digestOf(t, img) {
@@ -222,7 +222,7 @@ func TestSourceDigestUsesHead(t *testing.T) {
 	pushIndex(t, src.Host+"/app:1", idx)
 	src.Reset()
 	c := newTestClient(t, ClientOptions{})
-	got, err := c.SourceDigest(context.Background(), MustParseImageRef(src.Host+"/app:1"), "auto")
+	got, err := c.SourceDigest(context.Background(), MustParseImageRef(src.Host+"/app:1"), PlatformAuto)
 	if err != nil || got != digestOf(t, idx) {
 		t.Fatalf("SourceDigest = %s, %v; want %s", got, err, digestOf(t, idx))
 	}
@@ -231,7 +231,7 @@ func TestSourceDigestUsesHead(t *testing.T) {
 	}
 	pinned := MustParseImageRef(src.Host + "/app:1@" + digestOf(t, idx))
 	src.Reset()
-	if got, err := c.SourceDigest(context.Background(), pinned, "auto"); err != nil || got != pinned.Digest {
+	if got, err := c.SourceDigest(context.Background(), pinned, PlatformAuto); err != nil || got != pinned.Digest {
 		t.Fatalf("pinned SourceDigest = %s, %v", got, err)
 	}
 	if n := len(src.Requests()); n != 0 {

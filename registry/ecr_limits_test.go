@@ -31,7 +31,7 @@ func TestECRHostsGetDefaultManifestPutQuota(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := range 15 {
 		wg.Go(func() {
-			if _, err := c.Copy(ctx, MustParseImageRef(src.Host+"/a:1"), MustParseImageRef(fmt.Sprintf("%s/a:t%d", dst.Host, i)), "auto"); err != nil {
+			if _, err := c.Copy(ctx, MustParseImageRef(src.Host+"/a:1"), MustParseImageRef(fmt.Sprintf("%s/a:t%d", dst.Host, i)), PlatformAuto); err != nil {
 				t.Error(err)
 			}
 		})

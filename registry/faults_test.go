@@ -42,7 +42,7 @@ func TestStalledHeadersAreRetriedThenNamed(t *testing.T) {
 		return false
 	})
 	c := newTestClient(t, ClientOptions{RequestTimeout: 50 * time.Millisecond, Retries: 2, RetryBackoff: time.Millisecond})
-	_, err := c.SourceDigest(context.Background(), MustParseImageRef(src.Host+"/app:1"), "auto")
+	_, err := c.SourceDigest(context.Background(), MustParseImageRef(src.Host+"/app:1"), PlatformAuto)
 	var se *StallError
 	if !errors.As(err, &se) || se.Host != src.Host || !strings.Contains(err.Error(), "response headers to HEAD /v2/app/manifests/1") {
 		t.Fatalf("got %v; want a stall naming %s and the manifest HEAD", err, src.Host)
@@ -76,7 +76,7 @@ func TestStalledBlobBodyIsRetriedThenNamed(t *testing.T) {
 		return true
 	})
 	c := newTestClient(t, ClientOptions{StallTimeout: 50 * time.Millisecond, RetryBackoff: time.Millisecond})
-	_, err := c.Copy(context.Background(), MustParseImageRef(src.Host+"/app:1"), MustParseImageRef(dst.Host+"/app:1"), "auto")
+	_, err := c.Copy(context.Background(), MustParseImageRef(src.Host+"/app:1"), MustParseImageRef(dst.Host+"/app:1"), PlatformAuto)
 	var se *StallError
 	if !errors.As(err, &se) || se.Host != src.Host || !strings.Contains(err.Error(), "the body of GET /v2/app/blobs/"+stalled.String()) {
 		t.Fatalf("got %v; want a stall naming %s and the blob body", err, src.Host)
@@ -111,7 +111,7 @@ func TestDeadDestinationFailsFast(t *testing.T) {
 		}})
 	want := "destination " + dead + " unreachable: connection refused"
 	for i := range 10 {
-		_, err := c.Copy(context.Background(), MustParseImageRef(fmt.Sprintf("%s/app%d:1", src.Host, i)), MustParseImageRef(fmt.Sprintf("%s/app%d:1", dead, i)), "auto")
+		_, err := c.Copy(context.Background(), MustParseImageRef(fmt.Sprintf("%s/app%d:1", src.Host, i)), MustParseImageRef(fmt.Sprintf("%s/app%d:1", dead, i)), PlatformAuto)
 		var down *HostDownError
 		if !errors.As(err, &down) || !strings.Contains(err.Error(), want) {
 			t.Fatalf("copy %d: %v; want %q", i, err, want)
@@ -121,8 +121,8 @@ func TestDeadDestinationFailsFast(t *testing.T) {
 	n := dials[dead]
 	mu.Unlock()
 	t.Logf("connection attempts to the dead destination: %d for 10 copies", n)
-	if n < DefaultDownAfter || n > DefaultDownAfter+blobsPerImage {
-		t.Fatalf("%d connection attempts to %s; want %d, plus at most the %d sent at once", n, dead, DefaultDownAfter, blobsPerImage)
+	if n < DefaultDownAfter || n > DefaultDownAfter+manifestFanout {
+		t.Fatalf("%d connection attempts to %s; want %d, plus at most the %d sent at once", n, dead, DefaultDownAfter, manifestFanout)
 	}
 }
 
@@ -148,7 +148,7 @@ func TestLongWaitIsLogged(t *testing.T) {
 	done := make(chan error, 1)
 	start := time.Now()
 	go func() {
-		_, err := c.SourceDigest(ctx, MustParseImageRef(src.Host+"/app:1"), "auto")
+		_, err := c.SourceDigest(ctx, MustParseImageRef(src.Host+"/app:1"), PlatformAuto)
 		done <- err
 	}()
 	e := <-logged

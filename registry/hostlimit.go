@@ -11,6 +11,8 @@ import (
 
 	"go.uber.org/zap"
 	"golang.org/x/time/rate"
+
+	"github.com/airgap-charts/airgap-charts/config"
 )
 
 // RequestKind names a class of registry request that a host may budget.
@@ -41,21 +43,21 @@ type HostRate struct {
 	Period time.Duration
 }
 
+// ECR's default API quotas, per second: PutImage, and layer upload initiations (and,
+// separately, completions). The one place they are written down.
+const (
+	ECRPutImageQuota    = 10
+	ECRLayerUploadQuota = 100
+)
+
 // ecrDefaultRates are ECR's default quotas, applied to ECR hosts without an explicit rate.
 var ecrDefaultRates = []HostRate{
-	{Kind: KindManifestPut, N: 10, Period: time.Second},
-	{Kind: KindUpload, N: 100, Period: time.Second},
+	{Kind: KindManifestPut, N: ECRPutImageQuota, Period: time.Second},
+	{Kind: KindUpload, N: ECRLayerUploadQuota, Period: time.Second},
 }
 
 // hostKey is the canonical spelling of a host for limits.
-func hostKey(host string) string {
-	h := strings.ToLower(host)
-	switch h {
-	case "docker.io", "index.docker.io", "registry-1.docker.io":
-		return DockerHub
-	}
-	return h
-}
+func hostKey(host string) string { return config.CanonicalHost(strings.ToLower(host)) }
 
 // bucketKind splits KindUpload into its two phases.
 type bucketKind string
@@ -100,6 +102,9 @@ type hostState struct {
 
 	throttled int // 429s without a spent quota in a row (throttle.go)
 
+	// inflight holds a token per request in flight to the host (--max-per-host); nil: no cap.
+	inflight chan struct{}
+
 	mountsOff bool // a mount answered 202: this host does not mount
 	mountsOn  bool // a mount answered 201: this host mounts
 	// mountProbe lets one mount at a time through while the host's answer is unknown, so
@@ -118,6 +123,12 @@ type hostLimits struct {
 	// budgetWait: a spent --rate-limit budget is waited for (--on-budget wait), not refused.
 	budgetWait bool
 	probe      http.RoundTripper // sends the HEAD that learns a pull budget; nil: none
+
+	// caps are the requests in flight allowed per host key ("": every host without its
+	// own; hostcap.go); onCapWait, when set, is told of each request that has to wait for
+	// one (tests).
+	caps      map[string]int
+	onCapWait func(host string)
 
 	downAfter    int             // connection failures in a row that mark a host down; 0: never
 	destinations map[string]bool // host keys named "destination" in errors
@@ -192,6 +203,9 @@ func (h *hostLimits) state(host string) *hostState {
 	s := h.hosts[k]
 	if s == nil {
 		s = &hostState{buckets: map[bucketKind]*rate.Limiter{}}
+		if n := h.capOf(k); n > 0 {
+			s.inflight = make(chan struct{}, n)
+		}
 		rates := h.ratesOf(k)
 		if _, _, isECR := IsECRHost(k); isECR || h.ecr[k] {
 			rates = append(defaultsMissing(rates), rates...)

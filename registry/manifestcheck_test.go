@@ -31,7 +31,7 @@ func TestTamperedManifestIsRefused(t *testing.T) {
 		return true
 	})
 	c := newTestClient(t, ClientOptions{})
-	_, err := c.Copy(context.Background(), MustParseImageRef(src.Host+"/app:1"), MustParseImageRef(dst.Host+"/app:1"), "auto")
+	_, err := c.Copy(context.Background(), MustParseImageRef(src.Host+"/app:1"), MustParseImageRef(dst.Host+"/app:1"), PlatformAuto)
 	var de *ManifestDigestError
 	if !errors.As(err, &de) || de.Image != src.Host+"/app:1" || de.Want != real || de.Got == real || !strings.Contains(err.Error(), de.Got) {
 		t.Fatalf("got %v; want a refusal naming %s/app:1, %s and the body's digest", err, src.Host, real)
@@ -69,7 +69,7 @@ func TestCutManifestBodyIsFetchedAgain(t *testing.T) {
 		return true
 	})
 	c := newTestClient(t, ClientOptions{RetryBackoff: 1})
-	res, err := c.Copy(context.Background(), MustParseImageRef(src.Host+"/app:1"), MustParseImageRef(dst.Host+"/app:1"), "auto")
+	res, err := c.Copy(context.Background(), MustParseImageRef(src.Host+"/app:1"), MustParseImageRef(dst.Host+"/app:1"), PlatformAuto)
 	if err != nil || res.DestDigest != digestOf(t, img) {
 		t.Fatalf("copy after a cut manifest body: %+v, %v", res, err)
 	}

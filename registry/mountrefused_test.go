@@ -64,10 +64,10 @@ func TestCopyRefusedMountUploadsInstead(t *testing.T) {
 			mounts := refuseMounts(dst, tc.refuse)
 			c := newTestClient(t, ClientOptions{Concurrency: 2})
 			ctx := context.Background()
-			if _, err := c.Copy(ctx, MustParseImageRef(src.Host+"/a:1"), MustParseImageRef(dst.Host+"/a:1"), "auto"); err != nil {
+			if _, err := c.Copy(ctx, MustParseImageRef(src.Host+"/a:1"), MustParseImageRef(dst.Host+"/a:1"), PlatformAuto); err != nil {
 				t.Fatal(err)
 			}
-			res, err := c.Copy(ctx, MustParseImageRef(src.Host+"/b:1"), MustParseImageRef(dst.Host+"/b:1"), "auto")
+			res, err := c.Copy(ctx, MustParseImageRef(src.Host+"/b:1"), MustParseImageRef(dst.Host+"/b:1"), PlatformAuto)
 			if err != nil {
 				t.Fatalf("copy after a refused mount: %v", err)
 			}
@@ -94,7 +94,7 @@ func TestCopyRefusedMountOnAMountingHost(t *testing.T) {
 	c := newTestClient(t, ClientOptions{Concurrency: 2})
 	ctx := context.Background()
 	for _, repo := range []string{"/a:1", "/a2:1"} {
-		if _, err := c.Copy(ctx, MustParseImageRef(src.Host+"/a:1"), MustParseImageRef(dst.Host+repo), "auto"); err != nil {
+		if _, err := c.Copy(ctx, MustParseImageRef(src.Host+"/a:1"), MustParseImageRef(dst.Host+repo), PlatformAuto); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -102,7 +102,7 @@ func TestCopyRefusedMountOnAMountingHost(t *testing.T) {
 		t.Fatal("the second repository mounted nothing: the host's mounts are not confirmed")
 	}
 	mounts := refuseMounts(dst, registryErrorAnswer(http.StatusForbidden, "DENIED"))
-	res, err := c.Copy(ctx, MustParseImageRef(src.Host+"/b:1"), MustParseImageRef(dst.Host+"/b:1"), "auto")
+	res, err := c.Copy(ctx, MustParseImageRef(src.Host+"/b:1"), MustParseImageRef(dst.Host+"/b:1"), PlatformAuto)
 	if err != nil {
 		t.Fatalf("copy after a refused mount: %v", err)
 	}

@@ -27,7 +27,7 @@ func copyEach(c *Client, src, dst string, repos []string) map[string]error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, err := c.Copy(context.Background(), MustParseImageRef(src+"/"+repo+":1"), MustParseImageRef(dst+"/"+repo+":1"), "auto")
+			_, err := c.Copy(context.Background(), MustParseImageRef(src+"/"+repo+":1"), MustParseImageRef(dst+"/"+repo+":1"), PlatformAuto)
 			mu.Lock()
 			errs[repo] = err
 			mu.Unlock()
@@ -96,10 +96,10 @@ func TestRateLimitBudgetSpentFails(t *testing.T) {
 	pushImage(t, src.Host+"/b:1", platformImage(t, "linux", "amd64"))
 	c := pacedClient(t, src.Host, time.Hour, ClientOptions{Concurrency: 1})
 	ctx := context.Background()
-	if _, err := c.Copy(ctx, MustParseImageRef(src.Host+"/a:1"), MustParseImageRef(dst.Host+"/a:1"), "auto"); err != nil {
+	if _, err := c.Copy(ctx, MustParseImageRef(src.Host+"/a:1"), MustParseImageRef(dst.Host+"/a:1"), PlatformAuto); err != nil {
 		t.Fatal(err)
 	}
-	_, err := c.Copy(ctx, MustParseImageRef(src.Host+"/b:1"), MustParseImageRef(dst.Host+"/b:1"), "auto")
+	_, err := c.Copy(ctx, MustParseImageRef(src.Host+"/b:1"), MustParseImageRef(dst.Host+"/b:1"), PlatformAuto)
 	var pb *PullBudgetError
 	if !errors.As(err, &pb) || pb.Refused != 1 || !strings.Contains(err.Error(), "--rate-limit 1 per 1h0m0s") {
 		t.Fatalf("second copy: %v; want a PullBudgetError naming the budget and 1 pull needed", err)
@@ -119,7 +119,7 @@ func TestRateLimitBudgetSpentWaits(t *testing.T) {
 	c := pacedClient(t, src.Host, 300*time.Millisecond, ClientOptions{Concurrency: 1, WaitForBudget: true, Logger: zap.New(obs)})
 	ctx := context.Background()
 	for _, repo := range []string{"a", "b"} {
-		if _, err := c.Copy(ctx, MustParseImageRef(src.Host+"/"+repo+":1"), MustParseImageRef(dst.Host+"/"+repo+":1"), "auto"); err != nil {
+		if _, err := c.Copy(ctx, MustParseImageRef(src.Host+"/"+repo+":1"), MustParseImageRef(dst.Host+"/"+repo+":1"), PlatformAuto); err != nil {
 			t.Fatalf("copy %s: %v", repo, err)
 		}
 	}
@@ -157,18 +157,18 @@ func TestRandom429DoesNotPauseTheHost(t *testing.T) {
 	c := newTestClient(t, ClientOptions{})
 	// The host's scheme and challenge are learned first (that first request is one at a
 	// time whatever its answer).
-	if _, err := c.SourceDigest(context.Background(), MustParseImageRef(src.Host+"/warm:1"), "auto"); err != nil {
+	if _, err := c.SourceDigest(context.Background(), MustParseImageRef(src.Host+"/warm:1"), PlatformAuto); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	aDone := make(chan error, 1)
 	go func() {
-		_, err := c.Copy(ctx, MustParseImageRef(src.Host+"/a:1"), MustParseImageRef(dst.Host+"/a:1"), "auto")
+		_, err := c.Copy(ctx, MustParseImageRef(src.Host+"/a:1"), MustParseImageRef(dst.Host+"/a:1"), PlatformAuto)
 		aDone <- err
 	}()
 	<-throttled
-	if _, err := c.Copy(context.Background(), MustParseImageRef(src.Host+"/b:1"), MustParseImageRef(dst.Host+"/b:1"), "auto"); err != nil {
+	if _, err := c.Copy(context.Background(), MustParseImageRef(src.Host+"/b:1"), MustParseImageRef(dst.Host+"/b:1"), PlatformAuto); err != nil {
 		t.Fatalf("copy b while a backs off: %v", err)
 	}
 	select {

@@ -132,7 +132,7 @@ func copyAll(ctx context.Context, c *Client, srcHost, dstHost string, repos []st
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			if _, err := c.Copy(ctx, MustParseImageRef(srcHost+"/"+repo+":1"), MustParseImageRef(dstHost+"/"+repo+":1"), "auto"); err != nil {
+			if _, err := c.Copy(ctx, MustParseImageRef(srcHost+"/"+repo+":1"), MustParseImageRef(dstHost+"/"+repo+":1"), PlatformAuto); err != nil {
 				mu.Lock()
 				errs = append(errs, err)
 				mu.Unlock()
@@ -287,13 +287,13 @@ func TestSpentBudget429DoesNotPauseHost(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	start := time.Now()
-	_, err := c.Copy(ctx, MustParseImageRef(src.Host+"/b:1"), MustParseImageRef(dst.Host+"/b:1"), "auto")
+	_, err := c.Copy(ctx, MustParseImageRef(src.Host+"/b:1"), MustParseImageRef(dst.Host+"/b:1"), PlatformAuto)
 	var pb *PullBudgetError
 	if !errors.As(err, &pb) || time.Since(start) > 3*time.Second {
 		t.Fatalf("copy after %s: %v, want a PullBudgetError at once", time.Since(start), err)
 	}
 	start = time.Now()
-	if _, err := c.SourceDigest(ctx, MustParseImageRef(src.Host+"/a:1"), "auto"); err != nil || time.Since(start) > time.Second {
+	if _, err := c.SourceDigest(ctx, MustParseImageRef(src.Host+"/a:1"), PlatformAuto); err != nil || time.Since(start) > time.Second {
 		t.Fatalf("HEAD after the spent budget took %s: %v (the host was paused)", time.Since(start), err)
 	}
 	if n := src.Count(registrytest.ManifestGet); n != 1 {

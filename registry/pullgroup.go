@@ -15,7 +15,9 @@ import (
 // rest of the image needs are reserved at once, so that a budget too small for the run
 // completes whole images instead of starting many and finishing none.
 type pullGroup struct {
-	auto bool // platform auto: every child of an index is pulled; else one
+	// children is how many children of an index the copy pulls: 0 for every one
+	// (platform auto), else one per requested platform.
+	children int
 
 	mu       sync.Mutex
 	state    int // groupNew, groupUnsized, groupSized
@@ -34,8 +36,8 @@ type pullGroupKey struct{}
 
 // withPullGroup makes the manifest GETs sent with ctx one image's pulls; end gives back
 // what was reserved and not used.
-func withPullGroup(ctx context.Context, platform string) (context.Context, func()) {
-	g := &pullGroup{auto: platform == "" || platform == PlatformAuto}
+func withPullGroup(ctx context.Context, platform Platform) (context.Context, func()) {
+	g := &pullGroup{children: len(platform.want)}
 	return context.WithValue(ctx, pullGroupKey{}, g), g.end
 }
 
@@ -121,7 +123,7 @@ func sizePulls(req *http.Request, resp *http.Response, body []byte) error {
 	g.state = groupSized
 	b := g.bucket
 	g.mu.Unlock()
-	need := pullsUnder(resp.Header.Get("Content-Type"), body, g.auto)
+	need := pullsUnder(resp.Header.Get("Content-Type"), body, g.children)
 	if err := b.take(req.Context(), need, takeSize, time.Now()); err != nil {
 		g.mu.Lock()
 		g.doomed = err
@@ -135,8 +137,9 @@ func sizePulls(req *http.Request, resp *http.Response, body []byte) error {
 }
 
 // pullsUnder is how many manifest pulls a copy makes after reading manifest body: one per
-// child of an index it copies (auto), one for the chosen child, none for an image.
-func pullsUnder(contentType string, body []byte, auto bool) int {
+// child of an index it copies (children 0: every one; else at most children), none for
+// an image.
+func pullsUnder(contentType string, body []byte, children int) int {
 	var m struct {
 		MediaType types.MediaType `json:"mediaType"`
 		Manifests []struct {
@@ -159,8 +162,8 @@ func pullsUnder(contentType string, body []byte, auto bool) int {
 			n++
 		}
 	}
-	if !auto {
-		return min(n, 1)
+	if children > 0 {
+		return min(n, children)
 	}
 	return n
 }

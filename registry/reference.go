@@ -8,10 +8,12 @@ import (
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
+
+	"github.com/airgap-charts/airgap-charts/config"
 )
 
 // DockerHub is the canonical host name of Docker Hub in references.
-const DockerHub = "docker.io"
+const DockerHub = config.DockerHub
 
 // ImageRef is a normalized image reference: docker.io/library expansion done once, tag and
 // digest both kept when both are given.
@@ -72,13 +74,7 @@ func MustParseImageRef(s string) ImageRef {
 	return r
 }
 
-func canonicalRegistry(host string) string {
-	switch host {
-	case name.DefaultRegistry, "registry-1.docker.io", "docker.io":
-		return DockerHub
-	}
-	return host
-}
+func canonicalRegistry(host string) string { return config.CanonicalHost(host) }
 
 // Name is registry/repository without tag or digest.
 func (r ImageRef) Name() string { return r.Registry + "/" + r.Repository }

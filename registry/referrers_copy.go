@@ -176,7 +176,7 @@ func (r *refCopier) subject(ctx context.Context, s v1.Descriptor, depth int) err
 	var entries []tagEntry
 	var emu sync.Mutex
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(blobsPerImage)
+	g.SetLimit(r.c.bounds.ManifestFanout)
 	for _, ref := range refs {
 		g.Go(func() error {
 			e, err := r.one(gctx, s, ref)
@@ -333,7 +333,7 @@ func (r *refCopier) copyContent(ctx context.Context, raw []byte, mt types.MediaT
 			return fmt.Errorf("parse index: %w", err)
 		}
 		g, gctx := errgroup.WithContext(ctx)
-		g.SetLimit(blobsPerImage)
+		g.SetLimit(r.c.bounds.ManifestFanout)
 		for _, m := range idx.Manifests {
 			if m.MediaType.IsIndex() || m.MediaType.IsImage() {
 				g.Go(func() error { return r.cp.child(gctx, m, m.Digest.String(), true) })
@@ -355,7 +355,7 @@ func (r *refCopier) copyContent(ctx context.Context, raw []byte, mt types.MediaT
 		}
 	}
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(blobsPerImage)
+	g.SetLimit(r.c.bounds.ManifestFanout)
 	for _, j := range jobs {
 		g.Go(func() error {
 			_, _, err := r.c.ensureBlob(gctx, j)

@@ -138,7 +138,7 @@ func referrerClient(t *testing.T, src, dst *refPeer) *Client {
 
 // syncReferrers copies app:v1 for platform and its referrers, as the pool does; the
 // destination's counts start after the image copy.
-func syncReferrers(t *testing.T, c *Client, src, dst *refPeer, platform string, known map[string]bool) (CopyResult, ReferrersResult) {
+func syncReferrers(t *testing.T, c *Client, src, dst *refPeer, platform Platform, known map[string]bool) (CopyResult, ReferrersResult) {
 	t.Helper()
 	ctx := context.Background()
 	s := MustParseImageRef(src.host + "/src/app:v1")
@@ -228,7 +228,7 @@ func TestCopyReferrersPlatformFilter(t *testing.T) {
 	src, dst := distributionPeer(t), ggcrPeer(t)
 	w := newSignedWorld(t, src.host)
 	dstRepo, _ := name.NewRepository(dst.host+"/mirror/src/app", name.Insecure)
-	cr, rr := syncReferrers(t, referrerClient(t, src, dst), src, dst, "linux/arm64", nil)
+	cr, rr := syncReferrers(t, referrerClient(t, src, dst), src, dst, MustParsePlatform("linux/arm64"), nil)
 	if cr.DestDigest != w.arm64.Digest.String() {
 		t.Fatalf("copied %s, want the arm64 child", cr.DestDigest)
 	}

@@ -74,7 +74,16 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		if err != nil || answer != nil {
 			return answer, err
 		}
+		release, err := t.limits.acquireSlot(ctx, host)
+		if err != nil {
+			done(nil)
+			if r.Body != nil {
+				r.Body.Close()
+			}
+			return nil, err
+		}
 		resp, err := t.attempt(r)
+		release()
 		done(resp)
 		if ctx.Err() != nil || !rewindable {
 			return resp, err

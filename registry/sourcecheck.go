@@ -13,12 +13,8 @@ import (
 // the source (or its mirror) even when src pins a digest: one manifest HEAD (free on
 // Docker Hub), plus one GET of the index when an os/arch platform is chosen and the
 // source is an index. A reference the source does not have is ErrNotFound.
-func (c *Client) ResolveSource(ctx context.Context, src ImageRef, platform string) (string, error) {
-	want, err := parsePlatform(platform)
-	if err != nil {
-		return "", err
-	}
-	if src.Digest == "" || want != nil {
+func (c *Client) ResolveSource(ctx context.Context, src ImageRef, platform Platform) (string, error) {
+	if src.Digest == "" || !platform.Auto() {
 		d, err := c.SourceDigest(ctx, src, platform)
 		return d, sourceNotFound(err)
 	}

@@ -29,7 +29,7 @@ func TestResolveSource(t *testing.T) {
 	if n := src.Count(registrytest.ManifestHead); n != 2 || len(src.Requests()) != 2 {
 		t.Fatalf("requests %v, want one HEAD each", src.Counts())
 	}
-	if d, err := c.ResolveSource(ctx, MustParseImageRef(src.Host+"/app:1"), "linux/arm64"); err != nil || d != digestOf(t, arm64) {
+	if d, err := c.ResolveSource(ctx, MustParseImageRef(src.Host+"/app:1"), MustParsePlatform("linux/arm64")); err != nil || d != digestOf(t, arm64) {
 		t.Fatalf("linux/arm64: %s, %v", d, err)
 	}
 	for _, ref := range []string{src.Host + "/app:2", src.Host + "/none:1",

@@ -108,12 +108,12 @@ func TestUntrustedTLSRegistryIsNeverDowngraded(t *testing.T) {
 
 	strict := newStrictClient(t, ClientOptions{Keychains: kc, Insecure: []string{dst.Host}, DownAfter: -1})
 	ctx := context.Background()
-	_, err := strict.Copy(ctx, MustParseImageRef(dst.Host+"/seed:1"), MustParseImageRef(host+"/app:1"), "auto")
+	_, err := strict.Copy(ctx, MustParseImageRef(dst.Host+"/seed:1"), MustParseImageRef(host+"/app:1"), PlatformAuto)
 	var te *TLSError
 	if !errors.As(err, &te) || te.Host != host || !strings.Contains(err.Error(), "x509") || strings.Contains(err.Error(), "400") {
 		t.Fatalf("push to an untrusted registry: %v; want a TLS error naming %s", err, host)
 	}
-	if _, err := strict.SourceDigest(ctx, MustParseImageRef(host+"/app:1"), "auto"); !errors.As(err, &te) {
+	if _, err := strict.SourceDigest(ctx, MustParseImageRef(host+"/app:1"), PlatformAuto); !errors.As(err, &te) {
 		t.Fatalf("pull from an untrusted registry: %v", err)
 	}
 	// go-containerregistry's own ping (a library that pings) falls back to http for such
@@ -126,10 +126,10 @@ func TestUntrustedTLSRegistryIsNeverDowngraded(t *testing.T) {
 	}
 
 	trusting := newStrictClient(t, ClientOptions{Keychains: kc, Insecure: []string{dst.Host}, CAFile: writeCA(t, srv)})
-	if _, err := trusting.Copy(ctx, MustParseImageRef(dst.Host+"/seed:1"), MustParseImageRef(host+"/app:1"), "auto"); err != nil {
+	if _, err := trusting.Copy(ctx, MustParseImageRef(dst.Host+"/seed:1"), MustParseImageRef(host+"/app:1"), PlatformAuto); err != nil {
 		t.Fatalf("with --ca-file: %v", err)
 	}
-	got, err := trusting.SourceDigest(ctx, MustParseImageRef(host+"/app:1"), "auto")
+	got, err := trusting.SourceDigest(ctx, MustParseImageRef(host+"/app:1"), PlatformAuto)
 	if err != nil || got != digestOf(t, img) {
 		t.Fatalf("with --ca-file: digest %s, %v", got, err)
 	}
@@ -150,7 +150,7 @@ func TestPlainRegistryNotMarkedInsecureGetsNoRequest(t *testing.T) {
 	pushImage(t, reg.Host+"/app:1", platformImage(t, "linux", "amd64"))
 	reg.Reset()
 	c := newStrictClient(t, ClientOptions{Keychains: []authn.Keychain{staticKeychain{reg.Host, "u", "plain-S3CRET"}}})
-	_, err := c.SourceDigest(context.Background(), MustParseImageRef(reg.Host+"/app:1"), "auto")
+	_, err := c.SourceDigest(context.Background(), MustParseImageRef(reg.Host+"/app:1"), PlatformAuto)
 	var te *TLSError
 	if !errors.As(err, &te) || !strings.Contains(err.Error(), "--insecure-registry") {
 		t.Fatalf("got %v; want a TLS error saying the host needs --insecure-registry", err)
@@ -162,7 +162,7 @@ func TestPlainRegistryNotMarkedInsecureGetsNoRequest(t *testing.T) {
 		t.Fatalf("%d plain-HTTP requests reached a host not marked insecure: %+v", n, reg.Requests())
 	}
 	ok := newTestClient(t, ClientOptions{Insecure: []string{reg.Host}})
-	if _, err := ok.SourceDigest(context.Background(), MustParseImageRef(reg.Host+"/app:1"), "auto"); err != nil {
+	if _, err := ok.SourceDigest(context.Background(), MustParseImageRef(reg.Host+"/app:1"), PlatformAuto); err != nil {
 		t.Fatalf("marked insecure: %v", err)
 	}
 }

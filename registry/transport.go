@@ -158,20 +158,20 @@ func isTLSFailure(err error) bool {
 
 // transportSettings are what every connection of a client shares.
 type transportSettings struct {
-	concurrency int
-	roots       *x509.CertPool      // verified hosts; nil: the system roots
-	certs       map[string]*hostTLS // per host (--certs-dir); nil: none
-	dial        func(ctx context.Context, network, addr string) (net.Conn, error)
-	timeouts    timeouts
+	idleConnsPerHost int                 // Bounds.IdleConnsPerHost
+	roots            *x509.CertPool      // verified hosts; nil: the system roots
+	certs            map[string]*hostTLS // per host (--certs-dir); nil: none
+	dial             func(ctx context.Context, network, addr string) (net.Conn, error)
+	timeouts         timeouts
 }
 
 // newHTTPTransport is a keep-alive transport; ht adds a host's own CAs and client
 // certificates (nil: none).
 func newHTTPTransport(s transportSettings, skipVerify bool, ht *hostTLS) *http.Transport {
-	// Every transfer slot (concurrency × transfersPerCopy) may hold a connection to the
-	// source and one to the destination; keeping them all idle between blobs avoids new
-	// connections (and TLS handshakes) in the middle of a run.
-	idle := max(2*s.concurrency*transfersPerCopy, 16)
+	// Every transfer slot may hold a connection to the source and one to the destination;
+	// keeping them all idle between blobs avoids new connections (and TLS handshakes) in
+	// the middle of a run.
+	idle := s.idleConnsPerHost
 	dial := s.dial
 	if dial == nil {
 		dial = (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext

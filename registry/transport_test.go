@@ -44,7 +44,7 @@ func TestRetryAfter429StormPausesTheHost(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if _, err := c.Copy(context.Background(), MustParseImageRef(src.Host+"/"+repo+":1"), MustParseImageRef(dst.Host+"/"+repo+":1"), "auto"); err != nil {
+			if _, err := c.Copy(context.Background(), MustParseImageRef(src.Host+"/"+repo+":1"), MustParseImageRef(dst.Host+"/"+repo+":1"), PlatformAuto); err != nil {
 				t.Error(err)
 			}
 		}()
@@ -88,7 +88,7 @@ func TestRetry500ThenSuccess(t *testing.T) {
 	blobFail := fail(src, registrytest.BlobGet)
 	putFail := fail(dst, registrytest.ManifestPut)
 	c := newTestClient(t, ClientOptions{})
-	if _, err := c.Copy(context.Background(), MustParseImageRef(src.Host+"/a:1"), MustParseImageRef(dst.Host+"/a:1"), "auto"); err != nil {
+	if _, err := c.Copy(context.Background(), MustParseImageRef(src.Host+"/a:1"), MustParseImageRef(dst.Host+"/a:1"), PlatformAuto); err != nil {
 		t.Fatal(err)
 	}
 	if *blobFail != 1 || *putFail != 1 {
@@ -121,7 +121,7 @@ func TestManifestGetRateLimit(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if _, err := c.Copy(context.Background(), MustParseImageRef(fmt.Sprintf("%s/r%d:1", src.Host, i)), MustParseImageRef(fmt.Sprintf("%s/r%d:1", dst.Host, i)), "auto"); err != nil {
+			if _, err := c.Copy(context.Background(), MustParseImageRef(fmt.Sprintf("%s/r%d:1", src.Host, i)), MustParseImageRef(fmt.Sprintf("%s/r%d:1", dst.Host, i)), PlatformAuto); err != nil {
 				t.Error(err)
 			}
 		}()
@@ -158,7 +158,7 @@ func TestPullBudgetHeaderStopsCleanly(t *testing.T) {
 	ctx := context.Background()
 	var failed []error
 	for i := range 4 {
-		_, err := c.Copy(ctx, MustParseImageRef(fmt.Sprintf("%s/r%d:1", src.Host, i)), MustParseImageRef(fmt.Sprintf("%s/r%d:1", dst.Host, i)), "auto")
+		_, err := c.Copy(ctx, MustParseImageRef(fmt.Sprintf("%s/r%d:1", src.Host, i)), MustParseImageRef(fmt.Sprintf("%s/r%d:1", dst.Host, i)), PlatformAuto)
 		if err != nil {
 			failed = append(failed, err)
 		}
@@ -180,7 +180,7 @@ func TestPullBudgetHeaderStopsCleanly(t *testing.T) {
 		t.Fatalf("RefusedPulls = %v", c.RefusedPulls())
 	}
 	// Existence and digest checks are HEADs: still allowed.
-	if _, err := c.SourceDigest(ctx, MustParseImageRef(src.Host+"/r3:1"), "auto"); err != nil {
+	if _, err := c.SourceDigest(ctx, MustParseImageRef(src.Host+"/r3:1"), PlatformAuto); err != nil {
 		t.Fatalf("HEAD after the budget was spent: %v", err)
 	}
 }
@@ -212,7 +212,7 @@ func TestAuthFromDockerConfigAndNoSecretInErrors(t *testing.T) {
 	bad := "wr0ng-token-value"
 	c := newTestClient(t, ClientOptions{})
 	writeConfig(os.Getenv("DOCKER_CONFIG"), bad)
-	_, err := c.Copy(ctx, MustParseImageRef(src.Host+"/private:1"), MustParseImageRef(dst.Host+"/private:1"), "auto")
+	_, err := c.Copy(ctx, MustParseImageRef(src.Host+"/private:1"), MustParseImageRef(dst.Host+"/private:1"), PlatformAuto)
 	if err == nil {
 		t.Fatal("copy with a wrong token succeeded")
 	}
@@ -224,7 +224,7 @@ func TestAuthFromDockerConfigAndNoSecretInErrors(t *testing.T) {
 
 	c2 := newTestClient(t, ClientOptions{})
 	writeConfig(os.Getenv("DOCKER_CONFIG"), good)
-	if _, err := c2.Copy(ctx, MustParseImageRef(src.Host+"/private:1"), MustParseImageRef(dst.Host+"/private:1"), "auto"); err != nil {
+	if _, err := c2.Copy(ctx, MustParseImageRef(src.Host+"/private:1"), MustParseImageRef(dst.Host+"/private:1"), PlatformAuto); err != nil {
 		t.Fatalf("copy with docker config credentials: %v", err)
 	}
 }
@@ -293,7 +293,7 @@ func TestPullBudgetWaitsForWindow(t *testing.T) {
 	c := newTestClient(t, ClientOptions{PullBudgetWait: 5 * time.Second})
 	ctx := context.Background()
 	for _, repo := range []string{"a", "b"} {
-		if _, err := c.Copy(ctx, MustParseImageRef(src.Host+"/"+repo+":1"), MustParseImageRef(dst.Host+"/"+repo+":1"), "auto"); err != nil {
+		if _, err := c.Copy(ctx, MustParseImageRef(src.Host+"/"+repo+":1"), MustParseImageRef(dst.Host+"/"+repo+":1"), PlatformAuto); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -311,14 +311,14 @@ func TestInsecureTLSRegistry(t *testing.T) {
 	plain := registrytest.New(t)
 	seed := newTestClient(t, ClientOptions{Insecure: []string{src.Host, plain.Host}})
 	pushImage(t, plain.Host+"/seed:1", img)
-	if _, err := seed.Copy(context.Background(), MustParseImageRef(plain.Host+"/seed:1"), MustParseImageRef(src.Host+"/app:1"), "auto"); err != nil {
+	if _, err := seed.Copy(context.Background(), MustParseImageRef(plain.Host+"/seed:1"), MustParseImageRef(src.Host+"/app:1"), PlatformAuto); err != nil {
 		t.Fatalf("push to TLS registry: %v", err)
 	}
 	if !seed.Insecure(src.Host) || seed.Insecure("example.com") {
 		t.Fatal("Insecure() does not follow the option")
 	}
 	c := newTestClient(t, ClientOptions{Insecure: []string{"127.0.0.1"}}) // bare host: every port
-	res, err := c.Copy(context.Background(), MustParseImageRef(src.Host+"/app:1"), MustParseImageRef(dst.Host+"/app:1"), "auto")
+	res, err := c.Copy(context.Background(), MustParseImageRef(src.Host+"/app:1"), MustParseImageRef(dst.Host+"/app:1"), PlatformAuto)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -326,7 +326,7 @@ func TestInsecureTLSRegistry(t *testing.T) {
 		t.Fatalf("digest %s, want %s", res.DestDigest, digestOf(t, img))
 	}
 	strict := newStrictClient(t, ClientOptions{})
-	if _, err := strict.SourceDigest(context.Background(), MustParseImageRef(src.Host+"/app:1"), "auto"); err == nil {
+	if _, err := strict.SourceDigest(context.Background(), MustParseImageRef(src.Host+"/app:1"), PlatformAuto); err == nil {
 		t.Fatal("a self-signed registry was trusted without --insecure-registry")
 	}
 }

@@ -43,7 +43,7 @@ func TestRequestsCarryTheUserAgent(t *testing.T) {
 			srcUA, dstUA := userAgents(src), userAgents(dst)
 			cl := newTestClient(t, ClientOptions{UserAgent: c.opt})
 
-			if _, err := cl.Copy(context.Background(), MustParseImageRef(src.Host+"/team/app:1"), MustParseImageRef(dst.Host+"/mirror/team/app:1"), "auto"); err != nil {
+			if _, err := cl.Copy(context.Background(), MustParseImageRef(src.Host+"/team/app:1"), MustParseImageRef(dst.Host+"/mirror/team/app:1"), PlatformAuto); err != nil {
 				t.Fatal(err)
 			}
 			resp, err := cl.HTTPClient().Get(src.Server.URL + "/v2/")

@@ -121,12 +121,12 @@ func (f *Fetcher) fetchHTTP(ctx context.Context, rc ResolvedChart) (string, stri
 		key = shortDigest(rc.Digest)
 	}
 	dest := filepath.Join(f.dir, cacheName(rc.Ref.Name, rc.Version, key))
-	if sum, err := fileSHA256(dest); err == nil && (rc.Digest == "" || sum == strings.ToLower(rc.Digest)) {
-		return dest, "sha256:" + sum, nil
+	if d, err := FileDigest(dest); err == nil && (rc.Digest == "" || d == "sha256:"+strings.ToLower(rc.Digest)) {
+		return dest, d, nil
 	}
 	res, err := f.once(ctx, dest, func(ctx context.Context) (string, error) {
-		if sum, err := fileSHA256(dest); err == nil && (rc.Digest == "" || sum == strings.ToLower(rc.Digest)) {
-			return sum, nil // another caller's download ended between our look and this one
+		if d, err := FileDigest(dest); err == nil && (rc.Digest == "" || d == "sha256:"+strings.ToLower(rc.Digest)) {
+			return strings.TrimPrefix(d, "sha256:"), nil // another caller's download ended between our look and this one
 		}
 		var errs []error
 		for _, u := range rc.URLs {
@@ -239,12 +239,12 @@ func (f *Fetcher) fetchOCI(ctx context.Context, rc ResolvedChart) (string, strin
 		return "", "", fmt.Errorf("OCI artifact %s: chart layer of %d bytes: %w", rc.OCIRef, layer.Size, ErrArchiveTooLarge)
 	}
 	dest := filepath.Join(f.dir, cacheName(rc.Ref.Name, rc.Version, shortDigest(layer.Digest.Hex)))
-	if sum, err := fileSHA256(dest); err == nil && sum == layer.Digest.Hex {
-		return dest, "sha256:" + sum, nil
+	if d, err := FileDigest(dest); err == nil && d == layer.Digest.String() {
+		return dest, d, nil
 	}
 	sum, err := f.once(ctx, dest, func(ctx context.Context) (string, error) {
-		if sum, err := fileSHA256(dest); err == nil && sum == layer.Digest.Hex {
-			return sum, nil
+		if d, err := FileDigest(dest); err == nil && d == layer.Digest.String() {
+			return layer.Digest.Hex, nil
 		}
 		return retryCut(ctx, func() (string, error) {
 			rd, err := oci.FetchBlob(ctx, ref.WithDigest(layer.Digest.String()))
@@ -285,17 +285,4 @@ func shortDigest(d string) string {
 func shortHash(s string) string {
 	h := sha256.Sum256([]byte(s))
 	return hex.EncodeToString(h[:6])
-}
-
-func fileSHA256(p string) (string, error) {
-	fh, err := os.Open(p)
-	if err != nil {
-		return "", err
-	}
-	defer fh.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, fh); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }

@@ -7,6 +7,7 @@ import (
 
 	"helm.sh/helm/v3/pkg/chart"
 
+	"github.com/airgap-charts/airgap-charts/config"
 	"github.com/airgap-charts/airgap-charts/registry"
 )
 
@@ -24,8 +25,10 @@ func imageLiterals(m ImageMapping) []imageLiteral {
 	names := []string{src.Name()}
 	if src.Registry == registry.DockerHub {
 		short := strings.TrimPrefix(src.Repository, "library/")
-		names = append(names, "index.docker.io/"+src.Repository, "registry-1.docker.io/"+src.Repository,
-			"docker.io/"+short, src.Repository, short)
+		for _, alias := range config.DockerHubAliases() {
+			names = append(names, alias+"/"+src.Repository)
+		}
+		names = append(names, registry.DockerHub+"/"+short, src.Repository, short)
 	}
 	dstTag, dstDigest := dst.Tag, dst.Digest
 	if dstTag == "" {
@@ -185,7 +188,7 @@ func templatesQuote(c *chart.Chart, src registry.ImageRef) bool {
 	short := strings.TrimPrefix(src.Repository, "library/")
 	names := []string{src.Name(), src.Repository, short}
 	if src.Registry == registry.DockerHub {
-		names = append(names, "docker.io/"+short)
+		names = append(names, registry.DockerHub+"/"+short)
 	}
 	for _, f := range c.Templates {
 		for _, n := range names {

@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime"
-	"strconv"
 
 	"github.com/alecthomas/kong"
 	"go.uber.org/zap"
@@ -94,7 +92,7 @@ func (a *app) main(args []string) (code int) {
 			"(AWS ECR or any OCI registry) for air-gapped Kubernetes clusters. One binary: no helm, crane, yq or aws needed."),
 		kong.Writers(a.stdout, a.stderr),
 		kong.Exit(func(c int) { panic(kongExit(c)) }),
-		kong.Vars{"cpus": strconv.Itoa(runtime.NumCPU())},
+		defaultVars(),
 		kong.Help(helpWithDefaultCommand),
 		kong.ConfigureHelp(kong.HelpOptions{Compact: true}),
 	)

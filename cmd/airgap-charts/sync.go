@@ -33,8 +33,9 @@ type syncCmd struct {
 	PushImages          bool   `group:"Run" help:"Push images and charts (the default when neither --scan-only nor --push-images is given)."`
 	IncludeDependencies bool   `group:"Run" help:"Render subcharts when extracting images (default)."`
 	ExcludeDependencies bool   `group:"Run" help:"Render without subcharts."`
-	Platform            string `group:"Run" enum:"auto,linux/amd64,linux/arm64" default:"auto" help:"Image copy platform: auto keeps multi-arch indexes intact; linux/amd64 or linux/arm64 copies that single-arch manifest."`
-	KubeVersion         string `group:"Run" default:"1.33.0" placeholder:"VERSION" help:"Kubernetes version charts are rendered for, so that kubeVersion constraints pass (default: ${default})."`
+	Platform            string `group:"Run" default:"auto" placeholder:"auto|OS/ARCH[/VARIANT][,...]" help:"Image copy platform: auto keeps multi-arch indexes intact; one OS/ARCH[/VARIANT] (e.g. linux/amd64) copies that single-platform manifest and the tag points at it; a comma-separated list (e.g. linux/amd64,linux/arm64) copies a new index holding exactly those children: its digest differs from the source index's (the report's source_index_digest), and signatures made for the source index do not cover it."`
+	PlatformMissing     string `group:"Run" enum:"fail,skip" default:"fail" help:"An image lacking a platform --platform asks for: fail its addon, naming the platforms the image has, or skip (leave that platform out, with a warning) (default: ${default})."`
+	KubeVersion         string `group:"Run" default:"${kube_version}" placeholder:"VERSION" help:"Kubernetes version charts are rendered for, so that kubeVersion constraints pass (default: ${default})."`
 	OutputDir           string `group:"Run" default:"./helm-charts" placeholder:"DIR" help:"Where charts, repacked archives and consumer overrides are written (default: ${default})."`
 	Report              string `group:"Run" placeholder:"FILE" help:"Write the JSON run report to FILE."`
 	lockFlags
@@ -58,12 +59,13 @@ type syncCmd struct {
 	DockerhubUsername  string `group:"Credentials" name:"dockerhub-username" placeholder:"USER" help:"Docker Hub user for authenticated pulls. Env fallback: DOCKERHUB_USERNAME."`
 	DockerhubToken     string `group:"Credentials" name:"dockerhub-token" placeholder:"TOKEN" help:"Docker Hub access token. Env fallback: DOCKERHUB_TOKEN."`
 
-	Concurrency      int           `group:"Registries" default:"8" placeholder:"N" help:"Image copy workers (default: ${default})."`
+	Concurrency      int           `group:"Registries" default:"${concurrency}" placeholder:"N" help:"Image copy workers (default: ${default}); every other bound of the run follows it and --chart-concurrency (see the README's Concurrency table)."`
 	ChartConcurrency int           `group:"Registries" default:"${cpus}" placeholder:"N" help:"Addons processed at once (default: the number of CPUs, ${default} here)."`
 	RateLimit        []string      `group:"Registries" sep:"none" placeholder:"HOST=N/PERIOD" help:"Budget of manifest pulls for a registry host, repeatable (e.g. docker.io=100/6h; PERIOD a Go duration or 1d). Every manifest GET counts as a pull: an index and each platform manifest under it (a 2-platform image costs 3 with --platform auto). A budget smaller than the work completes whole images; see --on-budget."`
+	MaxPerHost       []string      `group:"Registries" name:"max-per-host" sep:"none" placeholder:"[HOST=]N" help:"Cap on requests in flight to a registry host: N for every host, HOST=N for one (docker.io covers Docker Hub's aliases; a --registry-mirror takes its source's), repeatable (e.g. docker.io=4). A request counts until its response's headers arrive. Default: no cap; the other bounds follow --concurrency (see the README's Concurrency table)."`
 	OnBudget         string        `group:"Registries" enum:"fail,wait" default:"fail" help:"When a pull budget is spent (--rate-limit, or the one a registry advertises): fail the remaining images, reporting how many more pulls were needed, or wait for the budget, logging until when (default: ${default})."`
-	PushRateLimit    []string      `group:"Registries" sep:"none" placeholder:"HOST=N/PERIOD" help:"Quota of manifest PUTs for a destination host, repeatable (e.g. registry.example.com=10/1s). ECR hosts get 10/1s without it (see --ecr-put-image-rate)."`
-	UploadRateLimit  []string      `group:"Registries" sep:"none" placeholder:"HOST=N/PERIOD" help:"Quota of blob upload starts and of completions for a destination host, repeatable (e.g. registry.example.com=100/1s). ECR hosts get 100/1s without it."`
+	PushRateLimit    []string      `group:"Registries" sep:"none" placeholder:"HOST=N/PERIOD" help:"Quota of manifest PUTs for a destination host, repeatable (e.g. registry.example.com=10/1s). ECR hosts get ${ecr_put_image_rate}/1s without it (see --ecr-put-image-rate)."`
+	UploadRateLimit  []string      `group:"Registries" sep:"none" placeholder:"HOST=N/PERIOD" help:"Quota of blob upload starts and of completions for a destination host, repeatable (e.g. registry.example.com=100/1s). ECR hosts get ${ecr_layer_upload_rate}/1s without it."`
 	RegistryMirror   []string      `group:"Registries" sep:"none" placeholder:"HOST=MIRROR[/path]" help:"Pull images of HOST from MIRROR, path kept (e.g. docker.io=127.0.0.1:5001/docker.io); destinations follow the original reference. Repeatable."`
 	RepoMirror       []string      `group:"Registries" sep:"none" placeholder:"URL=URL" help:"Fetch charts of a repository from a mirror (addons and dependencies). Repeatable."`
 	InsecureRegistry []string      `group:"Registries" placeholder:"HOST[:PORT]" help:"Reach this host over TLS without certificate verification, or plain HTTP when it does not speak TLS (image registries, OCI and HTTP chart repositories). Any other host is reached over verified TLS only, whatever its name. Repeatable."`
@@ -78,8 +80,8 @@ type syncCmd struct {
 	ECRScanOnPush         bool    `group:"ECR repositories" name:"ecr-scan-on-push" help:"Create repositories with scan on push."`
 	ECRKMSKey             string  `group:"ECR repositories" name:"ecr-kms-key" placeholder:"ARN" help:"Encrypt created repositories with this KMS key (default: AES256)."`
 	ECRLifecyclePolicy    string  `group:"ECR repositories" name:"ecr-lifecycle-policy" placeholder:"FILE" help:"JSON lifecycle policy applied to created repositories."`
-	ECRPutImageRate       float64 `group:"ECR repositories" name:"ecr-put-image-rate" default:"10" placeholder:"PER-SECOND" help:"PutImage calls per second (default: ${default}, ECR's default quota)."`
-	ECRLayerUploadRate    float64 `group:"ECR repositories" name:"ecr-layer-upload-rate" default:"100" placeholder:"PER-SECOND" help:"Layer upload initiations per second (default: ${default}, ECR's default quota)."`
+	ECRPutImageRate       float64 `group:"ECR repositories" name:"ecr-put-image-rate" default:"${ecr_put_image_rate}" placeholder:"PER-SECOND" help:"PutImage calls per second (default: ${default}, ECR's default quota)."`
+	ECRLayerUploadRate    float64 `group:"ECR repositories" name:"ecr-layer-upload-rate" default:"${ecr_layer_upload_rate}" placeholder:"PER-SECOND" help:"Layer upload initiations per second (default: ${default}, ECR's default quota)."`
 }
 
 // Run validates the flags, loads the addons and runs the engine.
@@ -126,7 +128,7 @@ func (c *syncCmd) Run(a *app) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	log.Info("sync starting", zap.String("mode", string(mode)), zap.Int("addons", len(opts.Addons)),
-		zap.Bool("scan_only", opts.ScanOnly), zap.String("platform", string(opts.Platform)))
+		zap.Bool("scan_only", opts.ScanOnly), zap.String("platform", opts.Platform.String()))
 	var bars *progressBars
 	if a.wantProgress() {
 		bars = newProgressBars(a.stderr)
@@ -263,6 +265,9 @@ func (c *syncCmd) options(env func(string) string) (engine.Options, config.Mode,
 		o.UploadLimits = append(o.UploadLimits, rl)
 	}
 	var err error
+	if o.MaxPerHost, err = parseMaxPerHost(c.MaxPerHost); err != nil {
+		return o, "", err
+	}
 	if o.RegistryMirrors, err = parseRegistryMirrors(c.RegistryMirror); err != nil {
 		return o, "", err
 	}
@@ -290,7 +295,9 @@ func (c *syncCmd) options(env func(string) string) (engine.Options, config.Mode,
 	o.ChartPrefix = strings.Trim(c.ChartPrefix, "/")
 	o.TargetKind = c.TargetKind
 	o.IncludeDeps = !c.ExcludeDependencies
-	o.Platform = engine.Platform(c.Platform)
+	if o.Platform, err = c.platform(); err != nil {
+		return o, "", err
+	}
 	o.SkipExisting = c.SkipExisting
 	o.VerifyDigest = c.VerifyExistingDigest
 	o.OverwriteDigest = c.OverwriteExisting

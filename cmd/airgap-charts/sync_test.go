@@ -13,6 +13,7 @@ import (
 
 	"github.com/airgap-charts/airgap-charts/config"
 	"github.com/airgap-charts/airgap-charts/engine"
+	"github.com/airgap-charts/airgap-charts/registry"
 )
 
 func TestSyncDefaultsAndDefaultCommand(t *testing.T) {
@@ -122,7 +123,7 @@ func TestSyncEveryFlagReachesTheEngine(t *testing.T) {
 		ChartPrefix:        "charts/x",
 		TargetKind:         "ecr",
 		IncludeDeps:        false,
-		Platform:           engine.PlatformARM64,
+		Platform:           registry.MustParsePlatform("linux/arm64"),
 		SkipExisting:       false,
 		VerifyDigest:       true,
 		OverwriteDigest:    true,
