@@ -45,6 +45,11 @@ func (e *runEnv) chartDrift(a config.Addon, rep *AddonReport, check *stages.Char
 			zap.String("chart_ref", check.Ref), zap.String("destination_manifest", check.Manifest))
 		return false
 	}
+	if e.lock.acceptsChart(a, rep) {
+		log.Warn("chart republished since the lock: replacing the chart tag's earlier rewrite (--update-lock)",
+			zap.String("chart_ref", check.Ref), zap.String("destination_manifest", check.Manifest))
+		return false
+	}
 	rep.Status, rep.Stage = StatusDrift, "publish"
 	rep.ChartResult, rep.ChartRef = ChartDrift, e.plannedChartRef(a, rep.Version)
 	verb := "not overwritten"

@@ -54,8 +54,13 @@ func lockAddon(a *AddonReport, platform string) (LockAddon, bool) {
 		auto := platform == "" || platform == registry.PlatformAuto.String()
 		// What was copied: the copy's source, else what the destination tag holds.
 		copied := img.SourceDigest
-		if copied == "" {
+		if copied == "" || img.Result == OutcomeDrift {
+			// Drift left in place: the tag still holds what it held, and the next run
+			// must find the source moved away from it again.
 			copied = img.DestDigest
+		}
+		if img.Result == OutcomeDrift {
+			li.Digest = ""
 		}
 		if auto {
 			if li.Digest == "" {

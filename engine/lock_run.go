@@ -81,6 +81,16 @@ func (l *lockRun) chartRef(a config.Addon, latest bool) (stages.ChartRef, stages
 	return ref, ro
 }
 
+// acceptsChart reports whether a's chart was republished since the lock and --update-lock
+// accepts it: the chart tag holding the rewrite of the locked archive may then be replaced.
+func (l *lockRun) acceptsChart(a config.Addon, rep *AddonReport) bool {
+	if l == nil || !l.update {
+		return false
+	}
+	e := l.prior.addon(a.Name())
+	return e != nil && e.Version == rep.Version && e.Digest != "" && e.Digest != rep.ChartDigest
+}
+
 func (l *lockRun) lockedAddon(a config.Addon) *LockAddon {
 	if l == nil || !l.locked {
 		return nil
@@ -141,6 +151,9 @@ func (l *lockRun) CheckSource(ctx context.Context, c *registry.Client, job Image
 		out.Drift = fmt.Sprintf("source tag moved since the lock: was %s, now %s", prev.Digest, cur)
 		if l.locked && !l.update {
 			return out, fmt.Errorf("image %s: %s (lock %s; --update-lock accepts it)", job.Source, out.Drift, l.path)
+		}
+		if l.update {
+			out.Replace = prev.Digest // accepted: the tag holding the locked digest is ours to move
 		}
 	}
 	return out, nil

@@ -100,10 +100,10 @@ func TestLockedMovedTag(t *testing.T) {
 		}
 	}
 
-	// Without --locked: drift, never silent.
+	// Without --locked: drift, never silent, and the chart not published over it.
 	rep, a := w.run(t, w.options(t))
-	if a.Status == StatusError {
-		t.Fatalf("run without --locked: %s at %s: %s", a.Status, a.Stage, a.Error)
+	if a.Status != StatusDrift {
+		t.Fatalf("run without --locked: %s at %s: %s, want DRIFT", a.Status, a.Stage, a.Error)
 	}
 	if ir := imageOf(a, moved); ir == nil || !strings.Contains(ir.Drift, old) || rep.Totals.Drift != 1 {
 		t.Errorf("drift not reported: image %+v, totals.drift %d", ir, rep.Totals.Drift)
@@ -122,6 +122,9 @@ func TestLockedMovedTag(t *testing.T) {
 	}
 	if li := lockedImage(mustReadLock(t, w.lockFile), moved); li == nil || li.Digest != w.digests[moved] {
 		t.Errorf("--update-lock locked %+v, want %s", li, w.digests[moved])
+	}
+	if ir := imageOf(a, moved); ir == nil || ir.Result != OutcomeOverwritten || ir.DestDigest != w.digests[moved] {
+		t.Errorf("--update-lock: moved image %+v, want overwritten with %s", ir, w.digests[moved])
 	}
 }
 

@@ -57,10 +57,15 @@ func TestE2EPinDigests(t *testing.T) {
 	if b.Status != StatusSuccess || b.PackagedDigest != a.PackagedDigest {
 		t.Errorf("second run: %s, packaged %s, first %s (%s)", b.Status, b.PackagedDigest, a.PackagedDigest, b.Error)
 	}
-	// Without --pin-digests the same sources give another archive: tags only.
+	// Without --pin-digests the same sources give another archive: tags only. The chart
+	// tag then holds another chart (the pinned one): drift, replaced only when asked.
 	opts.PinDigests = false
 	_, c := w.run(t, opts)
-	if c.Status != StatusSuccess || c.PackagedDigest == a.PackagedDigest {
-		t.Errorf("unpinned run: %s, packaged %s equals the pinned one (%s)", c.Status, c.PackagedDigest, c.Error)
+	if c.Status != StatusDrift || c.PackagedDigest == a.PackagedDigest {
+		t.Errorf("unpinned run: %s, packaged %s equals the pinned one (%s), want DRIFT with another archive", c.Status, c.PackagedDigest, c.Error)
+	}
+	opts.OverwriteDigest = true
+	if _, c = w.run(t, opts); c.Status != StatusSuccess || c.ChartResult != ChartOverwritten {
+		t.Errorf("unpinned run with --overwrite-existing: %s, chart %s (%s)", c.Status, c.ChartResult, c.Error)
 	}
 }

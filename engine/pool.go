@@ -244,7 +244,7 @@ func (p *Pool) run(ctx context.Context, pd *Pending) JobResult {
 	if err != nil {
 		res = JobResult{Err: err}
 	} else {
-		res = p.decide(ctx, pd, sc.Pull)
+		res = p.decide(ctx, pd, sc)
 		p.crossReferrers(ctx, pd.job, &res)
 	}
 	res.TagDigest, res.Moved = sc.TagDigest, sc.Drift
@@ -263,9 +263,9 @@ func (p *Pool) run(ctx context.Context, pd *Pending) JobResult {
 	return res
 }
 
-// decide runs job, pd's job as pulled (its source maybe pinned by the SourceChecker).
-func (p *Pool) decide(ctx context.Context, pd *Pending, job ImageJob) JobResult {
-	c := p.opts.Client
+// decide runs pd's job as sc pulls it (its source maybe pinned by the SourceChecker).
+func (p *Pool) decide(ctx context.Context, pd *Pending, sc SourceCheck) JobResult {
+	c, job := p.opts.Client, sc.Pull
 	if p.opts.ScanOnly {
 		return p.plan(ctx, pd)
 	}
@@ -280,7 +280,13 @@ func (p *Pool) decide(ctx context.Context, pd *Pending, job ImageJob) JobResult 
 	}
 	pol := p.opts.Policy
 	overwrite, drift := false, ""
-	if exists {
+	if exists && sc.Replace != "" && destDigest == sc.Replace && job.pinnedDigest() != destDigest {
+		// The tag holds what the lock recorded and the move was accepted (--update-lock).
+		overwrite, drift = true, driftText(job.pinnedDigest(), destDigest)
+		if err := p.deleteTag(ctx, job.Destination); err != nil {
+			return JobResult{Err: fmt.Errorf("image %s: delete %s before overwrite: %w", job.Source, job.Destination, err)}
+		}
+	} else if exists {
 		if !pol.VerifyDigest && !pol.Overwrite && pol.SkipExisting {
 			if pin := job.pinnedDigest(); pin != "" && pin != destDigest {
 				// A digest-pinned source says what the tag must hold: costs no request.

@@ -23,6 +23,9 @@ type SourceCheck struct {
 	TagDigest string
 	// Drift says how the source moved since the lock; empty when it did not.
 	Drift string
+	// Replace is the digest the destination tag may hold and be replaced: the locked one,
+	// when the move was accepted (--update-lock). Empty: none.
+	Replace string
 }
 
 // checkSource runs the pool's SourceChecker, if any.

@@ -112,8 +112,15 @@ func TestPlanExitCodes(t *testing.T) {
 	}
 	code, out = cli(append([]string{"plan", "--values", "values.yaml"}, to...)...)
 	check("plan, tag moved", exitDrift, code, out, "Drift, 1 images", "drift found")
+	// The last sync's lock says what the tag held: a default sync notices the move too.
 	code, out = cli(append([]string{"sync", "--values", "values.yaml"}, to...)...)
-	check("default sync, tag moved (not noticed)", exitOK, code, out)
+	check("default sync with the lock, tag moved", exitFailed, code, out, "DRIFT", "--overwrite-existing")
+	// Without a lock, the default --skip-existing does not ask the source.
+	if err := os.Remove(filepath.Join(dir, "airgap-charts.lock.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	code, out = cli(append([]string{"sync", "--values", "values.yaml"}, to...)...)
+	check("default sync without a lock, tag moved (not noticed)", exitOK, code, out)
 	code, out = cli(append([]string{"sync", "--values", "values.yaml", "--verify-existing-digest"}, to...)...)
 	check("sync --verify-existing-digest, tag moved", exitFailed, code, out, "DRIFT", "--overwrite-existing")
 	code, out = cli(append([]string{"sync", "--values", "values.yaml", "--verify-existing-digest", "--overwrite-existing"}, to...)...)
