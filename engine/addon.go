@@ -24,7 +24,7 @@ import (
 func (e *runEnv) runAddon(ctx context.Context, a config.Addon, pool *Pool, slots *semaphore.Weighted) *AddonReport {
 	rep := &AddonReport{Addon: a.Name(), Chart: a.Chart, Release: a.Release, Repository: a.Repository, Status: StatusError}
 	started := time.Now()
-	defer func() { rep.Duration = time.Since(started) }()
+	defer func() { rep.Duration = Duration(time.Since(started)) }()
 	log := e.log.With(zap.String("addon", a.Name()), zap.String("chart", a.Chart), zap.String("version", a.Version))
 
 	// images are the addon's jobs once submitted: every later way out records them.

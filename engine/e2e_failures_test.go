@@ -57,7 +57,7 @@ func TestE2EBadVersionBesideGoodAddons(t *testing.T) {
 			opts.Addons[i].Version = "3.14.0"
 		}
 	}
-	rep, err := Run(context.Background(), opts, e2eLogger(t))
+	rep, err := runChecked(t, context.Background(), opts, e2eLogger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +106,7 @@ func TestE2EScanOnlyPushesNothing(t *testing.T) {
 	opts := w.options(dst.Host, t.TempDir())
 	opts.ScanOnly = true
 	w.src.Reset()
-	rep, err := Run(context.Background(), opts, e2eLogger(t))
+	rep, err := runChecked(t, context.Background(), opts, e2eLogger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,7 +168,7 @@ func TestE2EImageFailureStopsOnlyItsChart(t *testing.T) {
 	w := newE2EWorldWith(t, []string{"alertmanager", "metrics-server", "external-dns"}, e2eSetup{skipSeed: []string{missing}})
 	dst := registrytest.New(t)
 	opts := w.options(dst.Host, t.TempDir())
-	rep, err := Run(context.Background(), opts, e2eLogger(t))
+	rep, err := runChecked(t, context.Background(), opts, e2eLogger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -199,7 +199,7 @@ func TestE2EImageFailureStopsOnlyItsChart(t *testing.T) {
 func TestE2EDigestPinAbsentAtSource(t *testing.T) {
 	w := newE2EWorldWith(t, []string{"ingress-nginx", "karpenter", "metrics-server"}, e2eSetup{keepPins: true})
 	dst := registrytest.New(t)
-	rep, err := Run(context.Background(), w.options(dst.Host, t.TempDir()), e2eLogger(t))
+	rep, err := runChecked(t, context.Background(), w.options(dst.Host, t.TempDir()), e2eLogger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -271,7 +271,7 @@ func TestE2ECancelMidRunThenRerun(t *testing.T) {
 			defer cancel()
 			tc.arm(w, cancel)
 			t0 := time.Now()
-			rep, err := Run(ctx, opts, e2eLogger(t))
+			rep, err := runChecked(t, ctx, opts, e2eLogger(t))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -288,7 +288,7 @@ func TestE2ECancelMidRunThenRerun(t *testing.T) {
 			t.Logf("cancelled run returned in %s", took.Round(time.Millisecond))
 
 			w.src.Intercept(nil)
-			rep, err = Run(context.Background(), opts, e2eLogger(t))
+			rep, err = runChecked(t, context.Background(), opts, e2eLogger(t))
 			if err != nil {
 				t.Fatal(err)
 			}

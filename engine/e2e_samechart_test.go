@@ -41,7 +41,7 @@ func TestE2ETwoReleasesOfOneChart(t *testing.T) {
 	opts.Addons = append(opts.Addons[:0], plain, reload, broken)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	rep, err := Run(ctx, opts, e2eLogger(t))
+	rep, err := runChecked(t, ctx, opts, e2eLogger(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -89,8 +89,11 @@ type Options struct {
 	OutputDir string // empty: ./helm-charts; one run at a time may use it
 	// TempDir is where the run keeps its temporary files, in a directory of its own removed
 	// at the end (and by the next run, if this one is killed); empty: os.TempDir().
-	TempDir     string
-	ReportFile  string // empty: no JSON report
+	TempDir    string
+	ReportFile string // empty: no JSON report
+	// CommandLine is what the report records as the run's arguments: secrets already
+	// replaced by the caller.
+	CommandLine []string
 	KubeVersion string // empty: a current Kubernetes minor
 
 	// Referrers is all, signatures or none (--referrers; empty: all); ReferrerTypes keeps

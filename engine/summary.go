@@ -50,7 +50,7 @@ func (r *Report) WriteSummary(w io.Writer, color bool) {
 			chart += "@" + a.Version
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\t%s\t%s\n", status, a.Addon, chart, copied, skipped, failed,
-			distinctPublic(a.PublicImages), HumanBytes(bytes), a.Duration.Round(time.Millisecond), oneLine(summaryError(a), 160))
+			distinctPublic(a.PublicImages), HumanBytes(bytes), time.Duration(a.Duration).Round(time.Millisecond), oneLine(summaryError(a), 160))
 	}
 	tw.Flush()
 	t := r.Totals
