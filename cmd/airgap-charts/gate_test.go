@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/airgap-charts/airgap-charts/engine"
+	"github.com/airgap-charts/airgap-charts/engine/reporttest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -62,6 +64,7 @@ spec:
 		if err != nil {
 			t.Fatalf("exit %d, no report: %v\n%s", code, err, stderr.String())
 		}
+		reporttest.CheckFile(t, engine.ReportSchema, filepath.Join(dir, "report.json"))
 		var rep struct {
 			Addons []map[string]any `json:"addons"`
 		}

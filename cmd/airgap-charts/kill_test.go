@@ -2,6 +2,8 @@ package main
 
 import (
 	"encoding/json"
+	"github.com/airgap-charts/airgap-charts/engine"
+	"github.com/airgap-charts/airgap-charts/engine/reporttest"
 	"net/http"
 	"os"
 	"os/exec"
@@ -193,6 +195,7 @@ func TestKilledRunsThenRerunCompletes(t *testing.T) {
 			if point.hold != nil && !strings.Contains(string(combined), "removed temporary files of runs that were killed") {
 				t.Errorf("the rerun did not say it removed the killed run's files:\n%s", lastLines(string(combined), 10))
 			}
+			reporttest.CheckFile(t, engine.ReportSchema, report)
 			b, err := os.ReadFile(report)
 			var rep struct {
 				Addons []struct{ Status string } `json:"addons"`

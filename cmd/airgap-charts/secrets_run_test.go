@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/base64"
 	"fmt"
+	"github.com/airgap-charts/airgap-charts/engine"
+	"github.com/airgap-charts/airgap-charts/engine/reporttest"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -149,6 +151,8 @@ func TestSecretsNeverWrittenWhateverTheOutcome(t *testing.T) {
 		})
 		if _, ok := written[filepath.Join(out, "report.json")]; !ok {
 			t.Errorf("%s run wrote no report", run.name)
+		} else {
+			reporttest.CheckFile(t, engine.ReportSchema, filepath.Join(out, "report.json"))
 		}
 		for what, secret := range secrets {
 			for where, text := range written {

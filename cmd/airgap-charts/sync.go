@@ -7,9 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/Masterminds/semver/v3"
@@ -51,10 +49,10 @@ type syncCmd struct {
 	VerifyExistingDigest bool `group:"Existing images" help:"With --skip-existing, skip only when the destination digest matches the source's for the chosen platform."`
 	OverwriteExisting    bool `group:"Existing images" help:"When the destination digest differs, replace the destination tag."`
 
-	PublicECRPassword  string `group:"Credentials" name:"public-ecr-password" placeholder:"TOKEN" help:"Token for public.ecr.aws. Env fallback: ECR_PUBLIC_PASSWORD."`
-	PrivateECRPassword string `group:"Credentials" name:"private-ecr-password" placeholder:"TOKEN" help:"Token for the private ECR registry (instead of the AWS SDK's). Env fallback: ECR_PRIVATE_PASSWORD."`
-	DockerhubUsername  string `group:"Credentials" name:"dockerhub-username" placeholder:"USER" help:"Docker Hub user for authenticated pulls. Env fallback: DOCKERHUB_USERNAME."`
-	DockerhubToken     string `group:"Credentials" name:"dockerhub-token" placeholder:"TOKEN" help:"Docker Hub access token. Env fallback: DOCKERHUB_TOKEN."`
+	PublicECRPassword  string `group:"Credentials" name:"public-ecr-password" env:"AIRGAP_CHARTS_PUBLIC_ECR_PASSWORD,ECR_PUBLIC_PASSWORD" placeholder:"TOKEN" help:"Token for public.ecr.aws."`
+	PrivateECRPassword string `group:"Credentials" name:"private-ecr-password" env:"AIRGAP_CHARTS_PRIVATE_ECR_PASSWORD,ECR_PRIVATE_PASSWORD" placeholder:"TOKEN" help:"Token for the private ECR registry (instead of the AWS SDK's)."`
+	DockerhubUsername  string `group:"Credentials" name:"dockerhub-username" env:"AIRGAP_CHARTS_DOCKERHUB_USERNAME,DOCKERHUB_USERNAME" placeholder:"USER" help:"Docker Hub user for authenticated pulls."`
+	DockerhubToken     string `group:"Credentials" name:"dockerhub-token" env:"AIRGAP_CHARTS_DOCKERHUB_TOKEN,DOCKERHUB_TOKEN" placeholder:"TOKEN" help:"Docker Hub access token."`
 
 	Concurrency      int           `group:"Registries" default:"8" placeholder:"N" help:"Image copy workers (default: ${default})."`
 	ChartConcurrency int           `group:"Registries" default:"${cpus}" placeholder:"N" help:"Addons processed at once (default: the number of CPUs, ${default} here)."`
@@ -121,8 +119,11 @@ func (c *syncCmd) Run(a *app) error {
 	}
 	opts.Overrides, opts.PublicImages = co.Values, co.PublicImages
 
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
+	ctx := a.ctx
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	opts.CommandLine = a.secrets.commandLine(a.args)
 	log.Info("sync starting", zap.String("mode", string(mode)), zap.Int("addons", len(opts.Addons)),
 		zap.Bool("scan_only", opts.ScanOnly), zap.String("platform", string(opts.Platform)))
 	var bars *progressBars

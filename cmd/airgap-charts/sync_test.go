@@ -163,6 +163,21 @@ func TestSyncEveryFlagReachesTheEngine(t *testing.T) {
 			LayerUploadRate:     50.5,
 		},
 	}
+	// The report's command line: every argument, secrets and URL passwords redacted.
+	wantLine := make([]string, len(args))
+	for i, a := range args {
+		switch {
+		case i > 0 && args[i-1] == "--private-ecr-password":
+			a = "[redacted]"
+		case strings.Contains(a, "m:mirror-pw@"):
+			a = strings.Replace(a, "m:mirror-pw@", "", 1)
+		}
+		wantLine[i] = a
+	}
+	if got := strings.Join(out.opts.CommandLine, " "); strings.Contains(got, "flag-private") || strings.Contains(got, "mirror-pw") {
+		t.Errorf("command line holds a secret: %s", got)
+	}
+	want.CommandLine = wantLine
 	if !reflect.DeepEqual(out.opts, want) {
 		t.Fatalf("options:\n got %#v\nwant %#v", out.opts, want)
 	}
