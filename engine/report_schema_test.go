@@ -143,4 +143,3 @@ func TestReportSchemaKnowsEveryValue(t *testing.T) {
 		}
 	}
 }
-

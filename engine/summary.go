@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 )
 
@@ -20,8 +20,12 @@ func (r *Report) WriteSummary(w io.Writer, color bool) {
 		}
 		return "\x1b[" + code + "m" + s + "\x1b[0m"
 	}
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "STATUS\tADDON\tCHART\tCOPIED\tSKIPPED\tFAILED\tPUBLIC\tBYTES\tTIME\tLAST ERROR")
+	var tw textTable
+	copiedHeader := "COPIED"
+	if r.ScanOnly {
+		copiedHeader = "TO COPY" // nothing was copied: the count is what a run would copy
+	}
+	tw.add("STATUS", "ADDON", "CHART", copiedHeader, "SKIPPED", "FAILED", "PUBLIC", "BYTES", "TIME", "LAST ERROR")
 	for _, a := range r.Addons {
 		var copied, skipped, failed int
 		var bytes int64
@@ -49,10 +53,11 @@ func (r *Report) WriteSummary(w io.Writer, color bool) {
 		if a.Version != "" {
 			chart += "@" + a.Version
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\t%s\t%s\n", status, a.Addon, chart, copied, skipped, failed,
-			distinctPublic(a.PublicImages), HumanBytes(bytes), time.Duration(a.Duration).Round(time.Millisecond), oneLine(summaryError(a), 160))
+		tw.add(status, a.Addon, chart, strconv.Itoa(copied), strconv.Itoa(skipped), strconv.Itoa(failed),
+			strconv.Itoa(distinctPublic(a.PublicImages)), HumanBytes(bytes), time.Duration(a.Duration).Round(time.Millisecond).String(),
+			oneLine(summaryError(a), 160))
 	}
-	tw.Flush()
+	_ = tw.write(w, 2)
 	t := r.Totals
 	verb := "copied"
 	if r.ScanOnly {
@@ -86,15 +91,14 @@ func summaryError(a *AddonReport) string {
 	return e
 }
 
-// oneLine folds s onto one line of at most max characters. A longer one loses its middle,
-// not its end: the end of a wrapped error is its cause ("…; nearest available: 3.13.1").
+// oneLine folds s onto one line of at most max characters. A longer one keeps its start,
+// which says what failed, and loses its end (report.json has the whole message).
 func oneLine(s string, max int) string {
 	r := []rune(strings.Join(strings.Fields(s), " "))
 	if len(r) <= max {
 		return string(r)
 	}
-	head := max / 3
-	return string(r[:head]) + "…" + string(r[len(r)-(max-head-1):])
+	return string(r[:max-1]) + "…"
 }
 
 // HumanBytes formats n as B, KiB, MiB or GiB.
