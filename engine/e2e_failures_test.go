@@ -213,7 +213,8 @@ func TestE2EDigestPinAbsentAtSource(t *testing.T) {
 		}
 		for _, img := range a.Images {
 			ref := mustRef(t, img.Source)
-			if ref.Digest == "" || img.Result != OutcomeFailed || !strings.Contains(img.Error, ref.Digest) {
+			if ref.Digest == "" || img.Result != OutcomeFailed || strings.Count(img.Error, ref.Digest) != 1 ||
+				!strings.HasPrefix(img.Error, img.Source+": not found at the source (through mirror ") {
 				t.Errorf("%s: %s %s: %s", n, img.Source, img.Result, img.Error)
 			}
 		}

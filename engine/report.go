@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/airgap-charts/airgap-charts/config"
@@ -180,6 +181,9 @@ func (r *AddonReport) addImage(img stages.FoundImage, res JobResult) {
 
 func (r *AddonReport) firstImageError() string {
 	for _, i := range r.Images {
+		if i.Error != "" && strings.HasPrefix(i.Error, i.Source) {
+			return i.Error // it names the image already
+		}
 		if i.Error != "" {
 			return i.Source + ": " + i.Error
 		}
