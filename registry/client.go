@@ -105,6 +105,7 @@ type Client struct {
 	art      http.RoundTripper // rt with authentication, as remote must get it
 	hc       *http.Client      // art for the client's own registry requests
 	keychain authn.Keychain
+	creds    *credentialChain // the same, for naming the credentials a refused request used
 	insecure map[string]bool
 	mirrors  map[string]mirror
 	puller   *remote.Puller
@@ -139,13 +140,14 @@ func NewClient(opts ClientOptions) (*Client, error) {
 		opts:      opts,
 		log:       log,
 		limits:    limits,
-		keychain:  newKeychain(opts),
+		creds:     newKeychain(opts),
 		insecure:  map[string]bool{},
 		mirrors:   map[string]mirror{},
 		blobs:     newBlobTable(),
 		slots:     make(chan struct{}, opts.Concurrency*transfersPerCopy),
 		referrers: newReferrerState(),
 	}
+	c.keychain = c.creds
 	for _, h := range opts.Insecure {
 		c.insecure[strings.ToLower(strings.TrimSpace(h))] = true
 	}

@@ -61,7 +61,7 @@ func (c *Client) Copy(ctx context.Context, src, dst ImageRef, platform string, o
 	case errors.As(err, &nf):
 		return res, err // it names the image, and says first that it is missing
 	}
-	return res, &readableError{fmt.Errorf("copy %s to %s: %w", src, dst, err)}
+	return res, &readableError{c.explainAuth(fmt.Errorf("copy %s to %s: %w", src, dst, err))}
 }
 
 // CopyOption adjusts one copy.
@@ -300,7 +300,7 @@ func (c *Client) SourceDigest(ctx context.Context, src ImageRef, platform string
 		if isNotFound(err) {
 			return "", &NotFoundError{Image: src.String(), Mirror: c.mirrorOf(src), Err: err}
 		}
-		return "", fmt.Errorf("source digest of %s: %w", src, err)
+		return "", c.explainAuth(fmt.Errorf("source digest of %s: %w", src, err))
 	}
 	if want == nil || !desc.MediaType.IsIndex() {
 		return desc.Digest.String(), nil
