@@ -182,6 +182,29 @@ func TestE2EImageFailureStopsOnlyItsChart(t *testing.T) {
 	if len(bad.Images) != 1 || bad.Images[0].Result != OutcomeFailed || bad.Images[0].Error == "" {
 		t.Errorf("metrics-server images: %+v", bad.Images)
 	}
+	// Its consumer overrides would point at an image never mirrored: set aside, not named.
+	overrides := filepath.Join(opts.OutputDir, "metrics-server", "values.yaml")
+	if _, err := os.Stat(overrides); err == nil || bad.ConsumerOverrides != "" {
+		t.Errorf("the failed addon left consumer overrides (%q in the report)", bad.ConsumerOverrides)
+	}
+	if _, err := os.Stat(overrides + ".failed"); err != nil {
+		t.Errorf("the failed addon's overrides were not kept aside as values.yaml.failed: %v", err)
+	}
+	if !strings.Contains(strings.Join(bad.Warnings, "\n"), "no consumer overrides") {
+		t.Errorf("no warning says why there are no overrides: %q", bad.Warnings)
+	}
+	// Once the image is there, a rerun succeeds and writes them again.
+	seedImage(t, w.src.Host, mustRef(t, missing))
+	again, err := runChecked(t, context.Background(), opts, e2eLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := addonReport(t, again, "metrics-server"); a.Status != StatusSuccess || a.ConsumerOverrides != overrides {
+		t.Errorf("rerun: %s, overrides %q: %s", a.Status, a.ConsumerOverrides, a.Error)
+	}
+	if _, err := os.Stat(overrides + ".failed"); err == nil {
+		t.Error("the set-aside overrides are still there after a successful rerun")
+	}
 	for _, n := range []string{"alertmanager", "external-dns"} {
 		if a := addonReport(t, rep, n); a.Status != StatusSuccess || a.ChartResult != "pushed" {
 			t.Errorf("%s: %s, chart %q: %s", n, a.Status, a.ChartResult, a.Error)
