@@ -39,7 +39,9 @@ func TestRefusalNamesTheCredentialsTried(t *testing.T) {
 			dir := t.TempDir()
 			authFile(t, filepath.Join(dir, "config.json"), host, "u", secret)
 			t.Setenv("DOCKER_CONFIG", dir)
-		}, func(t *testing.T) string { return "docker config " + filepath.Join(os.Getenv("DOCKER_CONFIG"), "config.json") }},
+		}, func(t *testing.T) string {
+			return "docker config " + filepath.Join(os.Getenv("DOCKER_CONFIG"), "config.json")
+		}},
 		{"REGISTRY_AUTH_FILE", func(t *testing.T, host string) {
 			p := filepath.Join(t.TempDir(), "auth.json")
 			authFile(t, p, host, "u", secret)

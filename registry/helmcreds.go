@@ -87,6 +87,5 @@ func flagOrigin(host string) string {
 	}
 }
 
-
 // origin names the file the credentials came from.
 func (k *helmKeychain) origin(string) string { return "helm registry login (" + k.path + ")" }
