@@ -91,6 +91,11 @@ type Options struct {
 	// at the end (and by the next run, if this one is killed); empty: os.TempDir().
 	TempDir    string
 	ReportFile string // empty: no JSON report
+	// Prune removes from OutputDir the files earlier runs wrote for addons no longer in
+	// the inputs (outputs.go); InputAddons names every addon of the inputs, before
+	// --only-addon / --exclude-addons (nil: Addons are the inputs).
+	Prune       bool
+	InputAddons []string
 	// CommandLine is what the report records as the run's arguments: secrets already
 	// replaced by the caller.
 	CommandLine []string

@@ -48,6 +48,8 @@ type Report struct {
 	PullsRefused map[string]int `json:"pulls_refused,omitempty"`
 	// ElapsedText is Duration as the summary prints it (not in JSON: duration_seconds is).
 	ElapsedText string `json:"-"`
+	// Pruned are the files --prune removed from the output directory (relative to it).
+	Pruned []string `json:"pruned,omitempty"`
 	// Unreachable counts, per host found down during the run, the images that failed
 	// because of it (not attempted, or cut off by it).
 	Unreachable map[string]int `json:"unreachable_hosts,omitempty"`

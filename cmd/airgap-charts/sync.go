@@ -35,6 +35,7 @@ type syncCmd struct {
 	KubeVersion         string `group:"Run" default:"1.33.0" placeholder:"VERSION" help:"Kubernetes version charts are rendered for, so that kubeVersion constraints pass (default: ${default})."`
 	OutputDir           string `group:"Run" default:"./helm-charts" placeholder:"DIR" help:"Where charts, repacked archives and consumer overrides are written (default: ${default})."`
 	Report              string `group:"Run" placeholder:"FILE" help:"Write the JSON run report to FILE."`
+	Prune               bool   `group:"Run" help:"Remove from the output directory the charts and overrides earlier runs wrote for addons no longer in the inputs, and an addon's superseded files once it succeeds (only files a run recorded in airgap-charts-outputs.json)."`
 	AllowPublicImages   bool   `group:"Run" help:"Publish a chart even when its mirrored render still pulls images from outside the target registry (a warning per image) instead of ending the addon INCOMPLETE, unpublished."`
 
 	Referrers        string   `group:"Signatures" enum:"all,signatures,none" default:"all" help:"What crosses with each image: all its referrers (signatures, SBOMs, attestations: OCI referrers, the referrers tag schema and cosign tags), signatures only (cosign, sigstore bundles, notation), or none (default: ${default})."`
@@ -95,6 +96,10 @@ func (c *syncCmd) Run(a *app) error {
 	}
 	if err != nil {
 		return err
+	}
+	opts.InputAddons = make([]string, 0, len(opts.Addons))
+	for _, ad := range opts.Addons {
+		opts.InputAddons = append(opts.InputAddons, ad.Name()) // before the filters: --prune keeps what they leave out
 	}
 	kept, warnings := config.Filter(opts.Addons, mode, c.OnlyAddon, c.ExcludeAddons)
 	for _, w := range warnings {
@@ -304,6 +309,7 @@ func (c *syncCmd) options(env func(string) string) (engine.Options, config.Mode,
 	o.OutputDir = c.OutputDir
 	o.ReportFile = c.Report
 	o.AllowPublicImages = c.AllowPublicImages
+	o.Prune = c.Prune
 	o.Referrers = c.Referrers
 	o.ReferrerTypes = trimAll(c.ReferrersType)
 	o.VerifyKeys = trimAll(c.VerifySignatures)
