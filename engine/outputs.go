@@ -136,6 +136,9 @@ func recordOutputs(opts Options, reports []*AddonReport, log *zap.Logger) []stri
 			delete(next.Addons, name)
 		}
 	}
+	if len(next.Addons) == 0 && !fileExists(filepath.Join(dir, OutputsFile)) {
+		return removed // nothing written, nothing recorded before: no file either
+	}
 	data, err := json.MarshalIndent(next, "", "  ")
 	if err == nil {
 		err = stages.WriteFileAtomic(filepath.Join(dir, OutputsFile), append(data, '\n'), 0o644)

@@ -47,6 +47,8 @@ func TestSyncDefaultsAndDefaultCommand(t *testing.T) {
 				Referrers:        "all",
 				OnBudget:         "fail",
 				ECR:              engine.ECROptions{CreateRepositories: true, PutImageRate: 10, LayerUploadRate: 100},
+				InputAddons:      []string{"loki", "alb"},
+				CommandLine:      args,
 			}
 			if !reflect.DeepEqual(out.opts, want) {
 				t.Fatalf("options:\n got %#v\nwant %#v", out.opts, want)
