@@ -24,7 +24,8 @@ import (
 func (e *runEnv) runAddon(ctx context.Context, a config.Addon, pool *Pool, slots *semaphore.Weighted) *AddonReport {
 	rep := &AddonReport{Addon: a.Name(), Chart: a.Chart, Release: a.Release, Repository: a.Repository, Status: StatusError}
 	started := time.Now()
-	defer func() { rep.Duration = time.Since(started) }()
+	defer func() { rep.Duration = Duration(time.Since(started)) }()
+	defer e.markOverridesUnlessSucceeded(rep) // no overrides pointing at images never mirrored
 	log := e.log.With(zap.String("addon", a.Name()), zap.String("chart", a.Chart), zap.String("version", a.Version))
 
 	// images are the addon's jobs once submitted: every later way out records them.
@@ -313,7 +314,8 @@ func (e *runEnv) rewriteAndPackage(ctx context.Context, a config.Addon, p *prepa
 	t := time.Now()
 	dir := chartDir(e.opts, a)
 	archive := filepath.Join(dir, fmt.Sprintf("%s-%s.tgz", p.chart.Name(), p.chart.Metadata.Version))
-	valuesPath := filepath.Join(dir, "values.yaml")
+	valuesPath := overridesPath(e.opts, a)
+	restoreMarkedOverrides(valuesPath)
 	var pkgKey string
 	if p.entry != nil {
 		pkgKey = packageKey(p.entry.Key, e.registry, p.shared)

@@ -47,7 +47,7 @@ func TestCertsDirMutualTLS(t *testing.T) {
 		}
 	}
 	run := func(opts Options) *AddonReport {
-		rep, err := Run(t.Context(), opts, e2eLogger(t))
+		rep, err := runChecked(t, t.Context(), opts, e2eLogger(t))
 		if err != nil {
 			t.Fatalf("run could not start: %v", err)
 		}

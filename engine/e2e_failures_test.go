@@ -57,7 +57,7 @@ func TestE2EBadVersionBesideGoodAddons(t *testing.T) {
 			opts.Addons[i].Version = "3.14.0"
 		}
 	}
-	rep, err := Run(context.Background(), opts, e2eLogger(t))
+	rep, err := runChecked(t, context.Background(), opts, e2eLogger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +106,7 @@ func TestE2EScanOnlyPushesNothing(t *testing.T) {
 	opts := w.options(dst.Host, t.TempDir())
 	opts.ScanOnly = true
 	w.src.Reset()
-	rep, err := Run(context.Background(), opts, e2eLogger(t))
+	rep, err := runChecked(t, context.Background(), opts, e2eLogger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,7 +168,7 @@ func TestE2EImageFailureStopsOnlyItsChart(t *testing.T) {
 	w := newE2EWorldWith(t, []string{"alertmanager", "metrics-server", "external-dns"}, e2eSetup{skipSeed: []string{missing}})
 	dst := registrytest.New(t)
 	opts := w.options(dst.Host, t.TempDir())
-	rep, err := Run(context.Background(), opts, e2eLogger(t))
+	rep, err := runChecked(t, context.Background(), opts, e2eLogger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,6 +181,29 @@ func TestE2EImageFailureStopsOnlyItsChart(t *testing.T) {
 	}
 	if len(bad.Images) != 1 || bad.Images[0].Result != OutcomeFailed || bad.Images[0].Error == "" {
 		t.Errorf("metrics-server images: %+v", bad.Images)
+	}
+	// Its consumer overrides would point at an image never mirrored: set aside, not named.
+	overrides := filepath.Join(opts.OutputDir, "metrics-server", "values.yaml")
+	if _, err := os.Stat(overrides); err == nil || bad.ConsumerOverrides != "" {
+		t.Errorf("the failed addon left consumer overrides (%q in the report)", bad.ConsumerOverrides)
+	}
+	if _, err := os.Stat(overrides + ".failed"); err != nil {
+		t.Errorf("the failed addon's overrides were not kept aside as values.yaml.failed: %v", err)
+	}
+	if !strings.Contains(strings.Join(bad.Warnings, "\n"), "no consumer overrides") {
+		t.Errorf("no warning says why there are no overrides: %q", bad.Warnings)
+	}
+	// Once the image is there, a rerun succeeds and writes them again.
+	seedImage(t, w.src.Host, mustRef(t, missing))
+	again, err := runChecked(t, context.Background(), opts, e2eLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := addonReport(t, again, "metrics-server"); a.Status != StatusSuccess || a.ConsumerOverrides != overrides {
+		t.Errorf("rerun: %s, overrides %q: %s", a.Status, a.ConsumerOverrides, a.Error)
+	}
+	if _, err := os.Stat(overrides + ".failed"); err == nil {
+		t.Error("the set-aside overrides are still there after a successful rerun")
 	}
 	for _, n := range []string{"alertmanager", "external-dns"} {
 		if a := addonReport(t, rep, n); a.Status != StatusSuccess || a.ChartResult != "pushed" {
@@ -199,7 +222,7 @@ func TestE2EImageFailureStopsOnlyItsChart(t *testing.T) {
 func TestE2EDigestPinAbsentAtSource(t *testing.T) {
 	w := newE2EWorldWith(t, []string{"ingress-nginx", "karpenter", "metrics-server"}, e2eSetup{keepPins: true})
 	dst := registrytest.New(t)
-	rep, err := Run(context.Background(), w.options(dst.Host, t.TempDir()), e2eLogger(t))
+	rep, err := runChecked(t, context.Background(), w.options(dst.Host, t.TempDir()), e2eLogger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -213,7 +236,8 @@ func TestE2EDigestPinAbsentAtSource(t *testing.T) {
 		}
 		for _, img := range a.Images {
 			ref := mustRef(t, img.Source)
-			if ref.Digest == "" || img.Result != OutcomeFailed || !strings.Contains(img.Error, ref.Digest) {
+			if ref.Digest == "" || img.Result != OutcomeFailed || strings.Count(img.Error, ref.Digest) != 1 ||
+				!strings.HasPrefix(img.Error, img.Source+": not found at the source (through mirror ") {
 				t.Errorf("%s: %s %s: %s", n, img.Source, img.Result, img.Error)
 			}
 		}
@@ -271,7 +295,7 @@ func TestE2ECancelMidRunThenRerun(t *testing.T) {
 			defer cancel()
 			tc.arm(w, cancel)
 			t0 := time.Now()
-			rep, err := Run(ctx, opts, e2eLogger(t))
+			rep, err := runChecked(t, ctx, opts, e2eLogger(t))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -288,7 +312,7 @@ func TestE2ECancelMidRunThenRerun(t *testing.T) {
 			t.Logf("cancelled run returned in %s", took.Round(time.Millisecond))
 
 			w.src.Intercept(nil)
-			rep, err = Run(context.Background(), opts, e2eLogger(t))
+			rep, err = runChecked(t, context.Background(), opts, e2eLogger(t))
 			if err != nil {
 				t.Fatal(err)
 			}

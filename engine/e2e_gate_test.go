@@ -97,7 +97,7 @@ func (w *gateWorld) options(t *testing.T) Options {
 
 func (w *gateWorld) run(t *testing.T, opts Options) *AddonReport {
 	t.Helper()
-	rep, err := Run(context.Background(), opts, e2eLogger(t))
+	rep, err := runChecked(t, context.Background(), opts, e2eLogger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,7 +140,7 @@ func checkImagesCopied(t *testing.T, a *AddonReport, want ...string) {
 func TestGatePublicImageLeftIsIncomplete(t *testing.T) {
 	w := newGateWorld(t, gateChart(true), gateApp, gateSide)
 	opts := w.options(t)
-	rep, err := Run(context.Background(), opts, e2eLogger(t))
+	rep, err := runChecked(t, context.Background(), opts, e2eLogger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -216,7 +216,7 @@ func TestGateScanOnlyBlocksThePlannedChart(t *testing.T) {
 	w := newGateWorld(t, gateChart(true), gateApp, gateSide)
 	opts := w.options(t)
 	opts.ScanOnly = true
-	rep, err := Run(context.Background(), opts, e2eLogger(t))
+	rep, err := runChecked(t, context.Background(), opts, e2eLogger(t))
 	if err != nil {
 		t.Fatal(err)
 	}

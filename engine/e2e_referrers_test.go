@@ -79,7 +79,7 @@ func TestE2EReferrersCrossVerifiedWithPolicy(t *testing.T) {
 	opts := w.options(dst.Host, out)
 	opts.VerifyKeys = []string{signer.WriteKeyFile(t, t.TempDir(), "cosign.pub")}
 	ctx := context.Background()
-	rep, err := Run(ctx, opts, e2eLogger(t))
+	rep, err := runChecked(t, ctx, opts, e2eLogger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +122,7 @@ func TestE2EReferrersCrossVerifiedWithPolicy(t *testing.T) {
 
 	w.src.Reset()
 	dst.Reset()
-	again, err := Run(ctx, opts, e2eLogger(t))
+	again, err := runChecked(t, ctx, opts, e2eLogger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,7 +137,7 @@ func TestE2EReferrersCrossVerifiedWithPolicy(t *testing.T) {
 	}
 
 	fresh := referrertest.Bundle(t, srcRepo, subjects[0], referrertest.NewSigner(t))
-	third, err := Run(ctx, opts, e2eLogger(t))
+	third, err := runChecked(t, ctx, opts, e2eLogger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,7 +160,7 @@ func TestE2EBadSignatureNotPublished(t *testing.T) {
 	dst := registrytest.New(t)
 	opts := w.options(dst.Host, t.TempDir())
 	opts.VerifyKeys = []string{good.WriteKeyFile(t, t.TempDir(), "cosign.pub")}
-	rep, err := Run(context.Background(), opts, e2eLogger(t))
+	rep, err := runChecked(t, context.Background(), opts, e2eLogger(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -12,9 +13,11 @@ import (
 )
 
 // TestE2ETwoReleasesOfOneChart: two addons release the same chart with values that need
-// different images (one enables a sidecar); a third fails to render. The chart pushed once for both, and the
-// consumer overrides written once for both, must serve each release: rendering with
-// either addon's values yields private images only.
+// different images (one enables a sidecar); a third fails to render. The chart is pushed
+// once for both; each release gets consumer overrides of its own,
+// {chart}/{release}.values.yaml (no {chart}/values.yaml then), and rendering with either
+// addon's values and its overrides yields private images only. The failed release leaves
+// no overrides.
 func TestE2ETwoReleasesOfOneChart(t *testing.T) {
 	w := newE2EWorld(t, []string{"alertmanager"})
 	withReloader := map[string]any{"configmapReload": map[string]any{"enabled": true}}
@@ -41,7 +44,7 @@ func TestE2ETwoReleasesOfOneChart(t *testing.T) {
 	opts.Addons = append(opts.Addons[:0], plain, reload, broken)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	rep, err := Run(ctx, opts, e2eLogger(t))
+	rep, err := runChecked(t, ctx, opts, e2eLogger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,11 +57,20 @@ func TestE2ETwoReleasesOfOneChart(t *testing.T) {
 		t.Errorf("the two releases packaged different archives (%s, %s) for the one chart:version", a, b)
 	}
 	mirrored := pullChart(t, dst.Host, "alertmanager", w.versions["alertmanager"])
-	ov := readOverrides(t, filepath.Join(opts.OutputDir, "alertmanager", "values.yaml"))
-	for _, tc := range []struct {
+	for _, gone := range []string{"values.yaml", "am-broken.values.yaml"} {
+		if _, err := os.Stat(filepath.Join(opts.OutputDir, "alertmanager", gone)); err == nil {
+			t.Errorf("alertmanager/%s written", gone)
+		}
+	}
+	for i, tc := range []struct {
 		release string
 		values  map[string]any
 	}{{"am-plain", nil}, {"am-reload", withReloader}} {
+		path := filepath.Join(opts.OutputDir, "alertmanager", tc.release+".values.yaml")
+		if rep.Addons[i].ConsumerOverrides != path {
+			t.Errorf("%s: consumer overrides at %q, want %s", tc.release, rep.Addons[i].ConsumerOverrides, path)
+		}
+		ov := readOverrides(t, path)
 		if mirrored != nil {
 			for _, ref := range renderImages(t, mirrored, "alertmanager", tc.values) {
 				if ref.Registry != dst.Host {

@@ -70,7 +70,7 @@ func TestE2ECorpusIntoRegistryAndECR(t *testing.T) {
 		w.charts.Reset()
 		w.deps.Reset()
 		t0 := time.Now()
-		rep, err := Run(ctx, opts, e2eLogger(t))
+		rep, err := runChecked(t, ctx, opts, e2eLogger(t))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -96,7 +96,7 @@ func TestE2ECorpusIntoRegistryAndECR(t *testing.T) {
 		w.deps.Reset()
 		dst.Reset()
 		t0 = time.Now()
-		again, err := Run(ctx, opts, e2eLogger(t))
+		again, err := runChecked(t, ctx, opts, e2eLogger(t))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -128,7 +128,7 @@ func TestE2ECorpusIntoRegistryAndECR(t *testing.T) {
 		d := destination{registry: sim.Host, serve: sim.Backend.Host, prefix: "mirror"}
 		w.src.Reset()
 		t0 := time.Now()
-		rep, err := Run(ctx, opts, e2eLogger(t))
+		rep, err := runChecked(t, ctx, opts, e2eLogger(t))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -145,7 +145,7 @@ func TestE2ECorpusIntoRegistryAndECR(t *testing.T) {
 		sim.ResetCounts()
 		w.src.Reset()
 		t0 = time.Now()
-		again, err := Run(ctx, opts, e2eLogger(t))
+		again, err := runChecked(t, ctx, opts, e2eLogger(t))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -156,7 +156,7 @@ func TestBudgetCompletesWholeImages(t *testing.T) {
 	w := newFaultWorld(t)
 	opts := w.options(t.TempDir())
 	opts.RateLimits = []RateLimit{{Host: "quay.io", N: 4, Period: time.Hour}}
-	rep, err := Run(t.Context(), opts, e2eLogger(t))
+	rep, err := runChecked(t, t.Context(), opts, e2eLogger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,7 +196,7 @@ func TestDeadDestinationIsCouldNotRun(t *testing.T) {
 	opts := w.options(t.TempDir())
 	opts.TargetRegistry = dead
 	opts.InsecureRegistry = append(opts.InsecureRegistry, dead)
-	rep, err := Run(t.Context(), opts, e2eLogger(t))
+	rep, err := runChecked(t, t.Context(), opts, e2eLogger(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -89,7 +89,7 @@ func (w *faultWorld) options(out string) Options {
 
 func (w *faultWorld) run(t *testing.T, out string) *AddonReport {
 	t.Helper()
-	rep, err := Run(context.Background(), w.options(out), e2eLogger(t))
+	rep, err := runChecked(t, context.Background(), w.options(out), e2eLogger(t))
 	if err != nil {
 		t.Fatalf("run could not start: %v", err)
 	}

@@ -107,6 +107,14 @@ type Options struct {
 	// PinDigests makes rewritten charts and consumer overrides reference images as
 	// repo:tag@sha256:… (the digest at the destination).
 	PinDigests  bool
+	// Prune removes from OutputDir the files earlier runs wrote for addons no longer in
+	// the inputs (outputs.go); InputAddons names every addon of the inputs, before
+	// --only-addon / --exclude-addons (nil: Addons are the inputs).
+	Prune       bool
+	InputAddons []string
+	// CommandLine is what the report records as the run's arguments: secrets already
+	// replaced by the caller.
+	CommandLine []string
 	KubeVersion string // empty: a current Kubernetes minor
 
 	// Referrers is all, signatures or none (--referrers; empty: all); ReferrerTypes keeps

@@ -31,19 +31,28 @@ const (
 // Report is the outcome of a run: every addon, every image, and the totals. It holds no
 // secret: credentials never reach it.
 type Report struct {
-	Started    time.Time      `json:"started"`
-	Duration   time.Duration  `json:"duration_ns"`
-	Registry   string         `json:"registry"`
-	Prefix     string         `json:"prefix,omitempty"`
-	ScanOnly   bool           `json:"scan_only"`
-	Platform   string         `json:"platform"`
-	Addons     []*AddonReport `json:"addons"`
-	Totals     Totals         `json:"totals"`
-	UniqueJobs int            `json:"unique_image_jobs"`
+	// SchemaVersion is the version of report.schema.json this report follows.
+	SchemaVersion int `json:"schema_version"`
+	// ToolVersion is the airgap-charts build that wrote it (registry.Build).
+	ToolVersion string `json:"tool_version"`
+	// CommandLine is the arguments the run was given, secrets replaced by [redacted].
+	CommandLine []string       `json:"command_line"`
+	Started     time.Time      `json:"started"`
+	Duration    Duration       `json:"duration_seconds"`
+	Registry    string         `json:"registry"`
+	Prefix      string         `json:"prefix,omitempty"`
+	ScanOnly    bool           `json:"scan_only"`
+	Platform    string         `json:"platform"`
+	Addons      []*AddonReport `json:"addons"`
+	Totals      Totals         `json:"totals"`
+	UniqueJobs  int            `json:"unique_image_jobs"`
 	// PullsRefused is, per source host whose pull budget ran out (--rate-limit, or the one
 	// the host advertises), how many more manifest pulls the run needed (at least).
 	PullsRefused map[string]int `json:"pulls_refused,omitempty"`
-	ElapsedText  string         `json:"elapsed"`
+	// ElapsedText is Duration as the summary prints it (not in JSON: duration_seconds is).
+	ElapsedText string `json:"-"`
+	// Pruned are the files --prune removed from the output directory (relative to it).
+	Pruned []string `json:"pruned,omitempty"`
 	// Unreachable counts, per host found down during the run, the images that failed
 	// because of it (not attempted, or cut off by it).
 	Unreachable map[string]int `json:"unreachable_hosts,omitempty"`
@@ -118,8 +127,8 @@ type AddonReport struct {
 	// RunCache says what the run cache spared: "hit" (render, rewrite and repack),
 	// "images" (the render only), "miss" (nothing); empty when the addon failed before.
 	RunCache string              `json:"run_cache,omitempty"`
-	Timings  map[string]Duration `json:"timings,omitempty"`
-	Duration time.Duration       `json:"duration_ns"`
+	Timings  map[string]Duration `json:"timings_seconds,omitempty"`
+	Duration Duration            `json:"duration_seconds"`
 }
 
 // AddonReport.RunCache values.
@@ -158,7 +167,7 @@ type ImageReport struct {
 	Drift    string   `json:"drift,omitempty"`
 	Error    string   `json:"error,omitempty"`
 	Bytes    int64    `json:"bytes"`
-	Duration Duration `json:"duration"`
+	Duration Duration `json:"duration_seconds"`
 	// Referrers: the signatures, SBOMs and attestations that crossed with the image.
 	Referrers *registry.ReferrersResult `json:"referrers,omitempty"`
 	// Signature: how its signatures verified before it was copied (--verify-signatures).
@@ -173,12 +182,6 @@ type ImageReport struct {
 
 	tagDigest string // what the source reference resolved to, when the lock asked
 }
-
-// Duration marshals as a Go duration string ("1.5s").
-type Duration time.Duration
-
-// MarshalJSON implements json.Marshaler.
-func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
 
 func (r *AddonReport) timing(stage string, since time.Time) {
 	if r.Timings == nil {
@@ -214,6 +217,9 @@ func (r *AddonReport) addImage(img stages.FoundImage, res JobResult) {
 
 func (r *AddonReport) firstImageError() string {
 	for _, i := range r.Images {
+		if i.Error != "" && strings.HasPrefix(i.Error, i.Source) {
+			return i.Error // it names the image already
+		}
 		if i.Error != "" {
 			return i.Source + ": " + i.Error
 		}
@@ -237,16 +243,22 @@ func (r *Report) Failed() bool {
 	return false
 }
 
-func newReport(addons []*AddonReport, registry string, opts Options, took time.Duration) *Report {
+func newReport(addons []*AddonReport, destination string, opts Options, took time.Duration) *Report {
 	rep := &Report{
-		Started:     time.Now().Add(-took),
-		Duration:    took,
-		ElapsedText: took.Round(time.Millisecond).String(),
-		Registry:    registry,
-		Prefix:      opts.TargetPrefix,
-		ScanOnly:    opts.ScanOnly,
-		Platform:    opts.Platform.String(),
-		Addons:      addons,
+		SchemaVersion: ReportSchemaVersion,
+		ToolVersion:   registry.Build().Version,
+		CommandLine:   opts.CommandLine,
+		Started:       time.Now().Add(-took),
+		Duration:      Duration(took),
+		ElapsedText:   took.Round(time.Millisecond).String(),
+		Registry:      destination,
+		Prefix:        opts.TargetPrefix,
+		ScanOnly:      opts.ScanOnly,
+		Platform:      opts.Platform.String(),
+		Addons:        addons,
+	}
+	if rep.CommandLine == nil {
+		rep.CommandLine = []string{} // a library caller gave none
 	}
 	countCharts(rep)
 	for _, a := range addons {
@@ -282,6 +294,12 @@ func (r *Report) WriteJSON(path string) error {
 	// report written, never left beside it.
 	tmp, err := os.OpenFile(filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".partial"), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
+		return fmt.Errorf("report %s: %w", path, err)
+	}
+	// Readable by all, like the charts and overrides beside it: it holds no secret.
+	if err := tmp.Chmod(0o644); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
 		return fmt.Errorf("report %s: %w", path, err)
 	}
 	if _, err := tmp.Write(append(b, '\n')); err != nil {

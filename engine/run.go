@@ -104,10 +104,12 @@ func Run(ctx context.Context, opts Options, log *zap.Logger) (*Report, error) {
 	jobs := pool.Close()
 	referrers.save(log)
 
+	pruned := recordOutputs(opts, reports, log)
 	rep := newReport(reports, env.registry, opts, time.Since(started))
 	rep.DestinationUnknown = env.noDestination
 	rep.addJobs(jobs)
 	rep.lock = env.lock.build(rep)
+	rep.Pruned = pruned
 	rep.PullsRefused = env.client.RefusedPulls()
 	for host, n := range rep.PullsRefused {
 		log.Error("pull budget spent: the run stopped pulling before the registry refused it",

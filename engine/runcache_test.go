@@ -29,7 +29,7 @@ func newRunCacheWorld(t *testing.T) *runCacheWorld {
 	w := newE2EWorld(t, []string{"alertmanager", "metrics-server", "external-dns"})
 	dst := registrytest.New(t)
 	opts := w.options(dst.Host, t.TempDir())
-	rep, err := Run(context.Background(), opts, e2eLogger(t))
+	rep, err := runChecked(t, context.Background(), opts, e2eLogger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,7 +50,7 @@ func (rw *runCacheWorld) rerun(t *testing.T, opts Options) (*Report, *observer.O
 	rw.w.deps.Reset()
 	rw.dst.Reset()
 	core, logs := observer.New(zapcore.WarnLevel)
-	rep, err := Run(context.Background(), opts, zap.New(core))
+	rep, err := runChecked(t, context.Background(), opts, zap.New(core))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -282,7 +282,7 @@ func TestRunCacheChartGroup(t *testing.T) {
 	second := opts.Addons[0]
 	second.Release = "metrics-server-b"
 	opts.Addons = append(opts.Addons, second)
-	rep, err := Run(context.Background(), opts, e2eLogger(t))
+	rep, err := runChecked(t, context.Background(), opts, e2eLogger(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -55,12 +55,12 @@ func TestSecondRunOnOneOutputDirIsRefused(t *testing.T) {
 	out, tmp := filepath.Join(t.TempDir(), "out"), t.TempDir()
 	first := make(chan error, 1)
 	go func() {
-		_, err := Run(context.Background(), minimalOptions(t, repoURL, out, tmp), nil)
+		_, err := runChecked(t, context.Background(), minimalOptions(t, repoURL, out, tmp), nil)
 		first <- err
 	}()
 	<-arrived // the first run holds the output directory and waits on its chart repository
 
-	_, err := Run(context.Background(), minimalOptions(t, repoURL, out, tmp), nil)
+	_, err := runChecked(t, context.Background(), minimalOptions(t, repoURL, out, tmp), nil)
 	if err == nil || !strings.Contains(err.Error(), "output dir "+out+" is in use by another airgap-charts run (pid "+strconv.Itoa(os.Getpid())+")") {
 		t.Fatalf("second run: %v", err)
 	}
@@ -68,7 +68,7 @@ func TestSecondRunOnOneOutputDirIsRefused(t *testing.T) {
 	if err := <-first; err != nil {
 		t.Fatalf("first run: %v", err)
 	}
-	if _, err := Run(context.Background(), minimalOptions(t, repoURL, out, tmp), nil); err != nil {
+	if _, err := runChecked(t, context.Background(), minimalOptions(t, repoURL, out, tmp), nil); err != nil {
 		t.Fatalf("run after the first ended: %v", err)
 	}
 }
@@ -125,7 +125,7 @@ func TestKilledRunsLeftoversAreRemoved(t *testing.T) {
 
 	repoURL, _, release := blockingRepo(t)
 	release()
-	if _, err := Run(context.Background(), minimalOptions(t, repoURL, out, tmp), nil); err != nil {
+	if _, err := runChecked(t, context.Background(), minimalOptions(t, repoURL, out, tmp), nil); err != nil {
 		t.Fatal(err)
 	}
 	for _, p := range stale {

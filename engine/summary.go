@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 )
 
@@ -20,12 +20,13 @@ func (r *Report) WriteSummary(w io.Writer, color bool) {
 		}
 		return "\x1b[" + code + "m" + s + "\x1b[0m"
 	}
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	var tw textTable
 	copiedCol, skippedCol := "COPIED", "SKIPPED"
 	if r.ScanOnly {
+		// nothing was copied: the counts are what a run would copy, and what is there
 		copiedCol, skippedCol = "TO COPY", "PRESENT"
 	}
-	fmt.Fprintf(tw, "STATUS\tADDON\tCHART\t%s\t%s\tDRIFT\tFAILED\tPUBLIC\tBYTES\tTIME\tLAST ERROR\n", copiedCol, skippedCol)
+	tw.add("STATUS", "ADDON", "CHART", copiedCol, skippedCol, "DRIFT", "FAILED", "PUBLIC", "BYTES", "TIME", "LAST ERROR")
 	for _, a := range r.Addons {
 		var copied, skipped, drift, failed int
 		var bytes int64
@@ -55,10 +56,11 @@ func (r *Report) WriteSummary(w io.Writer, color bool) {
 		if a.Version != "" {
 			chart += "@" + a.Version
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%s\t%s\t%s\n", status, a.Addon, chart, copied, skipped, drift, failed,
-			distinctPublic(a.PublicImages), HumanBytes(bytes), a.Duration.Round(time.Millisecond), oneLine(summaryError(a), 160))
+		tw.add(status, a.Addon, chart, strconv.Itoa(copied), strconv.Itoa(skipped), strconv.Itoa(drift), strconv.Itoa(failed),
+			strconv.Itoa(distinctPublic(a.PublicImages)), HumanBytes(bytes), time.Duration(a.Duration).Round(time.Millisecond).String(),
+			oneLine(summaryError(a), 160))
 	}
-	tw.Flush()
+	_ = tw.write(w, 2)
 	t := r.Totals
 	verb, skipped := "copied", "skipped"
 	if r.ScanOnly {
@@ -93,15 +95,14 @@ func summaryError(a *AddonReport) string {
 	return e
 }
 
-// oneLine folds s onto one line of at most max characters. A longer one loses its middle,
-// not its end: the end of a wrapped error is its cause ("…; nearest available: 3.13.1").
+// oneLine folds s onto one line of at most max characters. A longer one keeps its start,
+// which says what failed, and loses its end (report.json has the whole message).
 func oneLine(s string, max int) string {
 	r := []rune(strings.Join(strings.Fields(s), " "))
 	if len(r) <= max {
 		return string(r)
 	}
-	head := max / 3
-	return string(r[:head]) + "…" + string(r[len(r)-(max-head-1):])
+	return string(r[:max-1]) + "…"
 }
 
 // HumanBytes formats n as B, KiB, MiB or GiB.

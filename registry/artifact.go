@@ -57,7 +57,7 @@ func (c *Client) ListTags(ctx context.Context, ref ImageRef) ([]string, error) {
 	}
 	tags, err := c.puller.List(ctx, repo)
 	if err != nil {
-		return nil, fmt.Errorf("list tags of %s: %w", ref.Name(), notFound(err))
+		return nil, c.explainAuth(fmt.Errorf("list tags of %s: %w", ref.Name(), notFound(err)))
 	}
 	return tags, nil
 }
@@ -71,7 +71,7 @@ func (c *Client) GetManifest(ctx context.Context, ref ImageRef) (Manifest, error
 	}
 	d, err := c.puller.Get(ctx, nref)
 	if err != nil {
-		return Manifest{}, fmt.Errorf("manifest %s: %w", ref, notFound(err))
+		return Manifest{}, c.explainAuth(fmt.Errorf("manifest %s: %w", ref, notFound(err)))
 	}
 	return Manifest{MediaType: string(d.MediaType), Digest: d.Digest.String(), Raw: d.Manifest}, nil
 }
@@ -85,7 +85,7 @@ func (c *Client) HeadManifest(ctx context.Context, ref ImageRef) (digest string,
 	}
 	digest, exists, err = headManifest(ctx, c.hc, repo, ref.Identifier())
 	if err != nil {
-		return "", false, fmt.Errorf("check %s: %w", ref, err)
+		return "", false, c.explainAuth(fmt.Errorf("check %s: %w", ref, err))
 	}
 	return digest, exists, nil
 }
@@ -102,11 +102,11 @@ func (c *Client) FetchBlob(ctx context.Context, ref ImageRef) (io.ReadCloser, er
 	}
 	l, err := c.puller.Layer(ctx, repo.Digest(ref.Digest))
 	if err != nil {
-		return nil, fmt.Errorf("blob %s: %w", ref, notFound(err))
+		return nil, c.explainAuth(fmt.Errorf("blob %s: %w", ref, notFound(err)))
 	}
 	rc, err := l.Compressed()
 	if err != nil {
-		return nil, fmt.Errorf("blob %s: %w", ref, notFound(err))
+		return nil, c.explainAuth(fmt.Errorf("blob %s: %w", ref, notFound(err)))
 	}
 	return rc, nil
 }
@@ -126,7 +126,7 @@ func (c *Client) PushBlob(ctx context.Context, ref ImageRef, mediaType string, d
 	}
 	desc := v1.Descriptor{MediaType: types.MediaType(mediaType), Size: size, Digest: h}
 	if _, _, err := c.ensureBlob(ctx, blobJob{dst: repo, desc: desc, data: data}); err != nil {
-		return v1.Descriptor{}, err
+		return v1.Descriptor{}, c.explainAuth(err)
 	}
 	return desc, nil
 }
@@ -144,7 +144,7 @@ func (c *Client) PutManifest(ctx context.Context, ref ImageRef, mediaType string
 	}
 	d, err := putManifest(ctx, c.hc, repo, at, types.MediaType(mediaType), raw)
 	if err != nil {
-		return "", fmt.Errorf("put manifest %s: %w", ref, err)
+		return "", c.explainAuth(fmt.Errorf("put manifest %s: %w", ref, err))
 	}
 	return d, nil
 }

@@ -29,21 +29,30 @@ func (k flagKeychain) Resolve(res authn.Resource) (authn.Authenticator, error) {
 }
 
 // newKeychain is the auth chain: the configuration's per-host credentials, flags/env, then
-// docker config.json and its credential helpers, then the extra keychains (ECR), then
-// anonymous. The first keychain that has something for a host wins.
-func newKeychain(opts ClientOptions) authn.Keychain {
-	chain := append([]authn.Keychain(nil), opts.HostKeychains...)
-	chain = append(chain,
-		flagKeychain{
+// docker config.json and its credential helpers (or $REGISTRY_AUTH_FILE), then what
+// `helm registry login` saved, then the extra keychains (ECR), then anonymous. The first
+// keychain that has something for a host wins; the chain remembers which (credsources.go).
+func newKeychain(opts ClientOptions) *credentialChain {
+	fixed := func(origin string) func(string) string { return func(string) string { return origin } }
+	var links []credentialLink
+	for _, k := range opts.HostKeychains {
+		links = append(links, credentialLink{k, fixed("the addon's username and password (values or catalog file)")})
+	}
+	helm := &helmKeychain{}
+	links = append(links,
+		credentialLink{flagKeychain{
 			hubUser:    opts.DockerHubUser,
 			hubToken:   opts.DockerHubToken,
 			publicECR:  opts.PublicECRPassword,
 			privateECR: opts.PrivateECRPassword,
-		},
-		authn.DefaultKeychain,
+		}, flagOrigin},
+		credentialLink{authn.DefaultKeychain, dockerConfigOrigin},
+		credentialLink{helm, helm.origin},
 	)
-	chain = append(chain, opts.Keychains...)
-	return authn.NewMultiKeychain(chain...)
+	for _, k := range opts.Keychains {
+		links = append(links, credentialLink{k, fixed("ECR authorization token (AWS SDK credentials)")})
+	}
+	return &credentialChain{links: links}
 }
 
 func isPrivateECR(host string) bool {

@@ -112,6 +112,7 @@ type Client struct {
 	art      http.RoundTripper // rt with authentication, as remote must get it
 	hc       *http.Client      // art for the client's own registry requests
 	keychain authn.Keychain
+	creds    *credentialChain // the same, for naming the credentials a refused request used
 	insecure map[string]bool
 	mirrors  map[string]mirror
 	puller   *remote.Puller
@@ -148,7 +149,7 @@ func NewClient(opts ClientOptions) (*Client, error) {
 		opts:      opts,
 		log:       log,
 		limits:    limits,
-		keychain:  newKeychain(opts),
+		creds:     newKeychain(opts),
 		insecure:  map[string]bool{},
 		mirrors:   map[string]mirror{},
 		blobs:     newBlobTable(),
@@ -156,6 +157,7 @@ func NewClient(opts ClientOptions) (*Client, error) {
 		slots:     make(chan struct{}, bounds.BlobTransfers),
 		referrers: newReferrerState(),
 	}
+	c.keychain = c.creds
 	for _, h := range opts.Insecure {
 		c.insecure[strings.ToLower(strings.TrimSpace(h))] = true
 	}

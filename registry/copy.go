@@ -3,6 +3,7 @@ package registry
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -56,10 +57,14 @@ func (c *Client) Copy(ctx context.Context, src, dst ImageRef, platform Platform,
 	ctx, endPulls := withPullGroup(ctx, platform) // a spare pull budget completes whole images
 	res, err := c.copy(ctx, src, dst, platform, o)
 	endPulls()
-	if err != nil {
-		return res, fmt.Errorf("copy %s to %s: %w", src, dst, err)
+	var nf *NotFoundError
+	switch {
+	case err == nil:
+		return res, nil
+	case errors.As(err, &nf):
+		return res, err // it names the image, and says first that it is missing
 	}
-	return res, nil
+	return res, &readableError{c.explainAuth(fmt.Errorf("copy %s to %s: %w", src, dst, err))}
 }
 
 // CopyOption adjusts one copy.
@@ -84,6 +89,9 @@ func (c *Client) copy(ctx context.Context, src, dst ImageRef, platform Platform,
 	hc := c.hc
 	top, err := c.puller.Get(ctx, ref)
 	if err != nil {
+		if isNotFound(err) {
+			return CopyResult{}, &NotFoundError{Image: src.String(), Mirror: c.mirrorOf(src), Err: err}
+		}
 		return CopyResult{}, fmt.Errorf("pull manifest %s: %w", ref, err)
 	}
 	cp := &copier{c: c, src: ref.Context(), dst: dstRepo, hc: hc, noMount: o.noMount}
@@ -301,7 +309,10 @@ func (c *Client) SourceDigest(ctx context.Context, src ImageRef, platform Platfo
 	}
 	desc, err := c.puller.Head(ctx, ref)
 	if err != nil {
-		return "", fmt.Errorf("source digest of %s: %w", src, err)
+		if isNotFound(err) {
+			return "", &NotFoundError{Image: src.String(), Mirror: c.mirrorOf(src), Err: err}
+		}
+		return "", c.explainAuth(fmt.Errorf("source digest of %s: %w", src, err))
 	}
 	if platform.Auto() || !desc.MediaType.IsIndex() {
 		return desc.Digest.String(), nil

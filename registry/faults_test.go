@@ -78,7 +78,9 @@ func TestStalledBlobBodyIsRetriedThenNamed(t *testing.T) {
 	c := newTestClient(t, ClientOptions{StallTimeout: 50 * time.Millisecond, RetryBackoff: time.Millisecond})
 	_, err := c.Copy(context.Background(), MustParseImageRef(src.Host+"/app:1"), MustParseImageRef(dst.Host+"/app:1"), PlatformAuto)
 	var se *StallError
-	if !errors.As(err, &se) || se.Host != src.Host || !strings.Contains(err.Error(), "the body of GET /v2/app/blobs/"+stalled.String()) {
+	// The stall names the blob body; the whole message names the blob's digest once.
+	if !errors.As(err, &se) || se.Host != src.Host || !strings.Contains(se.Error(), "the body of GET /v2/app/blobs/"+stalled.String()) ||
+		strings.Count(err.Error(), stalled.String()) != 1 {
 		t.Fatalf("got %v; want a stall naming %s and the blob body", err, src.Host)
 	}
 	if n := gets.Load(); n != blobAttempts {

@@ -2,6 +2,8 @@ package registry
 
 import (
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -30,6 +32,9 @@ func newTestClient(t *testing.T, opts ClientOptions) *Client {
 func newStrictClient(t *testing.T, opts ClientOptions) *Client {
 	t.Helper()
 	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	if _, set := os.LookupEnv("HELM_REGISTRY_CONFIG"); !set {
+		t.Setenv("HELM_REGISTRY_CONFIG", filepath.Join(t.TempDir(), "none.json")) // not the user's
+	}
 	if opts.SpoolDir == "" {
 		opts.SpoolDir = t.TempDir()
 	}

@@ -3,9 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
-	"os/signal"
 	"runtime"
-	"syscall"
 
 	"github.com/airgap-charts/airgap-charts/registry"
 )
@@ -18,8 +16,10 @@ func (c *demoCmd) Run(a *app) error {
 	if err != nil {
 		return err
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
+	ctx := a.ctx
+	if ctx == nil {
+		ctx = context.Background()
+	}
 	return runDemo(ctx, a.stdout, log)
 }
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -18,6 +19,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/airgap-charts/airgap-charts/engine"
+	"github.com/airgap-charts/airgap-charts/engine/reporttest"
 	"github.com/airgap-charts/airgap-charts/registry"
 	"github.com/airgap-charts/airgap-charts/stages"
 )
@@ -68,6 +70,7 @@ func TestDemoMirrorsEverythingPrivately(t *testing.T) {
 	if len(rep.Addons) != len(demoCharts) {
 		t.Fatalf("report has %d addons, want %d", len(rep.Addons), len(demoCharts))
 	}
+	reporttest.CheckFile(t, engine.ReportSchema, filepath.Join(w.out, "report.json"))
 	for _, a := range rep.Addons {
 		t.Run(a.Chart, func(t *testing.T) {
 			if a.Status != engine.StatusSuccess {

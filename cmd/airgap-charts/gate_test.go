@@ -11,6 +11,8 @@ import (
 
 	"helm.sh/helm/v3/pkg/chart"
 
+	"github.com/airgap-charts/airgap-charts/engine"
+	"github.com/airgap-charts/airgap-charts/engine/reporttest"
 	"github.com/airgap-charts/airgap-charts/registry"
 	"github.com/airgap-charts/airgap-charts/registry/registrytest"
 	"github.com/airgap-charts/airgap-charts/stages/chartrepotest"
@@ -62,6 +64,7 @@ spec:
 		if err != nil {
 			t.Fatalf("exit %d, no report: %v\n%s", code, err, stderr.String())
 		}
+		reporttest.CheckFile(t, engine.ReportSchema, filepath.Join(dir, "report.json"))
 		var rep struct {
 			Addons []map[string]any `json:"addons"`
 		}

@@ -17,6 +17,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"github.com/airgap-charts/airgap-charts/engine"
+	"github.com/airgap-charts/airgap-charts/engine/reporttest"
 	"github.com/airgap-charts/airgap-charts/registry/registrytest"
 	"github.com/airgap-charts/airgap-charts/stages/chartrepotest"
 )
@@ -193,6 +195,7 @@ func TestKilledRunsThenRerunCompletes(t *testing.T) {
 			if point.hold != nil && !strings.Contains(string(combined), "removed temporary files of runs that were killed") {
 				t.Errorf("the rerun did not say it removed the killed run's files:\n%s", lastLines(string(combined), 10))
 			}
+			reporttest.CheckFile(t, engine.ReportSchema, report)
 			b, err := os.ReadFile(report)
 			var rep struct {
 				Addons []struct{ Status string } `json:"addons"`

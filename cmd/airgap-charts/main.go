@@ -20,7 +20,7 @@ func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr, os.Getenv))
 }
 
-// Exit codes.
+// Exit codes (exitcodes.go lists them all).
 const (
 	exitOK     = 0 // every addon succeeded
 	exitFailed = 1 // some addon failed, or the run could not complete
@@ -53,6 +53,8 @@ type app struct {
 	runEngine      func(context.Context, engine.Options, *zap.Logger) (*engine.Report, error)
 
 	cli     cli
+	args    []string        // as given, for the report (redacted there)
+	ctx     context.Context // cancelled by SIGINT or SIGTERM (signals.go)
 	log     *zap.Logger
 	secrets redactor
 	logOut  *switchWriter // where the logger writes: stderr, or above progress bars
@@ -75,8 +77,12 @@ var errCouldNotRun = errors.New("a registry the run needs is unreachable")
 type kongExit int
 
 func (a *app) main(args []string) (code int) {
+	a.args = args
 	a.secrets.addFromArgs(args, a.env)
 	a.stdout, a.stderr = a.secrets.writer(a.stdout), a.secrets.writer(a.stderr)
+	ctx, stop := withSignals(context.Background())
+	defer stop()
+	a.ctx = ctx
 	defer func() {
 		if r := recover(); r != nil {
 			c, ok := r.(kongExit)
@@ -95,6 +101,8 @@ func (a *app) main(args []string) (code int) {
 		defaultVars(),
 		kong.Help(helpWithDefaultCommand),
 		kong.ConfigureHelp(kong.HelpOptions{Compact: true}),
+		kong.DefaultEnvars(envPrefix),
+		kong.Resolvers(envResolver(a.env)),
 	)
 	if err != nil {
 		fmt.Fprintf(a.stderr, "airgap-charts: internal error: %v\n", err)
@@ -108,6 +116,10 @@ func (a *app) main(args []string) (code int) {
 	err = kctx.Run(a)
 	if a.log != nil {
 		_ = a.log.Sync()
+	}
+	if sig := interruption(ctx); sig != nil {
+		fmt.Fprintf(a.stderr, "airgap-charts: %v: stopped before the end\n", sig)
+		return sig.exitCode()
 	}
 	return a.exit(err)
 }
@@ -158,6 +170,10 @@ func helpWithDefaultCommand(options kong.HelpOptions, ctx *kong.Context) error {
 		return err
 	}
 	if ctx.Selected() != nil {
+		if ctx.Selected().Name == "sync" {
+			fmt.Fprintln(ctx.Stdout)
+			writeExitCodes(ctx.Stdout)
+		}
 		return nil
 	}
 	syncCtx, err := kong.Trace(ctx.Kong, []string{"sync"})
@@ -167,5 +183,10 @@ func helpWithDefaultCommand(options kong.HelpOptions, ctx *kong.Context) error {
 	fmt.Fprintln(ctx.Stdout)
 	fmt.Fprintln(ctx.Stdout, "Without a command, airgap-charts runs sync:")
 	fmt.Fprintln(ctx.Stdout)
-	return kong.DefaultHelpPrinter(options, syncCtx)
+	if err := kong.DefaultHelpPrinter(options, syncCtx); err != nil {
+		return err
+	}
+	fmt.Fprintln(ctx.Stdout)
+	writeExitCodes(ctx.Stdout)
+	return nil
 }

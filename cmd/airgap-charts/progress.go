@@ -4,7 +4,9 @@ import (
 	"io"
 	"sync"
 	"sync/atomic"
+	"time"
 
+	"github.com/vbauerster/cupwriter"
 	"github.com/vbauerster/mpb/v8"
 	"github.com/vbauerster/mpb/v8/decor"
 
@@ -18,6 +20,7 @@ type progressBars struct {
 	p      *mpb.Progress
 	charts *mpb.Bar
 	images *mpb.Bar
+	start  time.Time
 	queued atomic.Int64
 	bytes  atomic.Int64
 	once   sync.Once
@@ -25,19 +28,58 @@ type progressBars struct {
 
 var _ engine.Progress = (*progressBars)(nil)
 
-func newProgressBars(w io.Writer) *progressBars {
-	b := &progressBars{p: mpb.New(mpb.WithOutput(w), mpb.WithWidth(40), mpb.WithAutoRefresh())}
+func newProgressBars(w io.Writer, extra ...mpb.ContainerOption) *progressBars {
+	b := &progressBars{start: time.Now()}
+	opts := append([]mpb.ContainerOption{mpb.WithOutput(w), mpb.WithConsoleWriter(consoleWriter(w)), mpb.WithWidth(40), mpb.WithAutoRefresh()}, extra...)
+	b.p = mpb.New(opts...)
 	b.charts = b.p.AddBar(0,
-		mpb.PrependDecorators(decor.Name("charts ", decor.WC{W: 8}), decor.CountersNoUnit("%d / %d")),
-		mpb.AppendDecorators(decor.Percentage()),
+		mpb.PrependDecorators(decor.Name("charts ", decor.WC{W: 8}), decor.CountersNoUnit("%d / %d", decor.WC{W: 10})),
+		mpb.AppendDecorators(decor.Percentage(decor.WC{W: 5}), decor.Name("  "), decor.OnComplete(timeLeft(b.start), "done")),
 	)
 	b.images = b.p.AddBar(0,
-		mpb.PrependDecorators(decor.Name("images ", decor.WC{W: 8}), decor.CountersNoUnit("%d / %d")),
+		mpb.PrependDecorators(decor.Name("images ", decor.WC{W: 8}), decor.CountersNoUnit("%d / %d", decor.WC{W: 10})),
 		mpb.AppendDecorators(decor.Any(func(decor.Statistics) string {
-			return engine.HumanBytes(b.bytes.Load()) + " copied"
-		})),
+			n := b.bytes.Load()
+			return engine.HumanBytes(n) + " copied, " + rate(n, time.Since(b.start))
+		}), decor.Name("  "), decor.OnComplete(timeLeft(b.start), "done")),
 	)
 	return b
+}
+
+// timeLeft estimates the time left from the average pace since start; the totals grow
+// while charts are extracted, so it estimates the work known so far.
+func timeLeft(start time.Time) decor.Decorator {
+	return decor.Any(func(s decor.Statistics) string {
+		return "left " + estimate(s.Current, s.Total, time.Since(start))
+	})
+}
+
+// estimate is the time done..total takes at the pace done took in elapsed, or "…".
+func estimate(done, total int64, elapsed time.Duration) string {
+	if done <= 0 || total <= done {
+		return "…"
+	}
+	left := time.Duration(float64(elapsed) * float64(total-done) / float64(done))
+	return left.Round(time.Second).String()
+}
+
+// rate is n bytes over elapsed, per second.
+func rate(n int64, elapsed time.Duration) string {
+	if elapsed <= 0 {
+		return engine.HumanBytes(0) + "/s"
+	}
+	return engine.HumanBytes(int64(float64(n)/elapsed.Seconds())) + "/s"
+}
+
+// consoleWriter is what the bars draw through: on a terminal it moves the cursor back up
+// to redraw each frame in place. The terminal is found through any writer that exposes
+// its file descriptor (the secret-redacting wrapper of stderr does), not only an *os.File.
+func consoleWriter(w io.Writer) *cupwriter.Writer {
+	cw := cupwriter.New(w, false)
+	if f, ok := w.(interface{ Fd() uintptr }); ok && !cw.IsTerminal() {
+		cw.SetTermFd(int(f.Fd()))
+	}
+	return cw
 }
 
 // Writer prints above the bars.

@@ -9,11 +9,11 @@ import (
 	"github.com/airgap-charts/airgap-charts/config"
 )
 
-// secretFlags are the flags whose values are secrets, with their environment fallbacks.
-var secretFlags = map[string]string{
-	"--public-ecr-password":  "ECR_PUBLIC_PASSWORD",
-	"--private-ecr-password": "ECR_PRIVATE_PASSWORD",
-	"--dockerhub-token":      "DOCKERHUB_TOKEN",
+// secretFlags are the flags whose values are secrets, with their environment variables.
+var secretFlags = map[string][]string{
+	"--public-ecr-password":  {"AIRGAP_CHARTS_PUBLIC_ECR_PASSWORD", "ECR_PUBLIC_PASSWORD"},
+	"--private-ecr-password": {"AIRGAP_CHARTS_PRIVATE_ECR_PASSWORD", "ECR_PRIVATE_PASSWORD"},
+	"--dockerhub-token":      {"AIRGAP_CHARTS_DOCKERHUB_TOKEN", "DOCKERHUB_TOKEN"},
 }
 
 // minSecretLen: shorter values are not redacted (they would blank out ordinary text).
@@ -41,8 +41,10 @@ func (r *redactor) add(secrets ...string) {
 // addFromArgs registers the values of secret flags in args (`--flag value` and
 // `--flag=value`) and of their environment fallbacks.
 func (r *redactor) addFromArgs(args []string, env func(string) string) {
-	for flag, name := range secretFlags {
-		r.add(env(name))
+	for flag, names := range secretFlags {
+		for _, name := range names {
+			r.add(env(name))
+		}
 		for i, arg := range args {
 			if arg == flag && i+1 < len(args) {
 				r.add(args[i+1])
@@ -54,18 +56,11 @@ func (r *redactor) addFromArgs(args []string, env func(string) string) {
 	}
 }
 
-// writer wraps w so that every write has the secrets replaced.
-func (r *redactor) writer(w io.Writer) io.Writer { return &redactingWriter{r: r, w: w} }
-
-type redactingWriter struct {
-	r *redactor
-	w io.Writer
-}
-
-func (rw *redactingWriter) Write(p []byte) (int, error) {
-	rw.r.mu.Lock()
-	secrets := rw.r.secrets
-	rw.r.mu.Unlock()
+// redact is p with the secrets and the user information of URLs replaced.
+func (r *redactor) redact(p []byte) []byte {
+	r.mu.Lock()
+	secrets := r.secrets
+	r.mu.Unlock()
 	out := p
 	if bytes.Contains(out, []byte("@")) {
 		out = []byte(config.RedactURLs(string(out)))
@@ -75,7 +70,41 @@ func (rw *redactingWriter) Write(p []byte) (int, error) {
 			out = bytes.ReplaceAll(out, []byte(s), []byte("[redacted]"))
 		}
 	}
-	if _, err := rw.w.Write(out); err != nil {
+	return out
+}
+
+// commandLine is args as the report records them: the value of every secret flag
+// replaced by [redacted] whatever its length, and any known secret or URL password too.
+func (r *redactor) commandLine(args []string) []string {
+	out := make([]string, 0, len(args))
+	for i := 0; i < len(args); i++ {
+		arg := args[i]
+		if _, secret := secretFlags[arg]; secret && i+1 < len(args) {
+			out = append(out, arg, "[redacted]")
+			i++
+			continue
+		}
+		if flag, _, ok := strings.Cut(arg, "="); ok {
+			if _, secret := secretFlags[flag]; secret {
+				out = append(out, flag+"=[redacted]")
+				continue
+			}
+		}
+		out = append(out, string(r.redact([]byte(arg))))
+	}
+	return out
+}
+
+// writer wraps w so that every write has the secrets replaced.
+func (r *redactor) writer(w io.Writer) io.Writer { return &redactingWriter{r: r, w: w} }
+
+type redactingWriter struct {
+	r *redactor
+	w io.Writer
+}
+
+func (rw *redactingWriter) Write(p []byte) (int, error) {
+	if _, err := rw.w.Write(rw.r.redact(p)); err != nil {
 		return 0, err
 	}
 	return len(p), nil

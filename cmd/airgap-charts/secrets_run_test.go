@@ -15,6 +15,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"github.com/airgap-charts/airgap-charts/engine"
+	"github.com/airgap-charts/airgap-charts/engine/reporttest"
 	"github.com/airgap-charts/airgap-charts/registry/registrytest"
 	"github.com/airgap-charts/airgap-charts/stages/chartrepotest"
 )
@@ -149,6 +151,8 @@ func TestSecretsNeverWrittenWhateverTheOutcome(t *testing.T) {
 		})
 		if _, ok := written[filepath.Join(out, "report.json")]; !ok {
 			t.Errorf("%s run wrote no report", run.name)
+		} else {
+			reporttest.CheckFile(t, engine.ReportSchema, filepath.Join(out, "report.json"))
 		}
 		for what, secret := range secrets {
 			for where, text := range written {

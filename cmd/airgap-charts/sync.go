@@ -7,9 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/Masterminds/semver/v3"
@@ -39,7 +37,8 @@ type syncCmd struct {
 	OutputDir           string `group:"Run" default:"./helm-charts" placeholder:"DIR" help:"Where charts, repacked archives and consumer overrides are written (default: ${default})."`
 	Report              string `group:"Run" placeholder:"FILE" help:"Write the JSON run report to FILE."`
 	lockFlags
-	AllowPublicImages bool `group:"Run" help:"Publish a chart even when its mirrored render still pulls images from outside the target registry (a warning per image) instead of ending the addon INCOMPLETE, unpublished."`
+	Prune               bool   `group:"Run" help:"Remove from the output directory the charts and overrides earlier runs wrote for addons no longer in the inputs, and an addon's superseded files once it succeeds (only files a run recorded in airgap-charts-outputs.json)."`
+	AllowPublicImages   bool   `group:"Run" help:"Publish a chart even when its mirrored render still pulls images from outside the target registry (a warning per image) instead of ending the addon INCOMPLETE, unpublished."`
 
 	Referrers        string   `group:"Signatures" enum:"all,signatures,none" default:"all" help:"What crosses with each image: all its referrers (signatures, SBOMs, attestations: OCI referrers, the referrers tag schema and cosign tags), signatures only (cosign, sigstore bundles, notation), or none (default: ${default})."`
 	ReferrersType    []string `group:"Signatures" name:"referrers-type" sep:"none" placeholder:"TYPE" help:"Copy only referrers of this artifactType, repeatable (e.g. application/spdx+json)."`
@@ -54,10 +53,10 @@ type syncCmd struct {
 	VerifyExistingDigest bool `group:"Existing images" help:"With --skip-existing, skip only when the destination digest matches the source's for the chosen platform (one HEAD per existing tag); a differing one is drift: a warning, counted in the summary and the report, and the chart needing it is not published (addon DRIFT) unless --overwrite-existing. Without it, a tag moved at the source is never noticed by sync (plan always compares digests)."`
 	OverwriteExisting    bool `group:"Existing images" help:"When the destination digest differs (drift), replace the destination tag; a chart tag holding another chart is replaced too."`
 
-	PublicECRPassword  string `group:"Credentials" name:"public-ecr-password" placeholder:"TOKEN" help:"Token for public.ecr.aws. Env fallback: ECR_PUBLIC_PASSWORD."`
-	PrivateECRPassword string `group:"Credentials" name:"private-ecr-password" placeholder:"TOKEN" help:"Token for the private ECR registry (instead of the AWS SDK's). Env fallback: ECR_PRIVATE_PASSWORD."`
-	DockerhubUsername  string `group:"Credentials" name:"dockerhub-username" placeholder:"USER" help:"Docker Hub user for authenticated pulls. Env fallback: DOCKERHUB_USERNAME."`
-	DockerhubToken     string `group:"Credentials" name:"dockerhub-token" placeholder:"TOKEN" help:"Docker Hub access token. Env fallback: DOCKERHUB_TOKEN."`
+	PublicECRPassword  string `group:"Credentials" name:"public-ecr-password" env:"AIRGAP_CHARTS_PUBLIC_ECR_PASSWORD,ECR_PUBLIC_PASSWORD" placeholder:"TOKEN" help:"Token for public.ecr.aws."`
+	PrivateECRPassword string `group:"Credentials" name:"private-ecr-password" env:"AIRGAP_CHARTS_PRIVATE_ECR_PASSWORD,ECR_PRIVATE_PASSWORD" placeholder:"TOKEN" help:"Token for the private ECR registry (instead of the AWS SDK's)."`
+	DockerhubUsername  string `group:"Credentials" name:"dockerhub-username" env:"AIRGAP_CHARTS_DOCKERHUB_USERNAME,DOCKERHUB_USERNAME" placeholder:"USER" help:"Docker Hub user for authenticated pulls."`
+	DockerhubToken     string `group:"Credentials" name:"dockerhub-token" env:"AIRGAP_CHARTS_DOCKERHUB_TOKEN,DOCKERHUB_TOKEN" placeholder:"TOKEN" help:"Docker Hub access token."`
 
 	Concurrency      int           `group:"Registries" default:"${concurrency}" placeholder:"N" help:"Image copy workers (default: ${default}); every other bound of the run follows it and --chart-concurrency (see the README's Concurrency table)."`
 	ChartConcurrency int           `group:"Registries" default:"${cpus}" placeholder:"N" help:"Addons processed at once (default: the number of CPUs, ${default} here)."`
@@ -102,6 +101,10 @@ func (c *syncCmd) Run(a *app) error {
 	if err != nil {
 		return err
 	}
+	opts.InputAddons = make([]string, 0, len(opts.Addons))
+	for _, ad := range opts.Addons {
+		opts.InputAddons = append(opts.InputAddons, ad.Name()) // before the filters: --prune keeps what they leave out
+	}
 	kept, warnings := config.Filter(opts.Addons, mode, c.OnlyAddon, c.ExcludeAddons)
 	for _, w := range warnings {
 		log.Warn(w)
@@ -125,8 +128,11 @@ func (c *syncCmd) Run(a *app) error {
 	}
 	opts.Overrides, opts.PublicImages = co.Values, co.PublicImages
 
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
+	ctx := a.ctx
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	opts.CommandLine = a.secrets.commandLine(a.args)
 	log.Info("sync starting", zap.String("mode", string(mode)), zap.Int("addons", len(opts.Addons)),
 		zap.Bool("scan_only", opts.ScanOnly), zap.String("platform", opts.Platform.String()))
 	var bars *progressBars
@@ -319,6 +325,7 @@ func (c *syncCmd) options(env func(string) string) (engine.Options, config.Mode,
 	o.OutputDir = c.OutputDir
 	o.ReportFile = c.Report
 	o.AllowPublicImages = c.AllowPublicImages
+	o.Prune = c.Prune
 	o.Referrers = c.Referrers
 	o.ReferrerTypes = trimAll(c.ReferrersType)
 	o.VerifyKeys = trimAll(c.VerifySignatures)

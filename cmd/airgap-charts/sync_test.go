@@ -49,6 +49,8 @@ func TestSyncDefaultsAndDefaultCommand(t *testing.T) {
 				Referrers:        "all",
 				OnBudget:         "fail",
 				ECR:              engine.ECROptions{CreateRepositories: true, PutImageRate: 10, LayerUploadRate: 100},
+				InputAddons:      []string{"loki", "alb"},
+				CommandLine:      args,
 			}
 			if !reflect.DeepEqual(out.opts, want) {
 				t.Fatalf("options:\n got %#v\nwant %#v", out.opts, want)
@@ -88,7 +90,7 @@ func TestSyncEveryFlagReachesTheEngine(t *testing.T) {
 		"--repo-mirror", "https://kyverno.github.io/kyverno=https://m:mirror-pw@mirror.local/kyverno/",
 		"--insecure-registry", "127.0.0.1:5001,mirror.local", "--insecure-registry", "[::1]:5000",
 		"--ca-file", "ca.pem", "--certs-dir", "certs.d", "--on-budget", "wait", "--request-timeout", "90s", "--stall-timeout", "2m", "--retries", "0",
-		"--output-dir", "out", "--report", "report.json", "--kube-version", "v1.31.2", "--allow-public-images",
+		"--output-dir", "out", "--report", "report.json", "--kube-version", "v1.31.2", "--allow-public-images", "--prune",
 		"--no-ecr-create-repositories", "--ecr-immutable-tags", "--ecr-scan-on-push",
 		"--ecr-kms-key", "arn:aws:kms:us-east-1:111122223333:key/abcd", "--ecr-lifecycle-policy", "policy.json",
 		"--ecr-put-image-rate", "5", "--ecr-layer-upload-rate", "50.5",
@@ -157,6 +159,8 @@ func TestSyncEveryFlagReachesTheEngine(t *testing.T) {
 		Locked:                true,
 		UpdateLock:            true,
 		PinDigests:            true,
+		Prune:                 true,
+		InputAddons:           []string{"logs", "karpenter", "argocd", "kyverno"},
 		KubeVersion:           "v1.31.2",
 		Referrers:             "signatures",
 		ReferrerTypes:         []string{"application/vnd.dev.sigstore.bundle.v0.3+json", "application/vnd.cncf.notary.signature"},
@@ -171,6 +175,21 @@ func TestSyncEveryFlagReachesTheEngine(t *testing.T) {
 			LayerUploadRate:     50.5,
 		},
 	}
+	// The report's command line: every argument, secrets and URL passwords redacted.
+	wantLine := make([]string, len(args))
+	for i, a := range args {
+		switch {
+		case i > 0 && args[i-1] == "--private-ecr-password":
+			a = "[redacted]"
+		case strings.Contains(a, "m:mirror-pw@"):
+			a = strings.Replace(a, "m:mirror-pw@", "", 1)
+		}
+		wantLine[i] = a
+	}
+	if got := strings.Join(out.opts.CommandLine, " "); strings.Contains(got, "flag-private") || strings.Contains(got, "mirror-pw") {
+		t.Errorf("command line holds a secret: %s", got)
+	}
+	want.CommandLine = wantLine
 	if !reflect.DeepEqual(out.opts, want) {
 		t.Fatalf("options:\n got %#v\nwant %#v", out.opts, want)
 	}
