@@ -106,7 +106,7 @@ type Options struct {
 	Locked, UpdateLock bool
 	// PinDigests makes rewritten charts and consumer overrides reference images as
 	// repo:tag@sha256:… (the digest at the destination).
-	PinDigests  bool
+	PinDigests bool
 	// Prune removes from OutputDir the files earlier runs wrote for addons no longer in
 	// the inputs (outputs.go); InputAddons names every addon of the inputs, before
 	// --only-addon / --exclude-addons (nil: Addons are the inputs).

@@ -64,6 +64,7 @@ func TestSummaryLastErrorKeepsItsStart(t *testing.T) {
 func TestSummaryScanOnlySaysToCopy(t *testing.T) {
 	r := newReport([]*AddonReport{{Addon: "web", Chart: "web", Status: StatusSuccess, Images: []ImageReport{{Source: "a", Destination: "b", Result: OutcomePlanned}}}},
 		"reg.example.com", Options{ScanOnly: true}, 0)
+	r.addJobs([]JobResult{{Outcome: OutcomePlanned}}) // the pool's one result for it
 	var b strings.Builder
 	r.WriteSummary(&b, false)
 	out := b.String()

@@ -17,7 +17,7 @@ func TestCopyMissingImageThroughMirror(t *testing.T) {
 	digest := "sha256:01038e7de14b78d702d2849c3aad72fd25903c4765af63cf16aa3398f5d5f2dd"
 	src := MustParseImageRef("registry.k8s.io/ingress-nginx/kube-webhook-certgen:v1.6.9@" + digest)
 	dref := MirrorLayout{Registry: dst.Host, Prefix: "p"}.Destination(src)
-	_, err := c.Copy(context.Background(), src, dref, "auto")
+	_, err := c.Copy(context.Background(), src, dref, PlatformAuto)
 	var nf *NotFoundError
 	if !errors.As(err, &nf) {
 		t.Fatalf("copy of a missing image: %v, want a NotFoundError", err)
@@ -33,7 +33,7 @@ func TestCopyMissingImageThroughMirror(t *testing.T) {
 
 	// SourceDigest (a HEAD) says the same.
 	plain := MustParseImageRef("registry.k8s.io/ingress-nginx/controller:v9.9.9")
-	if _, err := c.SourceDigest(context.Background(), plain, "auto"); !errors.As(err, &nf) ||
+	if _, err := c.SourceDigest(context.Background(), plain, PlatformAuto); !errors.As(err, &nf) ||
 		!strings.HasPrefix(err.Error(), plain.String()+": not found at the source (through mirror ") {
 		t.Errorf("source digest of a missing image: %v", err)
 	}

@@ -37,8 +37,8 @@ type syncCmd struct {
 	OutputDir           string `group:"Run" default:"./helm-charts" placeholder:"DIR" help:"Where charts, repacked archives and consumer overrides are written (default: ${default})."`
 	Report              string `group:"Run" placeholder:"FILE" help:"Write the JSON run report to FILE."`
 	lockFlags
-	Prune               bool   `group:"Run" help:"Remove from the output directory the charts and overrides earlier runs wrote for addons no longer in the inputs, and an addon's superseded files once it succeeds (only files a run recorded in airgap-charts-outputs.json)."`
-	AllowPublicImages   bool   `group:"Run" help:"Publish a chart even when its mirrored render still pulls images from outside the target registry (a warning per image) instead of ending the addon INCOMPLETE, unpublished."`
+	Prune             bool `group:"Run" help:"Remove from the output directory the charts and overrides earlier runs wrote for addons no longer in the inputs, and an addon's superseded files once it succeeds (only files a run recorded in airgap-charts-outputs.json)."`
+	AllowPublicImages bool `group:"Run" help:"Publish a chart even when its mirrored render still pulls images from outside the target registry (a warning per image) instead of ending the addon INCOMPLETE, unpublished."`
 
 	Referrers        string   `group:"Signatures" enum:"all,signatures,none" default:"all" help:"What crosses with each image: all its referrers (signatures, SBOMs, attestations: OCI referrers, the referrers tag schema and cosign tags), signatures only (cosign, sigstore bundles, notation), or none (default: ${default})."`
 	ReferrersType    []string `group:"Signatures" name:"referrers-type" sep:"none" placeholder:"TYPE" help:"Copy only referrers of this artifactType, repeatable (e.g. application/spdx+json)."`
