@@ -42,6 +42,9 @@ type cli struct {
 	LogLevel  string `help:"Least severe log level shown: debug, info, warn or error." enum:"debug,info,warn,error" default:"info"`
 
 	Sync    syncCmd    `cmd:"" default:"withargs" help:"Mirror charts and their images into the target registry (the default command)."`
+	Export  exportCmd  `cmd:"" help:"Write the charts and images of a run into a portable bundle directory (connected side); nothing is pushed."`
+	Import  importCmd  `cmd:"" help:"Import a bundle into the target registry: copy its images, rewrite and publish its charts (disconnected side)."`
+	Bundle  bundleCmd  `cmd:"" help:"Inspect a bundle: verify its parts, list its contents."`
 	Catalog catalogCmd `cmd:"" help:"Write a normalized catalog from a values file (the Python tool's values_parser.py)."`
 	Demo    demoCmd    `cmd:"" help:"Run a self-contained demonstration against in-process registries."`
 	Version versionCmd `cmd:"" help:"Print the version of airgap-charts and of Go."`
