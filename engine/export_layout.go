@@ -164,7 +164,7 @@ func (lw *layoutWrite) writeParts(ctx context.Context, partSize int64, res *Expo
 			lw.log.Warn("a blob is larger than --part-size: it has a part of its own",
 				zap.Int("part", p.N), zap.String("digest", p.Blobs[0].Digest), zap.Int64("bytes", p.Blobs[0].Size))
 		}
-		written, st, err := bundle.WritePart(ctx, lw.dir, lw.m.ID, p, lw.open)
+		written, st, err := bundle.WritePart(ctx, lw.dir, lw.m.ID, p, lw.open, lw.env.opts.Concurrency)
 		res.BlobsWritten += st.Written
 		res.BlobsKept += st.Kept
 		res.BytesWritten += st.Bytes

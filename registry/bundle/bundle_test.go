@@ -67,7 +67,7 @@ func TestPlanPartsBounds(t *testing.T) {
 	}
 	dir := t.TempDir()
 	for _, p := range parts {
-		got, _, err := WritePart(context.Background(), dir, "id", p, opener(tbs, "", 0))
+		got, _, err := WritePart(context.Background(), dir, "id", p, opener(tbs, "", 0), 4)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -87,7 +87,7 @@ func TestWritePartFailureResumes(t *testing.T) {
 		p.Blobs = append(p.Blobs, tb.b)
 	}
 	dir := t.TempDir()
-	_, _, err := WritePart(context.Background(), dir, "id", p, opener(tbs, tbs[1].b.Digest, 2000))
+	_, _, err := WritePart(context.Background(), dir, "id", p, opener(tbs, tbs[1].b.Digest, 2000), 4)
 	if err == nil || !strings.Contains(err.Error(), "part-0001.tar.partial") || !strings.Contains(err.Error(), "no space left") {
 		t.Fatalf("failed write: %v", err)
 	}
@@ -98,7 +98,16 @@ func TestWritePartFailureResumes(t *testing.T) {
 	if len(s.Entries) != 1 {
 		t.Fatalf("the partial part holds %d whole blobs, want 1", len(s.Entries))
 	}
-	got, st, err := WritePart(context.Background(), dir, "id", p, opener(tbs, "", 0))
+	// A kill leaves no chance to cut the file back: a torn entry follows the whole one.
+	f, err := os.OpenFile(filepath.Join(dir, PartFile(1))+".partial", os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Write(bytes.Repeat([]byte{7}, 700)); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	got, st, err := WritePart(context.Background(), dir, "id", p, opener(tbs, "", 0), 4)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +118,7 @@ func TestWritePartFailureResumes(t *testing.T) {
 		t.Errorf("resumed part: %v, %d entries", s.Err, len(s.Entries))
 	}
 	// A third run finds the part complete and writes nothing.
-	_, st, err = WritePart(context.Background(), dir, "id", p, opener(nil, "", 0))
+	_, st, err = WritePart(context.Background(), dir, "id", p, opener(nil, "", 0), 4)
 	if err != nil || !st.Reused || st.Written != 0 {
 		t.Errorf("complete part rewritten: %+v %v", st, err)
 	}

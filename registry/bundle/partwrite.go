@@ -77,7 +77,10 @@ type WriteStats struct {
 // its last whole, digest-verified blob, which must be the plan's, and continued. Only a
 // finished part is renamed to its final name, so a killed or failed write never leaves a
 // part that looks complete.
-func WritePart(ctx context.Context, dir, bundleID string, p PlannedPart, open OpenBlob) (Part, WriteStats, error) {
+//
+// Up to ahead blobs (at least 1) are opened ahead of the one being written, so their
+// sources' round trips overlap; they are still written in order, one after the other.
+func WritePart(ctx context.Context, dir, bundleID string, p PlannedPart, open OpenBlob, ahead int) (Part, WriteStats, error) {
 	final := filepath.Join(dir, PartFile(p.N))
 	partial := final + ".partial"
 	var st WriteStats
@@ -110,11 +113,13 @@ func WritePart(ctx context.Context, dir, bundleID string, p PlannedPart, open Op
 	}
 	st.Kept = keep
 	tw := tar.NewWriter(f)
-	for _, b := range p.Blobs[keep:] {
+	pf := prefetch(ctx, p.Blobs[keep:], open, ahead)
+	defer pf.stop()
+	for i, b := range p.Blobs[keep:] {
 		if err := ctx.Err(); err != nil {
 			return Part{}, st, err
 		}
-		n, err := writeEntry(ctx, tw, b, open)
+		n, err := writeEntry(tw, b, pf.next(i))
 		if err != nil {
 			// Back to the last whole blob: a rerun continues from there.
 			_ = f.Truncate(end)
@@ -184,17 +189,17 @@ func header(name string, size int64) *tar.Header {
 	return h
 }
 
-// writeEntry streams one blob into the tar, checking its size and digest.
-func writeEntry(ctx context.Context, tw *tar.Writer, b Blob, open OpenBlob) (int64, error) {
+// writeEntry streams one opened blob into the tar, checking its size and digest.
+func writeEntry(tw *tar.Writer, b Blob, o opened) (int64, error) {
+	if o.err != nil {
+		return 0, o.err
+	}
+	rc := o.rc
+	defer rc.Close()
 	hexDigest, ok := strings.CutPrefix(b.Digest, "sha256:")
 	if !ok {
 		return 0, fmt.Errorf("unsupported digest algorithm")
 	}
-	rc, err := open(ctx, b)
-	if err != nil {
-		return 0, err
-	}
-	defer rc.Close()
 	if err := tw.WriteHeader(header("blobs/sha256/"+hexDigest, b.Size)); err != nil {
 		return 0, err
 	}
@@ -210,4 +215,62 @@ func writeEntry(ctx context.Context, tw *tar.Writer, b Blob, open OpenBlob) (int
 		return n, fmt.Errorf("source bytes digest to sha256:%s", got)
 	}
 	return n, tw.Flush()
+}
+
+type opened struct {
+	rc  io.ReadCloser
+	err error
+}
+
+// prefetcher opens blobs ahead of the writer, at most ahead at once.
+type prefetcher struct {
+	slots    []chan opened
+	sem      chan struct{}
+	cancel   context.CancelFunc
+	consumed int
+}
+
+func prefetch(ctx context.Context, blobs []Blob, open OpenBlob, ahead int) *prefetcher {
+	ctx, cancel := context.WithCancel(ctx)
+	pf := &prefetcher{slots: make([]chan opened, len(blobs)), sem: make(chan struct{}, max(1, ahead)), cancel: cancel}
+	for i := range pf.slots {
+		pf.slots[i] = make(chan opened, 1)
+	}
+	go func() {
+		for i, b := range blobs {
+			select {
+			case pf.sem <- struct{}{}:
+			case <-ctx.Done():
+				for j := i; j < len(blobs); j++ {
+					pf.slots[j] <- opened{err: ctx.Err()}
+				}
+				return
+			}
+			go func() {
+				rc, err := open(ctx, b)
+				pf.slots[i] <- opened{rc, err}
+			}()
+		}
+	}()
+	return pf
+}
+
+// next is blob i, opened; the writer closes it.
+func (pf *prefetcher) next(i int) opened {
+	o := <-pf.slots[i]
+	pf.consumed = i + 1
+	<-pf.sem
+	return o
+}
+
+// stop abandons the blobs not written: their streams are closed as they arrive.
+func (pf *prefetcher) stop() {
+	pf.cancel()
+	for j := pf.consumed; j < len(pf.slots); j++ {
+		go func(c chan opened) {
+			if o := <-c; o.rc != nil {
+				o.rc.Close()
+			}
+		}(pf.slots[j])
+	}
 }
