@@ -173,3 +173,38 @@ func TestBundleBadInput(t *testing.T) {
 		t.Errorf("newer schema: %v", err)
 	}
 }
+
+// TestBundleImageMissingAtSource: an image one chart needs is missing at the source. The
+// export says so and fails that addon (exit 1) but writes the bundle; the import imports
+// the other charts and fails that one as a sync would, its image not being there.
+func TestBundleImageMissingAtSource(t *testing.T) {
+	gone := corpusExpectedImages(t, "external-dns")[0]
+	w := newE2EWorldWith(t, bundleCharts[:2], e2eSetup{skipSeed: []string{gone.Name() + ":" + gone.Tag}})
+	dir := filepath.Join(t.TempDir(), "bundle")
+	res, err := Export(context.Background(), w.options("unused.invalid", t.TempDir()), ExportOptions{Dir: dir}, e2eLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Failed() {
+		t.Fatal("export of a chart whose image is missing did not fail it")
+	}
+	for _, a := range res.Addons {
+		if (a.Chart == "external-dns") != (a.Status != StatusSuccess) {
+			t.Errorf("export addon %s: %s %s", a.Addon, a.Status, a.Error)
+		}
+	}
+	dst := registrytest.New(t)
+	ir, err := Import(context.Background(), bundleImportOptions(dst.Host, t.TempDir()), ImportOptions{From: dir}, e2eLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range ir.Report.Addons {
+		ok := a.Status == StatusSuccess
+		if ok == (a.Chart == "external-dns") {
+			t.Errorf("import addon %s: %s %s", a.Addon, a.Status, a.Error)
+		}
+		if a.Chart == "external-dns" && !strings.Contains(a.Error+a.Images[0].Error, "not in this bundle") {
+			t.Errorf("import of the chart whose image is missing: %s / %s", a.Error, a.Images[0].Error)
+		}
+	}
+}

@@ -61,6 +61,24 @@ func TestBundleExportImport(t *testing.T) {
 	if st := bundle.ScanPart(filepath.Join(dir, m.Parts[0].File)); st.Err != nil || st.SHA256 != m.Parts[0].SHA256 {
 		t.Fatalf("part 1 does not verify: %v", st.Err)
 	}
+	// Every repository a dependency names is served from the bundle: the import never
+	// looks for a chart elsewhere, even a disabled dependency's.
+	o, err := bundle.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := bundle.NewServer(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mirrors := srv.RepoMirrors("127.0.0.1:1")
+	for _, a := range res.Addons {
+		for _, d := range a.Dependencies {
+			if _, ok := mirrors[bundle.RepoKey(d.Repository)]; d.Repository != "" && !ok {
+				t.Errorf("dependency %s of %s: repository %s not served from the bundle", d.Name, a.Addon, d.Repository)
+			}
+		}
+	}
 	t.Logf("export: %d charts, %d images, %d blobs written (%d bytes); source %v", len(m.Charts), len(m.Images), res.BlobsWritten, res.BytesWritten, src)
 
 	t.Run("oci", func(t *testing.T) {

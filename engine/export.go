@@ -116,9 +116,11 @@ func Export(ctx context.Context, opts Options, eo ExportOptions, log *zap.Logger
 		m.Receipt = &bundle.ReceiptRef{File: filepath.Base(eo.Receipt), ID: receipt.ID, Destination: receipt.Destination}
 	}
 	lw := &layoutWrite{env: env, m: m, dir: eo.Dir, receipt: receipt, log: log}
-	if err := lw.planImages(ctx); err != nil {
+	missing, err := lw.planImages(ctx)
+	if err != nil {
 		return res, err
 	}
+	failImages(res, m, missing, log)
 	if err := lw.addCharts(charts); err != nil {
 		return res, err
 	}
@@ -248,7 +250,11 @@ func (e *runEnv) exportAddon(ctx context.Context, a config.Addon, rep *AddonRepo
 	}
 	charts := []exportChart{own}
 	rep.Stage = "dependencies"
+	var depRepos []string
 	for _, d := range rep.Dependencies {
+		if d.Repository != "" {
+			depRepos = appendOnce(depRepos, bundle.RepoKey(d.Repository))
+		}
 		if d.State != stages.DepFetched {
 			continue
 		}
@@ -259,7 +265,7 @@ func (e *runEnv) exportAddon(ctx context.Context, a config.Addon, rep *AddonRepo
 		charts = append(charts, c)
 	}
 	ba := &bundle.Addon{Name: a.Name(), Chart: a.Chart, Repository: a.Repository, OCINamespace: a.OCINamespace,
-		Version: rep.Version, Release: a.Release, Namespace: a.Namespace, ChartDigest: rep.ChartDigest}
+		Version: rep.Version, Release: a.Release, Namespace: a.Namespace, ChartDigest: rep.ChartDigest, DependencyRepos: depRepos}
 	if len(a.Values) > 0 {
 		if ba.Values, err = json.Marshal(a.Values); err != nil {
 			return nil, nil, fmt.Errorf("values: %w", err)
@@ -267,6 +273,9 @@ func (e *runEnv) exportAddon(ctx context.Context, a config.Addon, rep *AddonRepo
 	}
 	for _, img := range p.images {
 		ba.Images = append(ba.Images, img.Ref.String())
+		if !img.AnnotationOnly {
+			ba.Required = append(ba.Required, img.Ref.String())
+		}
 	}
 	if p.entry != nil {
 		entry := *p.entry
@@ -299,4 +308,40 @@ func (e *runEnv) exportArchive(ctx context.Context, ref stages.ChartRef) (export
 	}
 	return exportChart{Chart: bundle.Chart{Name: fc.Chart.Name(), Version: rc.Version, Repository: ref.Repository,
 		Digest: fc.Digest, Size: st.Size()}, archive: fc.ArchivePath, meta: meta}, nil
+}
+
+// failImages marks failed the addons an image they need could not be read for: the
+// addon stays in the bundle (its import fails as a sync's would, the image not being
+// there); an image named only by a chart's annotation is a warning.
+func failImages(res *ExportResult, m *bundle.Manifest, missing map[string]error, log *zap.Logger) {
+	if len(missing) == 0 {
+		return
+	}
+	byName := map[string]*AddonReport{}
+	for _, r := range res.Addons {
+		byName[r.Addon] = r
+	}
+	for _, a := range m.Addons {
+		rep := byName[a.Name]
+		required := map[string]bool{}
+		for _, r := range a.Required {
+			required[r] = true
+		}
+		for _, ref := range a.Images {
+			err, ok := missing[ref]
+			if !ok {
+				continue
+			}
+			if !required[ref] {
+				log.Warn("image named only by the chart's annotation could not be read; not in the bundle",
+					zap.String("addon", a.Name), zap.String("image", ref), zap.Error(err))
+				continue
+			}
+			if rep != nil && rep.Status == StatusSuccess {
+				rep.Status, rep.Stage = StatusError, "images"
+				rep.Error = fmt.Sprintf("addon %s: images: %v", a.Name, err)
+			}
+			log.Error("image could not be read; not in the bundle", zap.String("addon", a.Name), zap.String("image", ref), zap.Error(err))
+		}
+	}
 }

@@ -53,8 +53,9 @@ func (lw *layoutWrite) add(b bundle.Blob, keep bool) {
 }
 
 // planImages reads the manifests of every image of the bundle's addons (in input order,
-// each image once) and lists the blobs each needs.
-func (lw *layoutWrite) planImages(ctx context.Context) error {
+// each image once) and lists the blobs each needs. An image that cannot be read is
+// returned with its error and left out.
+func (lw *layoutWrite) planImages(ctx context.Context) (map[string]error, error) {
 	var refs []string
 	seen := map[string]bool{}
 	for _, a := range lw.m.Addons {
@@ -66,27 +67,30 @@ func (lw *layoutWrite) planImages(ctx context.Context) error {
 		}
 	}
 	plans := make([]*registry.LayoutImage, len(refs))
+	errs := make([]error, len(refs))
 	platform := string(lw.env.opts.Platform)
-	g, gctx := errgroup.WithContext(ctx)
+	var g errgroup.Group
 	g.SetLimit(lw.env.opts.Concurrency)
 	for i, r := range refs {
 		g.Go(func() error {
 			ref, err := registry.ParseImageRef(r)
-			if err != nil {
-				return fmt.Errorf("image %s: %w", r, err)
+			if err == nil {
+				plans[i], err = lw.env.client.PlanLayoutCopy(ctx, ref, platform)
 			}
-			li, err := lw.env.client.PlanLayoutCopy(gctx, ref, platform)
-			if err != nil {
-				return err
-			}
-			plans[i] = li
+			errs[i] = err
 			return nil
 		})
 	}
-	if err := g.Wait(); err != nil {
-		return fmt.Errorf("export: %w", err)
+	_ = g.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("export: %w", err)
 	}
+	missing := map[string]error{}
 	for i, li := range plans {
+		if errs[i] != nil {
+			missing[refs[i]] = errs[i]
+			continue
+		}
 		ref := registry.MustParseImageRef(refs[i])
 		holds := lw.receipt.Holds(ref.Name())
 		img := bundle.Image{Ref: refs[i], Platform: platform, Digest: li.Top.Digest.String(), MediaType: string(li.Top.MediaType)}
@@ -111,7 +115,7 @@ func (lw *layoutWrite) planImages(ctx context.Context) error {
 		top.Annotations = map[string]string{bundle.AnnotationRefName: refs[i]}
 		lw.tops = append(lw.tops, top)
 	}
-	return nil
+	return missing, nil
 }
 
 // addCharts stores each chart archive as a Helm OCI artifact: its Chart.yaml as the

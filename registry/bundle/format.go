@@ -93,6 +93,11 @@ type Addon struct {
 	Values json.RawMessage `json:"values,omitempty"`
 	// Images are the source references the chart's render pulls.
 	Images []string `json:"images"`
+	// Required are the images its render uses (not only named by its annotation).
+	Required []string `json:"required_images,omitempty"`
+	// DependencyRepos are the repositories its dependencies name, fetched or not: the
+	// import looks for them in the bundle only.
+	DependencyRepos []string `json:"dependency_repositories,omitempty"`
 	// RunCache is the export's render record (images found, fallbacks): the import uses it
 	// instead of rendering again when its build and inputs are the same.
 	RunCache json.RawMessage `json:"run_cache,omitempty"`

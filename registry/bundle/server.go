@@ -30,27 +30,55 @@ type Server struct {
 func NewServer(o *Opened) (*Server, error) {
 	s := &Server{o: o, prefixes: map[string]string{}, hosts: map[string]string{}, tags: map[string]Image{},
 		repos: map[string]int{}, charts: map[int][]Chart{}}
-	for _, img := range o.Manifest.Images {
-		ref, err := registry.ParseImageRef(img.Ref)
+	host := func(r string) (registry.ImageRef, error) {
+		ref, err := registry.ParseImageRef(r)
 		if err != nil {
-			return nil, fmt.Errorf("%s: image %q: %w", ManifestFile, img.Ref, err)
+			return ref, fmt.Errorf("%s: image %q: %w", ManifestFile, r, err)
 		}
 		if _, ok := s.prefixes[ref.Registry]; !ok {
 			p := fmt.Sprintf("r%d", len(s.prefixes))
 			s.prefixes[ref.Registry], s.hosts[p] = p, ref.Registry
 		}
+		return ref, nil
+	}
+	for _, img := range o.Manifest.Images {
+		ref, err := host(img.Ref)
+		if err != nil {
+			return nil, err
+		}
 		if ref.Tag != "" {
 			s.tags[ref.Name()+":"+ref.Tag] = img
 		}
 	}
-	for _, c := range o.Manifest.Charts {
-		u := RepoKey(c.Repository)
+	// Every image an addon names is looked for in the bundle only, one that could not be
+	// exported too.
+	for _, a := range o.Manifest.Addons {
+		for _, r := range a.Images {
+			if _, err := host(r); err != nil {
+				return nil, err
+			}
+		}
+	}
+	repo := func(u string) int {
+		u = RepoKey(u)
 		n, ok := s.repos[u]
 		if !ok {
 			n = len(s.repos)
 			s.repos[u] = n
 		}
+		return n
+	}
+	for _, c := range o.Manifest.Charts {
+		n := repo(c.Repository)
 		s.charts[n] = append(s.charts[n], c)
+	}
+	for _, a := range o.Manifest.Addons {
+		repo(a.Repository)
+		for _, u := range a.DependencyRepos {
+			if strings.Contains(u, "://") {
+				repo(u) // a disabled dependency not fetched: found nowhere, dropped again
+			}
+		}
 	}
 	return s, nil
 }
