@@ -28,7 +28,7 @@ type Config struct {
 	Peers        bool          // run the peers (the smoke run does not)
 	AptInstall   bool          // let the skopeo peer apt-get install itself
 	Progress     io.Writer     // one line per run; nil: none
-	// Scenarios limits the run to these scenarios (loopback, wan, hub, ecr, plan); nil: all.
+	// Scenarios limits the run to these scenarios (loopback, wan, hub, ecr, plan, bundle); nil: all.
 	// The sweep runs when "sweep" is listed or Scenarios is nil.
 	Scenarios []string
 	// Tools limits the peers to those whose name contains one of these (case-insensitive);
@@ -206,6 +206,17 @@ func Run(ctx context.Context, cfg Config) (*Results, error) {
 			fmt.Fprintf(cfg.Progress, "sweep concurrency %-3d %-8s %8.2fs %s\n", c, rs[0].Status, rs[0].Stats.Wall.Seconds(), tail(rs[0].Err, 160))
 			res.Sweep = append(res.Sweep, rs...)
 		}
+	}
+	if ours, ok := tools[0].(*Ours); ok && cfg.wants("bundle") {
+		// Two hops: export then import of the same fleet, on loopback (bundle.go).
+		rs, err := runPlan(ctx, b, &OursBundle{Ours: ours}, "bundle", cfg, ProxyOptions{}, ProxyOptions{}, []string{"cold", "warm"}, nil)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range rs {
+			fmt.Fprintf(cfg.Progress, "%-18s %-9s %-6s %-8s %8.2fs %s %s\n", r.Tool, r.Scenario, r.Step, r.Status, r.Stats.Wall.Seconds(), r.Stats.Note, tail(r.Err, 160))
+		}
+		res.Runs = append(res.Runs, rs...)
 	}
 	res.Took = time.Since(res.Started)
 	return res, nil

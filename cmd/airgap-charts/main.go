@@ -41,6 +41,9 @@ type cli struct {
 
 	Sync    syncCmd    `cmd:"" default:"withargs" help:"Mirror charts and their images into the target registry (the default command)."`
 	Plan    planCmd    `cmd:"" help:"Show what a sync would change, asking the registries read-only: exit 0 nothing to do, 4 changes pending, 5 drift found, 1 an addon would fail."`
+	Export  exportCmd  `cmd:"" help:"Write the charts and images of a run into a portable bundle directory (connected side); nothing is pushed."`
+	Import  importCmd  `cmd:"" help:"Import a bundle into the target registry: copy its images, rewrite and publish its charts (disconnected side)."`
+	Bundle  bundleCmd  `cmd:"" help:"Inspect a bundle: verify its parts, list its contents."`
 	Catalog catalogCmd `cmd:"" help:"Write a normalized catalog from a values file (the Python tool's values_parser.py)."`
 	Demo    demoCmd    `cmd:"" help:"Run a self-contained demonstration against in-process registries."`
 	Version versionCmd `cmd:"" help:"Print the version of airgap-charts and of Go."`

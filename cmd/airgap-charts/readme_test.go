@@ -19,7 +19,7 @@ func TestReadmeFlagsMatchHelp(t *testing.T) {
 	flagRE := regexp.MustCompile(`--(?:\[no-\])?[a-z][a-z0-9-]*[a-z0-9]`)
 	helpFlags := map[string]bool{}
 	syncFlags := map[string]bool{}
-	for _, args := range [][]string{{"sync", "--help"}, {"catalog", "--help"}} {
+	for _, args := range [][]string{{"sync", "--help"}, {"catalog", "--help"}, {"export", "--help"}, {"import", "--help"}} {
 		var stdout, stderr bytes.Buffer
 		if code := run(args, &stdout, &stderr, func(string) string { return "" }); code != exitOK {
 			t.Fatalf("%v: exit %d", args, code)

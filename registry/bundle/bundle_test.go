@@ -1,0 +1,143 @@
+package bundle
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+type testBlob struct {
+	b    Blob
+	data []byte
+}
+
+func makeBlobs(sizes ...int) []testBlob {
+	var out []testBlob
+	for i, n := range sizes {
+		data := bytes.Repeat([]byte{byte('a' + i)}, n)
+		sum := sha256.Sum256(data)
+		out = append(out, testBlob{Blob{Digest: "sha256:" + hex.EncodeToString(sum[:]), Size: int64(n)}, data})
+	}
+	return out
+}
+
+func opener(blobs []testBlob, failAt string, failAfter int) OpenBlob {
+	return func(_ context.Context, b Blob) (io.ReadCloser, error) {
+		for _, tb := range blobs {
+			if tb.b.Digest == b.Digest {
+				var r io.Reader = bytes.NewReader(tb.data)
+				if b.Digest == failAt {
+					r = io.MultiReader(io.LimitReader(r, int64(failAfter)), errReader{})
+				}
+				return io.NopCloser(r), nil
+			}
+		}
+		return nil, errors.New("unknown blob")
+	}
+}
+
+type errReader struct{}
+
+func (errReader) Read([]byte) (int, error) { return 0, errors.New("no space left on device") }
+
+// TestPlanPartsBounds: parts never exceed the size; a blob bigger than it is alone.
+func TestPlanPartsBounds(t *testing.T) {
+	tbs := makeBlobs(10000, 30000, 200000, 5000, 40000)
+	var blobs []Blob
+	for _, tb := range tbs {
+		blobs = append(blobs, tb.b)
+	}
+	parts := PlanParts(blobs, 64<<10)
+	total := 0
+	for _, p := range parts {
+		total += len(p.Blobs)
+		if p.Oversized != (len(p.Blobs) == 1 && p.Blobs[0].Size == 200000) {
+			t.Errorf("part %d: oversized %v with %d blobs", p.N, p.Oversized, len(p.Blobs))
+		}
+	}
+	if total != len(blobs) || len(parts) != 3 {
+		t.Errorf("%d parts holding %d blobs: %+v", len(parts), total, parts)
+	}
+	dir := t.TempDir()
+	for _, p := range parts {
+		got, _, err := WritePart(context.Background(), dir, "id", p, opener(tbs, "", 0), 4)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Size > 64<<10 && !p.Oversized {
+			t.Errorf("part %d is %d bytes, over 64KiB", p.N, got.Size)
+		}
+	}
+}
+
+// TestWritePartFailureResumes: a write failing in the middle of a blob (a full disk)
+// leaves no part under its final name and a partial file cut back to its last whole blob;
+// the rerun writes only the rest and the part verifies.
+func TestWritePartFailureResumes(t *testing.T) {
+	tbs := makeBlobs(3000, 5000, 7000)
+	p := PlannedPart{N: 1}
+	for _, tb := range tbs {
+		p.Blobs = append(p.Blobs, tb.b)
+	}
+	dir := t.TempDir()
+	_, _, err := WritePart(context.Background(), dir, "id", p, opener(tbs, tbs[1].b.Digest, 2000), 4)
+	if err == nil || !strings.Contains(err.Error(), "part-0001.tar.partial") || !strings.Contains(err.Error(), "no space left") {
+		t.Fatalf("failed write: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, PartFile(1))); err == nil {
+		t.Fatal("a failed write left a part under its final name")
+	}
+	s := ScanPart(filepath.Join(dir, PartFile(1)) + ".partial")
+	if len(s.Entries) != 1 {
+		t.Fatalf("the partial part holds %d whole blobs, want 1", len(s.Entries))
+	}
+	// A kill leaves no chance to cut the file back: a torn entry follows the whole one.
+	f, err := os.OpenFile(filepath.Join(dir, PartFile(1))+".partial", os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Write(bytes.Repeat([]byte{7}, 700)); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	got, st, err := WritePart(context.Background(), dir, "id", p, opener(tbs, "", 0), 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Kept != 1 || st.Written != 2 {
+		t.Errorf("rerun kept %d and wrote %d blobs, want 1 and 2", st.Kept, st.Written)
+	}
+	if s := ScanPart(filepath.Join(dir, got.File)); s.Err != nil || s.SHA256 != got.SHA256 || len(s.Entries) != 3 {
+		t.Errorf("resumed part: %v, %d entries", s.Err, len(s.Entries))
+	}
+	// A third run finds the part complete and writes nothing.
+	_, st, err = WritePart(context.Background(), dir, "id", p, opener(nil, "", 0), 4)
+	if err != nil || !st.Reused || st.Written != 0 {
+		t.Errorf("complete part rewritten: %+v %v", st, err)
+	}
+}
+
+// TestReadManifestErrors names the file for each refusal.
+func TestReadManifestErrors(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct{ body, want string }{
+		{`{"hello": 1}`, "not an airgap-charts bundle manifest"},
+		{`{"schema_version": 7, "bundle_id": "x"}`, "bundle schema 7 is newer"},
+		{`not json`, "not an airgap-charts bundle manifest"},
+	} {
+		if err := os.WriteFile(filepath.Join(dir, ManifestFile), []byte(c.body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, err := ReadManifest(dir)
+		if err == nil || !strings.Contains(err.Error(), filepath.Join(dir, ManifestFile)+": ") || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v", c.body, err)
+		}
+	}
+}
