@@ -22,10 +22,7 @@ func corpusInput(tb testing.TB) ChartStagesInput {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.Proxy = nil
-	tr.MaxIdleConnsPerHost = 64
-	in := ChartStagesInput{Mirrors: srv.Mirrors(srv.HTTP.URL), HTTPClient: &http.Client{Transport: tr}, WorkDir: tb.TempDir()}
+	in := ChartStagesInput{Mirrors: srv.Mirrors(srv.HTTP.URL), HTTPClient: loopbackClient(), WorkDir: tb.TempDir()}
 	for _, c := range srv.Charts {
 		job := ChartJob{Ref: stages.ChartRef{Repository: srv.HTTP.URL, Name: c.Name, Constraint: c.Version}}
 		if v := ov[c.Name]; len(v) > 0 {
@@ -34,6 +31,14 @@ func corpusInput(tb testing.TB) ChartStagesInput {
 		in.Charts = append(in.Charts, job)
 	}
 	return in
+}
+
+// loopbackClient reaches the test's chart repositories: no proxy, connections kept.
+func loopbackClient() *http.Client {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.Proxy = nil
+	tr.MaxIdleConnsPerHost = 64
+	return &http.Client{Transport: tr}
 }
 
 // BenchmarkChartStages takes every corpus chart through resolve → fetch (dependencies

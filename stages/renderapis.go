@@ -62,3 +62,8 @@ func renderAPIVersions() chartutil.VersionSet {
 	sort.Strings(out)
 	return out
 }
+
+// RenderAPIVersions is the API version set every render offers on top of Helm's built-in
+// Kubernetes set, for a caller that renders the same way with another tool (`helm
+// template --api-versions`).
+func RenderAPIVersions() []string { return renderAPIVersions() }
