@@ -35,6 +35,9 @@ type Rendered struct {
 	// Fallbacks lists the built-in placeholder values the render had to use, one line
 	// each ("karpenter: settings.clusterName=airgap-charts-placeholder"), for the user.
 	Fallbacks []string
+	// values are the effective values the templates were given (chart defaults coalesced
+	// under the layers), copied before any template could modify them.
+	values map[string]any
 }
 
 // Manifest is one rendered YAML document (a CRD file may hold several).
@@ -113,11 +116,15 @@ func renderChart(work *chart.Chart, vals map[string]any, opts RenderOptions, kub
 	if err != nil {
 		return nil, err
 	}
+	var effective map[string]any
+	if m, ok := asMap(values["Values"]); ok {
+		effective = copyValues(m)
+	}
 	files, err := engine.Render(work, values)
 	if err != nil {
 		return nil, err
 	}
-	out := &Rendered{}
+	out := &Rendered{values: effective}
 	for _, crd := range work.CRDObjects() {
 		out.Manifests = append(out.Manifests, Manifest{Template: crd.Filename, Content: string(crd.File.Data)})
 	}

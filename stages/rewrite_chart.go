@@ -80,10 +80,7 @@ func RewriteChart(ctx context.Context, in RewriteInput) (*RewriteResult, error) 
 	if in.Chart == nil || in.Chart.Metadata == nil {
 		return nil, fmt.Errorf("rewrite: no chart")
 	}
-	v, err := newVerifier(in)
-	if err != nil {
-		return nil, err
-	}
+	v := newVerifier(in)
 	fast, fastErr := v.attempt(ctx, func(work *chart.Chart) (*RewritePlan, error) {
 		return PlanRewrite(work, in.Images)
 	})
@@ -93,7 +90,11 @@ func RewriteChart(ctx context.Context, in RewriteInput) (*RewriteResult, error) 
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	probe := probeEdits(ctx, in.Chart, in.Render, v.effective, v.user, in.Images, in.Found)
+	effective, err := v.effectiveValues()
+	if err != nil {
+		return nil, err
+	}
+	probe := probeEdits(ctx, in.Chart, in.Render, effective, v.user, in.Images, in.Found)
 	for mi, why := range probe.reasons {
 		v.reasons[in.Images[mi].Source] = why
 	}

@@ -16,20 +16,20 @@ import (
 // verifier renders rewritten charts the two ways they are installed and lists what is
 // still public.
 type verifier struct {
-	in        RewriteInput
-	dests     map[registry.ImageRef]bool
-	effective map[string]any
-	user      map[string]any
+	in    RewriteInput
+	dests map[registry.ImageRef]bool
+	// effective are the original chart's effective values with the addon's layers, worked
+	// out when first needed (probing, a substitution guard): most charts need neither.
+	effective    map[string]any
+	effectiveErr error
+	effectiveSet bool
+	user         map[string]any
 	// reasons says, per source image, why the rewrite could not reach it.
 	reasons map[registry.ImageRef]string
 }
 
-func newVerifier(in RewriteInput) (*verifier, error) {
-	effective, user, err := effectiveValues(in.Chart, in.Render.Values)
-	if err != nil {
-		return nil, err
-	}
-	v := &verifier{in: in, dests: map[registry.ImageRef]bool{}, effective: effective, user: user,
+func newVerifier(in RewriteInput) *verifier {
+	v := &verifier{in: in, dests: map[registry.ImageRef]bool{}, user: MergeValues(in.Render.Values...),
 		reasons: map[registry.ImageRef]string{}}
 	for _, m := range in.Images {
 		v.dests[m.Destination] = true
@@ -37,7 +37,16 @@ func newVerifier(in RewriteInput) (*verifier, error) {
 			v.dests[digestOnly(m.Destination)] = true // a pinned reference written repo@digest
 		}
 	}
-	return v, nil
+	return v
+}
+
+// effectiveValues are the original chart's effective values with the addon's layers.
+func (v *verifier) effectiveValues() (map[string]any, error) {
+	if !v.effectiveSet {
+		v.effective, _, v.effectiveErr = effectiveValues(v.in.Chart, v.in.Render.Values)
+		v.effectiveSet = true
+	}
+	return v.effective, v.effectiveErr
 }
 
 // maxGuardValues bounds how many values a chart's substitution guards may ask for.
@@ -95,7 +104,7 @@ func (v *verifier) check(ctx context.Context, work *chart.Chart, plan *RewritePl
 		return nil, nil, 1, fmt.Errorf("extract after rewrite: %w", err)
 	}
 	public := v.publicOf(imagesA, RenderPackaged)
-	if len(plan.TemplateEdits) == 0 && len(user) == 0 && v.sameValues(work, overrides) {
+	if len(plan.TemplateEdits) == 0 && len(user) == 0 && v.sameValues(ra, overrides) {
 		public = append(public, v.publicOf(imagesA, RenderConsumer)...)
 		return public, v.usesOf(imagesA), 1, nil
 	}
@@ -126,18 +135,18 @@ func (v *verifier) usesOf(images []FoundImage) []registry.ImageRef {
 	return out
 }
 
-// sameValues reports whether the rewritten chart with the addon's values and the
-// original chart with the consumer overrides on top see the same values.
-func (v *verifier) sameValues(work *chart.Chart, overrides map[string]any) bool {
-	a, _, err := effectiveValues(work, v.in.Render.Values)
-	if err != nil {
+// sameValues reports whether the rewritten chart with the addon's values (ra, its render
+// with them) and the original chart with the consumer overrides on top see the same
+// values.
+func (v *verifier) sameValues(ra *Rendered, overrides map[string]any) bool {
+	if ra.values == nil {
 		return false
 	}
 	b, _, err := effectiveValues(v.in.Chart, append(append([]map[string]any{}, v.in.Render.Values...), overrides))
 	if err != nil {
 		return false
 	}
-	return reflect.DeepEqual(a, b)
+	return reflect.DeepEqual(ra.values, copyValues(b))
 }
 
 // publicOf lists the images of a render that are not destinations of this run. A
@@ -246,9 +255,13 @@ func (v *verifier) guardValue(err error, plan *RewritePlan) (ValueEdit, bool) {
 	if !strings.Contains(msg, "true") {
 		return ValueEdit{}, false
 	}
+	effective, eerr := v.effectiveValues()
+	if eerr != nil {
+		return ValueEdit{}, false
+	}
 	for _, m := range guardPath.FindAllStringSubmatch(msg, -1) {
 		path := strings.Split(m[1], ".")
-		if b, ok := lookupGlobalAware(v.effective, path).(bool); !ok || b {
+		if b, ok := lookupGlobalAware(effective, path).(bool); !ok || b {
 			continue
 		}
 		done := false
