@@ -2,12 +2,15 @@ package benchmarks
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/airgap-charts/airgap-charts/registry/registrytest"
 )
 
 // BenchmarkNoopRerun: the 200-chart / 500-image fleet (small blobs: a rerun moves none)
@@ -35,19 +38,30 @@ func BenchmarkNoopRerun(b *testing.B) {
 	wan := ProxyOptions{RTT: 50 * time.Millisecond, BytesPerSecond: 20_000_000}
 	scenarios := []NoopScenario{{Name: "loopback"}, {Name: "wan", Src: wan, Dst: wan}}
 	b.ResetTimer()
-	res, err := MeasureNoop(ctx, bench, ours, &Regsync{Bin: bin}, scenarios, 3*b.N, 8, 5*time.Minute)
+	// Ours with its defaults (--referrers all: every image's referrers are looked for on
+	// the source again, with HEADs) and as regsync runs (no referrers).
+	none := &Ours{Bin: ours.Bin, Extra: []string{"--referrers", "none"}, Label: "--referrers none"}
+	variants := []Tool{ours, none}
+	res, err := MeasureNoop(ctx, bench, variants, &Regsync{Bin: bin}, scenarios, 3*b.N, 8, 5*time.Minute)
 	if err != nil {
 		b.Fatal(err)
 	}
 	facts := bench.Fleet.Facts()
 	var lines []string
 	for _, r := range res {
-		o, g, q := r.Wall()
-		b.ReportMetric(o.Seconds()*1000, r.Scenario+"-ours-ms")
-		b.ReportMetric(g.Seconds()*1000, r.Scenario+"-regsync-ms")
-		b.ReportMetric(q, r.Scenario+"-x")
-		for _, t := range NoopTargets(facts, r) {
-			lines = append(lines, "| "+t.Target+" | "+t.Measured+" | "+t.Verdict+" |")
+		for i, v := range variants {
+			o, g, q := r.Wall(v.Name())
+			key := r.Scenario + []string{"-ours", "-ours-refnone"}[i]
+			b.ReportMetric(o.Seconds()*1000, key+"-ms")
+			b.ReportMetric(q, key+"-x")
+			if i == 0 {
+				b.ReportMetric(g.Seconds()*1000, r.Scenario+"-regsync-ms")
+			}
+			for _, t := range NoopTargets(facts, r, v.Name()) {
+				lines = append(lines, "| "+t.Target+" | "+t.Measured+" | "+t.Verdict+" |")
+			}
+			src := r.Runs[v.Name()][0].Src
+			lines = append(lines, fmt.Sprintf("| (%s %s: source requests per rerun, all kinds) | %d | - |", r.Scenario, v.Name(), src.Total))
 		}
 	}
 	b.Logf("\n%s", strings.Join(lines, "\n"))
@@ -101,4 +115,44 @@ func TestMeasureStartup(t *testing.T) {
 		t.Fatal("a program that cannot run gave no error")
 	}
 	_ = os.Remove(hello)
+}
+
+// TestNoopTargets reads verdicts off made-up reruns: the median wall against regsync's, the
+// worst rerun's request counts, and the peak RSS of cold and reruns.
+func TestNoopTargets(t *testing.T) {
+	run := func(wall time.Duration, manifestGets, dst int, rss int64) RunResult {
+		return RunResult{Stats: ToolStats{Wall: wall, PeakRSS: rss},
+			Src: Counts{Kinds: map[registrytest.Kind]int{registrytest.ManifestGet: manifestGets}}, Dst: Counts{Total: dst}}
+	}
+	r := NoopResult{Scenario: "loopback", Reruns: 3, Regsync: "regsync",
+		Cold: map[string]RunResult{"ours": run(time.Second, 10, 900, 160<<20)},
+		Runs: map[string][]RunResult{
+			"ours":    {run(100*time.Millisecond, 0, 10, 50<<20), run(300*time.Millisecond, 1, 10, 50<<20), run(200*time.Millisecond, 0, 11, 50<<20)},
+			"regsync": {run(100*time.Millisecond, 0, 10, 0), run(100*time.Millisecond, 0, 10, 0), run(100*time.Millisecond, 0, 10, 0)},
+		}}
+	o, g, q := r.Wall("ours")
+	if o != 200*time.Millisecond || g != 100*time.Millisecond || q != 2 {
+		t.Fatalf("wall %v vs %v = %v, want the medians 200ms vs 100ms = 2", o, g, q)
+	}
+	lines := NoopTargets(FleetFacts{Charts: 2, Images: 10}, r, "ours")
+	verdicts := map[string]string{}
+	for _, l := range lines {
+		for _, frag := range []string{"wall ≤ regsync's (median of 3)", "warm: source manifest GETs", "warm: destination requests on image repositories (<= 1 per image)"} {
+			if strings.HasSuffix(l.Target, frag) {
+				verdicts[frag] = l.Measured + " " + l.Verdict
+			}
+		}
+	}
+	for frag, want := range map[string]string{
+		"wall ≤ regsync's (median of 3)": "MISSED by 100%",
+		"warm: source manifest GETs":     "1 (worst rerun) MISSED",
+		"warm: destination requests on image repositories (<= 1 per image)": "11 (worst rerun) MISSED",
+	} {
+		if !strings.Contains(verdicts[frag], want) {
+			t.Errorf("%s: %q, want %q", frag, verdicts[frag], want)
+		}
+	}
+	if last := lines[len(lines)-1]; !strings.Contains(last.Verdict, "MISSED by 10 MB") {
+		t.Errorf("RSS line %+v: the cold run's 160 MB must count", last)
+	}
 }

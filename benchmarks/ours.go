@@ -15,6 +15,9 @@ import (
 // same way as the peers'.
 type Ours struct {
 	Bin string
+	// Extra are flags added to every run ("--referrers", "none"); Label names the variant.
+	Extra []string
+	Label string
 }
 
 // BuildOurs builds ./cmd/airgap-charts into dir.
@@ -27,7 +30,12 @@ func BuildOurs(ctx context.Context, dir string) (*Ours, error) {
 }
 
 // Name implements Tool.
-func (o *Ours) Name() string { return "airgap-charts" }
+func (o *Ours) Name() string {
+	if o.Label != "" {
+		return "airgap-charts " + o.Label
+	}
+	return "airgap-charts"
+}
 
 // Args is the command line of one run.
 func (o *Ours) Args(env RunEnv) []string {
@@ -43,6 +51,7 @@ func (o *Ours) Args(env RunEnv) []string {
 		"--report", filepath.Join(env.WorkDir, "report.json"),
 		"--log-format", "json",
 	}
+	args = append(args, o.Extra...)
 	if env.Hub != nil {
 		args = append(args, "--rate-limit", fmt.Sprintf("%s=%d/%s", env.SourceName, env.Hub.Pulls, env.Hub.Window.Round(time.Second)))
 	}
