@@ -2,6 +2,7 @@ package benchmarks
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -88,7 +89,7 @@ func BenchmarkChartStagesVsHelm(b *testing.B) {
 			for _, t := range HelmTargets(set, c) {
 				lines = append(lines, t.Target+": "+t.Measured+" — "+t.Verdict)
 			}
-			b.Logf("%d images per pass\n%s%s", c.Images, c.Markdown(set), strings.Join(lines, "\n"))
+			fmt.Printf("%s: %d images per pass\n%s%s\n", set, c.Images, c.Markdown(set), strings.Join(lines, "\n"))
 		})
 	}
 }
@@ -169,5 +170,17 @@ func TestPrepareHelmCharts(t *testing.T) {
 	}
 	if len(deps) < 3 {
 		t.Errorf("kube-prometheus-stack packaged for helm with dependencies %v, want its fetched ones too", deps)
+	}
+}
+
+// TestHelmTargets reads the verdicts off made-up comparisons on either side of the limits.
+func TestHelmTargets(t *testing.T) {
+	c := HelmComparison{OursWall: 400 * time.Millisecond, HelmWall: time.Second, OursCPU: 1200 * time.Millisecond, HelmCPU: time.Second}
+	lines := HelmTargets("corpus", c)
+	if len(lines) != 2 || lines[0].Verdict != "met" || !strings.HasPrefix(lines[1].Verdict, "MISSED by 20%") {
+		t.Fatalf("targets %+v: want wall 0.40× met and CPU 1.20× missed by 20%%", lines)
+	}
+	if !strings.Contains(lines[0].Measured, "400 vs 1000 ms = 0.40×") {
+		t.Errorf("measured %q", lines[0].Measured)
 	}
 }
