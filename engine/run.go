@@ -120,7 +120,9 @@ func Run(ctx context.Context, opts Options, log *zap.Logger) (*Report, error) {
 			return rep, err
 		}
 	}
-	if opts.LockFile != "" && !opts.ScanOnly {
+	// A plan writes the lock too (what it resolved: a --locked sync then runs exactly
+	// that), unless it had no destination to fingerprint it with.
+	if opts.LockFile != "" && !(opts.ScanOnly && env.noDestination) {
 		if err := WriteLock(opts.LockFile, rep.lock); err != nil {
 			return rep, err
 		}

@@ -1,0 +1,36 @@
+package engine
+
+import "testing"
+
+// TestPlanWritesTheLock: a plan writes the lock of what it resolved (each image's source
+// digest, read by HEAD), and a --locked sync afterwards runs exactly that lock: it
+// succeeds, copying those digests, and leaves the lock as the plan wrote it.
+func TestPlanWritesTheLock(t *testing.T) {
+	w := newLockWorld(t)
+	opts := w.options(t)
+	opts.ScanOnly = true
+	if _, a := w.run(t, opts); a.Status != StatusSuccess {
+		t.Fatalf("plan: %s: %s", a.Status, a.Error)
+	}
+	planned := w.readLock(t)
+	l := mustReadLock(t, w.lockFile)
+	for img, digest := range w.digests {
+		if li := lockedImage(l, img); li == nil || li.Digest != digest {
+			t.Errorf("the plan's lock has %+v for %s, want digest %s", li, img, digest)
+		}
+	}
+	opts = w.options(t)
+	opts.Locked = true
+	_, a := w.run(t, opts)
+	if a.Status != StatusSuccess {
+		t.Fatalf("--locked sync after the plan: %s: %s", a.Status, a.Error)
+	}
+	for _, img := range a.Images {
+		if img.Result != OutcomeCopied || img.DestDigest != w.digests[img.Source] {
+			t.Errorf("%s: %s with %s, want copied with %s", img.Source, img.Result, img.DestDigest, w.digests[img.Source])
+		}
+	}
+	if got := w.readLock(t); string(got) != string(planned) {
+		t.Errorf("the --locked sync changed the plan's lock:\n%s\nwas\n%s", got, planned)
+	}
+}
