@@ -56,6 +56,9 @@ type Report struct {
 	// Unreachable counts, per host found down during the run, the images that failed
 	// because of it (not attempted, or cut off by it).
 	Unreachable map[string]int `json:"unreachable_hosts,omitempty"`
+	// Unauthorized counts, per destination host that refused the run's credentials (401:
+	// none found, or not accepted), the images that failed because of it.
+	Unauthorized map[string]int `json:"unauthorized_hosts,omitempty"`
 	// DestinationUnknown: a plan (or --scan-only) without --target-registry and without
 	// AWS configuration; the destination was not consulted (images "planned").
 	DestinationUnknown bool `json:"destination_unknown,omitempty"`
@@ -230,7 +233,7 @@ func (r *AddonReport) firstImageError() string {
 // CouldNotRun reports whether the run could not do its work: a host it needed was found
 // down (connection failures in a row) and the images queued for it were not attempted.
 // The exit code is then 3.
-func (r *Report) CouldNotRun() bool { return len(r.Unreachable) > 0 }
+func (r *Report) CouldNotRun() bool { return len(r.Unreachable) > 0 || len(r.Unauthorized) > 0 }
 
 // Failed reports whether any addon did not succeed (ERROR, INCOMPLETE or DRIFT): the
 // exit code of a sync is then 1.

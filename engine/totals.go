@@ -2,6 +2,8 @@ package engine
 
 import (
 	"errors"
+	"net/http"
+	"strings"
 
 	"github.com/airgap-charts/airgap-charts/registry"
 )
@@ -19,6 +21,13 @@ func (r *Report) addJobs(unique []JobResult) {
 				r.Unreachable = map[string]int{}
 			}
 			r.Unreachable[down.Host]++
+		}
+		var auth *registry.AuthError
+		if res.Err != nil && errors.As(res.Err, &auth) && auth.Status == http.StatusUnauthorized && sameHost(auth.Host, r.Registry) {
+			if r.Unauthorized == nil {
+				r.Unauthorized = map[string]int{}
+			}
+			r.Unauthorized[auth.Host]++
 		}
 		if rr := res.Referrers; rr != nil {
 			r.Totals.ReferrersCopied += len(rr.Copied)
@@ -43,4 +52,10 @@ func (r *Report) addJobs(unique []JobResult) {
 			r.Totals.Skipped++
 		}
 	}
+}
+
+// sameHost reports whether host names the destination registry dest (case
+// aside).
+func sameHost(host, dest string) bool {
+	return dest != "" && strings.EqualFold(host, dest)
 }

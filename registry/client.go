@@ -250,7 +250,7 @@ func (c *Client) remoteOptions(ctx context.Context) []remote.Option {
 // OCIPreflight is a preflight over the client's authenticated transport: one manifest
 // HEAD per destination tag, no ping.
 func (c *Client) OCIPreflight() *OCIPreflight {
-	return newOCIPreflight(c.art, c.Insecure)
+	return newOCIPreflight(c.art, c.Insecure, c.explainAuth)
 }
 
 // RefusedPulls returns, per host, the manifest GETs refused because the host's advertised

@@ -201,6 +201,8 @@ type OCIPreflight struct {
 	// recorded is what the run pushed (Record) and deleted (Forget): it answers over any
 	// HEAD's.
 	recorded map[string]headAnswer
+
+	explain func(error) error // names the credentials tried on a 401/403 (Client.explainAuth); nil: none
 }
 
 type headAnswer struct {
@@ -209,12 +211,12 @@ type headAnswer struct {
 }
 
 // newOCIPreflight returns a preflight over an authenticating transport.Wrapper.
-func newOCIPreflight(art http.RoundTripper, insecure func(host string) bool) *OCIPreflight {
+func newOCIPreflight(art http.RoundTripper, insecure func(host string) bool, explain func(error) error) *OCIPreflight {
 	p, err := remote.NewPuller(remote.WithTransport(art))
 	if insecure == nil {
 		insecure = func(string) bool { return false }
 	}
-	pf := &OCIPreflight{puller: p, initErr: err, insecure: insecure, recorded: map[string]headAnswer{}}
+	pf := &OCIPreflight{puller: p, initErr: err, insecure: insecure, recorded: map[string]headAnswer{}, explain: explain}
 	pf.heads.RetryWaiters = true
 	return pf
 }
@@ -268,7 +270,11 @@ func (p *OCIPreflight) head(ctx context.Context, key string, ref ImageRef) (head
 		err = nil // no such tag, or no such repository yet
 	}
 	if err != nil {
-		return headAnswer{}, fmt.Errorf("preflight HEAD %s: %w", key, err)
+		err = fmt.Errorf("preflight HEAD %s: %w", key, err)
+		if p.explain != nil {
+			err = p.explain(err)
+		}
+		return headAnswer{}, err
 	}
 	return a, nil
 }

@@ -4,10 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os/signal"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"go.uber.org/zap"
@@ -74,8 +72,10 @@ func (c *exportCmd) Run(a *app) error {
 	if err != nil {
 		return err
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
+	ctx := a.ctx // SIGINT / SIGTERM cancel it: exit 130 / 143, as sync
+	if ctx == nil {
+		ctx = context.Background()
+	}
 	log.Info("export starting", zap.String("to", c.To), zap.Int("addons", len(opts.Addons)), zap.Int64("part_size", partSize))
 	res, err := engine.Export(ctx, opts, engine.ExportOptions{Dir: c.To, PartSize: partSize, Receipt: c.Receipt}, log)
 	if err != nil {
@@ -189,8 +189,10 @@ func (c *importCmd) Run(a *app) error {
 	if err != nil {
 		return err
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
+	ctx := a.ctx // SIGINT / SIGTERM cancel it: exit 130 / 143, as sync
+	if ctx == nil {
+		ctx = context.Background()
+	}
 	log.Info("import starting", zap.String("from", c.From))
 	res, err := engine.Import(ctx, opts, engine.ImportOptions{From: c.From, ReceiptOut: c.ReceiptOut}, log)
 	if res == nil || res.Report == nil {

@@ -73,8 +73,9 @@ func usagef(format string, args ...any) error { return &usageError{fmt.Sprintf(f
 // errAddonsFailed reports that the run completed but some addon failed (exit code 1).
 var errAddonsFailed = errors.New("some addons failed")
 
-// errCouldNotRun reports that a registry the run needed was down (exit code 3).
-var errCouldNotRun = errors.New("a registry the run needs is unreachable")
+// errCouldNotRun reports that a registry the run needed was down, or that the destination
+// refused the credentials (exit code 3).
+var errCouldNotRun = errors.New("a registry the run needs is unreachable, or the destination refused the credentials")
 
 // kongExit carries kong's exit request (after --help) out of the parser.
 type kongExit int

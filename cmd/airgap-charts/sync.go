@@ -172,6 +172,9 @@ func (c *syncCmd) Run(a *app) error {
 			for host, n := range report.Unreachable {
 				log.Error("could not run: host unreachable", zap.String("host", host), zap.Int("images_not_copied", n))
 			}
+			for host, n := range report.Unauthorized {
+				log.Error("could not run: the destination refused the credentials", zap.String("host", host), zap.Int("images_not_copied", n))
+			}
 			return errCouldNotRun
 		}
 		return errAddonsFailed
