@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,167 +9,12 @@ import (
 	"time"
 
 	"go.uber.org/zap"
-	"golang.org/x/sync/semaphore"
 	"helm.sh/helm/v3/pkg/chart"
 
 	"github.com/airgap-charts/airgap-charts/config"
 	"github.com/airgap-charts/airgap-charts/registry"
 	"github.com/airgap-charts/airgap-charts/stages"
 )
-
-// runAddon takes one addon through its DAG: resolve → fetch → dependencies → render →
-// extract, image jobs to the pool, rewrite → repack → (wait for its images) → verify →
-// publish. It never returns an error: the outcome, good or bad, is the report.
-func (e *runEnv) runAddon(ctx context.Context, a config.Addon, pool *Pool, slots *semaphore.Weighted) *AddonReport {
-	rep := &AddonReport{Addon: a.Name(), Chart: a.Chart, Release: a.Release, Repository: a.Repository, Status: StatusError}
-	started := time.Now()
-	defer func() { rep.Duration = Duration(time.Since(started)) }()
-	defer e.markOverridesUnlessSucceeded(rep) // no overrides pointing at images never mirrored
-	log := e.log.With(zap.String("addon", a.Name()), zap.String("chart", a.Chart), zap.String("version", a.Version))
-
-	// images are the addon's jobs once submitted: every later way out records them.
-	var images *addonImages
-	fail := func(stage string, err error) *AddonReport {
-		images.collect(ctx, e, rep, log)
-		rep.Stage = stage
-		rep.Error = fmt.Sprintf("addon %s (%s): %s: %v", a.Name(), a.Source, stage, err)
-		if stage == "images" && ctx.Err() == nil {
-			rep.ChartResult = ChartBlocked
-			rep.ChartRef = e.plannedChartRef(a, rep.Version)
-		}
-		if errors.Is(err, context.Canceled) {
-			rep.Error = fmt.Sprintf("addon %s: %s: interrupted", a.Name(), stage)
-		}
-		log.Error("addon failed", zap.String("stage", stage), zap.Error(err))
-		return rep
-	}
-
-	group, added := e.groupOf(a), false
-	defer func() {
-		if !added {
-			group.leave()
-		}
-	}()
-	if err := slots.Acquire(ctx, 1); err != nil {
-		return fail("start", err)
-	}
-	prepared, err := e.prepareAddon(ctx, a, rep, log)
-	if err != nil {
-		slots.Release(1)
-		return fail(rep.Stage, err)
-	}
-	log = log.With(zap.String("resolved", rep.Version))
-
-	// Image jobs go to the pool as soon as extract is done.
-	images = e.submitImages(pool, prepared)
-
-	// Addons releasing the same chart rewrite it with all their images (chartgroup.go);
-	// the slot is given back while the others are still extracting.
-	rep.Stage = "rewrite"
-	shared, wait := group.add(prepared.mappings, requiredImages(prepared))
-	added = true
-	if wait != nil {
-		slots.Release(1)
-		select {
-		case <-wait:
-		case <-ctx.Done():
-			return fail(rep.Stage, ctx.Err())
-		}
-		if err := slots.Acquire(ctx, 1); err != nil {
-			return fail(rep.Stage, err)
-		}
-		shared = group.union()
-	}
-	prepared.shared = shared
-	peers := e.submitPeerImages(pool, prepared)
-	if e.opts.PinDigests && !e.opts.ScanOnly {
-		// Pinning needs the digests at the destination: the rewrite waits for the images,
-		// the slot given back meanwhile.
-		slots.Release(1)
-		e.pinDigests(ctx, prepared, images, peers, log)
-		if err := slots.Acquire(ctx, 1); err != nil {
-			return fail(rep.Stage, err)
-		}
-	}
-
-	// Rewrite and repack while the images copy.
-	if err := e.rewriteAndPackage(ctx, a, prepared, rep, log); err != nil {
-		slots.Release(1)
-		return fail(rep.Stage, err) // fail waits for the images, the slot given back
-	}
-	if err := e.writeVerifyPolicy(a, prepared, rep); err != nil {
-		slots.Release(1)
-		return fail("package", err)
-	}
-	slots.Release(1)
-
-	// While the images copy, ask the destination whether it already holds the chart.
-	var check *stages.ChartCheck
-	if !e.noDestination {
-		check = e.checkChart(ctx, a, prepared, rep, log)
-	}
-
-	// Wait for this addon's own images only.
-	rep.Stage = "images"
-	images.collect(ctx, e, rep, log)
-	peerErr := waitPeerImages(ctx, group, peers)
-	// A cancelled run fails every unfinished image with the cancellation: say interrupted,
-	// not that images failed.
-	if err := ctx.Err(); err != nil {
-		return fail("images", err)
-	}
-	if images.failed > 0 {
-		return fail("images", fmt.Errorf("%d of %d images failed; chart not published%s (first: %s)", images.failed, len(images.pending), images.waitsFor(), rep.firstImageError()))
-	}
-	if peerErr != nil {
-		return fail("images", fmt.Errorf("chart not published: %w", peerErr))
-	}
-
-	// The chart is published only when no image it pulls stays public unless allowed.
-	if left, first := e.gatePublicImages(a, rep, log); left > 0 {
-		err := publicImagesError(left, first)
-		rep.Status, rep.Stage, rep.ChartResult = StatusIncomplete, "verify", "blocked"
-		rep.Error = fmt.Sprintf("addon %s (%s): verify: %v", a.Name(), a.Source, err)
-		log.Error("addon incomplete: images remain public", zap.String("stage", "verify"),
-			zap.Int("public_images", left), zap.String("first", first.Image), zap.Error(err))
-		return rep
-	}
-
-	if e.imageDrift(a, rep, images, log) {
-		return rep
-	}
-
-	rep.Stage = "publish"
-	if e.opts.ScanOnly {
-		if e.planChart(a, rep, check, log) {
-			return rep
-		}
-	} else {
-		if check == nil { // the early check failed: ask again, the publish must know
-			c, err := e.publisher.Check(ctx, prepared.archive, e.chartBase(a), "")
-			if err != nil {
-				return fail("publish", err)
-			}
-			check = &c
-		}
-		if e.chartDrift(a, rep, check, log) {
-			return rep
-		}
-		if err := e.publishes.Acquire(ctx, 1); err != nil {
-			return fail("publish", err)
-		}
-		err := e.publish(ctx, a, group, prepared, rep, check)
-		e.publishes.Release(1)
-		if err != nil {
-			return fail("publish", err)
-		}
-	}
-	e.cache.save(a, prepared.entry, log)
-	rep.Stage = ""
-	rep.Status = StatusSuccess
-	log.Info("addon done", zap.Int("images", len(images.pending)), zap.String("chart_ref", rep.ChartRef), zap.Duration("took", time.Since(started)))
-	return rep
-}
 
 // preparedAddon is an addon after extract: its chart, images and their destinations.
 type preparedAddon struct {
