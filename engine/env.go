@@ -8,7 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/google/go-containerregistry/pkg/authn"
 	"go.uber.org/zap"
 	"golang.org/x/sync/semaphore"
@@ -57,44 +57,66 @@ func newRunEnv(ctx context.Context, opts Options, log *zap.Logger) (*runEnv, err
 		return nil, err
 	}
 	env.tmp = tmp
-	spool, err := tmp.sub("spool")
-	if err != nil {
+	if err := env.openDestination(ctx, log); err != nil {
 		env.close()
 		return nil, err
 	}
+	if err := env.openChartAccess(); err != nil {
+		env.close()
+		return nil, err
+	}
+	return env, nil
+}
 
-	var extraKeychains []authn.Keychain
-	var destLimits []registry.HostRate
-	var ecr *registry.ECR
-	var ecrHosts []string
+// runDestination is where a run mirrors to, as openDestination found it.
+type runDestination struct {
+	host      string
+	ecr       *registry.ECR // nil: an OCI registry (or none)
+	keychains []authn.Keychain
+	limits    []registry.HostRate // quotas of the destination's hosts
+	ecrHosts  []string
+	none      bool // a plan without a destination: not consulted
+}
+
+// findDestination decides the destination: an OCI registry, ECR (its AWS configuration
+// loaded), or, for a plan without --target-registry or AWS configuration, none.
+func findDestination(ctx context.Context, opts Options, log *zap.Logger) (runDestination, error) {
 	useECR, err := wantsECR(opts)
 	if err != nil {
-		env.close()
-		return nil, err
+		return runDestination{}, err
 	}
-	if useECR {
-		ecr, err = newECR(ctx, opts)
-		if err != nil && opts.ScanOnly && opts.TargetRegistry == "" {
-			// A plan needs no destination: without one, it says so and does the rest.
-			log.Warn("no destination: the plan does not consult one (give --target-registry, or configure AWS for ECR)", zap.Error(err))
-			ecr, useECR, env.noDestination = nil, false, true
-		} else if err != nil {
-			env.close()
-			return nil, err
-		}
+	if !useECR {
+		return runDestination{host: opts.TargetRegistry}, nil
 	}
-	if env.noDestination {
-		env.registry = PlaceholderRegistry
-	} else if useECR {
-		env.registry = ecr.Registry()
-		extraKeychains = append(extraKeychains, ecr.Keychain())
-		destLimits = ecrLimits(env.registry, opts.ECR)
-		ecrHosts = []string{env.registry}
-	} else {
-		env.registry = opts.TargetRegistry
+	ecr, err := newECR(ctx, opts)
+	if err != nil && opts.ScanOnly && opts.TargetRegistry == "" {
+		// A plan needs no destination: without one, it says so and does the rest.
+		log.Warn("no destination: the plan does not consult one (give --target-registry, or configure AWS for ECR)", zap.Error(err))
+		return runDestination{host: PlaceholderRegistry, none: true}, nil
 	}
-	env.layout = registry.MirrorLayout{Registry: env.registry, Prefix: opts.TargetPrefix}
+	if err != nil {
+		return runDestination{}, err
+	}
+	host := ecr.Registry()
+	return runDestination{host: host, ecr: ecr, keychains: []authn.Keychain{ecr.Keychain()},
+		limits: ecrLimits(host, opts.ECR), ecrHosts: []string{host}}, nil
+}
 
+// openDestination opens the destination and the run's registry client (images and OCI
+// charts alike), with every quota and budget of the run.
+func (e *runEnv) openDestination(ctx context.Context, log *zap.Logger) error {
+	opts := e.opts
+	dest, err := findDestination(ctx, opts, log)
+	if err != nil {
+		return err
+	}
+	e.registry, e.noDestination = dest.host, dest.none
+	e.layout = registry.MirrorLayout{Registry: e.registry, Prefix: opts.TargetPrefix}
+	spool, err := e.tmp.sub("spool")
+	if err != nil {
+		return err
+	}
+	destLimits := dest.limits
 	for _, r := range opts.PushLimits {
 		destLimits = append(destLimits, registry.HostRate{Host: r.Host, Kind: registry.KindManifestPut, N: r.N, Period: r.Period})
 	}
@@ -105,7 +127,7 @@ func newRunEnv(ctx context.Context, opts Options, log *zap.Logger) (*runEnv, err
 	for _, r := range opts.RateLimits {
 		rates = append(rates, registry.HostRate{Host: r.Host, Kind: registry.KindManifestGet, N: r.N, Period: r.Period})
 	}
-	env.client, err = registry.NewClient(registry.ClientOptions{
+	e.client, err = registry.NewClient(registry.ClientOptions{
 		Concurrency:        opts.Concurrency,
 		MaxPerHost:         opts.MaxPerHost,
 		Insecure:           opts.InsecureRegistry,
@@ -116,12 +138,12 @@ func newRunEnv(ctx context.Context, opts Options, log *zap.Logger) (*runEnv, err
 		RetryBackoff:       opts.RetryBackoff,
 		WaitForBudget:      opts.OnBudget == OnBudgetWait,
 		CertsDir:           opts.CertsDir,
-		Destination:        env.registry,
+		Destination:        e.registry,
 		Mirrors:            opts.RegistryMirrors,
 		RateLimits:         rates,
 		DestLimits:         destLimits,
-		ECRHosts:           ecrHosts,
-		Keychains:          extraKeychains,
+		ECRHosts:           dest.ecrHosts,
+		Keychains:          dest.keychains,
 		HostKeychains:      repoKeychains(opts.Addons),
 		DockerHubUser:      opts.DockerHubUsername,
 		DockerHubToken:     opts.DockerHubToken,
@@ -131,48 +153,49 @@ func newRunEnv(ctx context.Context, opts Options, log *zap.Logger) (*runEnv, err
 		SpoolDir:           spool,
 	})
 	if err != nil {
-		env.close()
-		return nil, err
+		return err
 	}
-	if ecr != nil {
-		env.preflight = ecr
+	if dest.ecr != nil {
+		e.preflight = dest.ecr
 		if opts.ECR.CreateRepositories {
-			env.ensurer = ecr
+			e.ensurer = dest.ecr
 		}
 	} else {
-		env.preflight = env.client.OCIPreflight()
+		e.preflight = e.client.OCIPreflight()
 	}
-
 	var ensure func(context.Context, string) error
-	if env.ensurer != nil {
-		ensure = env.ensurer.EnsureRepository
+	if e.ensurer != nil {
+		ensure = e.ensurer.EnsureRepository
 	}
-	env.publisher = stages.NewPublisher(stages.PublishOptions{Registry: env.client, EnsureRepository: ensure})
+	e.publisher = stages.NewPublisher(stages.PublishOptions{Registry: e.client, EnsureRepository: ensure})
+	return nil
+}
 
-	httpClient := env.client.HTTPClient()
-	env.resolver, err = stages.NewResolver(stages.ResolverOptions{
+// openChartAccess sets up resolving and fetching charts (HTTP repositories through the
+// client's transport, OCI ones through the client itself).
+func (e *runEnv) openChartAccess() error {
+	opts := e.opts
+	httpClient := e.client.HTTPClient()
+	creds := addonCredentials(opts.Addons, opts.RepoMirrorCredentials)
+	var err error
+	e.resolver, err = stages.NewResolver(stages.ResolverOptions{
 		HTTPClient:  httpClient,
 		RepoMirrors: opts.RepoMirrors,
-		Insecure:    env.client.Insecure,
-		Registry:    env.client,
-		Credentials: addonCredentials(opts.Addons, opts.RepoMirrorCredentials),
+		Insecure:    e.client.Insecure,
+		Registry:    e.client,
+		Credentials: creds,
 	})
 	if err != nil {
-		env.close()
-		return nil, err
+		return err
 	}
-	env.fetcher, err = stages.NewFetcher(stages.FetcherOptions{
+	e.fetcher, err = stages.NewFetcher(stages.FetcherOptions{
 		CacheDir:    filepath.Join(opts.OutputDir, ".cache"),
 		HTTPClient:  httpClient,
-		Insecure:    env.client.Insecure,
-		Registry:    env.client,
-		Credentials: addonCredentials(opts.Addons, opts.RepoMirrorCredentials),
+		Insecure:    e.client.Insecure,
+		Registry:    e.client,
+		Credentials: creds,
 	})
-	if err != nil {
-		env.close()
-		return nil, err
-	}
-	return env, nil
+	return err
 }
 
 func (e *runEnv) close() {
@@ -204,16 +227,14 @@ func wantsECR(opts Options) (bool, error) {
 }
 
 func newECR(ctx context.Context, opts Options) (*registry.ECR, error) {
-	var loadOpts []func(*awsconfig.LoadOptions) error
-	if _, region, ok := registry.IsECRHost(opts.TargetRegistry); ok {
-		loadOpts = append(loadOpts, awsconfig.WithRegion(region))
-	}
-	cfg, err := awsconfig.LoadDefaultConfig(ctx, loadOpts...)
-	if err != nil {
-		return nil, fmt.Errorf("AWS configuration for ECR: %w", err)
-	}
+	var cfg aws.Config
 	if opts.ECR.AWSConfig != nil {
 		cfg = *opts.ECR.AWSConfig
+	} else {
+		var err error
+		if cfg, err = registry.LoadAWSConfig(ctx, opts.TargetRegistry); err != nil {
+			return nil, err
+		}
 	}
 	var policy string
 	if opts.ECR.LifecyclePolicyFile != "" {
