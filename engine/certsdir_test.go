@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/airgap-charts/airgap-charts/config"
+	"github.com/airgap-charts/airgap-charts/registry"
 	"github.com/airgap-charts/airgap-charts/registry/registrytest"
 	"github.com/airgap-charts/airgap-charts/stages/chartrepotest"
 )
@@ -39,7 +40,7 @@ func TestCertsDirMutualTLS(t *testing.T) {
 			Addons: []config.Addon{{Chart: "gate", Repository: repo.URL, Version: "1.0.0", Release: "gate", Namespace: "ns",
 				Source: config.Position{File: "values.yaml", Line: 1}}},
 			TargetRegistry: dst.Host, TargetPrefix: "mirror", TargetKind: "oci",
-			IncludeDeps: true, Platform: PlatformAuto, SkipExisting: true, Concurrency: 2, ChartConcurrency: 1,
+			IncludeDeps: true, Platform: registry.PlatformAuto, SkipExisting: true, Concurrency: 2, ChartConcurrency: 1,
 			RegistryMirrors:  map[string]string{"quay.io": src.Host + "/quay.io"},
 			InsecureRegistry: []string{src.Host}, // the mTLS hosts are verified against the private CA
 			CertsDir:         certs, Retries: -1,

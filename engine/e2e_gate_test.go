@@ -13,6 +13,7 @@ import (
 	"helm.sh/helm/v3/pkg/chart"
 
 	"github.com/airgap-charts/airgap-charts/config"
+	"github.com/airgap-charts/airgap-charts/registry"
 	"github.com/airgap-charts/airgap-charts/registry/registrytest"
 	"github.com/airgap-charts/airgap-charts/stages/chartrepotest"
 )
@@ -88,7 +89,7 @@ func (w *gateWorld) options(t *testing.T) Options {
 		Addons: []config.Addon{{Chart: w.chart.Name(), Repository: w.charts.URL, Version: w.chart.Metadata.Version,
 			Release: "gate", Namespace: "ns", Source: config.Position{File: "values.yaml", Line: 3}}},
 		TargetRegistry: w.dst.Host, TargetPrefix: "mirror", TargetKind: "oci",
-		IncludeDeps: true, Platform: PlatformAuto, SkipExisting: true, Concurrency: 4, ChartConcurrency: 2,
+		IncludeDeps: true, Platform: registry.PlatformAuto, SkipExisting: true, Concurrency: 4, ChartConcurrency: 2,
 		RegistryMirrors:  map[string]string{"quay.io": w.src.Host + "/quay.io"},
 		InsecureRegistry: []string{w.src.Host, w.dst.Host},
 		OutputDir:        out, ReportFile: filepath.Join(out, "report.json"),

@@ -280,7 +280,7 @@ func (w *e2eWorld) options(dest, out string) Options {
 	return Options{
 		Addons: w.addons(), Overrides: w.overrides(),
 		TargetRegistry: dest, TargetPrefix: "mirror", TargetKind: "oci",
-		IncludeDeps: true, Platform: PlatformAuto, SkipExisting: true,
+		IncludeDeps: true, Platform: registry.PlatformAuto, SkipExisting: true,
 		Concurrency: 8, ChartConcurrency: 2,
 		RegistryMirrors: w.mirrors, RepoMirrors: w.repoMirrors,
 		InsecureRegistry: []string{w.src.Host, w.ociCharts.Host, dest},

@@ -13,6 +13,7 @@ import (
 	"helm.sh/helm/v3/pkg/chart"
 
 	"github.com/airgap-charts/airgap-charts/config"
+	"github.com/airgap-charts/airgap-charts/registry"
 	"github.com/airgap-charts/airgap-charts/registry/registrytest"
 	"github.com/airgap-charts/airgap-charts/stages/chartrepotest"
 )
@@ -76,7 +77,7 @@ func (w *faultWorld) options(out string) Options {
 		Addons: []config.Addon{{Chart: "faulty", Repository: w.chartP.URL, Version: "1.0.0",
 			Release: "faulty", Namespace: "ns", Source: config.Position{File: "values.yaml", Line: 1}}},
 		TargetRegistry: w.dstP.Host, TargetPrefix: "mirror", TargetKind: "oci",
-		IncludeDeps: true, Platform: PlatformAuto, SkipExisting: true, Concurrency: 4, ChartConcurrency: 1,
+		IncludeDeps: true, Platform: registry.PlatformAuto, SkipExisting: true, Concurrency: 4, ChartConcurrency: 1,
 		RegistryMirrors:  map[string]string{"quay.io": w.srcP.Host + "/quay.io"},
 		InsecureRegistry: []string{w.srcP.Host, w.dstP.Host},
 		RequestTimeout:   faultRequestTimeout, StallTimeout: faultStallTimeout, RetryBackoff: faultRetryBackoff,

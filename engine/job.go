@@ -102,18 +102,12 @@ type Preflight interface {
 	TagDigest(ctx context.Context, dst registry.ImageRef) (digest string, exists bool, err error)
 }
 
-// Deleter is an optional Preflight ability: remove a tag before it is overwritten (ECR:
-// BatchDeleteImage, then push).
-type Deleter = registry.TagDeleter
-
-// RepositoryEnsurer is an optional Preflight ability: create a destination repository
-// before the first push (ECR). The pool calls it once per destination repository per run
-// (a failure is forgotten, so a later job tries again), only for jobs that push.
-type RepositoryEnsurer = registry.RepositoryEnsurer
-
-// Other optional Preflight abilities the pool uses: registry.TagRecorder (told of every
-// push and deletion, so later answers stay true) and registry.MountPolicy (a destination
-// that does not mount is never asked to).
+// Optional Preflight abilities the pool uses: registry.TagDeleter (remove a tag before it
+// is overwritten; ECR: BatchDeleteImage, then push), registry.RepositoryEnsurer (create a
+// destination repository before the first push, once per repository per run, a failure
+// forgotten so a later job tries again, only for jobs that push), registry.TagRecorder
+// (told of every push and deletion, so later answers stay true) and registry.MountPolicy
+// (a destination that does not mount is never asked to).
 
 // Policy is what to do with a destination tag that already exists.
 type Policy struct {

@@ -12,13 +12,6 @@ import (
 	"github.com/airgap-charts/airgap-charts/registry"
 )
 
-// Platform is the image copy strategy, parsed once (registry.ParsePlatform): auto, one
-// os/arch[/variant], or a list of them; the zero value is auto.
-type Platform = registry.Platform
-
-// PlatformAuto copies every index intact.
-var PlatformAuto = registry.PlatformAuto
-
 // RateLimit is a budget of manifest pulls for one registry host: N per Period.
 type RateLimit struct {
 	Host   string
@@ -48,7 +41,7 @@ type Options struct {
 	ChartPrefix     string
 	TargetKind      string // auto|ecr|oci; empty: auto
 	IncludeDeps     bool
-	Platform        Platform // zero: auto
+	Platform        registry.Platform // parsed once (registry.ParsePlatform); zero: auto
 	SkipExisting    bool
 	VerifyDigest    bool
 	OverwriteDigest bool

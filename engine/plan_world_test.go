@@ -91,7 +91,7 @@ func (w *planWorld) options(out string, only ...string) Options {
 	}
 	return Options{
 		Addons: addons, TargetRegistry: w.dst.Host, TargetPrefix: "mirror", TargetKind: "oci",
-		IncludeDeps: true, Platform: PlatformAuto, SkipExisting: true, Concurrency: 4, ChartConcurrency: 2,
+		IncludeDeps: true, Platform: registry.PlatformAuto, SkipExisting: true, Concurrency: 4, ChartConcurrency: 2,
 		RegistryMirrors:  map[string]string{"quay.io": w.src.Host + "/quay.io"},
 		InsecureRegistry: []string{w.src.Host, w.dst.Host},
 		OutputDir:        out, ReportFile: filepath.Join(out, "report.json"),

@@ -340,9 +340,9 @@ func (p *Pool) decide(ctx context.Context, pd *Pending, sc SourceCheck) JobResul
 		SourceIndex: cr.SourceIndex, MissingPlatforms: cr.MissingPlatforms, copy: &cr}
 }
 
-// deleteTag removes dst's tag where the preflight can (Deleter) and tells the preflight.
+// deleteTag removes dst's tag where the preflight can (registry.TagDeleter) and tells the preflight.
 func (p *Pool) deleteTag(ctx context.Context, dst registry.ImageRef) error {
-	d, ok := p.opts.Preflight.(Deleter)
+	d, ok := p.opts.Preflight.(registry.TagDeleter)
 	if !ok {
 		return nil // the push replaces the tag
 	}
@@ -359,7 +359,7 @@ func (p *Pool) deleteTag(ctx context.Context, dst registry.ImageRef) error {
 // repository; concurrent jobs of one repository share the one call, and a failure fails
 // its job only: the jobs that waited, and later ones, try again.
 func (p *Pool) ensureRepository(ctx context.Context, dst registry.ImageRef) error {
-	e, ok := p.opts.Preflight.(RepositoryEnsurer)
+	e, ok := p.opts.Preflight.(registry.RepositoryEnsurer)
 	if !ok {
 		return nil
 	}

@@ -51,7 +51,7 @@ func fullReport() *Report {
 		Timings:      map[string]Duration{"render": Duration(time.Millisecond)},
 		Duration:     Duration(2 * time.Second),
 	}
-	rep := newReport([]*AddonReport{addon}, "reg.example", Options{TargetPrefix: "team", Platform: PlatformAuto, CommandLine: []string{"--values", "v.yaml"}}, 3*time.Second)
+	rep := newReport([]*AddonReport{addon}, "reg.example", Options{TargetPrefix: "team", Platform: registry.PlatformAuto, CommandLine: []string{"--values", "v.yaml"}}, 3*time.Second)
 	rep.PullsRefused = map[string]int{"docker.io": 3}
 	rep.Unreachable = map[string]int{"quay.io": 1}
 	return rep

@@ -153,7 +153,7 @@ func (w *demoWorld) run(ctx context.Context, log *zap.Logger) (*engine.Report, e
 		TargetPrefix:     demoPrefix,
 		TargetKind:       "oci",
 		IncludeDeps:      true,
-		Platform:         engine.PlatformAuto,
+		Platform:         registry.PlatformAuto,
 		SkipExisting:     true,
 		RegistryMirrors:  w.mirrors,
 		InsecureRegistry: []string{w.src.Host, w.dst.Host},

@@ -1,13 +1,12 @@
 package main
 
 import (
-	"github.com/airgap-charts/airgap-charts/engine"
 	"github.com/airgap-charts/airgap-charts/registry"
 )
 
 // platform parses --platform and --platform-missing, once, into the typed choice every
 // image job carries.
-func (c *syncCmd) platform() (engine.Platform, error) {
+func (c *syncCmd) platform() (registry.Platform, error) {
 	p, err := registry.ParsePlatform(c.Platform)
 	if err != nil {
 		return p, usagef("--platform %q: want auto, OS/ARCH[/VARIANT] (e.g. linux/amd64) or a comma-separated list of them", c.Platform)

@@ -34,7 +34,7 @@ func TestSyncDefaultsAndDefaultCommand(t *testing.T) {
 				},
 				TargetKind:       "auto",
 				IncludeDeps:      true,
-				Platform:         engine.PlatformAuto,
+				Platform:         registry.PlatformAuto,
 				SkipExisting:     true,
 				Concurrency:      8,
 				ChartConcurrency: runtime.NumCPU(),
