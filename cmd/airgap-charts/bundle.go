@@ -12,6 +12,7 @@ import (
 
 	"github.com/airgap-charts/airgap-charts/config"
 	"github.com/airgap-charts/airgap-charts/engine"
+	"github.com/airgap-charts/airgap-charts/registry"
 	"github.com/airgap-charts/airgap-charts/registry/bundle"
 )
 
@@ -30,14 +31,14 @@ type exportCmd struct {
 	IncludeDependencies bool     `group:"Run" help:"Render subcharts when extracting images (default)."`
 	ExcludeDependencies bool     `group:"Run" help:"Render without subcharts."`
 	Platform            string   `group:"Run" enum:"auto,linux/amd64,linux/arm64" default:"auto" help:"auto keeps multi-arch indexes intact; linux/amd64 or linux/arm64 stores that manifest only."`
-	KubeVersion         string   `group:"Run" default:"1.33.0" placeholder:"VERSION" help:"Kubernetes version charts are rendered for (default: ${default})."`
+	KubeVersion         string   `group:"Run" default:"${kube_version}" placeholder:"VERSION" help:"Kubernetes version charts are rendered for (default: ${default})."`
 	AllowPublicImages   bool     `group:"Run" help:"Recorded in the bundle: the import publishes charts whose mirrored render still pulls public images."`
 
 	PublicECRPassword string `group:"Credentials" name:"public-ecr-password" placeholder:"TOKEN" help:"Token for public.ecr.aws. Env fallback: ECR_PUBLIC_PASSWORD."`
 	DockerhubUsername string `group:"Credentials" name:"dockerhub-username" placeholder:"USER" help:"Docker Hub user. Env fallback: DOCKERHUB_USERNAME."`
 	DockerhubToken    string `group:"Credentials" name:"dockerhub-token" placeholder:"TOKEN" help:"Docker Hub access token. Env fallback: DOCKERHUB_TOKEN."`
 
-	Concurrency      int           `group:"Registries" default:"8" placeholder:"N" help:"Image manifest reads at once (default: ${default})."`
+	Concurrency      int           `group:"Registries" default:"${concurrency}" placeholder:"N" help:"Image manifest reads at once (default: ${default})."`
 	ChartConcurrency int           `group:"Registries" default:"${cpus}" placeholder:"N" help:"Addons processed at once (default: ${default})."`
 	RateLimit        []string      `group:"Registries" sep:"none" placeholder:"HOST=N/PERIOD" help:"Budget of manifest pulls for a registry host, repeatable (as sync)."`
 	OnBudget         string        `group:"Registries" enum:"fail,wait" default:"fail" help:"When a pull budget is spent: fail or wait (default: ${default})."`
@@ -63,7 +64,7 @@ func (c *exportCmd) Run(a *app) error {
 		Concurrency: c.Concurrency, ChartConcurrency: c.ChartConcurrency, RateLimit: c.RateLimit, OnBudget: c.OnBudget,
 		RegistryMirror: c.RegistryMirror, RepoMirror: c.RepoMirror, InsecureRegistry: c.InsecureRegistry,
 		CertsDir: c.CertsDir, CAFile: c.CAFile, RequestTimeout: c.RequestTimeout, StallTimeout: c.StallTimeout, Retries: c.Retries,
-		TargetKind: "auto", Referrers: "none", SkipExisting: true, ECRPutImageRate: 10, ECRLayerUploadRate: 100}
+		TargetKind: "auto", Referrers: "none", SkipExisting: true, ECRPutImageRate: registry.ECRPutImageQuota, ECRLayerUploadRate: registry.ECRLayerUploadQuota}
 	opts, err := sc.loadInputs(a)
 	if err != nil {
 		return err
@@ -144,17 +145,19 @@ type importCmd struct {
 
 	TargetRegistry       string `group:"Destination" placeholder:"HOST" help:"Destination registry (default: the AWS account's private ECR registry)."`
 	TargetPrefix         string `group:"Destination" placeholder:"PATH" help:"Path under the registry for image repositories."`
+	ChartPrefix          string `group:"Destination" placeholder:"PATH" help:"Path under the registry for charts, before their oci_namespace (as sync)."`
 	TargetKind           string `group:"Destination" enum:"auto,ecr,oci" default:"auto" help:"Destination kind: auto, ecr or oci."`
 	SkipExisting         bool   `group:"Existing images" default:"true" negatable:"" help:"Skip an image whose destination tag already exists (default: true)."`
 	VerifyExistingDigest bool   `group:"Existing images" help:"Skip only when the destination digest matches the bundle's."`
 	OverwriteExisting    bool   `group:"Existing images" help:"When the destination digest differs, replace the destination tag."`
 	PrivateECRPassword   string `group:"Credentials" name:"private-ecr-password" placeholder:"TOKEN" help:"Token for the private ECR registry. Env fallback: ECR_PRIVATE_PASSWORD."`
 
-	Concurrency      int           `group:"Registries" default:"8" placeholder:"N" help:"Image copy workers (default: ${default})."`
+	Concurrency      int           `group:"Registries" default:"${concurrency}" placeholder:"N" help:"Image copy workers (default: ${default})."`
 	ChartConcurrency int           `group:"Registries" default:"${cpus}" placeholder:"N" help:"Addons processed at once (default: ${default})."`
 	PushRateLimit    []string      `group:"Registries" sep:"none" placeholder:"HOST=N/PERIOD" help:"Quota of manifest PUTs for the destination (as sync)."`
 	UploadRateLimit  []string      `group:"Registries" sep:"none" placeholder:"HOST=N/PERIOD" help:"Quota of blob upload starts and completions (as sync)."`
 	InsecureRegistry []string      `group:"Registries" placeholder:"HOST[:PORT]" help:"Reach the destination without TLS verification, or over plain HTTP."`
+	MaxPerHost       []string      `group:"Registries" name:"max-per-host" sep:"none" placeholder:"[HOST=]N" help:"Cap on requests in flight to the destination host (as sync)."`
 	CertsDir         string        `group:"Registries" name:"certs-dir" placeholder:"DIR" help:"Per-host TLS material, docker's certs.d layout."`
 	CAFile           string        `group:"Registries" name:"ca-file" placeholder:"FILE" help:"PEM bundle of extra certificate authorities."`
 	RequestTimeout   time.Duration `group:"Registries" default:"60s" placeholder:"DURATION" help:"Longest wait for response headers (default: ${default})."`
@@ -166,15 +169,15 @@ type importCmd struct {
 	ECRScanOnPush         bool    `group:"ECR repositories" name:"ecr-scan-on-push" help:"Create repositories with scan on push."`
 	ECRKMSKey             string  `group:"ECR repositories" name:"ecr-kms-key" placeholder:"ARN" help:"Encrypt created repositories with this KMS key."`
 	ECRLifecyclePolicy    string  `group:"ECR repositories" name:"ecr-lifecycle-policy" placeholder:"FILE" help:"JSON lifecycle policy applied to created repositories."`
-	ECRPutImageRate       float64 `group:"ECR repositories" name:"ecr-put-image-rate" default:"10" placeholder:"PER-SECOND" help:"PutImage calls per second (default: ${default})."`
-	ECRLayerUploadRate    float64 `group:"ECR repositories" name:"ecr-layer-upload-rate" default:"100" placeholder:"PER-SECOND" help:"Layer upload initiations per second (default: ${default})."`
+	ECRPutImageRate       float64 `group:"ECR repositories" name:"ecr-put-image-rate" default:"${ecr_put_image_rate}" placeholder:"PER-SECOND" help:"PutImage calls per second (default: ${default})."`
+	ECRLayerUploadRate    float64 `group:"ECR repositories" name:"ecr-layer-upload-rate" default:"${ecr_layer_upload_rate}" placeholder:"PER-SECOND" help:"Layer upload initiations per second (default: ${default})."`
 }
 
 func (c *importCmd) Run(a *app) error {
 	sc := syncCmd{Values: bundle.ManifestFile, ScanOnly: c.ScanOnly, OutputDir: c.OutputDir, Report: c.Report,
 		AllowPublicImages: c.AllowPublicImages, TargetRegistry: c.TargetRegistry, TargetPrefix: c.TargetPrefix,
-		TargetKind: c.TargetKind, SkipExisting: c.SkipExisting, VerifyExistingDigest: c.VerifyExistingDigest,
-		OverwriteExisting: c.OverwriteExisting, PrivateECRPassword: c.PrivateECRPassword, Concurrency: c.Concurrency,
+		TargetKind: c.TargetKind, ChartPrefix: c.ChartPrefix, MaxPerHost: c.MaxPerHost, SkipExisting: c.SkipExisting,
+		VerifyExistingDigest: c.VerifyExistingDigest, OverwriteExisting: c.OverwriteExisting, PrivateECRPassword: c.PrivateECRPassword, Concurrency: c.Concurrency,
 		ChartConcurrency: c.ChartConcurrency, PushRateLimit: c.PushRateLimit, UploadRateLimit: c.UploadRateLimit,
 		InsecureRegistry: c.InsecureRegistry, CertsDir: c.CertsDir, CAFile: c.CAFile, RequestTimeout: c.RequestTimeout,
 		StallTimeout: c.StallTimeout, Retries: c.Retries, ECRCreateRepositories: c.ECRCreateRepositories,
