@@ -48,6 +48,9 @@ func (o *Ours) Args(env RunEnv) []string {
 		"--insecure-registry", env.DestHost,
 		"--concurrency", strconv.Itoa(max(1, env.Concurrency)),
 		"--output-dir", filepath.Join(cmp.Or(env.StateDir, env.WorkDir), "out"),
+		// The lock lives with the session's state, as a nightly job's does: sessions that
+		// share the catalog (and each have a destination of their own) never read another's.
+		"--lock", filepath.Join(cmp.Or(env.StateDir, env.WorkDir), "airgap-charts.lock.yaml"),
 		"--report", filepath.Join(env.WorkDir, "report.json"),
 		"--log-format", "json",
 	}
