@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/airgap-charts/airgap-charts/config"
-	"github.com/airgap-charts/airgap-charts/registry"
 )
 
 // Releases of one chart start one after the other, groups in order of first appearance.
@@ -30,7 +29,8 @@ func TestWarmerIsBounded(t *testing.T) {
 	running, peak, asked := 0, 0, 0
 	entered := make(chan struct{}, n)
 	release := make(chan struct{})
-	w := newWarmer(context.Background(), limit, func(ctx context.Context, dst registry.ImageRef) {
+	w := newWarmer(context.Background(), limit)
+	ask := func(context.Context) {
 		mu.Lock()
 		running++
 		peak = max(peak, running)
@@ -41,9 +41,9 @@ func TestWarmerIsBounded(t *testing.T) {
 		mu.Lock()
 		running--
 		mu.Unlock()
-	})
-	for i := range n {
-		w.add(registry.MustParseImageRef(fmt.Sprintf("registry.example/app%d:1", i)))
+	}
+	for range n {
+		w.add(ask)
 	}
 	for range limit {
 		<-entered

@@ -1,6 +1,10 @@
 package engine
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/airgap-charts/airgap-charts/registry/registrytest"
+)
 
 // TestPlanWritesTheLock: a plan writes the lock of what it resolved (each image's source
 // digest, read by HEAD), and a --locked sync afterwards runs exactly that lock: it
@@ -32,5 +36,28 @@ func TestPlanWritesTheLock(t *testing.T) {
 	}
 	if got := w.readLock(t); string(got) != string(planned) {
 		t.Errorf("the --locked sync changed the plan's lock:\n%s\nwas\n%s", got, planned)
+	}
+}
+
+// TestLockCheckAskedOncePerImage: a rerun with the last lock asks each locked image's
+// source tag once (the HEAD is sent ahead of the job's copy slot and kept for it), and a
+// warm rerun sends the source nothing else.
+func TestLockCheckAskedOncePerImage(t *testing.T) {
+	w := newLockWorld(t)
+	if _, a := w.run(t, w.options(t)); a.Status != StatusSuccess {
+		t.Fatalf("first run: %s: %s", a.Status, a.Error)
+	}
+	w.src.Reset()
+	if _, a := w.run(t, w.options(t)); a.Status != StatusSuccess {
+		t.Fatalf("rerun: %s: %s", a.Status, a.Error)
+	}
+	counts := w.src.Counts()
+	if got := counts[registrytest.ManifestHead]; got != len(lockImages) {
+		t.Errorf("rerun sent %d source manifest HEADs, want one per locked image (%d); all: %v", got, len(lockImages), counts)
+	}
+	for kind, n := range counts {
+		if kind != registrytest.ManifestHead && n > 0 {
+			t.Errorf("rerun sent the source %d %s requests, want none", n, kind)
+		}
 	}
 }

@@ -21,6 +21,9 @@ type lockRun struct {
 	inputs         string
 	// images holds the prior lock's images by source|destination (any addon).
 	images map[string]*LockImage
+	// heads are the source tags' digests asked this run (one HEAD each, a failure asked
+	// again), warmed ahead of the jobs (WarmSource).
+	heads registry.KeyedOnce[string, string]
 }
 
 // readPriorLock reads opts.LockFile before the run starts: a lock from a newer schema, or
@@ -139,7 +142,7 @@ func (l *lockRun) CheckSource(ctx context.Context, c *registry.Client, job Image
 	}
 	cur := job.Source.Digest
 	if cur == "" {
-		d, err := c.SourceDigest(ctx, job.Source, registry.PlatformAuto)
+		d, err := l.tagDigest(ctx, c, job.Source)
 		if err != nil {
 			return out, fmt.Errorf("image %s: %w", job.Source, err)
 		}
@@ -166,4 +169,27 @@ func noteDrift(rep *AddonReport, res JobResult, log *zap.Logger) {
 	}
 	rep.Warnings = append(rep.Warnings, fmt.Sprintf("image %s: %s", res.Job.Source, res.Moved))
 	log.Warn("source tag moved since the lock", zap.String("image", res.Job.Source.String()), zap.String("drift", res.Moved))
+}
+
+// asks reports whether CheckSource asks job's source tag.
+func (l *lockRun) asks(job ImageJob) bool {
+	if job.Source.Digest != "" || (l.scanOnly && !l.locked) {
+		return false
+	}
+	prev := l.images[job.Source.String()+"|"+job.Destination.String()]
+	return l.locked || prev != nil || !job.platform().Auto()
+}
+
+// tagDigest is what src's tag holds, asked once per run.
+func (l *lockRun) tagDigest(ctx context.Context, c *registry.Client, src registry.ImageRef) (string, error) {
+	return l.heads.Do(ctx, src.String(), func(ctx context.Context) (string, error) {
+		return c.SourceDigest(ctx, src, registry.PlatformAuto)
+	})
+}
+
+// WarmSource implements SourceWarmer: the HEAD CheckSource will send, sent now.
+func (l *lockRun) WarmSource(ctx context.Context, c *registry.Client, job ImageJob) {
+	if l.asks(job) {
+		_, _ = l.tagDigest(ctx, c, job.Source)
+	}
 }

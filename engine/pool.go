@@ -92,11 +92,7 @@ func NewPool(ctx context.Context, opts PoolOptions) *Pool {
 		jobs: map[string]*Pending{}, claims: map[string]ImageJob{}, lastOnTag: map[string]*Pending{},
 		wake: make(chan struct{}, 1), done: make(chan struct{}),
 	}
-	p.warming = newWarmer(ctx, bounds.WarmPreflight, func(ctx context.Context, dst registry.ImageRef) {
-		if pf, ok := p.opts.Preflight.(*registry.OCIPreflight); ok {
-			_, _, _ = pf.TagDigest(ctx, dst) // an error is met again, and reported, by the job
-		}
-	})
+	p.warming = newWarmer(ctx, bounds.WarmPreflight)
 	p.ensured.RetryWaiters = true
 	p.g.SetLimit(opts.Concurrency)
 	go p.dispatch()
@@ -131,7 +127,7 @@ func (p *Pool) Submit(job ImageJob) *Pending {
 	}
 	p.jobs[job.key()] = pd
 	if pd.after == nil {
-		p.warm(job.Destination)
+		p.warm(job)
 	}
 	p.order = append(p.order, pd)
 	p.queue = append(p.queue, pd)
@@ -142,11 +138,17 @@ func (p *Pool) Submit(job ImageJob) *Pending {
 // warm asks a caching preflight (registry.OCIPreflight: one HEAD per tag, answers kept
 // and shared) about dst now, so the job finds the answer when it gets a slot. Other
 // preflights answer from a listing or count their calls, and are left alone.
-func (p *Pool) warm(dst registry.ImageRef) {
-	if _, ok := p.opts.Preflight.(*registry.OCIPreflight); !ok || p.opts.NoDestination || dst.Tag == "" {
+func (p *Pool) warm(job ImageJob) {
+	if sw, ok := p.opts.Sources.(SourceWarmer); ok {
+		p.warming.add(func(ctx context.Context) { sw.WarmSource(ctx, p.opts.Client, job) })
+	}
+	pf, ok := p.opts.Preflight.(*registry.OCIPreflight)
+	if !ok || p.opts.NoDestination || job.Destination.Tag == "" {
 		return
 	}
-	p.warming.add(dst)
+	p.warming.add(func(ctx context.Context) {
+		_, _, _ = pf.TagDigest(ctx, job.Destination) // an error is met again, and reported, by the job
+	})
 }
 
 func (p *Pool) signal() {

@@ -13,6 +13,13 @@ type SourceChecker interface {
 	CheckSource(ctx context.Context, c *registry.Client, job ImageJob) (SourceCheck, error)
 }
 
+// SourceWarmer is an optional SourceChecker ability: ask now, ahead of the job's copy slot,
+// what CheckSource will ask, keeping the answer for it (an error is met again, and
+// reported, by the job).
+type SourceWarmer interface {
+	WarmSource(ctx context.Context, c *registry.Client, job ImageJob)
+}
+
 // SourceCheck is what a SourceChecker found.
 type SourceCheck struct {
 	// Pull is the job as the pool runs it: its source pinned to TagDigest when one was

@@ -3,33 +3,31 @@ package engine
 import (
 	"context"
 	"sync"
-
-	"github.com/airgap-charts/airgap-charts/registry"
 )
 
-// warmer asks a caching preflight about destination tags ahead of their jobs, at most max
-// at once with at most max goroutines: tags queue, workers start when there is work and
-// end when the queue is empty.
+// warmer asks, ahead of their jobs, what the jobs will ask (a caching preflight about a
+// destination tag, the lock's check of a source tag), at most max at once with at most max
+// goroutines: asks queue, workers start when there is work and end when the queue is
+// empty.
 type warmer struct {
 	ctx context.Context
-	ask func(context.Context, registry.ImageRef)
 	max int
 
 	mu      sync.Mutex
-	queue   []registry.ImageRef
+	queue   []func(context.Context)
 	workers int
 	wg      sync.WaitGroup
 }
 
-func newWarmer(ctx context.Context, limit int, ask func(context.Context, registry.ImageRef)) *warmer {
-	return &warmer{ctx: ctx, ask: ask, max: max(limit, 1)}
+func newWarmer(ctx context.Context, limit int) *warmer {
+	return &warmer{ctx: ctx, max: max(limit, 1)}
 }
 
-// add queues dst and starts a worker unless max are running.
-func (w *warmer) add(dst registry.ImageRef) {
+// add queues ask and starts a worker unless max are running.
+func (w *warmer) add(ask func(context.Context)) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.queue = append(w.queue, dst)
+	w.queue = append(w.queue, ask)
 	if w.workers < w.max {
 		w.workers++
 		w.wg.Add(1)
@@ -47,10 +45,10 @@ func (w *warmer) work() {
 			w.mu.Unlock()
 			return
 		}
-		dst := w.queue[0]
+		ask := w.queue[0]
 		w.queue = w.queue[1:]
 		w.mu.Unlock()
-		w.ask(w.ctx, dst)
+		ask(w.ctx)
 	}
 }
 
