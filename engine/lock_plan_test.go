@@ -61,3 +61,21 @@ func TestLockCheckAskedOncePerImage(t *testing.T) {
 		}
 	}
 }
+
+// TestLockedPlanAsksEachSourceOnce: a plan under --locked asks each source tag once, the
+// lock's check and the plan's resolution sharing that HEAD.
+func TestLockedPlanAsksEachSourceOnce(t *testing.T) {
+	w := newLockWorld(t)
+	if _, a := w.run(t, w.options(t)); a.Status != StatusSuccess {
+		t.Fatalf("first run: %s: %s", a.Status, a.Error)
+	}
+	w.src.Reset()
+	opts := w.options(t)
+	opts.ScanOnly, opts.Locked = true, true
+	if _, a := w.run(t, opts); a.Status != StatusSuccess {
+		t.Fatalf("plan --locked: %s: %s", a.Status, a.Error)
+	}
+	if got := w.src.Counts()[registrytest.ManifestHead]; got != len(lockImages) {
+		t.Errorf("plan --locked sent %d source manifest HEADs, want one per image (%d)", got, len(lockImages))
+	}
+}

@@ -17,10 +17,14 @@ const ReasonDestinationUnknown = "destination unknown: not consulted"
 // plan decides a job without writing anything: the source resolved to a digest (one
 // manifest HEAD; the index read too only when a platform is chosen), the destination tag
 // asked through the preflight (one HEAD, or the repository's batch listing on ECR). No
-// blob is read, nothing is pushed.
-func (p *Pool) plan(ctx context.Context, pd *Pending) JobResult {
+// blob is read, nothing is pushed. A source the lock's check already asked (sc, platform
+// auto) is not asked again.
+func (p *Pool) plan(ctx context.Context, pd *Pending, sc SourceCheck) JobResult {
 	job := pd.job
-	sd, err := p.resolveSource(ctx, job)
+	sd, err := sc.TagDigest, error(nil)
+	if sd == "" || !job.platform().Auto() {
+		sd, err = p.resolveSource(ctx, job)
+	}
 	if errors.Is(err, registry.ErrNotFound) {
 		return JobResult{Outcome: OutcomeMissingAtSource, Reason: "not found at the source",
 			Err: fmt.Errorf("image %s: not found at the source: %w", job.Source, err)}

@@ -269,7 +269,7 @@ func (p *Pool) run(ctx context.Context, pd *Pending) JobResult {
 func (p *Pool) decide(ctx context.Context, pd *Pending, sc SourceCheck) JobResult {
 	c, job := p.opts.Client, sc.Pull
 	if p.opts.ScanOnly {
-		return p.plan(ctx, pd)
+		return p.plan(ctx, pd, sc)
 	}
 	if pd.rival != nil {
 		if err := p.checkCollision(ctx, *pd.rival, job); err != nil {
