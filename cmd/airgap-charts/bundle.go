@@ -1,9 +1,11 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -137,6 +139,7 @@ func (c *syncCmd) loadInputs(a *app) (engine.Options, error) {
 type importCmd struct {
 	From       string `group:"Bundle" required:"" placeholder:"DIR" help:"Bundle directory to import (parts may be missing: their images wait)."`
 	ReceiptOut string `group:"Bundle" name:"receipt-out" placeholder:"FILE" help:"Write (or update) the receipt: what the destination now holds of the bundles imported, for export --receipt."`
+	Lock       string `group:"Bundle" placeholder:"FILE" help:"Lock file the import writes (default: airgap-charts.lock.yaml in --output-dir)."`
 
 	ScanOnly          bool   `group:"Run" help:"Do everything except pushing images and charts."`
 	OutputDir         string `group:"Run" default:"./helm-charts" placeholder:"DIR" help:"Where repacked charts and consumer overrides are written (default: ${default})."`
@@ -184,6 +187,9 @@ func (c *importCmd) Run(a *app) error {
 		ECRImmutableTags: c.ECRImmutableTags, ECRScanOnPush: c.ECRScanOnPush, ECRKMSKey: c.ECRKMSKey,
 		ECRLifecyclePolicy: c.ECRLifecyclePolicy, ECRPutImageRate: c.ECRPutImageRate, ECRLayerUploadRate: c.ECRLayerUploadRate,
 		Platform: "auto", KubeVersion: engine.DefaultKubeVersion, Referrers: "none", OnBudget: "fail"}
+	// The bundle is the import's input, but it may sit on read-only media: the lock goes
+	// with the import's other outputs.
+	sc.Lock = cmp.Or(c.Lock, filepath.Join(c.OutputDir, engine.LockFileName))
 	opts, _, err := sc.options(a.env)
 	if err != nil {
 		return err

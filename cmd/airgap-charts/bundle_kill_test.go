@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"helm.sh/helm/v3/pkg/chart"
 
+	"github.com/airgap-charts/airgap-charts/engine"
 	"github.com/airgap-charts/airgap-charts/registry/bundle"
 	"github.com/airgap-charts/airgap-charts/registry/registrytest"
 	"github.com/airgap-charts/airgap-charts/stages/chartrepotest"
@@ -204,6 +205,12 @@ func TestBundleKilledExportAndImportRerun(t *testing.T) {
 	runKilled(t, bin, ki, importArgs...)
 	if out, err := exec.Command(bin, importArgs...).CombinedOutput(); err != nil {
 		t.Fatalf("import rerun: %v\n%s", err, lastLines(string(out), 10))
+	}
+	if _, err := os.Stat(filepath.Join(dir, "out", engine.LockFileName)); err != nil {
+		t.Errorf("import wrote no lock in its --output-dir: %v", err)
+	}
+	if _, err := os.Stat(engine.LockFileName); err == nil {
+		t.Errorf("import wrote its lock into the working directory")
 	}
 	if tw := ki.twice(); len(tw) > 0 {
 		t.Errorf("blobs uploaded twice across the kill: %v", tw)

@@ -263,14 +263,14 @@ func (pf *prefetcher) next(i int) opened {
 	return o
 }
 
-// stop abandons the blobs not written: their streams are closed as they arrive.
+// stop abandons the blobs not written and returns once every open it started has
+// returned, each stream closed: nothing of a part's write outlives it.
 func (pf *prefetcher) stop() {
 	pf.cancel()
 	for j := pf.consumed; j < len(pf.slots); j++ {
-		go func(c chan opened) {
-			if o := <-c; o.rc != nil {
-				o.rc.Close()
-			}
-		}(pf.slots[j])
+		if o := <-pf.slots[j]; o.rc != nil {
+			o.rc.Close()
+		}
 	}
+	pf.consumed = len(pf.slots)
 }

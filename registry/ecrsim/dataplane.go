@@ -18,14 +18,19 @@ import (
 func (s *Sim) serveRegistry(w http.ResponseWriter, r *http.Request) {
 	rec := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 	kind, repoName := registrytest.Classify(r)
+	// Recorded as it arrives, its status filled in once answered: the client may have read
+	// the whole answer before this handler returns, and a count never lags behind it.
+	s.mu.Lock()
+	intercept, gen, i := s.intercept, s.generation, len(s.requests)
+	s.requests = append(s.requests, registrytest.Request{Kind: kind, Method: r.Method, Path: r.URL.Path, Repository: repoName})
+	s.mu.Unlock()
 	defer func() {
 		s.mu.Lock()
-		s.requests = append(s.requests, registrytest.Request{Kind: kind, Method: r.Method, Path: r.URL.Path, Repository: repoName, Status: rec.status})
+		if gen == s.generation {
+			s.requests[i].Status = rec.status
+		}
 		s.mu.Unlock()
 	}()
-	s.mu.Lock()
-	intercept := s.intercept
-	s.mu.Unlock()
 	if intercept != nil && intercept(rec, r) {
 		return
 	}

@@ -100,6 +100,7 @@ type Sim struct {
 	tokens       map[string]time.Time // token → expiry
 	blobMounting bool
 	requests     []registrytest.Request
+	generation   int // bumped by ResetCounts: a late answer never lands on a newer request
 	intercept    func(http.ResponseWriter, *http.Request) bool
 }
 
@@ -183,6 +184,7 @@ func (s *Sim) ResetCounts() {
 	s.mu.Lock()
 	s.calls = map[string]int{}
 	s.requests = nil
+	s.generation++
 	s.mu.Unlock()
 }
 

@@ -54,6 +54,9 @@ type Registry struct {
 	Host string
 
 	mu         sync.Mutex
+	idle       *sync.Cond // signalled as inflight falls
+	inflight   int        // handlers running
+	generation int        // bumped by Reset: a late answer never lands on a newer request
 	requests   []Request
 	middleware func(http.ResponseWriter, *http.Request) bool
 }
@@ -99,19 +102,18 @@ func Start(opts ...Option) (*Registry, error) {
 	cfg.HTTP.Headers = http.Header{"X-Content-Type-Options": []string{"nosniff"}}
 	app := handlers.NewApp(context.Background(), cfg)
 	r := &Registry{}
+	r.idle = sync.NewCond(&r.mu)
 	h := http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		r.mu.Lock()
-		mw := r.middleware
-		r.mu.Unlock()
 		// Recorded before it is answered: a client may have read the whole answer before
 		// the handler returns, and a count must never lag behind what the client saw.
-		i := r.record(req, 0)
+		mw, gen, i := r.record(req)
+		defer r.done()
 		if mw != nil && mw(w, req) {
 			return
 		}
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		app.ServeHTTP(rec, req)
-		r.setStatus(i, rec.status)
+		r.setStatus(gen, i, rec.status)
 	})
 	switch {
 	case c.tlsConfig != nil:
@@ -171,22 +173,46 @@ func (r *Registry) Counts() map[Kind]int {
 func (r *Registry) Reset() {
 	r.mu.Lock()
 	r.requests = nil
+	r.generation++
 	r.mu.Unlock()
 }
 
-func (r *Registry) record(req *http.Request, status int) int {
+// Quiesce closes every client connection and returns once no handler is running: a
+// request a cancelled client had already sent is answered (and counted) before Quiesce
+// returns, never after a following Reset.
+func (r *Registry) Quiesce() {
+	r.Server.CloseClientConnections()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for r.inflight > 0 {
+		r.idle.Wait()
+	}
+}
+
+// record counts a request as it arrives and returns the middleware to run, and where its
+// status goes.
+func (r *Registry) record(req *http.Request) (mw func(http.ResponseWriter, *http.Request) bool, gen, i int) {
 	kind, repo := Classify(req)
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.requests = append(r.requests, Request{Kind: kind, Method: req.Method, Path: req.URL.Path, Repository: repo, Status: status})
-	return len(r.requests) - 1
+	r.inflight++
+	r.requests = append(r.requests, Request{Kind: kind, Method: req.Method, Path: req.URL.Path, Repository: repo})
+	return r.middleware, r.generation, len(r.requests) - 1
 }
 
-// setStatus fills in the status of request i once answered (unless Reset forgot it).
-func (r *Registry) setStatus(i, status int) {
+func (r *Registry) done() {
+	r.mu.Lock()
+	r.inflight--
+	r.idle.Broadcast()
+	r.mu.Unlock()
+}
+
+// setStatus fills in the status of request i of generation gen once answered (unless
+// Reset forgot it).
+func (r *Registry) setStatus(gen, i, status int) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if i < len(r.requests) {
+	if gen == r.generation && i < len(r.requests) {
 		r.requests[i].Status = status
 	}
 }
@@ -248,11 +274,20 @@ type statusRecorder struct {
 	wrote  bool
 }
 
+// WriteHeader passes the first status on; a second (the registry answering a request
+// whose client has gone) is dropped, as net/http would drop it, without its log line.
 func (s *statusRecorder) WriteHeader(code int) {
-	if !s.wrote {
-		s.status, s.wrote = code, true
+	if s.wrote {
+		return
 	}
+	s.status, s.wrote = code, true
 	s.ResponseWriter.WriteHeader(code)
+}
+
+// Write answers 200 unless a status was written first.
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	s.wrote = true
+	return s.ResponseWriter.Write(b)
 }
 
 func (s *statusRecorder) Flush() {
