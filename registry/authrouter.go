@@ -29,6 +29,7 @@ type authRouter struct {
 	keychain authn.Keychain
 	insecure func(host string) bool
 	limits   *hostLimits // down hosts; nil: none tracked
+	policy   retryPolicy // how often a refused probe connection is tried again
 	dial     func(ctx context.Context, network, addr string) (net.Conn, error)
 	// clientCerts are the client certificates a host is offered (--certs-dir); nil: none.
 	clientCerts func(host string) []tls.Certificate
@@ -289,15 +290,9 @@ func (r *authRouter) speaksTLS(ctx context.Context, host string) (bool, error) {
 	}
 	dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	raw, err := dial(dctx, "tcp", addr)
+	raw, err := r.dialProbe(ctx, dctx, dial, host, addr)
 	if err != nil {
-		if ctx.Err() != nil {
-			return false, ctx.Err()
-		}
-		if r.limits != nil && isConnectFailure(err) {
-			r.limits.connectFailed(host, err)
-		}
-		return false, fmt.Errorf("registry %s: %w", host, err)
+		return false, err
 	}
 	defer raw.Close()
 	cfg := &tls.Config{ServerName: hostname, InsecureSkipVerify: true} //nolint:gosec // only for hosts the user marked insecure
@@ -315,6 +310,33 @@ func (r *authRouter) speaksTLS(ctx context.Context, host string) (bool, error) {
 		r.limits.connected(host)
 	}
 	return true, nil
+}
+
+// dialProbe connects for the scheme probe, a refused connection tried again as the retry
+// layer tries a request: every failure counts towards marking the host down, and once it
+// is down the probe fails with the same HostDownError as the host's requests.
+func (r *authRouter) dialProbe(ctx, dctx context.Context, dial func(context.Context, string, string) (net.Conn, error), host, addr string) (net.Conn, error) {
+	for attempt := 1; ; attempt++ {
+		raw, err := dial(dctx, "tcp", addr)
+		switch {
+		case err == nil:
+			return raw, nil
+		case ctx.Err() != nil:
+			return nil, ctx.Err()
+		case r.limits == nil || !isConnectFailure(err):
+			return nil, fmt.Errorf("registry %s: %w", host, err)
+		}
+		r.limits.connectFailed(host, err)
+		if down := r.limits.isDown(host); down != nil {
+			return nil, down
+		}
+		if attempt >= r.policy.attempts {
+			return nil, fmt.Errorf("registry %s: %w", host, err)
+		}
+		if err := sleepCtx(ctx, r.policy.backoff(attempt)); err != nil {
+			return nil, err
+		}
+	}
 }
 
 // learn sends a host's first request of a class (reads, writes) without credentials while

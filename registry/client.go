@@ -184,9 +184,10 @@ func NewClient(opts ClientOptions) (*Client, error) {
 	if opts.Destination != "" {
 		limits.destinations[hostKey(opts.Destination)] = true
 	}
-	c.rt = newSharedTransport(settings, c.Insecure, limits, retryPolicyOf(opts), opts.UserAgent, log)
+	policy := retryPolicyOf(opts)
+	c.rt = newSharedTransport(settings, c.Insecure, limits, policy, opts.UserAgent, log)
 	c.auth = newAuthRouter(c.rt, c.keychain, c.Insecure)
-	c.auth.limits, c.auth.dial = limits, settings.dial
+	c.auth.limits, c.auth.dial, c.auth.policy = limits, settings.dial, policy
 	c.auth.clientCerts = func(host string) []tls.Certificate {
 		if ht := tlsOf(settings.certs, host); ht != nil {
 			return ht.certs

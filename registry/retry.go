@@ -184,10 +184,14 @@ func (t *retryTransport) decide(resp *http.Response, err error, attempt int) (ti
 }
 
 // backoff is base·2^(attempt-1), capped, with jitter in [d/2, d].
-func (t *retryTransport) backoff(attempt int) time.Duration {
-	d := t.policy.base << (attempt - 1)
-	if d <= 0 || d > t.policy.max {
-		d = t.policy.max
+func (t *retryTransport) backoff(attempt int) time.Duration { return t.policy.backoff(attempt) }
+
+// backoff is the wait before retry attempt+1: the base doubled each time, capped, with
+// jitter over its upper half.
+func (p retryPolicy) backoff(attempt int) time.Duration {
+	d := p.base << (attempt - 1)
+	if d <= 0 || d > p.max {
+		d = p.max
 	}
 	half := d / 2
 	return half + rand.N(half+1)
