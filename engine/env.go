@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sync/semaphore"
 
 	"github.com/airgap-charts/airgap-charts/registry"
+	"github.com/airgap-charts/airgap-charts/registry/ecr"
 	"github.com/airgap-charts/airgap-charts/stages"
 )
 
@@ -71,7 +72,7 @@ func newRunEnv(ctx context.Context, opts Options, log *zap.Logger) (*runEnv, err
 // runDestination is where a run mirrors to, as openDestination found it.
 type runDestination struct {
 	host      string
-	ecr       *registry.ECR // nil: an OCI registry (or none)
+	ecr       *ecr.Registry // nil: an OCI registry (or none)
 	keychains []authn.Keychain
 	limits    []registry.HostRate // quotas of the destination's hosts
 	ecrHosts  []string
@@ -88,7 +89,7 @@ func findDestination(ctx context.Context, opts Options, log *zap.Logger) (runDes
 	if !useECR {
 		return runDestination{host: opts.TargetRegistry}, nil
 	}
-	ecr, err := newECR(ctx, opts)
+	reg, err := newECR(ctx, opts)
 	if err != nil && opts.ScanOnly && opts.TargetRegistry == "" {
 		// A plan needs no destination: without one, it says so and does the rest.
 		log.Warn("no destination: the plan does not consult one (give --target-registry, or configure AWS for ECR)", zap.Error(err))
@@ -97,8 +98,8 @@ func findDestination(ctx context.Context, opts Options, log *zap.Logger) (runDes
 	if err != nil {
 		return runDestination{}, err
 	}
-	host := ecr.Registry()
-	return runDestination{host: host, ecr: ecr, keychains: []authn.Keychain{ecr.Keychain()},
+	host := reg.Registry()
+	return runDestination{host: host, ecr: reg, keychains: []authn.Keychain{reg.Keychain()},
 		limits: ecrLimits(host, opts.ECR), ecrHosts: []string{host}}, nil
 }
 
@@ -226,13 +227,13 @@ func wantsECR(opts Options) (bool, error) {
 	return false, fmt.Errorf("--target-kind %q: want auto, ecr or oci", opts.TargetKind)
 }
 
-func newECR(ctx context.Context, opts Options) (*registry.ECR, error) {
+func newECR(ctx context.Context, opts Options) (*ecr.Registry, error) {
 	var cfg aws.Config
 	if opts.ECR.AWSConfig != nil {
 		cfg = *opts.ECR.AWSConfig
 	} else {
 		var err error
-		if cfg, err = registry.LoadAWSConfig(ctx, opts.TargetRegistry); err != nil {
+		if cfg, err = ecr.LoadAWSConfig(ctx, opts.TargetRegistry); err != nil {
 			return nil, err
 		}
 	}
@@ -244,7 +245,7 @@ func newECR(ctx context.Context, opts Options) (*registry.ECR, error) {
 		}
 		policy = string(b)
 	}
-	ecr, err := registry.NewECR(ctx, registry.ECROptions{
+	reg, err := ecr.New(ctx, ecr.Options{
 		AWSConfig:          cfg,
 		Endpoint:           opts.ECR.Endpoint,
 		Registry:           opts.TargetRegistry,
@@ -257,7 +258,7 @@ func newECR(ctx context.Context, opts Options) (*registry.ECR, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ECR destination: %w", err)
 	}
-	return ecr, nil
+	return reg, nil
 }
 
 // ecrLimits are token buckets for ECR's default API quotas, so a large run never draws a

@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/airgap-charts/airgap-charts/registry"
+	"github.com/airgap-charts/airgap-charts/registry/ecr"
 	"github.com/airgap-charts/airgap-charts/registry/ecrsim"
 	"github.com/airgap-charts/airgap-charts/registry/registrytest"
 )
@@ -17,17 +18,17 @@ import (
 // ecrRun is one process's view of an ECR destination: a real aws-sdk-go-v2 ECR client on
 // the simulator and a registry client authenticated by its keychain.
 type ecrRun struct {
-	ecr    *registry.ECR
+	ecr    *ecr.Registry
 	client *registry.Client
 }
 
-func newECRRun(t *testing.T, sim *ecrsim.Sim, set func(*registry.ECROptions)) ecrRun {
+func newECRRun(t *testing.T, sim *ecrsim.Sim, set func(*ecr.Options)) ecrRun {
 	t.Helper()
-	o := registry.ECROptions{AWSConfig: sim.AWSConfig(), Endpoint: sim.URL, Registry: sim.Host, CreateRepositories: true}
+	o := ecr.Options{AWSConfig: sim.AWSConfig(), Endpoint: sim.URL, Registry: sim.Host, CreateRepositories: true}
 	if set != nil {
 		set(&o)
 	}
-	e, err := registry.NewECR(context.Background(), o)
+	e, err := ecr.New(context.Background(), o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -207,7 +208,7 @@ func TestPoolECRImmutableTagIsSkipWithReason(t *testing.T) {
 	f := newFleet(t, src)
 	sim := ecrsim.New(t)
 	ctx := context.Background()
-	immutable := func(o *registry.ECROptions) { o.ImmutableTags = true }
+	immutable := func(o *ecr.Options) { o.ImmutableTags = true }
 	if res := f.run(ctx, newECRRun(t, sim, immutable).pool(Policy{SkipExisting: true}), sim.Host); len(failures(res)) > 0 {
 		t.Fatal(failures(res))
 	}
@@ -230,7 +231,7 @@ func TestPoolECRImmutableTagIsSkipWithReason(t *testing.T) {
 }
 
 // remoteDigestVia is what ref's tag points at in the simulator, asked over the data plane.
-func remoteDigestVia(t *testing.T, e *registry.ECR, ref registry.ImageRef) string {
+func remoteDigestVia(t *testing.T, e *ecr.Registry, ref registry.ImageRef) string {
 	t.Helper()
 	tag, err := name.NewTag(ref.Name()+":"+ref.Tag, name.Insecure)
 	if err != nil {

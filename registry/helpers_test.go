@@ -144,3 +144,12 @@ func isManifestGet(req *http.Request) bool {
 	k, _ := registrytest.Classify(req)
 	return k == registrytest.ManifestGet
 }
+
+func randomImage(t *testing.T) v1.Image {
+	t.Helper()
+	img, err := random.Image(512, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img
+}

@@ -1,7 +1,11 @@
 package registry
 
 import (
+	"encoding/base64"
+
 	"context"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsecr "github.com/aws/aws-sdk-go-v2/service/ecr"
 	"io"
 	"log"
 	"net/http"
@@ -30,7 +34,7 @@ type refPeer struct {
 	reset  func()
 	auth   authn.Authenticator
 	opts   func(*ClientOptions)
-	ecr    *ECR
+	isECR  bool
 }
 
 // ggcrPeer is go-containerregistry's in-memory registry with the referrers API.
@@ -57,22 +61,30 @@ func distributionPeer(t *testing.T) *refPeer {
 	return &refPeer{kind: "distribution", host: r.Host, writes: func() int { return writesOf(r.Requests()) }, reset: r.Reset}
 }
 
+// ecrPeer is the ECR simulator, its repositories created and its token fetched with the
+// AWS SDK's own ECR client, as the ecr package does.
 func ecrPeer(t *testing.T, repos ...string) *refPeer {
 	sim := ecrsim.New(t)
-	e := newECR(t, sim, func(o *ECROptions) { o.CreateRepositories = true })
+	ctx := context.Background()
+	api := awsecr.NewFromConfig(sim.AWSConfig(), func(o *awsecr.Options) { o.BaseEndpoint = aws.String(sim.URL) })
 	for _, r := range repos {
-		if err := e.EnsureRepository(context.Background(), r); err != nil {
+		if _, err := api.CreateRepository(ctx, &awsecr.CreateRepositoryInput{RepositoryName: aws.String(r)}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	reg, _ := name.NewRegistry(sim.Host, name.Insecure)
-	auth, err := e.Keychain().Resolve(reg)
-	if err != nil {
-		t.Fatal(err)
+	out, err := api.GetAuthorizationToken(ctx, &awsecr.GetAuthorizationTokenInput{})
+	if err != nil || len(out.AuthorizationData) == 0 {
+		t.Fatalf("GetAuthorizationToken: %v", err)
 	}
+	raw, err := base64.StdEncoding.DecodeString(aws.ToString(out.AuthorizationData[0].AuthorizationToken))
+	user, pass, ok := strings.Cut(string(raw), ":")
+	if err != nil || !ok {
+		t.Fatalf("ECR token: %v", err)
+	}
+	kc := staticKeychain{sim.Host, user, pass}
 	return &refPeer{kind: "ecr", host: sim.Host, writes: func() int { return writesOf(sim.Requests()) }, reset: sim.ResetCounts,
-		auth: auth, ecr: e, opts: func(o *ClientOptions) {
-			o.Keychains = append(o.Keychains, e.Keychain())
+		auth: authn.FromConfig(authn.AuthConfig{Username: user, Password: pass}), isECR: true, opts: func(o *ClientOptions) {
+			o.Keychains = append(o.Keychains, kc)
 			o.ECRHosts = append(o.ECRHosts, sim.Host)
 		}}
 }
@@ -144,7 +156,7 @@ func syncReferrers(t *testing.T, c *Client, src, dst *refPeer, platform Platform
 	s := MustParseImageRef(src.host + "/src/app:v1")
 	d := MustParseImageRef(dst.host + "/mirror/src/app:v1")
 	var copts []CopyOption
-	if dst.ecr != nil {
+	if dst.isECR {
 		copts = append(copts, WithoutMounts())
 	}
 	cr, err := c.Copy(ctx, s, d, platform, copts...)
@@ -153,7 +165,7 @@ func syncReferrers(t *testing.T, c *Client, src, dst *refPeer, platform Platform
 	}
 	dst.reset() // what the referrers send is counted, not the image copy's
 	rr, err := c.CopyReferrers(ctx, ReferrerCopy{Source: s, Destination: d, Subjects: cr.Manifests, LeftIndex: cr.LeftIndex,
-		Known: known, NoMount: dst.ecr != nil}, ReferrerOptions{})
+		Known: known, NoMount: dst.isECR}, ReferrerOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 	"oras.land/oras-go/v2/registry/remote/auth"
 
 	"github.com/airgap-charts/airgap-charts/registry"
+	"github.com/airgap-charts/airgap-charts/registry/ecr"
 	"github.com/airgap-charts/airgap-charts/registry/ecrsim"
 	"github.com/airgap-charts/airgap-charts/registry/registrytest"
 )
@@ -74,7 +75,7 @@ func distributionDestination(t *testing.T) ociDestination {
 
 func ecrDestination(t *testing.T) ociDestination {
 	sim := ecrsim.New(t)
-	e, err := registry.NewECR(context.Background(), registry.ECROptions{AWSConfig: sim.AWSConfig(), Endpoint: sim.URL,
+	e, err := ecr.New(context.Background(), ecr.Options{AWSConfig: sim.AWSConfig(), Endpoint: sim.URL,
 		Registry: sim.Host, CreateRepositories: true})
 	if err != nil {
 		t.Fatal(err)

@@ -1,25 +1,28 @@
-package registry
+// Package ecr is Amazon ECR as a destination: the repository control plane (batch tag
+// listing, repository creation, tag deletion, the account's blob-mount setting) through
+// aws-sdk-go-v2, and the data plane's credentials (GetAuthorizationToken) as a keychain.
+// Images themselves go through the registry client like any OCI registry's.
+package ecr
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/airgap-charts/airgap-charts/registry"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/ecr"
+	awsecr "github.com/aws/aws-sdk-go-v2/service/ecr"
 	ecrtypes "github.com/aws/aws-sdk-go-v2/service/ecr/types"
 	"github.com/aws/aws-sdk-go-v2/service/ecrpublic"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
-	"github.com/aws/smithy-go"
-	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 )
 
-// ECROptions configures an ECR destination.
-type ECROptions struct {
+// Options configures an ECR destination.
+type Options struct {
 	// AWSConfig is the SDK configuration, normally from config.LoadDefaultConfig (the
 	// default credential chain and region).
 	AWSConfig aws.Config
@@ -44,40 +47,40 @@ type ECROptions struct {
 // ECR is an Amazon ECR destination: a plain OCI registry plus batch tag listing
 // (TagLister, TagRecorder), tag deletion (TagDeleter), repository creation
 // (RepositoryEnsurer), the account's blob-mount setting (MountPolicy) and a Keychain.
-type ECR struct {
-	opts       ECROptions
-	client     *ecr.Client
+type Registry struct {
+	opts       Options
+	client     *awsecr.Client
 	public     *ecrpublic.Client
 	registry   string
 	registryID *string // account id when known; nil: the caller's default registry
 	region     string
 	mounts     *bool // BLOB_MOUNTING, read at the first MountsBlobs; nil until then
 	mountsMu   sync.Mutex
-	cache      *PreflightCache
+	cache      *registry.PreflightCache
 	now        func() time.Time
 
 	privateToken *tokenSource
 	publicToken  *tokenSource
 
-	repos KeyedOnce[string, struct{}] // EnsureRepository, once per repository
+	repos registry.KeyedOnce[string, struct{}] // EnsureRepository, once per repository
 
 	mu            sync.Mutex
 	policyPending map[string]bool // created by this run, lifecycle policy not yet applied
 	publicAnon    *bool           // decided once: ECR Public answered anonymously
 }
 
-// NewECR connects to ECR: it resolves the registry (STS GetCallerIdentity when none is
+// New connects to ECR: it resolves the registry (STS GetCallerIdentity when none is
 // named). It calls nothing else: a run with nothing to push costs ListImages pages only.
-func NewECR(ctx context.Context, o ECROptions) (*ECR, error) {
+func New(ctx context.Context, o Options) (*Registry, error) {
 	if o.LifecyclePolicy != "" && !json.Valid([]byte(o.LifecyclePolicy)) {
 		return nil, fmt.Errorf("ECR lifecycle policy is not valid JSON")
 	}
-	e := &ECR{opts: o, now: time.Now, policyPending: map[string]bool{}}
+	e := &Registry{opts: o, now: time.Now, policyPending: map[string]bool{}}
 	e.repos.RetryWaiters = true
 	region := o.AWSConfig.Region
 	if o.Registry != "" {
 		e.registry = o.Registry
-		if account, r, ok := IsECRHost(o.Registry); ok {
+		if account, r, ok := registry.IsECRHost(o.Registry); ok {
 			e.registryID, region = aws.String(account), r
 		}
 	}
@@ -85,7 +88,7 @@ func NewECR(ctx context.Context, o ECROptions) (*ECR, error) {
 		return nil, fmt.Errorf("ECR: no AWS region: set AWS_REGION or a profile region, or name the registry host")
 	}
 	e.region = region
-	e.client = ecr.NewFromConfig(o.AWSConfig, func(c *ecr.Options) {
+	e.client = awsecr.NewFromConfig(o.AWSConfig, func(c *awsecr.Options) {
 		c.Region = region
 		if o.Endpoint != "" {
 			c.BaseEndpoint = aws.String(o.Endpoint)
@@ -113,29 +116,29 @@ func NewECR(ctx context.Context, o ECROptions) (*ECR, error) {
 		if account == "" {
 			return nil, fmt.Errorf("ECR default registry: STS GetCallerIdentity returned no account")
 		}
-		e.registry, e.registryID = ECRHost(account, region), aws.String(account)
+		e.registry, e.registryID = registry.ECRHost(account, region), aws.String(account)
 	}
-	e.cache = NewPreflightCache(e.listTags, e.digestExists)
+	e.cache = registry.NewPreflightCache(e.listTags, e.digestExists)
 	e.privateToken = &tokenSource{fetch: e.fetchPrivateToken, now: e.clock}
 	e.publicToken = &tokenSource{fetch: e.fetchPublicToken, now: e.clock}
 	return e, nil
 }
 
-func (e *ECR) clock() time.Time { return e.now() }
+func (e *Registry) clock() time.Time { return e.now() }
 
 // Registry is the registry host images are pushed to.
-func (e *ECR) Registry() string { return e.registry }
+func (e *Registry) Registry() string { return e.registry }
 
 // MountsBlobs implements MountPolicy: true only when the account's BLOB_MOUNTING setting
 // is ENABLED. It is read once per run, at the first call (the first push); an error
 // reading it counts as disabled, except a cancelled ctx, which is not kept.
-func (e *ECR) MountsBlobs(ctx context.Context) bool {
+func (e *Registry) MountsBlobs(ctx context.Context) bool {
 	e.mountsMu.Lock()
 	defer e.mountsMu.Unlock()
 	if e.mounts != nil {
 		return *e.mounts
 	}
-	out, err := e.client.GetAccountSetting(ctx, &ecr.GetAccountSettingInput{Name: aws.String("BLOB_MOUNTING")})
+	out, err := e.client.GetAccountSetting(ctx, &awsecr.GetAccountSettingInput{Name: aws.String("BLOB_MOUNTING")})
 	on := err == nil && strings.EqualFold(aws.ToString(out.Value), "ENABLED")
 	if ctx.Err() == nil {
 		e.mounts = &on
@@ -143,7 +146,7 @@ func (e *ECR) MountsBlobs(ctx context.Context) bool {
 	return on
 }
 
-func (e *ECR) own(ref ImageRef) error {
+func (e *Registry) own(ref registry.ImageRef) error {
 	if ref.Registry != e.registry {
 		return fmt.Errorf("image %s is not in ECR registry %s", ref, e.registry)
 	}
@@ -151,7 +154,7 @@ func (e *ECR) own(ref ImageRef) error {
 }
 
 // TagDigest implements TagLister from ListImages pages read once per repository per run.
-func (e *ECR) TagDigest(ctx context.Context, ref ImageRef) (string, bool, error) {
+func (e *Registry) TagDigest(ctx context.Context, ref registry.ImageRef) (string, bool, error) {
 	if err := e.own(ref); err != nil {
 		return "", false, err
 	}
@@ -159,15 +162,15 @@ func (e *ECR) TagDigest(ctx context.Context, ref ImageRef) (string, bool, error)
 }
 
 // Record implements TagRecorder.
-func (e *ECR) Record(ref ImageRef, digest string) { e.cache.Record(ref, digest) }
+func (e *Registry) Record(ref registry.ImageRef, digest string) { e.cache.Record(ref, digest) }
 
 // Forget implements TagRecorder.
-func (e *ECR) Forget(ref ImageRef) { e.cache.Forget(ref) }
+func (e *Registry) Forget(ref registry.ImageRef) { e.cache.Forget(ref) }
 
 // listTags reads every tagged image of a repository, 1000 ids a page.
-func (e *ECR) listTags(ctx context.Context, _, repository string) (map[string]string, error) {
+func (e *Registry) listTags(ctx context.Context, _, repository string) (map[string]string, error) {
 	tags := map[string]string{}
-	p := ecr.NewListImagesPaginator(e.client, &ecr.ListImagesInput{
+	p := awsecr.NewListImagesPaginator(e.client, &awsecr.ListImagesInput{
 		RepositoryName: aws.String(repository),
 		RegistryId:     e.registryID,
 		MaxResults:     aws.Int32(1000),
@@ -191,8 +194,8 @@ func (e *ECR) listTags(ctx context.Context, _, repository string) (map[string]st
 	return tags, nil
 }
 
-func (e *ECR) digestExists(ctx context.Context, _, repository, digest string) (bool, error) {
-	_, err := e.client.DescribeImages(ctx, &ecr.DescribeImagesInput{
+func (e *Registry) digestExists(ctx context.Context, _, repository, digest string) (bool, error) {
+	_, err := e.client.DescribeImages(ctx, &awsecr.DescribeImagesInput{
 		RepositoryName: aws.String(repository),
 		RegistryId:     e.registryID,
 		ImageIds:       []ecrtypes.ImageIdentifier{{ImageDigest: aws.String(digest)}},
@@ -210,7 +213,7 @@ func (e *ECR) digestExists(ctx context.Context, _, repository, digest string) (b
 
 // DeleteTag implements TagDeleter with BatchDeleteImage: the tag is removed (ECR deletes
 // the image with its last tag). A tag or repository that does not exist is no error.
-func (e *ECR) DeleteTag(ctx context.Context, ref ImageRef) error {
+func (e *Registry) DeleteTag(ctx context.Context, ref registry.ImageRef) error {
 	if err := e.own(ref); err != nil {
 		return err
 	}
@@ -220,7 +223,7 @@ func (e *ECR) DeleteTag(ctx context.Context, ref ImageRef) error {
 	} else {
 		id.ImageDigest = aws.String(ref.Digest)
 	}
-	out, err := e.client.BatchDeleteImage(ctx, &ecr.BatchDeleteImageInput{
+	out, err := e.client.BatchDeleteImage(ctx, &awsecr.BatchDeleteImageInput{
 		RepositoryName: aws.String(ref.Repository),
 		RegistryId:     e.registryID,
 		ImageIds:       []ecrtypes.ImageIdentifier{id},
@@ -240,30 +243,4 @@ func (e *ECR) DeleteTag(ctx context.Context, ref ImageRef) error {
 	}
 	e.cache.Forget(ref)
 	return nil
-}
-
-// IsImmutableTagConflict reports whether err is ECR refusing to move a tag of an
-// IMMUTABLE repository: ImageTagAlreadyExistsException from the API, or a manifest PUT
-// answered TAG_INVALID "…cannot be overwritten because the repository is immutable".
-func IsImmutableTagConflict(err error) bool {
-	if err == nil {
-		return false
-	}
-	var exists *ecrtypes.ImageTagAlreadyExistsException
-	if errors.As(err, &exists) {
-		return true
-	}
-	var api smithy.APIError
-	if errors.As(err, &api) && api.ErrorCode() == "ImageTagAlreadyExistsException" {
-		return true
-	}
-	var terr *transport.Error
-	if errors.As(err, &terr) {
-		for _, d := range terr.Errors {
-			if d.Code == transport.TagInvalidErrorCode && strings.Contains(strings.ToLower(d.Message), "immutable") {
-				return true
-			}
-		}
-	}
-	return false
 }

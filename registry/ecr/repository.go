@@ -1,4 +1,4 @@
-package registry
+package ecr
 
 import (
 	"context"
@@ -7,17 +7,17 @@ import (
 	"regexp"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/ecr"
+	awsecr "github.com/aws/aws-sdk-go-v2/service/ecr"
 	ecrtypes "github.com/aws/aws-sdk-go-v2/service/ecr/types"
 )
 
 // ecrRepositoryName is ECR's documented rule for repository names.
 var ecrRepositoryName = regexp.MustCompile(`^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$`)
 
-// ValidateECRRepositoryName checks name against ECR's rules: 2 to 256 characters, lowercase
+// ValidateRepositoryName checks name against ECR's rules: 2 to 256 characters, lowercase
 // letters and digits in path components separated by '/', each component's words joined by
 // single '.', '_' or '-'.
-func ValidateECRRepositoryName(name string) error {
+func ValidateRepositoryName(name string) error {
 	switch {
 	case len(name) < 2 || len(name) > 256:
 		return fmt.Errorf("ECR repository name %q is invalid: it must have 2 to 256 characters, it has %d", name, len(name))
@@ -31,9 +31,9 @@ func ValidateECRRepositoryName(name string) error {
 // CreateRepositories) the repository is created once per run with the configured tag
 // mutability, scan on push, KMS key and lifecycle policy. One that already exists is
 // success and keeps its own settings. Concurrent callers for one repository share the
-// call (KeyedOnce); a failure fails its caller only: the others retry.
-func (e *ECR) EnsureRepository(ctx context.Context, repository string) error {
-	if err := ValidateECRRepositoryName(repository); err != nil {
+// call (registry.KeyedOnce); a failure fails its caller only: the others retry.
+func (e *Registry) EnsureRepository(ctx context.Context, repository string) error {
+	if err := ValidateRepositoryName(repository); err != nil {
 		return err
 	}
 	if !e.opts.CreateRepositories {
@@ -45,8 +45,8 @@ func (e *ECR) EnsureRepository(ctx context.Context, repository string) error {
 	return err
 }
 
-func (e *ECR) create(ctx context.Context, repository string) error {
-	in := &ecr.CreateRepositoryInput{
+func (e *Registry) create(ctx context.Context, repository string) error {
+	in := &awsecr.CreateRepositoryInput{
 		RepositoryName:     aws.String(repository),
 		RegistryId:         e.registryID,
 		ImageTagMutability: ecrtypes.ImageTagMutabilityMutable,
@@ -83,7 +83,7 @@ func (e *ECR) create(ctx context.Context, repository string) error {
 		e.mu.Lock()
 		e.policyPending[repository] = true
 		e.mu.Unlock()
-		_, err := e.client.PutLifecyclePolicy(ctx, &ecr.PutLifecyclePolicyInput{
+		_, err := e.client.PutLifecyclePolicy(ctx, &awsecr.PutLifecyclePolicyInput{
 			RepositoryName:      aws.String(repository),
 			RegistryId:          e.registryID,
 			LifecyclePolicyText: aws.String(e.opts.LifecyclePolicy),

@@ -1,4 +1,4 @@
-package registry
+package ecr
 
 import (
 	"context"
@@ -53,7 +53,7 @@ func password(t *testing.T, a authn.Authenticator) string {
 
 func TestECRKeychainRefreshesTokenBeforeExpiry(t *testing.T) {
 	sim := ecrsim.New(t) // tokens live 12 h, as on ECR
-	e := newECR(t, sim, func(o *ECROptions) { o.CreateRepositories = true })
+	e := newECR(t, sim, func(o *Options) { o.CreateRepositories = true })
 	clk := &clock{t: time.Now()}
 	e.now = clk.now
 
@@ -109,7 +109,7 @@ func TestECRKeychainHosts(t *testing.T) {
 	if sim.Calls("ecrpublic.GetAuthorizationToken") != 1 {
 		t.Fatalf("ecr-public GetAuthorizationToken calls = %d, want 1", sim.Calls("ecrpublic.GetAuthorizationToken"))
 	}
-	anon := newECR(t, sim, func(o *ECROptions) { o.AWSConfig.Credentials = aws.AnonymousCredentials{} })
+	anon := newECR(t, sim, func(o *Options) { o.AWSConfig.Credentials = aws.AnonymousCredentials{} })
 	if resolve(t, anon.Keychain(), "public.ecr.aws") != authn.Anonymous || sim.Calls("ecrpublic.GetAuthorizationToken") != 1 {
 		t.Fatal("public.ecr.aws without AWS credentials: want anonymous and no token call")
 	}

@@ -1,15 +1,16 @@
-package registry
+package ecr
 
 import (
 	"context"
 	"errors"
+	"github.com/airgap-charts/airgap-charts/registry"
 	"net/http"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/ecr"
+	awsecr "github.com/aws/aws-sdk-go-v2/service/ecr"
 	ecrtypes "github.com/aws/aws-sdk-go-v2/service/ecr/types"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -24,15 +25,15 @@ import (
 const lifecyclePolicy = `{"rules":[{"rulePriority":1,"selection":{"tagStatus":"untagged","countType":"sinceImagePushed","countUnit":"days","countNumber":14},"action":{"type":"expire"}}]}`
 
 // newECR connects an ECR destination to sim's registry.
-func newECR(t *testing.T, sim *ecrsim.Sim, set func(*ECROptions)) *ECR {
+func newECR(t *testing.T, sim *ecrsim.Sim, set func(*Options)) *Registry {
 	t.Helper()
-	o := ECROptions{AWSConfig: sim.AWSConfig(), Endpoint: sim.URL, Registry: sim.Host}
+	o := Options{AWSConfig: sim.AWSConfig(), Endpoint: sim.URL, Registry: sim.Host}
 	if set != nil {
 		set(&o)
 	}
-	e, err := NewECR(context.Background(), o)
+	e, err := New(context.Background(), o)
 	if err != nil {
-		t.Fatalf("NewECR: %v", err)
+		t.Fatalf("New: %v", err)
 	}
 	return e
 }
@@ -46,7 +47,7 @@ func randomImage(t *testing.T) v1.Image {
 	return img
 }
 
-func push(e *ECR, ref string, img v1.Image) error {
+func push(e *Registry, ref string, img v1.Image) error {
 	tag, err := name.NewTag(ref)
 	if err != nil {
 		return err
@@ -56,7 +57,7 @@ func push(e *ECR, ref string, img v1.Image) error {
 
 func TestECREnsureRepositoryAppliesSettingsOncePerRun(t *testing.T) {
 	sim := ecrsim.New(t)
-	e := newECR(t, sim, func(o *ECROptions) {
+	e := newECR(t, sim, func(o *Options) {
 		o.CreateRepositories, o.ImmutableTags, o.ScanOnPush = true, true, true
 		o.KMSKey = "arn:aws:kms:us-east-1:111122223333:key/0b3f2d7e"
 		o.LifecyclePolicy = lifecyclePolicy
@@ -90,7 +91,7 @@ func TestECREnsureRepositoryAppliesSettingsOncePerRun(t *testing.T) {
 	}
 	// A repository the run created is known empty: its preflight asks nothing.
 	before := sim.TotalCalls()
-	_, exists, err := e.TagDigest(ctx, ImageRef{Registry: sim.Host, Repository: "team/bitnami/nginx", Tag: "1.27.2"})
+	_, exists, err := e.TagDigest(ctx, registry.ImageRef{Registry: sim.Host, Repository: "team/bitnami/nginx", Tag: "1.27.2"})
 	if err != nil || exists || sim.TotalCalls() != before {
 		t.Fatalf("TagDigest on a new repository: exists=%v err=%v, %d calls; want none", exists, err, sim.TotalCalls()-before)
 	}
@@ -99,10 +100,10 @@ func TestECREnsureRepositoryAppliesSettingsOncePerRun(t *testing.T) {
 func TestECREnsureRepositoryAlreadyExistsIsSuccess(t *testing.T) {
 	sim := ecrsim.New(t)
 	ctx := context.Background()
-	if _, err := sim.Client().CreateRepository(ctx, &ecr.CreateRepositoryInput{RepositoryName: aws.String("library/traefik")}); err != nil {
+	if _, err := sim.Client().CreateRepository(ctx, &awsecr.CreateRepositoryInput{RepositoryName: aws.String("library/traefik")}); err != nil {
 		t.Fatal(err)
 	}
-	e := newECR(t, sim, func(o *ECROptions) {
+	e := newECR(t, sim, func(o *Options) {
 		o.CreateRepositories, o.ImmutableTags, o.LifecyclePolicy = true, true, lifecyclePolicy
 	})
 	if err := e.EnsureRepository(ctx, "library/traefik"); err != nil {
@@ -119,7 +120,7 @@ func TestECREnsureRepositoryAlreadyExistsIsSuccess(t *testing.T) {
 
 func TestECREnsureRepositoryRefusesInvalidNamesBeforeAnyCall(t *testing.T) {
 	sim := ecrsim.New(t)
-	e := newECR(t, sim, func(o *ECROptions) { o.CreateRepositories = true })
+	e := newECR(t, sim, func(o *Options) { o.CreateRepositories = true })
 	before := sim.TotalCalls()
 	for _, n := range []string{"Bitnami/nginx", "a", "x//y", "-lead/x", "trail-", "a..b", "sp ace", strings.Repeat("a", 257)} {
 		err := e.EnsureRepository(context.Background(), n)
@@ -131,15 +132,15 @@ func TestECREnsureRepositoryRefusesInvalidNamesBeforeAnyCall(t *testing.T) {
 		t.Fatalf("%d control-plane calls for invalid names, want 0", sim.TotalCalls()-before)
 	}
 	for _, n := range []string{"ab", "team-a/bitnami/nginx", "ingress-nginx/kube-webhook-certgen", "a.b_c-d/e", strings.Repeat("a", 256)} {
-		if err := ValidateECRRepositoryName(n); err != nil {
-			t.Fatalf("ValidateECRRepositoryName(%q) = %v, want ok", n, err)
+		if err := ValidateRepositoryName(n); err != nil {
+			t.Fatalf("ValidateRepositoryName(%q) = %v, want ok", n, err)
 		}
 	}
 }
 
 func TestECRPushIntoUncreatedRepositoryIsNameUnknown(t *testing.T) {
 	sim := ecrsim.New(t)
-	e := newECR(t, sim, func(o *ECROptions) { o.CreateRepositories = false })
+	e := newECR(t, sim, func(o *Options) { o.CreateRepositories = false })
 	ctx := context.Background()
 	if err := e.EnsureRepository(ctx, "bitnami/redis"); err != nil || sim.Calls("CreateRepository") != 0 {
 		t.Fatalf("EnsureRepository with creation off: %v, %d calls; want nothing done", err, sim.Calls("CreateRepository"))
@@ -150,7 +151,7 @@ func TestECRPushIntoUncreatedRepositoryIsNameUnknown(t *testing.T) {
 	if !errors.As(err, &terr) || terr.StatusCode != http.StatusNotFound || terr.Errors[0].Code != transport.NameUnknownErrorCode {
 		t.Fatalf("push into an uncreated repository: %v, want 404 NAME_UNKNOWN", err)
 	}
-	creating := newECR(t, sim, func(o *ECROptions) { o.CreateRepositories = true })
+	creating := newECR(t, sim, func(o *Options) { o.CreateRepositories = true })
 	if err := creating.EnsureRepository(ctx, "bitnami/redis"); err != nil {
 		t.Fatal(err)
 	}
@@ -169,7 +170,7 @@ func TestECRPushIntoUncreatedRepositoryIsNameUnknown(t *testing.T) {
 
 func TestECRDeleteTag(t *testing.T) {
 	sim := ecrsim.New(t)
-	e := newECR(t, sim, func(o *ECROptions) { o.CreateRepositories = true })
+	e := newECR(t, sim, func(o *Options) { o.CreateRepositories = true })
 	ctx := context.Background()
 	if err := e.EnsureRepository(ctx, "app"); err != nil {
 		t.Fatal(err)
@@ -181,14 +182,16 @@ func TestECRDeleteTag(t *testing.T) {
 		}
 	}
 	d, _ := img.Digest()
-	ref := func(tag string) ImageRef { return ImageRef{Registry: sim.Host, Repository: "app", Tag: tag} }
+	ref := func(tag string) registry.ImageRef {
+		return registry.ImageRef{Registry: sim.Host, Repository: "app", Tag: tag}
+	}
 	e.Record(ref("a"), d.String())
 	e.Record(ref("b"), d.String())
 	if err := e.DeleteTag(ctx, ref("a")); err != nil {
 		t.Fatalf("DeleteTag a: %v", err)
 	}
 	list := func() map[string]string {
-		out, err := sim.Client().ListImages(ctx, &ecr.ListImagesInput{RepositoryName: aws.String("app")})
+		out, err := sim.Client().ListImages(ctx, &awsecr.ListImagesInput{RepositoryName: aws.String("app")})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -214,7 +217,7 @@ func TestECRDeleteTag(t *testing.T) {
 	if err := e.DeleteTag(ctx, ref("never")); err != nil {
 		t.Fatalf("DeleteTag of a missing tag: %v, want nil", err)
 	}
-	if err := e.DeleteTag(ctx, ImageRef{Registry: sim.Host, Repository: "no/such/repo", Tag: "x"}); err != nil {
+	if err := e.DeleteTag(ctx, registry.ImageRef{Registry: sim.Host, Repository: "no/such/repo", Tag: "x"}); err != nil {
 		t.Fatalf("DeleteTag in a missing repository: %v, want nil", err)
 	}
 	if sim.Calls("BatchDeleteImage") != 4 {
@@ -224,7 +227,7 @@ func TestECRDeleteTag(t *testing.T) {
 
 func TestECRImmutableTagConflictIsRecognizable(t *testing.T) {
 	sim := ecrsim.New(t)
-	e := newECR(t, sim, func(o *ECROptions) { o.CreateRepositories, o.ImmutableTags = true, true })
+	e := newECR(t, sim, func(o *Options) { o.CreateRepositories, o.ImmutableTags = true, true })
 	if err := e.EnsureRepository(context.Background(), "locked/app"); err != nil {
 		t.Fatal(err)
 	}
@@ -232,21 +235,21 @@ func TestECRImmutableTagConflictIsRecognizable(t *testing.T) {
 		t.Fatal(err)
 	}
 	err := push(e, sim.Host+"/locked/app:v1", randomImage(t))
-	if !IsImmutableTagConflict(err) {
-		t.Fatalf("moving an immutable tag: IsImmutableTagConflict(%v) = false", err)
+	if !registry.IsImmutableTagConflict(err) {
+		t.Fatalf("moving an immutable tag: registry.IsImmutableTagConflict(%v) = false", err)
 	}
-	if IsImmutableTagConflict(push(e, sim.Host+"/never/made:v1", randomImage(t))) {
+	if registry.IsImmutableTagConflict(push(e, sim.Host+"/never/made:v1", randomImage(t))) {
 		t.Fatal("NAME_UNKNOWN taken for an immutable tag conflict")
 	}
 	api := &ecrtypes.ImageTagAlreadyExistsException{Message: aws.String("tag v1 exists")}
-	if !IsImmutableTagConflict(errors.Join(errors.New("PutImage"), api)) || IsImmutableTagConflict(nil) {
+	if !registry.IsImmutableTagConflict(errors.Join(errors.New("PutImage"), api)) || registry.IsImmutableTagConflict(nil) {
 		t.Fatal("ImageTagAlreadyExistsException not recognized, or nil taken for a conflict")
 	}
 }
 
 func TestECRDefaultRegistryFromSTS(t *testing.T) {
 	sim := ecrsim.New(t, ecrsim.WithAccount("444455556666"), ecrsim.WithRegion("eu-west-1"))
-	e, err := NewECR(context.Background(), ECROptions{AWSConfig: sim.AWSConfig(), Endpoint: sim.URL})
+	e, err := New(context.Background(), Options{AWSConfig: sim.AWSConfig(), Endpoint: sim.URL})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -257,21 +260,21 @@ func TestECRDefaultRegistryFromSTS(t *testing.T) {
 		t.Fatalf("GetCallerIdentity calls = %d, want 1", sim.Calls("GetCallerIdentity"))
 	}
 	// The API calls name the account's registry.
-	if _, _, err := e.TagDigest(context.Background(), ImageRef{Registry: e.Registry(), Repository: "x/y", Tag: "1"}); err != nil {
+	if _, _, err := e.TagDigest(context.Background(), registry.ImageRef{Registry: e.Registry(), Repository: "x/y", Tag: "1"}); err != nil {
 		t.Fatalf("TagDigest on the default registry: %v", err)
 	}
-	if ECRHost("111122223333", "cn-north-1") != "111122223333.dkr.ecr.cn-north-1.amazonaws.com.cn" {
+	if registry.ECRHost("111122223333", "cn-north-1") != "111122223333.dkr.ecr.cn-north-1.amazonaws.com.cn" {
 		t.Fatal("China regions live under amazonaws.com.cn")
 	}
-	if _, err := NewECR(context.Background(), ECROptions{AWSConfig: aws.Config{Credentials: sim.AWSConfig().Credentials}, Endpoint: sim.URL}); err == nil {
-		t.Fatal("NewECR without a region or registry host: want an error")
+	if _, err := New(context.Background(), Options{AWSConfig: aws.Config{Credentials: sim.AWSConfig().Credentials}, Endpoint: sim.URL}); err == nil {
+		t.Fatal("New without a region or registry host: want an error")
 	}
 }
 
 func TestECRMountPolicyFollowsBlobMounting(t *testing.T) {
 	for _, enabled := range []bool{false, true} {
 		sim := ecrsim.New(t, ecrsim.WithBlobMounting(enabled))
-		e := newECR(t, sim, func(o *ECROptions) { o.CreateRepositories = true })
+		e := newECR(t, sim, func(o *Options) { o.CreateRepositories = true })
 		if e.MountsBlobs(context.Background()) != enabled {
 			t.Fatalf("BLOB_MOUNTING %v: MountsBlobs() = %v", enabled, !enabled)
 		}
@@ -320,17 +323,17 @@ func TestIsECRHost(t *testing.T) {
 		"111122223333.dkr-ecr.eu-west-1.on.aws":                 {"111122223333", "eu-west-1"},
 		"111122223333.dkr.ecr.us-east-1.amazonaws.com:443":      {"111122223333", "us-east-1"},
 	} {
-		a, r, ok := IsECRHost(host)
+		a, r, ok := registry.IsECRHost(host)
 		if !ok || a != want[0] || r != want[1] {
-			t.Fatalf("IsECRHost(%q) = %q %q %v", host, a, r, ok)
+			t.Fatalf("registry.IsECRHost(%q) = %q %q %v", host, a, r, ok)
 		}
 	}
 	for _, host := range []string{"public.ecr.aws", "docker.io", "1111.dkr.ecr.us-east-1.amazonaws.com", "111122223333.dkr.ecr.us-east-1.amazonaws.com.evil.io", "localhost:5000"} {
-		if _, _, ok := IsECRHost(host); ok {
-			t.Fatalf("IsECRHost(%q) = true", host)
+		if _, _, ok := registry.IsECRHost(host); ok {
+			t.Fatalf("registry.IsECRHost(%q) = true", host)
 		}
 	}
-	if !IsECRPublicHost("public.ecr.aws") || IsECRPublicHost("ecr.aws") {
-		t.Fatal("IsECRPublicHost")
+	if !registry.IsECRPublicHost("public.ecr.aws") || registry.IsECRPublicHost("ecr.aws") {
+		t.Fatal("registry.IsECRPublicHost")
 	}
 }

@@ -1,14 +1,15 @@
-package registry
+package ecr
 
 import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"github.com/airgap-charts/airgap-charts/registry"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/ecr"
+	awsecr "github.com/aws/aws-sdk-go-v2/service/ecr"
 	"github.com/aws/aws-sdk-go-v2/service/ecrpublic"
 	"github.com/google/go-containerregistry/pkg/authn"
 )
@@ -84,9 +85,9 @@ func decodeToken(encoded string, issued time.Time, expires *time.Time) (ecrToken
 	return t, nil
 }
 
-func (e *ECR) fetchPrivateToken(ctx context.Context) (ecrToken, error) {
+func (e *Registry) fetchPrivateToken(ctx context.Context) (ecrToken, error) {
 	issued := e.now()
-	out, err := e.client.GetAuthorizationToken(ctx, &ecr.GetAuthorizationTokenInput{})
+	out, err := e.client.GetAuthorizationToken(ctx, &awsecr.GetAuthorizationTokenInput{})
 	if err != nil {
 		return ecrToken{}, fmt.Errorf("ECR GetAuthorizationToken: %w", err)
 	}
@@ -101,7 +102,7 @@ func (e *ECR) fetchPrivateToken(ctx context.Context) (ecrToken, error) {
 	return t, nil
 }
 
-func (e *ECR) fetchPublicToken(ctx context.Context) (ecrToken, error) {
+func (e *Registry) fetchPublicToken(ctx context.Context) (ecrToken, error) {
 	issued := e.now()
 	out, err := e.public.GetAuthorizationToken(ctx, &ecrpublic.GetAuthorizationTokenInput{})
 	if err != nil {
@@ -122,9 +123,9 @@ func (e *ECR) fetchPublicToken(ctx context.Context) (ecrToken, error) {
 // public.ecr.aws with an ECR Public token when AWS credentials exist, anonymous otherwise
 // (or when ECR Public refuses them); every other host anonymous, so a keychain after it in
 // a chain is asked.
-func (e *ECR) Keychain() authn.Keychain { return ecrKeychain{e} }
+func (e *Registry) Keychain() authn.Keychain { return ecrKeychain{e} }
 
-type ecrKeychain struct{ e *ECR }
+type ecrKeychain struct{ e *Registry }
 
 func (k ecrKeychain) Resolve(r authn.Resource) (authn.Authenticator, error) {
 	return k.ResolveContext(context.Background(), r)
@@ -132,14 +133,14 @@ func (k ecrKeychain) Resolve(r authn.Resource) (authn.Authenticator, error) {
 
 func (k ecrKeychain) ResolveContext(ctx context.Context, r authn.Resource) (authn.Authenticator, error) {
 	e, host := k.e, r.RegistryStr()
-	_, region, isECR := IsECRHost(host)
+	_, region, isECR := registry.IsECRHost(host)
 	switch {
 	case host == e.registry || (isECR && region == e.region):
 		if _, err := e.privateToken.get(ctx); err != nil {
 			return nil, fmt.Errorf("credentials for %s: %w", host, err)
 		}
 		return &tokenAuthenticator{src: e.privateToken, host: host}, nil
-	case IsECRPublicHost(host):
+	case registry.IsECRPublicHost(host):
 		if e.publicAnonymous(ctx) {
 			return authn.Anonymous, nil
 		}
@@ -150,7 +151,7 @@ func (k ecrKeychain) ResolveContext(ctx context.Context, r authn.Resource) (auth
 
 // publicAnonymous decides once per run whether public.ecr.aws is reached anonymously: no
 // AWS credentials, or ECR Public refused the ones there are.
-func (e *ECR) publicAnonymous(ctx context.Context) bool {
+func (e *Registry) publicAnonymous(ctx context.Context) bool {
 	e.mu.Lock()
 	decided := e.publicAnon
 	e.mu.Unlock()
@@ -168,7 +169,7 @@ func (e *ECR) publicAnonymous(ctx context.Context) bool {
 	return anon
 }
 
-func (e *ECR) hasCredentials(ctx context.Context) bool {
+func (e *Registry) hasCredentials(ctx context.Context) bool {
 	if e.opts.AWSConfig.Credentials == nil {
 		return false
 	}

@@ -1,8 +1,9 @@
-package registry
+package ecr
 
 import (
 	"context"
 	"fmt"
+	"github.com/airgap-charts/airgap-charts/registry"
 	"sync"
 	"testing"
 
@@ -18,7 +19,7 @@ import (
 func seedTags(t *testing.T, sim *ecrsim.Sim, repo string, n int) map[string]string {
 	t.Helper()
 	ctx := context.Background()
-	seeder := newECR(t, sim, func(o *ECROptions) { o.CreateRepositories = true })
+	seeder := newECR(t, sim, func(o *Options) { o.CreateRepositories = true })
 	if err := seeder.EnsureRepository(ctx, repo); err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +81,7 @@ func TestECRBatchPreflightListsEachRepositoryOnce(t *testing.T) {
 	g.SetLimit(16)
 	for _, tag := range tags {
 		g.Go(func() error {
-			d, ok, err := e.TagDigest(gctx, ImageRef{Registry: sim.Host, Repository: repo, Tag: tag})
+			d, ok, err := e.TagDigest(gctx, registry.ImageRef{Registry: sim.Host, Repository: repo, Tag: tag})
 			if err != nil {
 				return err
 			}
@@ -98,28 +99,28 @@ func TestECRBatchPreflightListsEachRepositoryOnce(t *testing.T) {
 	}
 	// Warm: any number of further questions cost nothing.
 	for _, tag := range append(tags, "missing-1", "missing-2") {
-		if _, _, err := e.TagDigest(ctx, ImageRef{Registry: sim.Host, Repository: repo, Tag: tag}); err != nil {
+		if _, _, err := e.TagDigest(ctx, registry.ImageRef{Registry: sim.Host, Repository: repo, Tag: tag}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, ok, _ := e.TagDigest(ctx, ImageRef{Registry: sim.Host, Repository: repo, Tag: "missing-1"}); ok {
+	if _, ok, _ := e.TagDigest(ctx, registry.ImageRef{Registry: sim.Host, Repository: repo, Tag: "missing-1"}); ok {
 		t.Fatal("a missing tag reported as existing")
 	}
 	if sim.TotalCalls() != 3 || len(sim.Requests()) != 0 {
 		t.Fatalf("after the fill: %d control-plane calls (want 3), %d registry requests (want 0)", sim.TotalCalls(), len(sim.Requests()))
 	}
 	// A push the run makes is seen without listing again.
-	e.Record(ImageRef{Registry: sim.Host, Repository: repo, Tag: "new"}, want["seed-0"])
-	if d, ok, _ := e.TagDigest(ctx, ImageRef{Registry: sim.Host, Repository: repo, Tag: "new"}); !ok || d != want["seed-0"] || sim.TotalCalls() != 3 {
+	e.Record(registry.ImageRef{Registry: sim.Host, Repository: repo, Tag: "new"}, want["seed-0"])
+	if d, ok, _ := e.TagDigest(ctx, registry.ImageRef{Registry: sim.Host, Repository: repo, Tag: "new"}); !ok || d != want["seed-0"] || sim.TotalCalls() != 3 {
 		t.Fatalf("recorded tag: %s %v after %d calls", d, ok, sim.TotalCalls())
 	}
 	// A digest-only reference: known digests answer from the cache, others ask once.
-	if _, ok, _ := e.TagDigest(ctx, ImageRef{Registry: sim.Host, Repository: repo, Digest: want["seed-1"]}); !ok || sim.TotalCalls() != 3 {
+	if _, ok, _ := e.TagDigest(ctx, registry.ImageRef{Registry: sim.Host, Repository: repo, Digest: want["seed-1"]}); !ok || sim.TotalCalls() != 3 {
 		t.Fatal("digest of a listed tag not answered from the cache")
 	}
 	unknown := "sha256:" + fmt.Sprintf("%064d", 7)
 	for range 2 {
-		if _, ok, err := e.TagDigest(ctx, ImageRef{Registry: sim.Host, Repository: repo, Digest: unknown}); ok || err != nil {
+		if _, ok, err := e.TagDigest(ctx, registry.ImageRef{Registry: sim.Host, Repository: repo, Digest: unknown}); ok || err != nil {
 			t.Fatalf("unknown digest: %v %v", ok, err)
 		}
 	}
@@ -133,7 +134,7 @@ func TestECRBatchPreflightMissingRepositoryIsEmpty(t *testing.T) {
 	e := newECR(t, sim, nil)
 	sim.ResetCounts()
 	for _, tag := range []string{"1", "2", "3"} {
-		d, ok, err := e.TagDigest(context.Background(), ImageRef{Registry: sim.Host, Repository: "not/yet", Tag: tag})
+		d, ok, err := e.TagDigest(context.Background(), registry.ImageRef{Registry: sim.Host, Repository: "not/yet", Tag: tag})
 		if err != nil || ok || d != "" {
 			t.Fatalf("TagDigest in a missing repository = %q %v %v, want not found", d, ok, err)
 		}
@@ -141,7 +142,7 @@ func TestECRBatchPreflightMissingRepositoryIsEmpty(t *testing.T) {
 	if sim.Calls("ListImages") != 1 {
 		t.Fatalf("ListImages calls = %d, want 1 (RepositoryNotFound cached as empty)", sim.Calls("ListImages"))
 	}
-	if _, _, err := e.TagDigest(context.Background(), ImageRef{Registry: "docker.io", Repository: "x/y", Tag: "1"}); err == nil {
+	if _, _, err := e.TagDigest(context.Background(), registry.ImageRef{Registry: "docker.io", Repository: "x/y", Tag: "1"}); err == nil {
 		t.Fatal("TagDigest of another registry's image: want an error")
 	}
 }
