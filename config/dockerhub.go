@@ -25,3 +25,7 @@ func CanonicalHost(host string) string {
 	}
 	return host
 }
+
+// HostKey is how a host is keyed in every per-host table: lower case, Docker Hub under
+// DockerHub whichever of its names it goes by.
+func HostKey(host string) string { return CanonicalHost(strings.ToLower(host)) }

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"github.com/airgap-charts/airgap-charts/config"
 	"os"
 	"path/filepath"
 	"sync/atomic"
@@ -221,7 +222,7 @@ func wantsECR(opts Options) (bool, error) {
 		if opts.TargetRegistry == "" {
 			return true, nil
 		}
-		_, _, ok := registry.IsECRHost(opts.TargetRegistry)
+		_, _, ok := config.IsECRHost(opts.TargetRegistry)
 		return ok, nil
 	}
 	return false, fmt.Errorf("--target-kind %q: want auto, ecr or oci", opts.TargetKind)

@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"github.com/airgap-charts/airgap-charts/config"
 	"github.com/google/go-containerregistry/pkg/authn"
 )
 
@@ -17,7 +18,7 @@ type flagKeychain struct {
 func (k flagKeychain) Resolve(res authn.Resource) (authn.Authenticator, error) {
 	host := res.RegistryStr()
 	switch {
-	case hostKey(host) == DockerHub && k.hubToken != "":
+	case config.HostKey(host) == DockerHub && k.hubToken != "":
 		user := k.hubUser
 		return authn.FromConfig(authn.AuthConfig{Username: user, Password: k.hubToken}), nil
 	case host == "public.ecr.aws" && k.publicECR != "":
@@ -56,6 +57,6 @@ func newKeychain(opts ClientOptions) *credentialChain {
 }
 
 func isPrivateECR(host string) bool {
-	_, _, ok := IsECRHost(host)
+	_, _, ok := config.IsECRHost(host)
 	return ok
 }

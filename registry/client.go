@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"github.com/airgap-charts/airgap-charts/config"
 	"net"
 	"net/http"
 	"strings"
@@ -166,7 +167,7 @@ func NewClient(opts ClientOptions) (*Client, error) {
 		if host == "" {
 			return nil, fmt.Errorf("registry mirror for %s: empty mirror host", src)
 		}
-		c.mirrors[hostKey(src)] = mirror{host: host, prefix: prefix}
+		c.mirrors[config.HostKey(src)] = mirror{host: host, prefix: prefix}
 		limits.mirror(src, host)
 	}
 	settings, err := newTransportSettings(opts)
@@ -182,7 +183,7 @@ func NewClient(opts ClientOptions) (*Client, error) {
 		limits.downAfter = 0
 	}
 	if opts.Destination != "" {
-		limits.destinations[hostKey(opts.Destination)] = true
+		limits.destinations[config.HostKey(opts.Destination)] = true
 	}
 	policy := retryPolicyOf(opts)
 	c.rt = newSharedTransport(settings, c.Insecure, limits, policy, opts.UserAgent, log)
@@ -261,7 +262,7 @@ func (c *Client) RefusedPulls() map[string]int { return c.limits.refusedPulls() 
 // pullRef is where src is pulled from: its mirror when one is configured.
 func (c *Client) pullRef(src ImageRef) (name.Reference, error) {
 	from := src
-	if m, ok := c.mirrors[hostKey(src.Registry)]; ok {
+	if m, ok := c.mirrors[config.HostKey(src.Registry)]; ok {
 		from.Registry = m.host
 		if m.prefix != "" {
 			from.Repository = m.prefix + "/" + src.Repository

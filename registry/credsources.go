@@ -1,6 +1,8 @@
 package registry
 
 import (
+	"github.com/airgap-charts/airgap-charts/config"
+
 	"context"
 	"errors"
 	"fmt"
@@ -10,7 +12,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/docker/cli/cli/config"
+	dockerconfig "github.com/docker/cli/cli/config"
 	"github.com/docker/cli/cli/config/configfile"
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
@@ -132,7 +134,7 @@ func dockerConfigOrigin(host string) string {
 		return kind + " " + path
 	}
 	defer f.Close()
-	cf, err := config.LoadFromReader(f)
+	cf, err := dockerconfig.LoadFromReader(f)
 	if err != nil {
 		return kind + " " + path
 	}
@@ -146,7 +148,7 @@ func helperFor(cf *configfile.ConfigFile, host string) string {
 	if h := cf.CredentialHelpers[host]; h != "" {
 		return h
 	}
-	if host == DockerHub || host == "index.docker.io" || host == "registry-1.docker.io" {
+	if config.HostKey(host) == config.DockerHub {
 		if h := cf.CredentialHelpers[authn.DefaultAuthKey]; h != "" {
 			return h
 		}

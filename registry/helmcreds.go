@@ -1,11 +1,12 @@
 package registry
 
 import (
+	"github.com/airgap-charts/airgap-charts/config"
 	"os"
 	"path/filepath"
 	"sync"
 
-	"github.com/docker/cli/cli/config"
+	dockerconfig "github.com/docker/cli/cli/config"
 	"github.com/docker/cli/cli/config/types"
 	"github.com/google/go-containerregistry/pkg/authn"
 )
@@ -53,7 +54,7 @@ func (k *helmKeychain) Resolve(res authn.Resource) (authn.Authenticator, error) 
 			return
 		}
 		defer f.Close()
-		if cf, err := config.LoadFromReader(f); err == nil {
+		if cf, err := dockerconfig.LoadFromReader(f); err == nil {
 			cf.Filename = k.path
 			k.cf = cf
 		}
@@ -78,7 +79,7 @@ func (k *helmKeychain) Resolve(res authn.Resource) (authn.Authenticator, error) 
 // flagOrigin names the flag whose credentials flagKeychain gives host.
 func flagOrigin(host string) string {
 	switch {
-	case hostKey(host) == DockerHub:
+	case config.HostKey(host) == DockerHub:
 		return "--dockerhub-username/--dockerhub-token (or $DOCKERHUB_USERNAME/$DOCKERHUB_TOKEN)"
 	case host == "public.ecr.aws":
 		return "--public-ecr-password (or $ECR_PUBLIC_PASSWORD)"

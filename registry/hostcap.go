@@ -3,6 +3,7 @@ package registry
 import (
 	"context"
 	"fmt"
+	"github.com/airgap-charts/airgap-charts/config"
 )
 
 // setCaps records the requests in flight allowed per host (ClientOptions.MaxPerHost).
@@ -16,7 +17,7 @@ func (h *hostLimits) setCaps(caps map[string]int) error {
 			h.caps[""] = n
 			continue
 		}
-		h.caps[hostKey(host)] = n
+		h.caps[config.HostKey(host)] = n
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package registry
 import (
 	"errors"
 	"fmt"
+	"github.com/airgap-charts/airgap-charts/config"
 	"net"
 	"syscall"
 
@@ -79,7 +80,7 @@ func (h *hostLimits) connectFailed(host string, err error) {
 	s.connFails++
 	if s.down == nil && h.downAfter > 0 && s.connFails >= h.downAfter {
 		role := "registry"
-		if h.destinations[hostKey(host)] {
+		if h.destinations[config.HostKey(host)] {
 			role = "destination"
 		}
 		s.down = &HostDownError{Role: role, Host: host, Cause: connectCause(err), Failures: s.connFails}

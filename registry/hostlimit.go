@@ -57,7 +57,6 @@ var ecrDefaultRates = []HostRate{
 }
 
 // hostKey is the canonical spelling of a host for limits.
-func hostKey(host string) string { return config.CanonicalHost(strings.ToLower(host)) }
 
 // bucketKind splits KindUpload into its two phases.
 type bucketKind string
@@ -139,7 +138,7 @@ func newHostLimits(rates []HostRate, ecrHosts []string, pullWait time.Duration) 
 	h := &hostLimits{hosts: map[string]*hostState{}, rates: map[string][]HostRate{}, ecr: map[string]bool{},
 		mirrored: map[string][]string{}, pullWait: pullWait, destinations: map[string]bool{}}
 	for _, e := range ecrHosts {
-		h.ecr[hostKey(e)] = true
+		h.ecr[config.HostKey(e)] = true
 	}
 	for _, r := range rates {
 		if r.Host == "" || r.N <= 0 || r.Period <= 0 {
@@ -150,7 +149,7 @@ func newHostLimits(rates []HostRate, ecrHosts []string, pullWait time.Duration) 
 		default:
 			return nil, fmt.Errorf("rate limit %q: unknown request kind %q", r.Host, r.Kind)
 		}
-		k := hostKey(r.Host)
+		k := config.HostKey(r.Host)
 		h.rates[k] = append(h.rates[k], r)
 	}
 	return h, nil
@@ -163,8 +162,8 @@ func newHostLimits(rates []HostRate, ecrHosts []string, pullWait time.Duration) 
 func (h *hostLimits) mirror(source, mirrorHost string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	k := hostKey(mirrorHost)
-	h.mirrored[k] = append(h.mirrored[k], hostKey(source))
+	k := config.HostKey(mirrorHost)
+	h.mirrored[k] = append(h.mirrored[k], config.HostKey(source))
 }
 
 // ratesOf are the rates of host key k: its own, then for each kind it lacks the strictest
@@ -197,7 +196,7 @@ func (h *hostLimits) ratesOf(k string) []HostRate {
 }
 
 func (h *hostLimits) state(host string) *hostState {
-	k := hostKey(host)
+	k := config.HostKey(host)
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	s := h.hosts[k]
@@ -207,7 +206,7 @@ func (h *hostLimits) state(host string) *hostState {
 			s.inflight = make(chan struct{}, n)
 		}
 		rates := h.ratesOf(k)
-		if _, _, isECR := IsECRHost(k); isECR || h.ecr[k] {
+		if _, _, isECR := config.IsECRHost(k); isECR || h.ecr[k] {
 			rates = append(defaultsMissing(rates), rates...)
 		}
 		for _, r := range rates {

@@ -2,6 +2,7 @@ package registry
 
 import (
 	"errors"
+	"github.com/airgap-charts/airgap-charts/config"
 	"net/http"
 	"regexp"
 	"strings"
@@ -60,7 +61,7 @@ func registryMessage(te *transport.Error) string {
 
 // mirrorOf is the mirror src is pulled through, as --registry-mirror gave it, or "".
 func (c *Client) mirrorOf(src ImageRef) string {
-	m, ok := c.mirrors[hostKey(src.Registry)]
+	m, ok := c.mirrors[config.HostKey(src.Registry)]
 	if !ok {
 		return ""
 	}

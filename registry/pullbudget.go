@@ -3,6 +3,7 @@ package registry
 import (
 	"context"
 	"fmt"
+	"github.com/airgap-charts/airgap-charts/config"
 	"net/http"
 	"strconv"
 	"strings"
@@ -118,7 +119,7 @@ func (h *hostLimits) takePull(ctx context.Context, req *http.Request, s *hostSta
 			// what is left may be taken by the pulls in flight: wait for their counts
 		default:
 			b.refused++
-			perr := &PullBudgetError{Host: hostKey(host), Window: b.window, Refused: b.refused}
+			perr := &PullBudgetError{Host: config.HostKey(host), Window: b.window, Refused: b.refused}
 			until := b.resetAt
 			if until.IsZero() && b.window > 0 {
 				until = b.since.Add(b.window)

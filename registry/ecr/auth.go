@@ -4,7 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
-	"github.com/airgap-charts/airgap-charts/registry"
+	"github.com/airgap-charts/airgap-charts/config"
 	"strings"
 	"sync"
 	"time"
@@ -133,14 +133,14 @@ func (k ecrKeychain) Resolve(r authn.Resource) (authn.Authenticator, error) {
 
 func (k ecrKeychain) ResolveContext(ctx context.Context, r authn.Resource) (authn.Authenticator, error) {
 	e, host := k.e, r.RegistryStr()
-	_, region, isECR := registry.IsECRHost(host)
+	_, region, isECR := config.IsECRHost(host)
 	switch {
 	case host == e.registry || (isECR && region == e.region):
 		if _, err := e.privateToken.get(ctx); err != nil {
 			return nil, fmt.Errorf("credentials for %s: %w", host, err)
 		}
 		return &tokenAuthenticator{src: e.privateToken, host: host}, nil
-	case registry.IsECRPublicHost(host):
+	case config.IsECRPublicHost(host):
 		if e.publicAnonymous(ctx) {
 			return authn.Anonymous, nil
 		}

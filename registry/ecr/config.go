@@ -3,7 +3,7 @@ package ecr
 import (
 	"context"
 	"fmt"
-	"github.com/airgap-charts/airgap-charts/registry"
+	"github.com/airgap-charts/airgap-charts/config"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
@@ -15,7 +15,7 @@ import (
 // else the configured one. host may be empty (the account's default registry).
 func LoadAWSConfig(ctx context.Context, host string) (aws.Config, error) {
 	var opts []func(*awsconfig.LoadOptions) error
-	if _, region, ok := registry.IsECRHost(host); ok {
+	if _, region, ok := config.IsECRHost(host); ok {
 		opts = append(opts, awsconfig.WithRegion(region))
 	}
 	cfg, err := awsconfig.LoadDefaultConfig(ctx, opts...)

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/airgap-charts/airgap-charts/config"
 	"github.com/airgap-charts/airgap-charts/registry"
 	"strings"
 	"sync"
@@ -80,7 +81,7 @@ func New(ctx context.Context, o Options) (*Registry, error) {
 	region := o.AWSConfig.Region
 	if o.Registry != "" {
 		e.registry = o.Registry
-		if account, r, ok := registry.IsECRHost(o.Registry); ok {
+		if account, r, ok := config.IsECRHost(o.Registry); ok {
 			e.registryID, region = aws.String(account), r
 		}
 	}
@@ -116,7 +117,7 @@ func New(ctx context.Context, o Options) (*Registry, error) {
 		if account == "" {
 			return nil, fmt.Errorf("ECR default registry: STS GetCallerIdentity returned no account")
 		}
-		e.registry, e.registryID = registry.ECRHost(account, region), aws.String(account)
+		e.registry, e.registryID = config.ECRHost(account, region), aws.String(account)
 	}
 	e.cache = registry.NewPreflightCache(e.listTags, e.digestExists)
 	e.privateToken = &tokenSource{fetch: e.fetchPrivateToken, now: e.clock}

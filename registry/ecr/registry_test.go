@@ -3,6 +3,7 @@ package ecr
 import (
 	"context"
 	"errors"
+	"github.com/airgap-charts/airgap-charts/config"
 	"github.com/airgap-charts/airgap-charts/registry"
 	"net/http"
 	"strings"
@@ -263,7 +264,7 @@ func TestECRDefaultRegistryFromSTS(t *testing.T) {
 	if _, _, err := e.TagDigest(context.Background(), registry.ImageRef{Registry: e.Registry(), Repository: "x/y", Tag: "1"}); err != nil {
 		t.Fatalf("TagDigest on the default registry: %v", err)
 	}
-	if registry.ECRHost("111122223333", "cn-north-1") != "111122223333.dkr.ecr.cn-north-1.amazonaws.com.cn" {
+	if config.ECRHost("111122223333", "cn-north-1") != "111122223333.dkr.ecr.cn-north-1.amazonaws.com.cn" {
 		t.Fatal("China regions live under amazonaws.com.cn")
 	}
 	if _, err := New(context.Background(), Options{AWSConfig: aws.Config{Credentials: sim.AWSConfig().Credentials}, Endpoint: sim.URL}); err == nil {
@@ -323,17 +324,17 @@ func TestIsECRHost(t *testing.T) {
 		"111122223333.dkr-ecr.eu-west-1.on.aws":                 {"111122223333", "eu-west-1"},
 		"111122223333.dkr.ecr.us-east-1.amazonaws.com:443":      {"111122223333", "us-east-1"},
 	} {
-		a, r, ok := registry.IsECRHost(host)
+		a, r, ok := config.IsECRHost(host)
 		if !ok || a != want[0] || r != want[1] {
-			t.Fatalf("registry.IsECRHost(%q) = %q %q %v", host, a, r, ok)
+			t.Fatalf("config.IsECRHost(%q) = %q %q %v", host, a, r, ok)
 		}
 	}
 	for _, host := range []string{"public.ecr.aws", "docker.io", "1111.dkr.ecr.us-east-1.amazonaws.com", "111122223333.dkr.ecr.us-east-1.amazonaws.com.evil.io", "localhost:5000"} {
-		if _, _, ok := registry.IsECRHost(host); ok {
-			t.Fatalf("registry.IsECRHost(%q) = true", host)
+		if _, _, ok := config.IsECRHost(host); ok {
+			t.Fatalf("config.IsECRHost(%q) = true", host)
 		}
 	}
-	if !registry.IsECRPublicHost("public.ecr.aws") || registry.IsECRPublicHost("ecr.aws") {
-		t.Fatal("registry.IsECRPublicHost")
+	if !config.IsECRPublicHost("public.ecr.aws") || config.IsECRPublicHost("ecr.aws") {
+		t.Fatal("config.IsECRPublicHost")
 	}
 }
