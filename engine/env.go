@@ -16,6 +16,7 @@ import (
 
 	"github.com/airgap-charts/airgap-charts/registry"
 	"github.com/airgap-charts/airgap-charts/registry/ecr"
+	"github.com/airgap-charts/airgap-charts/registry/transport"
 	"github.com/airgap-charts/airgap-charts/stages"
 )
 
@@ -75,7 +76,7 @@ type runDestination struct {
 	host      string
 	ecr       *ecr.Registry // nil: an OCI registry (or none)
 	keychains []authn.Keychain
-	limits    []registry.HostRate // quotas of the destination's hosts
+	limits    []transport.HostRate // quotas of the destination's hosts
 	ecrHosts  []string
 	none      bool // a plan without a destination: not consulted
 }
@@ -120,14 +121,14 @@ func (e *runEnv) openDestination(ctx context.Context, log *zap.Logger) error {
 	}
 	destLimits := dest.limits
 	for _, r := range opts.PushLimits {
-		destLimits = append(destLimits, registry.HostRate{Host: r.Host, Kind: registry.KindManifestPut, N: r.N, Period: r.Period})
+		destLimits = append(destLimits, transport.HostRate{Host: r.Host, Kind: transport.KindManifestPut, N: r.N, Period: r.Period})
 	}
 	for _, r := range opts.UploadLimits {
-		destLimits = append(destLimits, registry.HostRate{Host: r.Host, Kind: registry.KindUpload, N: r.N, Period: r.Period})
+		destLimits = append(destLimits, transport.HostRate{Host: r.Host, Kind: transport.KindUpload, N: r.N, Period: r.Period})
 	}
-	var rates []registry.HostRate
+	var rates []transport.HostRate
 	for _, r := range opts.RateLimits {
-		rates = append(rates, registry.HostRate{Host: r.Host, Kind: registry.KindManifestGet, N: r.N, Period: r.Period})
+		rates = append(rates, transport.HostRate{Host: r.Host, Kind: transport.KindManifestGet, N: r.N, Period: r.Period})
 	}
 	e.client, err = registry.NewClient(registry.ClientOptions{
 		Concurrency:        opts.Concurrency,
@@ -264,16 +265,16 @@ func newECR(ctx context.Context, opts Options) (*ecr.Registry, error) {
 
 // ecrLimits are token buckets for ECR's default API quotas, so a large run never draws a
 // throttling error it could have avoided.
-func ecrLimits(host string, o ECROptions) []registry.HostRate {
+func ecrLimits(host string, o ECROptions) []transport.HostRate {
 	put, up := o.PutImageRate, o.LayerUploadRate
 	if put <= 0 {
-		put = registry.ECRPutImageQuota
+		put = transport.ECRPutImageQuota
 	}
 	if up <= 0 {
-		up = registry.ECRLayerUploadQuota
+		up = transport.ECRLayerUploadQuota
 	}
-	return []registry.HostRate{
-		{Host: host, Kind: registry.KindManifestPut, N: int(put), Period: time.Second},
-		{Host: host, Kind: registry.KindUpload, N: int(up), Period: time.Second},
+	return []transport.HostRate{
+		{Host: host, Kind: transport.KindManifestPut, N: int(put), Period: time.Second},
+		{Host: host, Kind: transport.KindUpload, N: int(up), Period: time.Second},
 	}
 }

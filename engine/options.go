@@ -141,8 +141,8 @@ type ECROptions struct {
 	ScanOnPush          bool    // image scanning on push
 	KMSKey              string  // KMS key ARN; empty: AES256
 	LifecyclePolicyFile string  // JSON lifecycle policy applied to created repositories
-	PutImageRate        float64 // PutImage calls per second; 0: registry.ECRPutImageQuota
-	LayerUploadRate     float64 // upload initiate/complete per second; 0: registry.ECRLayerUploadQuota
+	PutImageRate        float64 // PutImage calls per second; 0: transport.ECRPutImageQuota
+	LayerUploadRate     float64 // upload initiate/complete per second; 0: transport.ECRLayerUploadQuota
 	// Endpoint overrides the ECR API endpoint (tests, VPC endpoints); empty: the SDK's.
 	Endpoint string
 	// AWSConfig replaces the SDK's default configuration chain when set (tests).

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/airgap-charts/airgap-charts/registry"
+	"github.com/airgap-charts/airgap-charts/registry/transport"
 )
 
 // addJobs counts the run's image jobs into the report: the pool's unique results (one per
@@ -15,7 +16,7 @@ func (r *Report) addJobs(unique []JobResult) {
 	r.UniqueJobs = len(unique)
 	for _, res := range unique {
 		r.Totals.Bytes += res.Bytes
-		var down *registry.HostDownError
+		var down *transport.HostDownError
 		if res.Err != nil && errors.As(res.Err, &down) {
 			if r.Unreachable == nil {
 				r.Unreachable = map[string]int{}

@@ -10,7 +10,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	ggcrtransport "github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
@@ -41,7 +41,7 @@ func (c *Client) repository(ref ImageRef) (name.Repository, error) {
 
 // notFound wraps a 404 answer as ErrNotFound.
 func notFound(err error) error {
-	var te *transport.Error
+	var te *ggcrtransport.Error
 	if errors.As(err, &te) && te.StatusCode == http.StatusNotFound {
 		return fmt.Errorf("%w: %w", ErrNotFound, err)
 	}

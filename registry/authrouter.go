@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"github.com/airgap-charts/airgap-charts/registry/transport"
 	"io"
 	"net"
 	"net/http"
@@ -13,11 +14,11 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	ggcrtransport "github.com/google/go-containerregistry/pkg/v1/remote/transport"
 )
 
 // authRouter authenticates the registry requests of a run. go-containerregistry's
-// transport.NewWithContext sends GET /v2/ before every remote call (once per repository
+// ggcrtransport.NewWithContext sends GET /v2/ before every remote call (once per repository
 // and action) to learn the registry's scheme and auth challenge; the router learns both
 // once per host instead, from the requests the run makes anyway: a TLS handshake decides
 // the scheme of a host that may speak plain HTTP, and the first 401 gives the challenge.
@@ -28,8 +29,8 @@ type authRouter struct {
 	inner    http.RoundTripper // retries, limits, connection pool
 	keychain authn.Keychain
 	insecure func(host string) bool
-	limits   *hostLimits // down hosts; nil: none tracked
-	policy   retryPolicy // how often a refused probe connection is tried again
+	limits   *transport.Limits // down hosts; nil: none tracked
+	policy   transport.Policy  // how often a refused probe connection is tried again
 	dial     func(ctx context.Context, network, addr string) (net.Conn, error)
 	// clientCerts are the client certificates a host is offered (--certs-dir); nil: none.
 	clientCerts func(host string) []tls.Certificate
@@ -61,10 +62,10 @@ func newAuthRouter(inner http.RoundTripper, keychain authn.Keychain, insecure fu
 }
 
 // wrapper is the router as go-containerregistry's remote package must get it: a
-// transport.Wrapper, so that remote neither pings the registry nor wraps the transport
+// ggcrtransport.Wrapper, so that remote neither pings the registry nor wraps the transport
 // in its own retries.
 func (r *authRouter) wrapper() http.RoundTripper {
-	w, _ := transport.FromToken(name.Registry{}, authn.Anonymous, r, &transport.Challenge{}, &transport.Token{})
+	w, _ := ggcrtransport.FromToken(name.Registry{}, authn.Anonymous, r, &ggcrtransport.Challenge{}, &ggcrtransport.Token{})
 	return w
 }
 
@@ -274,7 +275,7 @@ func (c *cancelOnClose) Close() error {
 // towards marking it down.
 func (r *authRouter) speaksTLS(ctx context.Context, host string) (bool, error) {
 	if r.limits != nil {
-		if err := r.limits.isDown(host); err != nil {
+		if err := r.limits.IsDown(host); err != nil {
 			return false, err
 		}
 	}
@@ -307,14 +308,14 @@ func (r *authRouter) speaksTLS(ctx context.Context, host string) (bool, error) {
 		return false, nil
 	}
 	if r.limits != nil {
-		r.limits.connected(host)
+		r.limits.Connected(host)
 	}
 	return true, nil
 }
 
 // dialProbe connects for the scheme probe, a refused connection tried again as the retry
 // layer tries a request: every failure counts towards marking the host down, and once it
-// is down the probe fails with the same HostDownError as the host's requests.
+// is down the probe fails with the same transport.HostDownError as the host's requests.
 func (r *authRouter) dialProbe(ctx, dctx context.Context, dial func(context.Context, string, string) (net.Conn, error), host, addr string) (net.Conn, error) {
 	for attempt := 1; ; attempt++ {
 		raw, err := dial(dctx, "tcp", addr)
@@ -323,17 +324,17 @@ func (r *authRouter) dialProbe(ctx, dctx context.Context, dial func(context.Cont
 			return raw, nil
 		case ctx.Err() != nil:
 			return nil, ctx.Err()
-		case r.limits == nil || !isConnectFailure(err):
+		case r.limits == nil || !transport.IsConnectFailure(err):
 			return nil, fmt.Errorf("registry %s: %w", host, err)
 		}
-		r.limits.connectFailed(host, err)
-		if down := r.limits.isDown(host); down != nil {
+		r.limits.ConnectFailed(host, err)
+		if down := r.limits.IsDown(host); down != nil {
 			return nil, down
 		}
-		if attempt >= r.policy.attempts {
+		if attempt >= r.policy.Attempts() {
 			return nil, fmt.Errorf("registry %s: %w", host, err)
 		}
-		if err := sleepCtx(ctx, r.policy.backoff(attempt)); err != nil {
+		if err := transport.SleepCtx(ctx, r.policy.Backoff(attempt)); err != nil {
 			return nil, err
 		}
 	}

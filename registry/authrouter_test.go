@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/airgap-charts/airgap-charts/registry/transport"
 	"net/http"
 	"net/url"
 	"strings"
@@ -237,8 +238,8 @@ func TestParseChallenge(t *testing.T) {
 		"/token":                               "",
 		"/v2/team/app/referrers/sha256:0a1b2c": "team/app",
 	} {
-		if got := requestRepository(path); got != want {
-			t.Errorf("requestRepository(%q) = %q, want %q", path, got, want)
+		if got := transport.RequestRepository(path); got != want {
+			t.Errorf("transport.RequestRepository(%q) = %q, want %q", path, got, want)
 		}
 	}
 }

@@ -1,6 +1,8 @@
 package registry
 
 import (
+	"github.com/airgap-charts/airgap-charts/registry/transport"
+
 	"context"
 	"fmt"
 	"net/http"
@@ -8,7 +10,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	ggcrtransport "github.com/google/go-containerregistry/pkg/v1/remote/transport"
 )
 
 // scopedTransports are the authenticated transports of a host, each built once per scope
@@ -34,8 +36,8 @@ func (r *authRouter) transportFor(ctx context.Context, h *authHost, req *http.Re
 	if rt, ok := scoped.Peek(key); ok {
 		return rt, nil
 	}
-	if pull, ok := strings.CutSuffix(key, ":"+transport.PullScope); ok {
-		if rt, ok := scoped.Peek(pull + ":" + transport.PushScope); ok {
+	if pull, ok := strings.CutSuffix(key, ":"+ggcrtransport.PullScope); ok {
+		if rt, ok := scoped.Peek(pull + ":" + ggcrtransport.PushScope); ok {
 			return rt, nil
 		}
 	}
@@ -62,24 +64,24 @@ func (r *authRouter) build(ctx context.Context, h *authHost, c authChallenge, sc
 	if err != nil {
 		return nil, err
 	}
-	pr := &transport.Challenge{Scheme: c.scheme, Parameters: c.params, Insecure: insecure}
+	pr := &ggcrtransport.Challenge{Scheme: c.scheme, Parameters: c.params, Insecure: insecure}
 	if c.scheme != "bearer" {
-		return transport.FromToken(reg, auth, r.inner, pr, &transport.Token{})
+		return ggcrtransport.FromToken(reg, auth, r.inner, pr, &ggcrtransport.Token{})
 	}
 	cfg, err := authn.Authorization(ctx, auth)
 	if err != nil {
 		return nil, fmt.Errorf("credentials for %s: %w", h.host, err)
 	}
-	tok := &transport.Token{Token: cfg.RegistryToken}
+	tok := &ggcrtransport.Token{Token: cfg.RegistryToken}
 	if tok.Token == "" {
-		if tok, err = transport.Exchange(ctx, reg, auth, r.inner, scopes, pr); err != nil {
+		if tok, err = ggcrtransport.Exchange(ctx, reg, auth, r.inner, scopes, pr); err != nil {
 			return nil, fmt.Errorf("token for %s (%s): %w", h.host, strings.Join(scopes, " "), err)
 		}
 		if tok.Token == "" {
 			tok.Token = tok.AccessToken
 		}
 	}
-	return transport.FromToken(reg, auth, r.inner, pr, tok)
+	return ggcrtransport.FromToken(reg, auth, r.inner, pr, tok)
 }
 
 // authenticator resolves the host's credentials from the keychain once per run; a failure
@@ -107,36 +109,17 @@ func (r *authRouter) authenticator(ctx context.Context, h *authHost, reg name.Re
 // requestScope is the token scope a registry API request needs: pull for reads, push
 // and pull for writes, plus pull on the source repository of a mount.
 func requestScope(req *http.Request) (key string, scopes []string) {
-	repo := requestRepository(req.URL.Path)
+	repo := transport.RequestRepository(req.URL.Path)
 	if repo == "" {
 		return "", nil
 	}
-	action := transport.PullScope
+	action := ggcrtransport.PullScope
 	if req.Method != http.MethodGet && req.Method != http.MethodHead {
-		action = transport.PushScope
+		action = ggcrtransport.PushScope
 	}
 	scopes = []string{"repository:" + repo + ":" + action}
 	if from := req.URL.Query().Get("from"); from != "" && from != repo {
-		scopes = append(scopes, "repository:"+from+":"+transport.PullScope)
+		scopes = append(scopes, "repository:"+from+":"+ggcrtransport.PullScope)
 	}
 	return strings.Join(scopes, " "), scopes
-}
-
-// requestRepository is the repository of a /v2/<name>/{manifests,blobs,tags,referrers}/…
-// path, "" for any other path.
-func requestRepository(path string) string {
-	p, ok := strings.CutPrefix(path, "/v2/")
-	if !ok {
-		return ""
-	}
-	end := -1
-	for _, seg := range []string{"/manifests/", "/blobs/", "/tags/", "/referrers/"} {
-		if i := strings.LastIndex(p, seg); i > end {
-			end = i
-		}
-	}
-	if end <= 0 {
-		return ""
-	}
-	return p[:end]
 }

@@ -5,13 +5,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/airgap-charts/airgap-charts/registry/transport"
 	"io"
 	"net/http"
 	"sync"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	ggcrtransport "github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"go.uber.org/zap"
 )
 
@@ -202,11 +203,11 @@ func (c *Client) retryBlob(ctx context.Context, j blobJob, attempt int, err erro
 // (the refusal may be that source repository's alone).
 func (c *Client) mountBlob(ctx context.Context, j blobJob, from string) (mounted bool, loc string, err error) {
 	host := j.dst.RegistryStr()
-	release, ok := c.limits.mountGate(host)
+	release, ok := c.limits.MountGate(host)
 	if !ok {
 		return false, "", nil
 	}
-	if c.limits.mountsConfirmed(host) {
+	if c.limits.MountsConfirmed(host) {
 		// The gate let this mount through after the probe that queued it answered 201:
 		// nothing more to learn, so it need not hold the gate while it mounts.
 		release()
@@ -216,8 +217,8 @@ func (c *Client) mountBlob(ctx context.Context, j blobJob, from string) (mounted
 	loc, mounted, err = startUpload(ctx, c.hc, j.dst, j.desc.Digest, from)
 	switch {
 	case (err != nil && refusedMount(err)) || (err == nil && !mounted && loc == ""):
-		if !c.limits.mountsConfirmed(host) {
-			c.limits.disableMounts(host)
+		if !c.limits.MountsConfirmed(host) {
+			c.limits.DisableMounts(host)
 		}
 		c.log.Debug("registry refused a blob mount; uploading instead", zap.String("registry", host),
 			zap.String("from", from), zap.String("repository", j.dst.String()), zap.NamedError("refusal", err))
@@ -225,10 +226,10 @@ func (c *Client) mountBlob(ctx context.Context, j blobJob, from string) (mounted
 	case err != nil:
 		return false, "", fmt.Errorf("mount from %s: %w", from, err)
 	case mounted:
-		c.limits.confirmMounts(host)
+		c.limits.ConfirmMounts(host)
 	default:
 		// 202: an upload session instead of a mount (ECR without BLOB_MOUNTING).
-		c.limits.disableMounts(host)
+		c.limits.DisableMounts(host)
 		c.log.Debug("registry does not mount blobs; uploading instead", zap.String("registry", host))
 	}
 	return mounted, loc, nil
@@ -316,10 +317,7 @@ func (c *Client) headAndStart(ctx context.Context, j blobJob) (exists bool, loc 
 // its budgeted PUT carries no body, so a 429 on it is retried by the transport instead of
 // costing the blob's bytes again.
 func (c *Client) completionBudgeted(host string) bool {
-	s := c.limits.state(host)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buckets[bucketKind(KindUpload)+":complete"] != nil
+	return c.limits.UploadCompletionBudgeted(host)
 }
 
 func (c *Client) takeSlot(ctx context.Context) error {
@@ -366,7 +364,7 @@ func (c *Client) openBlob(ctx context.Context, j blobJob) (io.ReadCloser, error)
 	if err != nil {
 		return nil, fmt.Errorf("pull from %s: %w", j.src, err)
 	}
-	if !c.limits.mountsConfirmed(j.dst.RegistryStr()) {
+	if !c.limits.MountsConfirmed(j.dst.RegistryStr()) {
 		rc = c.spool.tee(d, j.desc.Size, rc)
 	}
 	return rc, nil
@@ -399,9 +397,9 @@ func (c *countingReader) Read(p []byte) (int, error) {
 
 // retryableUpload says whether a failed blob transfer is worth starting again.
 func retryableUpload(err error) bool {
-	var te *transport.Error
+	var te *ggcrtransport.Error
 	if errors.As(err, &te) {
 		return te.StatusCode >= 500 || te.StatusCode == 408 || te.StatusCode == 429
 	}
-	return retryableError(err) || blobBodyMismatch(err)
+	return transport.RetryableError(err) || blobBodyMismatch(err)
 }

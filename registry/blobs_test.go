@@ -2,6 +2,7 @@ package registry
 
 import (
 	"context"
+	"github.com/airgap-charts/airgap-charts/registry/transport"
 	"net/http"
 	"sync"
 	"testing"
@@ -20,7 +21,7 @@ func TestCopyUploadsMonolithicUnlessCompletionBudgeted(t *testing.T) {
 		pushImage(t, src.Host+"/app:1", img)
 		opts := ClientOptions{}
 		if budgeted {
-			opts.DestLimits = []HostRate{{Host: dst.Host, Kind: Upload, N: 1000, Period: time.Second}}
+			opts.DestLimits = []transport.HostRate{{Host: dst.Host, Kind: transport.Upload, N: 1000, Period: time.Second}}
 		}
 		c := newTestClient(t, opts)
 		res, err := c.Copy(context.Background(), MustParseImageRef(src.Host+"/app:1"), MustParseImageRef(dst.Host+"/app:1"), PlatformAuto)

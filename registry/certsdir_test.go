@@ -3,6 +3,7 @@ package registry
 import (
 	"context"
 	"errors"
+	"github.com/airgap-charts/airgap-charts/registry/transport"
 	"io"
 	"log"
 	"net/http"
@@ -55,7 +56,7 @@ func TestCertsDirMutualTLSRegistry(t *testing.T) {
 		c := newTestClient(t, ClientOptions{Insecure: insecure, CertsDir: d, Retries: -1})
 		before := secured.Count(registrytest.ManifestHead) + secured.Count(registrytest.ManifestGet)
 		_, err := c.SourceDigest(ctx, MustParseImageRef(secured.Host+"/app:1"), PlatformAuto)
-		var te *TLSError
+		var te *transport.TLSError
 		if !errors.As(err, &te) || te.Host != secured.Host || !strings.Contains(err.Error(), "client certificate") {
 			t.Fatalf("%s: %v; want a TLS error naming %s and the client certificate", label, err, secured.Host)
 		}

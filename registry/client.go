@@ -2,9 +2,9 @@ package registry
 
 import (
 	"context"
-	"crypto/tls"
 	"fmt"
 	"github.com/airgap-charts/airgap-charts/config"
+	"github.com/airgap-charts/airgap-charts/registry/transport"
 	"net"
 	"net/http"
 	"strings"
@@ -42,7 +42,7 @@ type ClientOptions struct {
 	CertsDir string
 	// RequestTimeout bounds the wait for a response's headers once a request is sent;
 	// StallTimeout the time a request or response body may go without a byte. A stalled
-	// attempt is retried. 0: DefaultRequestTimeout / DefaultStallTimeout; negative: none.
+	// attempt is retried. 0: transport.DefaultRequestTimeout / transport.DefaultStallTimeout; negative: none.
 	RequestTimeout, StallTimeout time.Duration
 	// Retries is how many times a failed request is tried again; 0: 5; negative: never.
 	Retries int
@@ -50,7 +50,7 @@ type ClientOptions struct {
 	// 0: 250ms.
 	RetryBackoff time.Duration
 	// DownAfter is how many connection failures in a row (refused, unreachable, DNS, TLS)
-	// mark a host down for the run; 0: DefaultDownAfter; negative: never.
+	// mark a host down for the run; 0: transport.DefaultDownAfter; negative: never.
 	DownAfter int
 	// Destination is the destination registry host: errors about it say "destination".
 	Destination string
@@ -60,10 +60,10 @@ type ClientOptions struct {
 	// ("docker.io" → "127.0.0.1:5001/docker.io"). Destinations never change.
 	Mirrors map[string]string
 	// RateLimits are budgets of manifest GETs per source host (Docker Hub counts them).
-	RateLimits []HostRate
+	RateLimits []transport.HostRate
 	// DestLimits are budgets per destination host and kind. ECR hosts get ECR's default
 	// quotas (manifest PUT 10/s, upload start and complete 100/s each) for kinds not set.
-	DestLimits []HostRate
+	DestLimits []transport.HostRate
 	// ECRHosts are ECR registries whose names do not say so (VPC endpoints, a simulator):
 	// they get ECR's default quotas too. Hosts named *.dkr.ecr.REGION.amazonaws.com (and
 	// the dual-stack and FIPS forms) need not be listed.
@@ -81,12 +81,12 @@ type ClientOptions struct {
 	UserAgent string
 
 	// PullBudgetWait is how long a run may wait for a host's advertised pull window
-	// (ratelimit-remaining: 0;w=SECONDS) to pass; 0: stop with a PullBudgetError instead
+	// (ratelimit-remaining: 0;w=SECONDS) to pass; 0: stop with a transport.PullBudgetError instead
 	// (with WaitForBudget: as long as the window says).
 	PullBudgetWait time.Duration
 	// WaitForBudget waits, logging until when, for a spent pull budget (RateLimits, or the
 	// one a host advertises) to allow the next pulls; false: such pulls are refused with a
-	// *PullBudgetError saying how many more were needed. A wait of a few seconds that only
+	// *transport.PullBudgetError saying how many more were needed. A wait of a few seconds that only
 	// paces the run is always waited.
 	WaitForBudget bool
 	// SpoolDir holds blobs kept to upload them again where a registry does not mount;
@@ -106,7 +106,7 @@ const maxBudgetWait = 24 * time.Hour
 type Client struct {
 	opts     ClientOptions
 	log      *zap.Logger
-	limits   *hostLimits
+	limits   *transport.Limits
 	bounds   Bounds            // every bound derived from Concurrency
 	rt       http.RoundTripper // shared transport without authentication
 	auth     *authRouter
@@ -138,18 +138,9 @@ func NewClient(opts ClientOptions) (*Client, error) {
 	if opts.WaitForBudget && pullWait <= 0 {
 		pullWait = maxBudgetWait
 	}
-	limits, err := newHostLimits(append(append([]HostRate(nil), opts.RateLimits...), opts.DestLimits...), opts.ECRHosts, pullWait)
-	if err != nil {
-		return nil, err
-	}
-	limits.budgetWait = opts.WaitForBudget
-	if err := limits.setCaps(opts.MaxPerHost); err != nil {
-		return nil, err
-	}
 	c := &Client{
 		opts:      opts,
 		log:       log,
-		limits:    limits,
 		creds:     newKeychain(opts),
 		insecure:  map[string]bool{},
 		mirrors:   map[string]mirror{},
@@ -162,39 +153,32 @@ func NewClient(opts ClientOptions) (*Client, error) {
 	for _, h := range opts.Insecure {
 		c.insecure[strings.ToLower(strings.TrimSpace(h))] = true
 	}
+	ua := opts.UserAgent
+	if ua == "" {
+		ua = UserAgent()
+	}
+	tr, err := transport.New(transport.Config{
+		Rates:    append(append([]transport.HostRate(nil), opts.RateLimits...), opts.DestLimits...),
+		ECRHosts: opts.ECRHosts, PullWait: pullWait, WaitForBudget: opts.WaitForBudget, MaxPerHost: opts.MaxPerHost,
+		DownAfter: opts.DownAfter, Destination: opts.Destination,
+		IdleConnsPerHost: bounds.IdleConnsPerHost, Dial: opts.DialContext,
+		RequestTimeout: opts.RequestTimeout, StallTimeout: opts.StallTimeout, CAFile: opts.CAFile, CertsDir: opts.CertsDir,
+		Retries: opts.Retries, RetryBackoff: opts.RetryBackoff, Insecure: c.Insecure, UserAgent: ua, Log: log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	c.limits, c.rt = tr.Limits, tr
 	for src, dst := range opts.Mirrors {
 		host, prefix, _ := strings.Cut(strings.Trim(dst, "/"), "/")
 		if host == "" {
 			return nil, fmt.Errorf("registry mirror for %s: empty mirror host", src)
 		}
 		c.mirrors[config.HostKey(src)] = mirror{host: host, prefix: prefix}
-		limits.mirror(src, host)
+		tr.Limits.Mirror(src, host)
 	}
-	settings, err := newTransportSettings(opts)
-	if err != nil {
-		return nil, err
-	}
-	limits.log = log
-	limits.downAfter = opts.DownAfter
-	switch {
-	case opts.DownAfter == 0:
-		limits.downAfter = DefaultDownAfter
-	case opts.DownAfter < 0:
-		limits.downAfter = 0
-	}
-	if opts.Destination != "" {
-		limits.destinations[config.HostKey(opts.Destination)] = true
-	}
-	policy := retryPolicyOf(opts)
-	c.rt = newSharedTransport(settings, c.Insecure, limits, policy, opts.UserAgent, log)
 	c.auth = newAuthRouter(c.rt, c.keychain, c.Insecure)
-	c.auth.limits, c.auth.dial, c.auth.policy = limits, settings.dial, policy
-	c.auth.clientCerts = func(host string) []tls.Certificate {
-		if ht := tlsOf(settings.certs, host); ht != nil {
-			return ht.certs
-		}
-		return nil
-	}
+	c.auth.limits, c.auth.dial, c.auth.policy, c.auth.clientCerts = tr.Limits, tr.Dial(), tr.Policy, tr.ClientCerts
 	c.art = c.auth.wrapper()
 	c.hc = &http.Client{Transport: c.art}
 	c.puller, err = remote.NewPuller(c.remoteOptions(context.Background())...)
@@ -257,7 +241,7 @@ func (c *Client) OCIPreflight() *OCIPreflight {
 
 // RefusedPulls returns, per host, the manifest GETs refused because the host's advertised
 // pull budget was spent: how many more pulls the run needed.
-func (c *Client) RefusedPulls() map[string]int { return c.limits.refusedPulls() }
+func (c *Client) RefusedPulls() map[string]int { return c.limits.RefusedPulls() }
 
 // pullRef is where src is pulled from: its mirror when one is configured.
 func (c *Client) pullRef(src ImageRef) (name.Reference, error) {
@@ -282,46 +266,4 @@ func (c *Client) destRepo(dst ImageRef) (name.Repository, error) {
 		return name.Repository{}, fmt.Errorf("destination %s: %w", dst, err)
 	}
 	return repo, nil
-}
-
-// newTransportSettings reads the CA bundle and fills the timeouts' defaults.
-func newTransportSettings(opts ClientOptions) (transportSettings, error) {
-	s := transportSettings{idleConnsPerHost: NewBounds(opts.Concurrency, 0).IdleConnsPerHost, dial: opts.DialContext,
-		timeouts: timeouts{header: opts.RequestTimeout, stall: opts.StallTimeout}}
-	if s.timeouts.header == 0 {
-		s.timeouts.header = DefaultRequestTimeout
-	}
-	if s.timeouts.stall == 0 {
-		s.timeouts.stall = DefaultStallTimeout
-	}
-	if opts.CAFile != "" {
-		roots, err := LoadCAFile(opts.CAFile)
-		if err != nil {
-			return s, err
-		}
-		s.roots = roots
-	}
-	if opts.CertsDir != "" {
-		certs, err := loadCertsDir(opts.CertsDir, s.roots)
-		if err != nil {
-			return s, err
-		}
-		s.certs = certs
-	}
-	return s, nil
-}
-
-// retryPolicyOf is the default policy with the client's retries and first backoff.
-func retryPolicyOf(opts ClientOptions) retryPolicy {
-	p := defaultRetryPolicy
-	switch {
-	case opts.Retries > 0:
-		p.attempts = opts.Retries + 1
-	case opts.Retries < 0:
-		p.attempts = 1
-	}
-	if opts.RetryBackoff > 0 {
-		p.base = opts.RetryBackoff
-	}
-	return p
 }

@@ -1,6 +1,8 @@
 package registry
 
 import (
+	"github.com/airgap-charts/airgap-charts/registry/transport"
+
 	"bytes"
 	"context"
 	"errors"
@@ -54,7 +56,7 @@ func (c *Client) Copy(ctx context.Context, src, dst ImageRef, platform Platform,
 	for _, opt := range opts {
 		opt(&o)
 	}
-	ctx, endPulls := withPullGroup(ctx, platform) // a spare pull budget completes whole images
+	ctx, endPulls := transport.WithPullGroup(ctx, len(platform.want)) // a spare pull budget completes whole images
 	res, err := c.copy(ctx, src, dst, platform, o)
 	endPulls()
 	var nf *NotFoundError

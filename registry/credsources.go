@@ -15,7 +15,7 @@ import (
 	dockerconfig "github.com/docker/cli/cli/config"
 	"github.com/docker/cli/cli/config/configfile"
 	"github.com/google/go-containerregistry/pkg/authn"
-	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	ggcrtransport "github.com/google/go-containerregistry/pkg/v1/remote/transport"
 )
 
 // credentialLink is one source of credentials in the auth chain, with how to name where
@@ -104,7 +104,7 @@ func (e *AuthError) Unwrap() error { return e.Err }
 // explainAuth turns a registry's 401 or 403 in err into an *AuthError naming the
 // credentials tried for that host; any other error is returned as it is.
 func (c *Client) explainAuth(err error) error {
-	var te *transport.Error
+	var te *ggcrtransport.Error
 	var ae *AuthError
 	if err == nil || errors.As(err, &ae) || !errors.As(err, &te) || te.Request == nil ||
 		(te.StatusCode != http.StatusUnauthorized && te.StatusCode != http.StatusForbidden) {

@@ -52,20 +52,4 @@ func TestECRHostsGetDefaultManifestPutQuota(t *testing.T) {
 	if span := last.Sub(first); span < 450*time.Millisecond {
 		t.Fatalf("15 manifest PUTs within %s: ECR's 10/s PutImage quota not applied", span)
 	}
-	limits, err := newHostLimits(nil, nil, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, host := range []string{"111122223333.dkr.ecr.eu-west-1.amazonaws.com", "111122223333.dkr-ecr.eu-west-1.on.aws"} {
-		s := limits.state(host)
-		if lim := s.buckets[bucketKind(KindManifestPut)]; lim == nil || lim.Limit() != 10 {
-			t.Fatalf("%s: no 10/s manifest PUT bucket", host)
-		}
-		if s.buckets[bucketKind(KindUpload)+":start"] == nil || s.buckets[bucketKind(KindUpload)+":complete"] == nil {
-			t.Fatalf("%s: no upload buckets", host)
-		}
-	}
-	if s := limits.state("ghcr.io"); len(s.buckets) != 0 {
-		t.Fatalf("ghcr.io got ECR quotas: %v", s.buckets)
-	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/airgap-charts/airgap-charts/registry/transport"
 	"net"
 	"net/http"
 	"strings"
@@ -43,7 +44,7 @@ func TestStalledHeadersAreRetriedThenNamed(t *testing.T) {
 	})
 	c := newTestClient(t, ClientOptions{RequestTimeout: 50 * time.Millisecond, Retries: 2, RetryBackoff: time.Millisecond})
 	_, err := c.SourceDigest(context.Background(), MustParseImageRef(src.Host+"/app:1"), PlatformAuto)
-	var se *StallError
+	var se *transport.StallError
 	if !errors.As(err, &se) || se.Host != src.Host || !strings.Contains(err.Error(), "response headers to HEAD /v2/app/manifests/1") {
 		t.Fatalf("got %v; want a stall naming %s and the manifest HEAD", err, src.Host)
 	}
@@ -77,7 +78,7 @@ func TestStalledBlobBodyIsRetriedThenNamed(t *testing.T) {
 	})
 	c := newTestClient(t, ClientOptions{StallTimeout: 50 * time.Millisecond, RetryBackoff: time.Millisecond})
 	_, err := c.Copy(context.Background(), MustParseImageRef(src.Host+"/app:1"), MustParseImageRef(dst.Host+"/app:1"), PlatformAuto)
-	var se *StallError
+	var se *transport.StallError
 	// The stall names the blob body; the whole message names the blob's digest once.
 	if !errors.As(err, &se) || se.Host != src.Host || !strings.Contains(se.Error(), "the body of GET /v2/app/blobs/"+stalled.String()) ||
 		strings.Count(err.Error(), stalled.String()) != 1 {
@@ -88,7 +89,7 @@ func TestStalledBlobBodyIsRetriedThenNamed(t *testing.T) {
 	}
 }
 
-// A destination that refuses connections is marked down after DefaultDownAfter failures in
+// A destination that refuses connections is marked down after transport.DefaultDownAfter failures in
 // a row: the rest of the queued copies fail at once, without dialling, with one clear error.
 func TestDeadDestinationFailsFast(t *testing.T) {
 	src := registrytest.New(t)
@@ -114,7 +115,7 @@ func TestDeadDestinationFailsFast(t *testing.T) {
 	want := "destination " + dead + " unreachable: connection refused"
 	for i := range 10 {
 		_, err := c.Copy(context.Background(), MustParseImageRef(fmt.Sprintf("%s/app%d:1", src.Host, i)), MustParseImageRef(fmt.Sprintf("%s/app%d:1", dead, i)), PlatformAuto)
-		var down *HostDownError
+		var down *transport.HostDownError
 		if !errors.As(err, &down) || !strings.Contains(err.Error(), want) {
 			t.Fatalf("copy %d: %v; want %q", i, err, want)
 		}
@@ -123,8 +124,8 @@ func TestDeadDestinationFailsFast(t *testing.T) {
 	n := dials[dead]
 	mu.Unlock()
 	t.Logf("connection attempts to the dead destination: %d for 10 copies", n)
-	if n < DefaultDownAfter || n > DefaultDownAfter+manifestFanout {
-		t.Fatalf("%d connection attempts to %s; want %d, plus at most the %d sent at once", n, dead, DefaultDownAfter, manifestFanout)
+	if n < transport.DefaultDownAfter || n > transport.DefaultDownAfter+manifestFanout {
+		t.Fatalf("%d connection attempts to %s; want %d, plus at most the %d sent at once", n, dead, transport.DefaultDownAfter, manifestFanout)
 	}
 }
 

@@ -1,6 +1,8 @@
 package registry
 
 import (
+	"github.com/airgap-charts/airgap-charts/registry/transport"
+
 	"bytes"
 	"context"
 	"fmt"
@@ -46,7 +48,7 @@ func (c *Client) PlanLayoutCopy(ctx context.Context, src ImageRef, platform Plat
 	if err != nil {
 		return nil, err
 	}
-	ctx, endPulls := withPullGroup(ctx, platform)
+	ctx, endPulls := transport.WithPullGroup(ctx, len(platform.want))
 	defer endPulls()
 	top, err := c.puller.Get(ctx, ref)
 	if err != nil {

@@ -3,6 +3,7 @@ package registry
 import (
 	"context"
 	"errors"
+	"github.com/airgap-charts/airgap-charts/registry/transport"
 	"net/http"
 	"strconv"
 	"strings"
@@ -32,7 +33,7 @@ func TestTamperedManifestIsRefused(t *testing.T) {
 	})
 	c := newTestClient(t, ClientOptions{})
 	_, err := c.Copy(context.Background(), MustParseImageRef(src.Host+"/app:1"), MustParseImageRef(dst.Host+"/app:1"), PlatformAuto)
-	var de *ManifestDigestError
+	var de *transport.ManifestDigestError
 	if !errors.As(err, &de) || de.Image != src.Host+"/app:1" || de.Want != real || de.Got == real || !strings.Contains(err.Error(), de.Got) {
 		t.Fatalf("got %v; want a refusal naming %s/app:1, %s and the body's digest", err, src.Host, real)
 	}

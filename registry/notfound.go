@@ -7,7 +7,7 @@ import (
 	"regexp"
 	"strings"
 
-	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	ggcrtransport "github.com/google/go-containerregistry/pkg/v1/remote/transport"
 )
 
 // NotFoundError says an image, or a manifest it needs, is not at the source: the
@@ -28,7 +28,7 @@ func (e *NotFoundError) Error() string {
 	if e.What != "" {
 		s += ": " + e.What + " is missing"
 	}
-	var te *transport.Error
+	var te *ggcrtransport.Error
 	if errors.As(e.Err, &te) {
 		if msg := registryMessage(te); msg != "" {
 			s += "; the registry said: " + msg
@@ -41,13 +41,13 @@ func (e *NotFoundError) Unwrap() error { return e.Err }
 
 // isNotFound reports whether err is a registry's 404 for a manifest or repository.
 func isNotFound(err error) bool {
-	var te *transport.Error
+	var te *ggcrtransport.Error
 	return errors.As(err, &te) && te.StatusCode == http.StatusNotFound
 }
 
 // registryMessage is the registry's own words for an error, codes first, without what
 // repeats the request (names, revisions).
-func registryMessage(te *transport.Error) string {
+func registryMessage(te *ggcrtransport.Error) string {
 	var parts []string
 	for _, d := range te.Errors {
 		p := string(d.Code)

@@ -207,19 +207,3 @@ func TestCopyPlatformListSkipMissing(t *testing.T) {
 		t.Fatalf("err = %v, want none of the platforms", err)
 	}
 }
-
-// A pull budget reserves, after an index, one pull per child the platform choice copies.
-func TestPullsUnderPlatformChoice(t *testing.T) {
-	body := []byte(`{"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[` +
-		`{"mediaType":"application/vnd.oci.image.manifest.v1+json"},{"mediaType":"application/vnd.oci.image.manifest.v1+json"},` +
-		`{"mediaType":"application/vnd.oci.image.manifest.v1+json"}]}`)
-	for _, tc := range []struct {
-		platform string
-		want     int
-	}{{"auto", 3}, {"linux/amd64", 1}, {"linux/amd64,linux/arm64", 2}} {
-		p := MustParsePlatform(tc.platform)
-		if got := pullsUnder("", body, len(p.want)); got != tc.want {
-			t.Errorf("%s: %d pulls reserved, want %d", tc.platform, got, tc.want)
-		}
-	}
-}

@@ -10,7 +10,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	ggcrtransport "github.com/google/go-containerregistry/pkg/v1/remote/transport"
 )
 
 // RepositoryTags lists every tag of one repository with the digest it points to. It answers
@@ -210,7 +210,7 @@ type headAnswer struct {
 	exists bool
 }
 
-// newOCIPreflight returns a preflight over an authenticating transport.Wrapper.
+// newOCIPreflight returns a preflight over an authenticating ggcrtransport.Wrapper.
 func newOCIPreflight(art http.RoundTripper, insecure func(host string) bool, explain func(error) error) *OCIPreflight {
 	p, err := remote.NewPuller(remote.WithTransport(art))
 	if insecure == nil {
@@ -265,7 +265,7 @@ func (p *OCIPreflight) head(ctx context.Context, key string, ref ImageRef) (head
 			a = headAnswer{digest: d.Digest.String(), exists: true}
 		}
 	}
-	var terr *transport.Error
+	var terr *ggcrtransport.Error
 	if errors.As(err, &terr) && terr.StatusCode == http.StatusNotFound {
 		err = nil // no such tag, or no such repository yet
 	}

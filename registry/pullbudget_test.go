@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/airgap-charts/airgap-charts/registry/transport"
 	"hash/fnv"
 	"net/http"
 	"strconv"
@@ -202,9 +203,9 @@ func TestHubBudgetTooSmallStopsCleanly(t *testing.T) {
 		t.Fatalf("RefusedPulls = %v, want between 1 and %d for %s", c.RefusedPulls(), need-budget, src.Host)
 	}
 	for _, err := range errs {
-		var pb *PullBudgetError
+		var pb *transport.PullBudgetError
 		if !errors.As(err, &pb) || !strings.Contains(err.Error(), "more manifest pull(s) needed") {
-			t.Fatalf("copy error %v, want a PullBudgetError saying how many pulls were needed", err)
+			t.Fatalf("copy error %v, want a transport.PullBudgetError saying how many pulls were needed", err)
 		}
 	}
 
@@ -236,7 +237,7 @@ func TestRateLimitFollowsMirrorAndRefunds429(t *testing.T) {
 			return false
 		})
 		c := newTestClient(t, ClientOptions{Concurrency: 4, Mirrors: map[string]string{"docker.io": src.Host},
-			RateLimits: []HostRate{{Host: "docker.io", Kind: KindManifestGet, N: 2, Period: 400 * time.Millisecond}}})
+			RateLimits: []transport.HostRate{{Host: "docker.io", Kind: transport.KindManifestGet, N: 2, Period: 400 * time.Millisecond}}})
 		if errs := copyAll(context.Background(), c, "docker.io", dst.Host, repos); len(errs) > 0 {
 			t.Fatal(errs[0])
 		}
@@ -253,7 +254,7 @@ func TestRateLimitFollowsMirrorAndRefunds429(t *testing.T) {
 		repos, need := hubFleet(t, src, 8)
 		hub := newHubEmulator(src, 1, 0.1, need)
 		c := newTestClient(t, ClientOptions{Concurrency: 8, Mirrors: map[string]string{"docker.io": src.Host},
-			RateLimits: []HostRate{{Host: "docker.io", Kind: KindManifestGet, N: need, Period: time.Hour}}})
+			RateLimits: []transport.HostRate{{Host: "docker.io", Kind: transport.KindManifestGet, N: need, Period: time.Hour}}})
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		errs := copyAll(ctx, c, "docker.io", dst.Host, repos)
@@ -269,7 +270,7 @@ func TestRateLimitFollowsMirrorAndRefunds429(t *testing.T) {
 
 // A registry that does not advertise its budget until it is spent: its 429 with
 // ratelimit-remaining 0 and an hour-long Retry-After fails that pull at once with a
-// PullBudgetError and does not pause the host: HEADs and blobs go on.
+// transport.PullBudgetError and does not pause the host: HEADs and blobs go on.
 func TestSpentBudget429DoesNotPauseHost(t *testing.T) {
 	src, dst := registrytest.New(t), registrytest.New(t)
 	pushImage(t, src.Host+"/a:1", platformImage(t, "linux", "amd64"))
@@ -288,9 +289,9 @@ func TestSpentBudget429DoesNotPauseHost(t *testing.T) {
 	defer cancel()
 	start := time.Now()
 	_, err := c.Copy(ctx, MustParseImageRef(src.Host+"/b:1"), MustParseImageRef(dst.Host+"/b:1"), PlatformAuto)
-	var pb *PullBudgetError
+	var pb *transport.PullBudgetError
 	if !errors.As(err, &pb) || time.Since(start) > 3*time.Second {
-		t.Fatalf("copy after %s: %v, want a PullBudgetError at once", time.Since(start), err)
+		t.Fatalf("copy after %s: %v, want a transport.PullBudgetError at once", time.Since(start), err)
 	}
 	start = time.Now()
 	if _, err := c.SourceDigest(ctx, MustParseImageRef(src.Host+"/a:1"), PlatformAuto); err != nil || time.Since(start) > time.Second {
@@ -304,7 +305,7 @@ func TestSpentBudget429DoesNotPauseHost(t *testing.T) {
 // Docker Hub's flow: Bearer tokens, and a budget already spent when the run starts. The
 // first HEAD probe's 401 teaches the auth router the challenge (one 401 for the host, not
 // one for the probe and one for the GET); the authenticated HEAD learns the budget is 0:
-// no manifest GET, no 429, a PullBudgetError per copy.
+// no manifest GET, no 429, a transport.PullBudgetError per copy.
 func TestHubBudgetSpentAtStartWithBearerAuth(t *testing.T) {
 	src, dst := registrytest.New(t), registrytest.New(t)
 	repos, need := hubFleet(t, src, 4)
@@ -320,9 +321,9 @@ func TestHubBudgetSpentAtStartWithBearerAuth(t *testing.T) {
 			len(errs), len(repos), pulls, limiter429, hub.unauth)
 	}
 	for _, err := range errs {
-		var pb *PullBudgetError
+		var pb *transport.PullBudgetError
 		if !errors.As(err, &pb) {
-			t.Fatalf("copy error %v, want a PullBudgetError", err)
+			t.Fatalf("copy error %v, want a transport.PullBudgetError", err)
 		}
 	}
 	if n := src.Count(registrytest.ManifestGet); n != 0 {

@@ -14,7 +14,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	ggcrtransport "github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"golang.org/x/sync/errgroup"
 )
@@ -193,7 +193,7 @@ func (c *Client) headDescriptor(ctx context.Context, repo name.Repository, ref s
 	if resp.StatusCode == http.StatusNotFound {
 		return v1.Descriptor{}, false, nil
 	}
-	if err := transport.CheckError(resp, http.StatusOK); err != nil {
+	if err := ggcrtransport.CheckError(resp, http.StatusOK); err != nil {
 		return v1.Descriptor{}, false, err
 	}
 	h, err := v1.NewHash(resp.Header.Get("Docker-Content-Digest"))
@@ -265,7 +265,7 @@ func (c *Client) listReferrersAPI(ctx context.Context, repo name.Repository, sub
 			drain(resp)
 			return nil, false, nil
 		}
-		if err := transport.CheckError(resp, http.StatusOK); err != nil {
+		if err := ggcrtransport.CheckError(resp, http.StatusOK); err != nil {
 			drain(resp)
 			return nil, false, err
 		}

@@ -13,7 +13,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	ggcrtransport "github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"golang.org/x/sync/errgroup"
 )
@@ -293,7 +293,7 @@ func (r *refCopier) copyOne(ctx context.Context, s v1.Descriptor, ref Referrer) 
 		putRef = d.String()
 	}
 	hdr, err := putReferrerManifest(ctx, r.c.hc, r.dst, putRef, mt, raw)
-	var terr *transport.Error
+	var terr *ggcrtransport.Error
 	switch {
 	case err != nil && ref.Tag == "" && info.subject && errors.As(err, &terr) && terr.StatusCode == http.StatusMethodNotAllowed:
 		// ECR refuses a referrer whose subject is an index (405): the referrers tag schema
@@ -400,7 +400,7 @@ func putReferrerManifest(ctx context.Context, hc *http.Client, repo name.Reposit
 		return nil, err
 	}
 	defer drain(resp)
-	if err := transport.CheckError(resp, http.StatusOK, http.StatusCreated, http.StatusAccepted); err != nil {
+	if err := ggcrtransport.CheckError(resp, http.StatusOK, http.StatusCreated, http.StatusAccepted); err != nil {
 		return nil, err
 	}
 	return resp.Header, nil

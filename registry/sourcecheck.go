@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"net/http"
 
-	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	ggcrtransport "github.com/google/go-containerregistry/pkg/v1/remote/transport"
 )
 
 // ResolveSource is the digest a copy of src for platform would put under its tag, asked of
@@ -38,7 +38,7 @@ func sourceNotFound(err error) error {
 	if err == nil || errors.Is(err, ErrNotFound) {
 		return err
 	}
-	var te *transport.Error
+	var te *ggcrtransport.Error
 	if !errors.As(err, &te) {
 		return err
 	}
@@ -46,7 +46,7 @@ func sourceNotFound(err error) error {
 		return fmt.Errorf("%w: %w", ErrNotFound, err)
 	}
 	for _, d := range te.Errors {
-		if d.Code == transport.ManifestUnknownErrorCode || d.Code == transport.NameUnknownErrorCode {
+		if d.Code == ggcrtransport.ManifestUnknownErrorCode || d.Code == ggcrtransport.NameUnknownErrorCode {
 			return fmt.Errorf("%w: %w", ErrNotFound, err)
 		}
 	}

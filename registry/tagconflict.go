@@ -6,7 +6,7 @@ import (
 
 	ecrtypes "github.com/aws/aws-sdk-go-v2/service/ecr/types"
 	"github.com/aws/smithy-go"
-	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	ggcrtransport "github.com/google/go-containerregistry/pkg/v1/remote/transport"
 )
 
 // IsImmutableTagConflict reports whether err is ECR refusing to move a tag of an
@@ -24,10 +24,10 @@ func IsImmutableTagConflict(err error) bool {
 	if errors.As(err, &api) && api.ErrorCode() == "ImageTagAlreadyExistsException" {
 		return true
 	}
-	var terr *transport.Error
+	var terr *ggcrtransport.Error
 	if errors.As(err, &terr) {
 		for _, d := range terr.Errors {
-			if d.Code == transport.TagInvalidErrorCode && strings.Contains(strings.ToLower(d.Message), "immutable") {
+			if d.Code == ggcrtransport.TagInvalidErrorCode && strings.Contains(strings.ToLower(d.Message), "immutable") {
 				return true
 			}
 		}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/pem"
 	"errors"
+	"github.com/airgap-charts/airgap-charts/registry/transport"
 	"io"
 	"log"
 	"net"
@@ -109,7 +110,7 @@ func TestUntrustedTLSRegistryIsNeverDowngraded(t *testing.T) {
 	strict := newStrictClient(t, ClientOptions{Keychains: kc, Insecure: []string{dst.Host}, DownAfter: -1})
 	ctx := context.Background()
 	_, err := strict.Copy(ctx, MustParseImageRef(dst.Host+"/seed:1"), MustParseImageRef(host+"/app:1"), PlatformAuto)
-	var te *TLSError
+	var te *transport.TLSError
 	if !errors.As(err, &te) || te.Host != host || !strings.Contains(err.Error(), "x509") || strings.Contains(err.Error(), "Bad Request") || strings.Contains(err.Error(), "HTTPS server") {
 		t.Fatalf("push to an untrusted registry: %v; want a TLS error naming %s", err, host)
 	}
@@ -151,7 +152,7 @@ func TestPlainRegistryNotMarkedInsecureGetsNoRequest(t *testing.T) {
 	reg.Reset()
 	c := newStrictClient(t, ClientOptions{Keychains: []authn.Keychain{staticKeychain{reg.Host, "u", "plain-S3CRET"}}})
 	_, err := c.SourceDigest(context.Background(), MustParseImageRef(reg.Host+"/app:1"), PlatformAuto)
-	var te *TLSError
+	var te *transport.TLSError
 	if !errors.As(err, &te) || !strings.Contains(err.Error(), "--insecure-registry") {
 		t.Fatalf("got %v; want a TLS error saying the host needs --insecure-registry", err)
 	}

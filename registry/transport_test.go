@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"github.com/airgap-charts/airgap-charts/registry/transport"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -115,7 +116,7 @@ func TestManifestGetRateLimit(t *testing.T) {
 		}
 		return false
 	})
-	c := newTestClient(t, ClientOptions{Concurrency: 5, RateLimits: []HostRate{{Host: src.Host, Kind: KindManifestGet, N: 2, Period: 400 * time.Millisecond}}})
+	c := newTestClient(t, ClientOptions{Concurrency: 5, RateLimits: []transport.HostRate{{Host: src.Host, Kind: transport.KindManifestGet, N: 2, Period: 400 * time.Millisecond}}})
 	var wg sync.WaitGroup
 	for i := range 5 {
 		wg.Add(1)
@@ -166,9 +167,9 @@ func TestPullBudgetHeaderStopsCleanly(t *testing.T) {
 	if len(failed) != 1 {
 		t.Fatalf("failures %v, want exactly the 4th copy refused", failed)
 	}
-	var pb *PullBudgetError
+	var pb *transport.PullBudgetError
 	if !errors.As(failed[0], &pb) || pb.Refused != 1 || pb.Window != 6*time.Hour {
-		t.Fatalf("err = %v, want a PullBudgetError with 1 refused pull and a 6h window", failed[0])
+		t.Fatalf("err = %v, want a transport.PullBudgetError with 1 refused pull and a 6h window", failed[0])
 	}
 	if !strings.Contains(failed[0].Error(), "1 more manifest pull(s) needed") {
 		t.Fatalf("message %q does not say how many pulls were needed", failed[0])
@@ -254,23 +255,6 @@ func TestFlagKeychain(t *testing.T) {
 		if cfg.Password != want {
 			t.Fatalf("%s: password %q, want %q", host, cfg.Password, want)
 		}
-	}
-}
-
-func TestParseHeaders(t *testing.T) {
-	n, w, ok := parseRateLimitRemaining("76;w=21600")
-	if !ok || n != 76 || w != 6*time.Hour {
-		t.Fatalf("ratelimit-remaining parsed as %d %s %v", n, w, ok)
-	}
-	if _, _, ok := parseRateLimitRemaining(""); ok {
-		t.Fatal("empty header parsed")
-	}
-	now := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
-	if d, ok := retryAfter("7", now); !ok || d != 7*time.Second {
-		t.Fatalf("Retry-After 7 = %s %v", d, ok)
-	}
-	if d, ok := retryAfter(now.Add(30*time.Second).Format(http.TimeFormat), now); !ok || d != 30*time.Second {
-		t.Fatalf("Retry-After date = %s %v", d, ok)
 	}
 }
 

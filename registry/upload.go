@@ -12,7 +12,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	ggcrtransport "github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
@@ -46,7 +46,7 @@ func headBlob(ctx context.Context, hc *http.Client, repo name.Repository, d v1.H
 	if resp.StatusCode == http.StatusNotFound {
 		return false, nil
 	}
-	if err := transport.CheckError(resp, http.StatusOK); err != nil {
+	if err := ggcrtransport.CheckError(resp, http.StatusOK); err != nil {
 		return false, err
 	}
 	return true, nil
@@ -67,7 +67,7 @@ func startUpload(ctx context.Context, hc *http.Client, repo name.Repository, d v
 		return "", false, err
 	}
 	defer drain(resp)
-	if err := transport.CheckError(resp, http.StatusCreated, http.StatusAccepted); err != nil {
+	if err := ggcrtransport.CheckError(resp, http.StatusCreated, http.StatusAccepted); err != nil {
 		return "", false, err
 	}
 	if resp.StatusCode == http.StatusCreated {
@@ -92,7 +92,7 @@ func namesBlob(resp *http.Response, d v1.Hash) bool {
 // the blob is then uploaded instead, as go-containerregistry does. Throttling and server
 // failures are not refusals: the transport has retried them already.
 func refusedMount(err error) bool {
-	var te *transport.Error
+	var te *ggcrtransport.Error
 	if !errors.As(err, &te) {
 		return false
 	}
@@ -120,7 +120,7 @@ func uploadBlob(ctx context.Context, hc *http.Client, loc string, body io.Reader
 		return err
 	}
 	defer drain(resp)
-	if err := transport.CheckError(resp, http.StatusNoContent, http.StatusAccepted, http.StatusCreated); err != nil {
+	if err := ggcrtransport.CheckError(resp, http.StatusNoContent, http.StatusAccepted, http.StatusCreated); err != nil {
 		return err
 	}
 	next, err := nextLocation(resp)
@@ -136,7 +136,7 @@ func uploadBlob(ctx context.Context, hc *http.Client, loc string, body io.Reader
 		return err
 	}
 	defer drain(put)
-	return transport.CheckError(put, http.StatusCreated)
+	return ggcrtransport.CheckError(put, http.StatusCreated)
 }
 
 // putBlob streams body (size bytes, digest d) with the PUT that completes the upload
@@ -151,7 +151,7 @@ func putBlob(ctx context.Context, hc *http.Client, loc string, body io.Reader, s
 		return err
 	}
 	defer drain(resp)
-	return transport.CheckError(resp, http.StatusCreated)
+	return ggcrtransport.CheckError(resp, http.StatusCreated)
 }
 
 // sendStream sends size bytes of body as a blob upload request. A stream cannot be
@@ -191,7 +191,7 @@ func headManifest(ctx context.Context, hc *http.Client, repo name.Repository, re
 	if resp.StatusCode == http.StatusNotFound {
 		return "", false, nil
 	}
-	if err := transport.CheckError(resp, http.StatusOK); err != nil {
+	if err := ggcrtransport.CheckError(resp, http.StatusOK); err != nil {
 		return "", false, err
 	}
 	return resp.Header.Get("Docker-Content-Digest"), true, nil
@@ -204,7 +204,7 @@ func putManifest(ctx context.Context, hc *http.Client, repo name.Repository, ref
 		return "", err
 	}
 	defer drain(resp)
-	if err := transport.CheckError(resp, http.StatusOK, http.StatusCreated, http.StatusAccepted); err != nil {
+	if err := ggcrtransport.CheckError(resp, http.StatusOK, http.StatusCreated, http.StatusAccepted); err != nil {
 		return "", err
 	}
 	h, _, err := v1.SHA256(bytes.NewReader(raw))

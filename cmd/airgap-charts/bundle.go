@@ -14,8 +14,8 @@ import (
 
 	"github.com/airgap-charts/airgap-charts/config"
 	"github.com/airgap-charts/airgap-charts/engine"
-	"github.com/airgap-charts/airgap-charts/registry"
 	"github.com/airgap-charts/airgap-charts/registry/bundle"
+	"github.com/airgap-charts/airgap-charts/registry/transport"
 )
 
 // exportCmd runs the chart stages on the connected side and writes a bundle.
@@ -66,7 +66,7 @@ func (c *exportCmd) Run(a *app) error {
 		Concurrency: c.Concurrency, ChartConcurrency: c.ChartConcurrency, RateLimit: c.RateLimit, OnBudget: c.OnBudget,
 		RegistryMirror: c.RegistryMirror, RepoMirror: c.RepoMirror, InsecureRegistry: c.InsecureRegistry,
 		CertsDir: c.CertsDir, CAFile: c.CAFile, RequestTimeout: c.RequestTimeout, StallTimeout: c.StallTimeout, Retries: c.Retries,
-		TargetKind: "auto", Referrers: "none", SkipExisting: true, ECRPutImageRate: registry.ECRPutImageQuota, ECRLayerUploadRate: registry.ECRLayerUploadQuota}
+		TargetKind: "auto", Referrers: "none", SkipExisting: true, ECRPutImageRate: transport.ECRPutImageQuota, ECRLayerUploadRate: transport.ECRLayerUploadQuota}
 	opts, err := sc.loadInputs(a)
 	if err != nil {
 		return err

@@ -7,6 +7,7 @@ import (
 	"github.com/alecthomas/kong"
 
 	"github.com/airgap-charts/airgap-charts/registry"
+	"github.com/airgap-charts/airgap-charts/registry/transport"
 	"github.com/airgap-charts/airgap-charts/stages"
 )
 
@@ -17,7 +18,7 @@ func defaultVars() kong.Vars {
 		"cpus":                  strconv.Itoa(runtime.NumCPU()),
 		"concurrency":           strconv.Itoa(registry.DefaultConcurrency),
 		"kube_version":          stages.DefaultKubeVersion,
-		"ecr_put_image_rate":    strconv.Itoa(registry.ECRPutImageQuota),
-		"ecr_layer_upload_rate": strconv.Itoa(registry.ECRLayerUploadQuota),
+		"ecr_put_image_rate":    strconv.Itoa(transport.ECRPutImageQuota),
+		"ecr_layer_upload_rate": strconv.Itoa(transport.ECRLayerUploadQuota),
 	}
 }

@@ -15,7 +15,7 @@ import (
 
 	"github.com/airgap-charts/airgap-charts/config"
 	"github.com/airgap-charts/airgap-charts/engine"
-	"github.com/airgap-charts/airgap-charts/registry"
+	"github.com/airgap-charts/airgap-charts/registry/transport"
 )
 
 // syncCmd mirrors charts and images: the reference tool's main.py, every flag kept.
@@ -238,12 +238,12 @@ func (c *syncCmd) options(env func(string) string) (engine.Options, config.Mode,
 		if _, err := config.ReadInput(c.CAFile, "CA"); err != nil {
 			return o, "", err
 		}
-		if _, err := registry.LoadCAFile(c.CAFile); err != nil {
+		if _, err := transport.LoadCAFile(c.CAFile); err != nil {
 			return o, "", &config.InputError{Pos: config.Position{File: c.CAFile}, Msg: err.Error(), Err: err}
 		}
 	}
 	if c.CertsDir != "" {
-		if err := registry.CheckCertsDir(c.CertsDir); err != nil {
+		if err := transport.CheckCertsDir(c.CertsDir); err != nil {
 			return o, "", &config.InputError{Pos: config.Position{File: c.CertsDir}, Msg: err.Error(), Err: err}
 		}
 	}

@@ -1,4 +1,4 @@
-package registry
+package transport
 
 import (
 	"errors"
@@ -28,10 +28,10 @@ func (e *HostDownError) Error() string {
 		e.Role, e.Host, e.Cause, e.Failures)
 }
 
-// isConnectFailure reports whether err means the host could not be reached at all:
+// IsConnectFailure reports whether err means the host could not be reached at all:
 // refused, unreachable, unknown to DNS, a failed TLS handshake. A timeout or a reset of a
 // connection that was made is not one.
-func isConnectFailure(err error) bool {
+func IsConnectFailure(err error) bool {
 	if err == nil {
 		return false
 	}
@@ -63,17 +63,17 @@ func connectCause(err error) string {
 	return err.Error()
 }
 
-// connected records that a request to host got an answer: its failure count restarts.
-func (h *hostLimits) connected(host string) {
+// Connected records that a request to host got an answer: its failure count restarts.
+func (h *Limits) Connected(host string) {
 	s := h.state(host)
 	s.mu.Lock()
 	s.connFails = 0
 	s.mu.Unlock()
 }
 
-// connectFailed records a connection failure to host; after downAfter in a row the host
+// ConnectFailed records a connection failure to host; after downAfter in a row the host
 // is down for the run.
-func (h *hostLimits) connectFailed(host string, err error) {
+func (h *Limits) ConnectFailed(host string, err error) {
 	s := h.state(host)
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -90,8 +90,8 @@ func (h *hostLimits) connectFailed(host string, err error) {
 	}
 }
 
-// isDown is the error every request to a down host fails with, or nil.
-func (h *hostLimits) isDown(host string) error {
+// IsDown is the error every request to a down host fails with, or nil.
+func (h *Limits) IsDown(host string) error {
 	s := h.state(host)
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -1,4 +1,4 @@
-package registry
+package transport
 
 import (
 	"context"
@@ -219,12 +219,9 @@ func (u *userAgentTransport) RoundTrip(req *http.Request) (*http.Response, error
 // user agent (ua, else airgap-charts/VERSION), then manifest bodies read whole and checked
 // against their digest, then retries (which wait for the host's limits before each
 // attempt, and bound each attempt's silences), then the keep-alive connection pool.
-func newSharedTransport(s transportSettings, isInsecure func(string) bool, limits *hostLimits, policy retryPolicy, ua string, log *zap.Logger) http.RoundTripper {
+func newSharedTransport(s transportSettings, isInsecure func(string) bool, limits *Limits, policy Policy, ua string, log *zap.Logger) http.RoundTripper {
 	base := newHostRouter(s, isInsecure)
 	rt := &retryTransport{inner: base, limits: limits, policy: policy, timeouts: s.timeouts, log: log}
 	limits.probe = rt // a HEAD probe is retried like any request; HEADs take no pull
-	if ua == "" {
-		ua = UserAgent()
-	}
 	return &userAgentTransport{inner: &manifestCheck{inner: rt, attempts: policy.attempts, log: log}, ua: ua}
 }

@@ -1,4 +1,4 @@
-package registry
+package transport
 
 import (
 	"context"
@@ -48,7 +48,7 @@ func TestScarceStartHoldsNoAdvertisedPull(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute) // a hang guard, not a bound
 	defer cancel()
-	ctxU, endU := withPullGroup(ctx, PlatformAuto)
+	ctxU, endU := WithPullGroup(ctx, 0)
 	defer endU()
 	done, _, err := h.wait(ctxU, get(ctxU, "u"))
 	if err != nil {
@@ -56,7 +56,7 @@ func TestScarceStartHoldsNoAdvertisedPull(t *testing.T) {
 	}
 	done(&http.Response{StatusCode: http.StatusTooManyRequests, Header: http.Header{}})
 
-	ctxS, endS := withPullGroup(ctx, PlatformAuto)
+	ctxS, endS := WithPullGroup(ctx, 0)
 	defer endS()
 	sDone := make(chan error, 1)
 	go func() {

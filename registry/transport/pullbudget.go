@@ -1,4 +1,4 @@
-package registry
+package transport
 
 import (
 	"context"
@@ -83,7 +83,7 @@ func (b *pullBudget) expire(now time.Time) {
 // draws a 401, the 401 is req's answer (answer non-nil, nothing reserved): the auth
 // router learns the challenge from it, the host sees one 401, not two, and the
 // authenticated GET probes again.
-func (h *hostLimits) takePull(ctx context.Context, req *http.Request, s *hostState) (answer *http.Response, err error) {
+func (h *Limits) takePull(ctx context.Context, req *http.Request, s *hostState) (answer *http.Response, err error) {
 	host := req.URL.Host
 	for {
 		s.mu.Lock()
@@ -132,7 +132,7 @@ func (h *hostLimits) takePull(ctx context.Context, req *http.Request, s *hostSta
 			if wait > longWait {
 				h.logWait(host, s, "the pull budget window the registry advertised to pass (ratelimit-remaining: 0)", until)
 			}
-			if err := sleepCtx(ctx, wait); err != nil {
+			if err := SleepCtx(ctx, wait); err != nil {
 				return nil, err
 			}
 			s.mu.Lock()
@@ -154,7 +154,7 @@ func (h *hostLimits) takePull(ctx context.Context, req *http.Request, s *hostSta
 // is tried again, after any pause of the host) and records the count it reports. It
 // returns the answer, its body closed (nil: none). A probe that fails for good only
 // leaves the budget unknown.
-func (h *hostLimits) headProbe(req *http.Request, s *hostState) *http.Response {
+func (h *Limits) headProbe(req *http.Request, s *hostState) *http.Response {
 	head, err := http.NewRequestWithContext(req.Context(), http.MethodHead, req.URL.String(), nil)
 	if err != nil {
 		return nil
@@ -267,8 +267,8 @@ func (s *hostState) refusePulls(n int) int {
 	return s.pull.refused
 }
 
-// refusedPulls returns the manifest GETs refused per host for a spent pull budget.
-func (h *hostLimits) refusedPulls() map[string]int {
+// RefusedPulls returns the manifest GETs refused per host for a spent pull budget.
+func (h *Limits) RefusedPulls() map[string]int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	out := map[string]int{}

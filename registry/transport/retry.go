@@ -1,4 +1,4 @@
-package registry
+package transport
 
 import (
 	"context"
@@ -14,8 +14,8 @@ import (
 	"go.uber.org/zap"
 )
 
-// retryPolicy bounds the retries of one request.
-type retryPolicy struct {
+// Policy bounds the retries of one request.
+type Policy struct {
 	attempts int           // total tries, the first included
 	base     time.Duration // first backoff; doubled per attempt, with jitter
 	max      time.Duration // backoff ceiling
@@ -24,27 +24,46 @@ type retryPolicy struct {
 
 // throttleAttempts bounds the tries of a request answered 429 without a spent quota:
 // twice the tries of other failures, none when retries are off.
-func (p retryPolicy) throttleAttempts() int {
+func (p Policy) throttleAttempts() int {
 	if p.attempts <= 1 {
 		return 1
 	}
 	return 2 * p.attempts
 }
 
-var defaultRetryPolicy = retryPolicy{attempts: 6, base: 250 * time.Millisecond, max: 15 * time.Second, maxPause: 10 * time.Minute}
+var defaultPolicy = Policy{attempts: 6, base: 250 * time.Millisecond, max: 15 * time.Second, maxPause: 10 * time.Minute}
+
+// NewPolicy is the default policy with retries tries after the first (0: 5, negative:
+// none) and a first backoff (0: 250ms).
+func NewPolicy(retries int, backoff time.Duration) Policy {
+	p := defaultPolicy
+	switch {
+	case retries > 0:
+		p.attempts = retries + 1
+	case retries < 0:
+		p.attempts = 1
+	}
+	if backoff > 0 {
+		p.base = backoff
+	}
+	return p
+}
+
+// Attempts is the tries a request gets, the first included.
+func (p Policy) Attempts() int { return p.attempts }
 
 // retryTransport retries requests on 5xx, 408, 429, resets and timeouts with exponential
 // backoff and jitter. A 429 is backed off by its own request, after the delay the host's
 // 429s share (throttle.go), and never sooner than its Retry-After; a storm of them pauses
-// every request to the host (hostLimits.pause). Every attempt first waits for the host's
+// every request to the host (Limits.pause). Every attempt first waits for the host's
 // limits. Each attempt
 // is watched: no response headers in time, or a body that stops moving, ends it (a
 // *StallError, retried like a timeout). A host that fails to connect several times in a
 // row is down for the run: its requests fail at once (*HostDownError).
 type retryTransport struct {
 	inner    http.RoundTripper
-	limits   *hostLimits
-	policy   retryPolicy
+	limits   *Limits
+	policy   Policy
 	timeouts timeouts
 	log      *zap.Logger
 }
@@ -64,7 +83,7 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			r = req.Clone(ctx)
 			r.Body = body
 		}
-		if err := t.limits.isDown(host); err != nil {
+		if err := t.limits.IsDown(host); err != nil {
 			if r.Body != nil {
 				r.Body.Close()
 			}
@@ -131,12 +150,12 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			if d > longWait {
 				t.limits.logWait(host, t.limits.state(host), "the end of a 429 Too Many Requests backoff (Retry-After)", until)
 			}
-			if err := sleepCtx(ctx, d); err != nil {
+			if err := SleepCtx(ctx, d); err != nil {
 				return nil, err
 			}
 			continue
 		}
-		if err := sleepCtx(ctx, delay); err != nil {
+		if err := SleepCtx(ctx, delay); err != nil {
 			return nil, err
 		}
 	}
@@ -156,10 +175,10 @@ func (t *retryTransport) attempt(r *http.Request) (*http.Response, error) {
 		w.watchResponse(resp)
 	}
 	if err == nil {
-		t.limits.connected(r.URL.Host)
+		t.limits.Connected(r.URL.Host)
 		t.limits.answered(r.URL.Host, resp)
-	} else if isConnectFailure(err) && r.Context().Err() == nil {
-		t.limits.connectFailed(r.URL.Host, err)
+	} else if IsConnectFailure(err) && r.Context().Err() == nil {
+		t.limits.ConnectFailed(r.URL.Host, err)
 	}
 	return resp, err
 }
@@ -167,7 +186,7 @@ func (t *retryTransport) attempt(r *http.Request) (*http.Response, error) {
 // decide says whether to retry and after how long.
 func (t *retryTransport) decide(resp *http.Response, err error, attempt int) (time.Duration, bool) {
 	if err != nil {
-		return t.backoff(attempt), retryableError(err)
+		return t.backoff(attempt), RetryableError(err)
 	}
 	switch resp.StatusCode {
 	case http.StatusTooManyRequests:
@@ -184,11 +203,11 @@ func (t *retryTransport) decide(resp *http.Response, err error, attempt int) (ti
 }
 
 // backoff is base·2^(attempt-1), capped, with jitter in [d/2, d].
-func (t *retryTransport) backoff(attempt int) time.Duration { return t.policy.backoff(attempt) }
+func (t *retryTransport) backoff(attempt int) time.Duration { return t.policy.Backoff(attempt) }
 
-// backoff is the wait before retry attempt+1: the base doubled each time, capped, with
+// Backoff is the wait before retry attempt+1: the base doubled each time, capped, with
 // jitter over its upper half.
-func (p retryPolicy) backoff(attempt int) time.Duration {
+func (p Policy) Backoff(attempt int) time.Duration {
 	d := p.base << (attempt - 1)
 	if d <= 0 || d > p.max {
 		d = p.max
@@ -197,8 +216,8 @@ func (p retryPolicy) backoff(attempt int) time.Duration {
 	return half + rand.N(half+1)
 }
 
-// retryableError reports whether a transport error is worth another try.
-func retryableError(err error) bool {
+// RetryableError reports whether a transport error is worth another try.
+func RetryableError(err error) bool {
 	var down *HostDownError
 	if errors.As(err, &down) || isTLSFailure(err) {
 		return false
@@ -235,7 +254,8 @@ func retryAfter(v string, now time.Time) (time.Duration, bool) {
 	return 0, false
 }
 
-func sleepCtx(ctx context.Context, d time.Duration) error {
+// SleepCtx waits d, or until ctx is done.
+func SleepCtx(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {

@@ -1,4 +1,4 @@
-package registry
+package transport
 
 import (
 	"math/rand/v2"
@@ -20,7 +20,7 @@ const throttleStormAfter = 2
 // throttleDelay records a 429 without a spent quota from host and returns how long the
 // request that drew it waits before trying again (at least retryAfter, when the answer
 // gave one), and whether every request to the host waits as long (a storm).
-func (h *hostLimits) throttleDelay(host string, p retryPolicy, retryAfter time.Duration) (time.Duration, bool) {
+func (h *Limits) throttleDelay(host string, p Policy, retryAfter time.Duration) (time.Duration, bool) {
 	s := h.state(host)
 	s.mu.Lock()
 	s.throttled++
@@ -38,7 +38,7 @@ func (h *hostLimits) throttleDelay(host string, p retryPolicy, retryAfter time.D
 }
 
 // answered records an answer of host that is not a 429: its shared 429 delay restarts.
-func (h *hostLimits) answered(host string, resp *http.Response) {
+func (h *Limits) answered(host string, resp *http.Response) {
 	if resp == nil || resp.StatusCode == http.StatusTooManyRequests {
 		return
 	}

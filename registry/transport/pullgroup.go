@@ -1,4 +1,4 @@
-package registry
+package transport
 
 import (
 	"context"
@@ -34,10 +34,11 @@ const (
 
 type pullGroupKey struct{}
 
-// withPullGroup makes the manifest GETs sent with ctx one image's pulls; end gives back
-// what was reserved and not used.
-func withPullGroup(ctx context.Context, platform Platform) (context.Context, func()) {
-	g := &pullGroup{children: len(platform.want)}
+// WithPullGroup makes the manifest GETs sent with ctx one image's pulls; end gives back
+// what was reserved and not used. children is how many children of an index the copy
+// pulls: 0 for every one, else one per requested platform.
+func WithPullGroup(ctx context.Context, children int) (context.Context, func()) {
+	g := &pullGroup{children: children}
 	return context.WithValue(ctx, pullGroupKey{}, g), g.end
 }
 

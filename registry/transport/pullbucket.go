@@ -1,4 +1,4 @@
-package registry
+package transport
 
 import (
 	"context"
@@ -161,7 +161,7 @@ func (b *pullBucket) take(ctx context.Context, n int, kind takeKind, since time.
 	if wait > b.spentAfter && b.log != nil {
 		b.log(fmt.Sprintf("the pull budget (--rate-limit %d per %s) to allow %d more pull(s)", b.n, b.period, n), time.Now().Add(wait))
 	}
-	if err := sleepCtx(ctx, wait); err != nil {
+	if err := SleepCtx(ctx, wait); err != nil {
 		b.refund(n)
 		if kind == takeStart {
 			b.endUnsized()

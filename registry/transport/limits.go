@@ -1,4 +1,4 @@
-package registry
+package transport
 
 import (
 	"context"
@@ -111,8 +111,8 @@ type hostState struct {
 	mountProbe sync.Mutex
 }
 
-// hostLimits holds the state of every host a client talks to.
-type hostLimits struct {
+// Limits holds the state of every host a client talks to.
+type Limits struct {
 	mu       sync.Mutex
 	hosts    map[string]*hostState
 	rates    map[string][]HostRate // by host key
@@ -134,8 +134,8 @@ type hostLimits struct {
 	log          *zap.Logger     // long waits, hosts going down; nil: none
 }
 
-func newHostLimits(rates []HostRate, ecrHosts []string, pullWait time.Duration) (*hostLimits, error) {
-	h := &hostLimits{hosts: map[string]*hostState{}, rates: map[string][]HostRate{}, ecr: map[string]bool{},
+func newHostLimits(rates []HostRate, ecrHosts []string, pullWait time.Duration) (*Limits, error) {
+	h := &Limits{hosts: map[string]*hostState{}, rates: map[string][]HostRate{}, ecr: map[string]bool{},
 		mirrored: map[string][]string{}, pullWait: pullWait, destinations: map[string]bool{}}
 	for _, e := range ecrHosts {
 		h.ecr[config.HostKey(e)] = true
@@ -155,11 +155,11 @@ func newHostLimits(rates []HostRate, ecrHosts []string, pullWait time.Duration) 
 	return h, nil
 }
 
-// mirror says that source's images are pulled from mirrorHost (--registry-mirror): the
+// Mirror says that source's images are pulled from mirrorHost (--registry-mirror): the
 // mirror takes the source's rates for the kinds it has none of its own, since the requests
 // a budget of the source (--rate-limit docker.io=…) is meant for really go to the mirror.
 // Call before the first request.
-func (h *hostLimits) mirror(source, mirrorHost string) {
+func (h *Limits) Mirror(source, mirrorHost string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	k := config.HostKey(mirrorHost)
@@ -168,7 +168,7 @@ func (h *hostLimits) mirror(source, mirrorHost string) {
 
 // ratesOf are the rates of host key k: its own, then for each kind it lacks the strictest
 // of the sources mirrored to it. Call with h.mu held.
-func (h *hostLimits) ratesOf(k string) []HostRate {
+func (h *Limits) ratesOf(k string) []HostRate {
 	rates := append([]HostRate(nil), h.rates[k]...)
 	inherited := map[RequestKind]HostRate{}
 	for _, src := range h.mirrored[k] {
@@ -195,7 +195,7 @@ func (h *hostLimits) ratesOf(k string) []HostRate {
 	return rates
 }
 
-func (h *hostLimits) state(host string) *hostState {
+func (h *Limits) state(host string) *hostState {
 	k := config.HostKey(host)
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -248,7 +248,7 @@ func defaultsMissing(rates []HostRate) []HostRate {
 // GET, with a token from the host's bucket for its kind, and after any 429 pause. done
 // must be called with the answer (nil: none). A non-nil answer is req's answer already
 // (takePull's): do not send req.
-func (h *hostLimits) wait(ctx context.Context, req *http.Request) (done func(*http.Response), answer *http.Response, err error) {
+func (h *Limits) wait(ctx context.Context, req *http.Request) (done func(*http.Response), answer *http.Response, err error) {
 	host := req.URL.Host
 	s := h.state(host)
 	kind, budgeted := classify(req)
@@ -294,7 +294,7 @@ func (h *hostLimits) wait(ctx context.Context, req *http.Request) (done func(*ht
 				if d > longWait {
 					h.logWait(host, s, fmt.Sprintf("the %s rate limit", kind), time.Now().Add(d))
 				}
-				if err := sleepCtx(ctx, d); err != nil {
+				if err := SleepCtx(ctx, d); err != nil {
 					r.Cancel()
 					return nil, nil, fmt.Errorf("registry %s: waiting for %s rate limit: %w", host, kind, err)
 				}
@@ -319,7 +319,7 @@ func (h *hostLimits) wait(ctx context.Context, req *http.Request) (done func(*ht
 }
 
 // pause holds every request to host until until (a 429's Retry-After).
-func (h *hostLimits) pause(host string, until time.Time) {
+func (h *Limits) pause(host string, until time.Time) {
 	s := h.state(host)
 	s.mu.Lock()
 	longer := until.After(s.pauseUntil)
@@ -350,9 +350,9 @@ func (s *hostState) waitPause(ctx context.Context) error {
 	}
 }
 
-// mountGate lets a mount attempt on host proceed; release after learning the answer.
+// MountGate lets a mount attempt on host proceed; release after learning the answer.
 // ok is false when the host is known not to mount.
-func (h *hostLimits) mountGate(host string) (release func(), ok bool) {
+func (h *Limits) MountGate(host string) (release func(), ok bool) {
 	s := h.state(host)
 	s.mu.Lock()
 	on, off := s.mountsOn, s.mountsOff
@@ -374,22 +374,24 @@ func (h *hostLimits) mountGate(host string) (release func(), ok bool) {
 	return s.mountProbe.Unlock, true
 }
 
-func (h *hostLimits) disableMounts(host string) {
+// DisableMounts records that host does not mount (a mount answered 202, or was refused).
+func (h *Limits) DisableMounts(host string) {
 	s := h.state(host)
 	s.mu.Lock()
 	s.mountsOff = true
 	s.mu.Unlock()
 }
 
-func (h *hostLimits) confirmMounts(host string) {
+// ConfirmMounts records that a mount on host answered 201.
+func (h *Limits) ConfirmMounts(host string) {
 	s := h.state(host)
 	s.mu.Lock()
 	s.mountsOn = true
 	s.mu.Unlock()
 }
 
-// mountsConfirmed reports whether a mount on host answered 201 before.
-func (h *hostLimits) mountsConfirmed(host string) bool {
+// MountsConfirmed reports whether a mount on host answered 201 before.
+func (h *Limits) MountsConfirmed(host string) bool {
 	s := h.state(host)
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -400,7 +402,7 @@ func (h *hostLimits) mountsConfirmed(host string) bool {
 const longWait = 5 * time.Second
 
 // logWait logs, once per wait episode of a host, what its requests wait for and until when.
-func (h *hostLimits) logWait(host string, s *hostState, what string, until time.Time) {
+func (h *Limits) logWait(host string, s *hostState, what string, until time.Time) {
 	if h.log == nil {
 		return
 	}
@@ -413,4 +415,32 @@ func (h *hostLimits) logWait(host string, s *hostState, what string, until time.
 	s.mu.Unlock()
 	h.log.Info("waiting for "+what, zap.String("host", host), zap.Time("until", until),
 		zap.Duration("wait", time.Until(until).Round(time.Second)))
+}
+
+// RequestRepository is the repository of a /v2/<name>/{manifests,blobs,tags,referrers}/…
+// path, "" for any other path.
+func RequestRepository(path string) string {
+	p, ok := strings.CutPrefix(path, "/v2/")
+	if !ok {
+		return ""
+	}
+	end := -1
+	for _, seg := range []string{"/manifests/", "/blobs/", "/tags/", "/referrers/"} {
+		if i := strings.LastIndex(p, seg); i > end {
+			end = i
+		}
+	}
+	if end <= 0 {
+		return ""
+	}
+	return p[:end]
+}
+
+// UploadCompletionBudgeted reports whether host budgets upload completions (ECR's
+// CompleteLayerUpload quota, or a rate the user set).
+func (h *Limits) UploadCompletionBudgeted(host string) bool {
+	s := h.state(host)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.buckets[bucketKind(KindUpload)+":complete"] != nil
 }

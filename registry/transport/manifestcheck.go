@@ -1,4 +1,4 @@
-package registry
+package transport
 
 import (
 	"bytes"
@@ -38,7 +38,7 @@ func (m *manifestCheck) RoundTrip(req *http.Request) (*http.Response, error) {
 		body, rerr := io.ReadAll(io.LimitReader(resp.Body, maxManifestBytes+1))
 		resp.Body.Close()
 		if rerr != nil {
-			if attempt < m.attempts && retryableError(rerr) && req.Context().Err() == nil {
+			if attempt < m.attempts && RetryableError(rerr) && req.Context().Err() == nil {
 				m.log.Debug("manifest body cut; fetching it again", zap.String("image", ref), zap.Int("attempt", attempt), zap.Error(rerr))
 				continue
 			}
@@ -61,7 +61,7 @@ func (m *manifestCheck) RoundTrip(req *http.Request) (*http.Response, error) {
 
 // manifestRef is host/repository:ref (or @digest) of a manifest request.
 func manifestRef(req *http.Request) (string, bool) {
-	repo := requestRepository(req.URL.Path)
+	repo := RequestRepository(req.URL.Path)
 	i := strings.LastIndex(req.URL.Path, "/manifests/")
 	if repo == "" || i < 0 {
 		return "", false

@@ -1,4 +1,4 @@
-package registry
+package transport
 
 import (
 	"context"
@@ -7,7 +7,7 @@ import (
 )
 
 // setCaps records the requests in flight allowed per host (ClientOptions.MaxPerHost).
-func (h *hostLimits) setCaps(caps map[string]int) error {
+func (h *Limits) setCaps(caps map[string]int) error {
 	h.caps = map[string]int{}
 	for host, n := range caps {
 		if n <= 0 {
@@ -25,7 +25,7 @@ func (h *hostLimits) setCaps(caps map[string]int) error {
 // capOf is the cap of host key k: its own; else, for a mirror, the smallest of the source
 // hosts pulled through it (a cap meant for docker.io is meant for whatever serves its
 // pulls); else the one for every host; 0: none. Call with h.mu held.
-func (h *hostLimits) capOf(k string) int {
+func (h *Limits) capOf(k string) int {
 	if n, ok := h.caps[k]; ok {
 		return n
 	}
@@ -44,7 +44,7 @@ func (h *hostLimits) capOf(k string) int {
 // acquireSlot waits until a request may be sent to host under its cap; release must be
 // called once its response's headers arrived (or it failed). Hosts without a cap return
 // at once.
-func (h *hostLimits) acquireSlot(ctx context.Context, host string) (release func(), err error) {
+func (h *Limits) acquireSlot(ctx context.Context, host string) (release func(), err error) {
 	s := h.state(host)
 	if s.inflight == nil {
 		return func() {}, nil
