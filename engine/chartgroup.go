@@ -3,11 +3,11 @@ package engine
 import (
 	"context"
 	"fmt"
+	"github.com/airgap-charts/airgap-charts/registry/once"
 	"strings"
 	"sync"
 
 	"github.com/airgap-charts/airgap-charts/config"
-	"github.com/airgap-charts/airgap-charts/registry"
 	"github.com/airgap-charts/airgap-charts/stages"
 )
 
@@ -27,7 +27,7 @@ type chartGroup struct {
 
 	// pushes holds each archive digest's publish: members push their shared archive once
 	// (a failed push fails its member only: the members that waited push again).
-	pushes registry.KeyedOnce[string, stages.PublishResult]
+	pushes once.Keyed[string, stages.PublishResult]
 }
 
 // publishOnce runs push for the archive with this digest unless a member already published

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"github.com/airgap-charts/airgap-charts/registry/once"
 
 	"go.uber.org/zap"
 
@@ -23,7 +24,7 @@ type lockRun struct {
 	images map[string]*LockImage
 	// heads are the source tags' digests asked this run (one HEAD each, a failure asked
 	// again), warmed ahead of the jobs (WarmSource).
-	heads registry.KeyedOnce[string, string]
+	heads once.Keyed[string, string]
 }
 
 // readPriorLock reads opts.LockFile before the run starts: a lock from a newer schema, or

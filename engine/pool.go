@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"github.com/airgap-charts/airgap-charts/registry/once"
 	"sync"
 	"time"
 
@@ -52,7 +53,7 @@ type Pool struct {
 	queue     []*Pending
 	closed    bool
 	// ensured holds one EnsureRepository call per destination repository.
-	ensured registry.KeyedOnce[string, struct{}]
+	ensured once.Keyed[string, struct{}]
 	wake    chan struct{}
 	done    chan struct{} // the dispatcher has handed every job over
 
@@ -62,7 +63,7 @@ type Pool struct {
 	warming *warmer
 
 	// resolved is each source's digest (by origin) found by a plan: asked once per run.
-	resolved registry.KeyedOnce[string, string]
+	resolved once.Keyed[string, string]
 }
 
 // Pending is a submitted job; Wait returns its result.

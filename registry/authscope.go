@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"github.com/airgap-charts/airgap-charts/registry/once"
 	"github.com/airgap-charts/airgap-charts/registry/transport"
 
 	"context"
@@ -15,7 +16,7 @@ import (
 
 // scopedTransports are the authenticated transports of a host, each built once per scope
 // key and kept; a failed build goes to the requests that waited for it, and is forgotten.
-type scopedTransports = KeyedOnce[string, http.RoundTripper]
+type scopedTransports = once.Keyed[string, http.RoundTripper]
 
 // transportFor returns the transport for req: the inner one when the host asks for no
 // credentials, one per host for Basic, one per repository scope and action for Bearer

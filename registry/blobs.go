@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/airgap-charts/airgap-charts/registry/once"
 	"github.com/airgap-charts/airgap-charts/registry/transport"
 	"io"
 	"net/http"
@@ -26,10 +27,10 @@ type blobTable struct {
 	present map[string]map[string]bool // registry|digest → repositories holding it
 
 	// transfers runs each blob transfer once (see ensureBlob for its keys).
-	transfers KeyedOnce[string, blobTransfer]
+	transfers once.Keyed[string, blobTransfer]
 	// manifests copies each index child once per registry|repository|digest; a failed copy
 	// is made again by the copies that waited for it.
-	manifests KeyedOnce[string, struct{}]
+	manifests once.Keyed[string, struct{}]
 }
 
 type blobTransfer struct {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/airgap-charts/airgap-charts/registry/once"
 	"net/http"
 	"sync"
 
@@ -23,14 +24,14 @@ type DigestExists func(ctx context.Context, registry, repository, digest string)
 
 // PreflightCache is the per-run cache of destination tag → digest, one entry per repository,
 // filled in one batch the first time any tag of that repository is asked for. Concurrent
-// callers of the same repository share the one fill (KeyedOnce); a failed fill fails its
+// callers of the same repository share the one fill (once.Keyed); a failed fill fails its
 // own caller only: the others waiting for it, and any later caller, fill again. Record and Forget keep it true while the run
 // pushes and deletes.
 type PreflightCache struct {
 	list    RepositoryTags
 	digests DigestExists
 
-	fills KeyedOnce[string, *repoTags]
+	fills once.Keyed[string, *repoTags]
 
 	mu    sync.Mutex
 	repos map[string]*repoTags // listed (or primed) repositories
@@ -195,7 +196,7 @@ type OCIPreflight struct {
 	initErr  error // remote.NewPuller refused the options; every TagDigest reports it
 	insecure func(host string) bool
 
-	heads KeyedOnce[string, headAnswer]
+	heads once.Keyed[string, headAnswer]
 
 	mu sync.Mutex
 	// recorded is what the run pushed (Record) and deleted (Forget): it answers over any

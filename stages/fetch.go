@@ -1,6 +1,7 @@
 package stages
 
 import (
+	"github.com/airgap-charts/airgap-charts/registry/once"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -53,7 +54,7 @@ type Fetcher struct {
 	access *repoAccess
 	dir    string
 	limit  int64
-	flight registry.KeyedOnce[string, string] // archive sha256 by cache file
+	flight once.Keyed[string, string] // archive sha256 by cache file
 }
 
 // NewFetcher builds a Fetcher and creates its cache directory.

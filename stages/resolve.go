@@ -1,6 +1,7 @@
 package stages
 
 import (
+	"github.com/airgap-charts/airgap-charts/registry/once"
 	"context"
 	"fmt"
 	"io"
@@ -67,8 +68,8 @@ func (rc ResolvedChart) IsOCI() bool { return rc.OCIRef != "" }
 type Resolver struct {
 	access *repoAccess
 
-	indexes registry.KeyedOnce[string, *chartIndex] // by repository URL
-	tags    registry.KeyedOnce[string, []string]    // by OCI repository
+	indexes once.Keyed[string, *chartIndex] // by repository URL
+	tags    once.Keyed[string, []string]    // by OCI repository
 }
 
 // NewResolver builds a Resolver.

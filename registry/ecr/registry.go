@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"github.com/airgap-charts/airgap-charts/config"
 	"github.com/airgap-charts/airgap-charts/registry"
+	"github.com/airgap-charts/airgap-charts/registry/once"
 	"strings"
 	"sync"
 	"time"
@@ -63,7 +64,7 @@ type Registry struct {
 	privateToken *tokenSource
 	publicToken  *tokenSource
 
-	repos registry.KeyedOnce[string, struct{}] // EnsureRepository, once per repository
+	repos once.Keyed[string, struct{}] // EnsureRepository, once per repository
 
 	mu            sync.Mutex
 	policyPending map[string]bool // created by this run, lifecycle policy not yet applied

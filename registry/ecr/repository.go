@@ -31,7 +31,7 @@ func ValidateRepositoryName(name string) error {
 // CreateRepositories) the repository is created once per run with the configured tag
 // mutability, scan on push, KMS key and lifecycle policy. One that already exists is
 // success and keeps its own settings. Concurrent callers for one repository share the
-// call (registry.KeyedOnce); a failure fails its caller only: the others retry.
+// call (once.Keyed); a failure fails its caller only: the others retry.
 func (e *Registry) EnsureRepository(ctx context.Context, repository string) error {
 	if err := ValidateRepositoryName(repository); err != nil {
 		return err

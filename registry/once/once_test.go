@@ -1,4 +1,4 @@
-package registry
+package once
 
 import (
 	"context"
@@ -10,7 +10,7 @@ import (
 )
 
 // waitForWaiters returns once n callers wait for key's run.
-func waitForWaiters[K comparable, V any](o *KeyedOnce[K, V], key K, n int) {
+func waitForWaiters[K comparable, V any](o *Keyed[K, V], key K, n int) {
 	for {
 		o.mu.Lock()
 		c := o.calls[key]
@@ -29,7 +29,7 @@ func waitForWaiters[K comparable, V any](o *KeyedOnce[K, V], key K, n int) {
 // Concurrent callers of one key share one run and its outcome, a failure included; the
 // failure is then forgotten and the next caller runs again; a success is kept.
 func TestKeyedOnceSharesOneRunAndForgetsFailures(t *testing.T) {
-	var o KeyedOnce[string, int]
+	var o Keyed[string, int]
 	var runs atomic.Int32
 	release := make(chan struct{})
 	boom := errors.New("boom")
@@ -86,7 +86,7 @@ type ctxKey struct{}
 // A caller that gives up leaves at once without cancelling the run for the others; the
 // run sees the first caller's values, not its cancellation.
 func TestKeyedOnceOneCallerCancellingLeavesTheRunToTheOthers(t *testing.T) {
-	var o KeyedOnce[string, string]
+	var o Keyed[string, string]
 	release := make(chan struct{})
 	runErr := make(chan error, 1)
 	fn := func(ctx context.Context) (string, error) {
@@ -127,7 +127,7 @@ func TestKeyedOnceOneCallerCancellingLeavesTheRunToTheOthers(t *testing.T) {
 // When every caller has given up, the run's context is cancelled and the key forgotten:
 // the next caller starts a new run.
 func TestKeyedOnceRunNobodyWaitsForStops(t *testing.T) {
-	var o KeyedOnce[int, int]
+	var o Keyed[int, int]
 	stopped := make(chan struct{})
 	ctx, cancel := context.WithCancel(context.Background())
 	gone := make(chan error, 1)
@@ -154,7 +154,7 @@ func TestKeyedOnceRunNobodyWaitsForStops(t *testing.T) {
 // With RetryWaiters, a failed run fails the caller that started it only; the callers that
 // waited run again (one run for all of them) and get its value.
 func TestKeyedOnceRetryWaiters(t *testing.T) {
-	o := KeyedOnce[string, int]{RetryWaiters: true}
+	o := Keyed[string, int]{RetryWaiters: true}
 	var runs atomic.Int32
 	release := make(chan struct{})
 	fn := func(context.Context) (int, error) {

@@ -1,11 +1,13 @@
-package registry
+// Package once runs work once per key across the goroutines of a run: a success is shared
+// and kept, a failure is forgotten so that a later caller tries again.
+package once
 
 import (
 	"context"
 	"sync"
 )
 
-// KeyedOnce runs a function once per key and shares its outcome with every caller that
+// Keyed runs a function once per key and shares its outcome with every caller that
 // asks for the key while it runs. A success is kept: later callers get it at once. A
 // failure goes to the callers waiting for it, then is forgotten, so a later caller runs
 // the function again.
@@ -20,8 +22,8 @@ import (
 // that waited for it run fn again themselves (one run at a time, as before), so that one
 // failed attempt (a throttled listing, say) fails one caller, not every one that waited.
 //
-// The zero value is ready for use; a KeyedOnce must not be copied after first use.
-type KeyedOnce[K comparable, V any] struct {
+// The zero value is ready for use; a Keyed must not be copied after first use.
+type Keyed[K comparable, V any] struct {
 	RetryWaiters bool
 
 	mu    sync.Mutex
@@ -30,16 +32,16 @@ type KeyedOnce[K comparable, V any] struct {
 
 type onceCall[V any] struct {
 	done     chan struct{}
-	finished bool // under KeyedOnce.mu
+	finished bool // under Keyed.mu
 	val      V
 	err      error
-	waiters  int // under KeyedOnce.mu
+	waiters  int // under Keyed.mu
 	cancel   context.CancelFunc
 }
 
 // Do returns key's kept value, or runs fn for it (or waits for the run in flight) and
 // returns what it returned.
-func (o *KeyedOnce[K, V]) Do(ctx context.Context, key K, fn func(context.Context) (V, error)) (V, error) {
+func (o *Keyed[K, V]) Do(ctx context.Context, key K, fn func(context.Context) (V, error)) (V, error) {
 	for {
 		v, started, err := o.do(ctx, key, fn)
 		if err == nil || started || !o.RetryWaiters || ctx.Err() != nil {
@@ -50,7 +52,7 @@ func (o *KeyedOnce[K, V]) Do(ctx context.Context, key K, fn func(context.Context
 }
 
 // do is one attempt of Do; started says this caller started the run it got.
-func (o *KeyedOnce[K, V]) do(ctx context.Context, key K, fn func(context.Context) (V, error)) (_ V, started bool, _ error) {
+func (o *Keyed[K, V]) do(ctx context.Context, key K, fn func(context.Context) (V, error)) (_ V, started bool, _ error) {
 	o.mu.Lock()
 	c := o.calls[key]
 	if c != nil && c.finished {
@@ -91,7 +93,7 @@ func (o *KeyedOnce[K, V]) do(ctx context.Context, key K, fn func(context.Context
 	}
 }
 
-func (o *KeyedOnce[K, V]) run(ctx context.Context, key K, c *onceCall[V], fn func(context.Context) (V, error)) {
+func (o *Keyed[K, V]) run(ctx context.Context, key K, c *onceCall[V], fn func(context.Context) (V, error)) {
 	v, err := fn(ctx)
 	o.mu.Lock()
 	c.val, c.err, c.finished = v, err, true
@@ -105,7 +107,7 @@ func (o *KeyedOnce[K, V]) run(ctx context.Context, key K, c *onceCall[V], fn fun
 
 // Peek returns key's kept value: the outcome of a run that succeeded. It runs nothing and
 // waits for nothing.
-func (o *KeyedOnce[K, V]) Peek(key K) (V, bool) {
+func (o *Keyed[K, V]) Peek(key K) (V, bool) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if c := o.calls[key]; c != nil && c.finished {
