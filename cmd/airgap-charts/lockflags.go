@@ -14,18 +14,14 @@ type lockFlags struct {
 	PinDigests bool   `group:"Lock" help:"Rewritten charts and consumer overrides reference images as repo:tag@sha256:… (the digest at the destination), so what installs cannot change when a destination tag is overwritten."`
 }
 
-// options fills the lock settings of o; values and catalogs are the input files.
-func (f lockFlags) options(o *engine.Options, values string, catalogs []string) error {
+// options fills the lock settings of o; firstInput is the first input file.
+func (f lockFlags) options(o *engine.Options, firstInput string) error {
 	if f.UpdateLock && !f.Locked {
 		return usagef("--update-lock needs --locked (a run without --locked rewrites the lock anyway)")
 	}
 	o.LockFile = f.Lock
 	if o.LockFile == "" {
-		first := values
-		if first == "" && len(catalogs) > 0 {
-			first = catalogs[0]
-		}
-		o.LockFile = filepath.Join(filepath.Dir(first), engine.LockFileName)
+		o.LockFile = filepath.Join(filepath.Dir(firstInput), engine.LockFileName)
 	}
 	o.Locked, o.UpdateLock, o.PinDigests = f.Locked, f.UpdateLock, f.PinDigests
 	return nil
