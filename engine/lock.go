@@ -14,8 +14,11 @@ import (
 	"github.com/airgap-charts/airgap-charts/stages"
 )
 
-// LockSchemaVersion is the lock format this build writes and the newest it reads.
-const LockSchemaVersion = 1
+// LockSchemaVersion is the lock format this build writes and the newest it reads. Schema 2
+// fingerprints each addon's inputs (schema 1 had one fingerprint for the whole lock, so a
+// run narrowed by --only-addon needed a lock of its own); a schema 1 lock is read, its
+// entries counted as made from other inputs.
+const LockSchemaVersion = 2
 
 // LockFileName is the lock's default name, beside the first input file.
 const LockFileName = "airgap-charts.lock.yaml"
@@ -25,9 +28,8 @@ const LockFileName = "airgap-charts.lock.yaml"
 // secret. Written sorted, so two runs that saw the same sources write the same bytes.
 type Lock struct {
 	SchemaVersion int `yaml:"schema_version"`
-	// Inputs fingerprints what the lock was made from (addons, their values, overrides,
-	// destination and render settings): a lock for other inputs is refused by --locked.
-	Inputs string      `yaml:"inputs"`
+	// Inputs is schema 1's fingerprint of the whole run: read, never written.
+	Inputs string      `yaml:"inputs,omitempty"`
 	Addons []LockAddon `yaml:"addons"`
 }
 
@@ -39,7 +41,12 @@ type LockAddon struct {
 	// Version is the chart version resolved (from a range, --latest or the newest).
 	Version string `yaml:"version"`
 	// Digest is the sha256 of the chart archive fetched from the repository.
-	Digest string      `yaml:"digest"`
+	Digest string `yaml:"digest"`
+	// Inputs fingerprints what the entry was made from (the addon, its values and
+	// overrides, the destination and render settings): --locked refuses an entry made from
+	// other inputs, and a run narrowed by --only-addon / --exclude-addons rewrites only its
+	// addons' entries.
+	Inputs string      `yaml:"inputs"`
 	Images []LockImage `yaml:"images,omitempty"`
 }
 
@@ -122,7 +129,7 @@ const lockHeader = "# airgap-charts lock: the chart versions and image digests a
 // Marshal is the lock as written: a header comment and sorted YAML.
 func (l *Lock) Marshal() ([]byte, error) {
 	c := *l
-	c.SchemaVersion = LockSchemaVersion
+	c.SchemaVersion, c.Inputs = LockSchemaVersion, ""
 	c.Addons = append([]LockAddon(nil), l.Addons...)
 	sort.Slice(c.Addons, func(i, j int) bool { return c.Addons[i].Name < c.Addons[j].Name })
 	for i := range c.Addons {

@@ -14,18 +14,29 @@ func (r *Report) Lock() *Lock { return r.lock }
 var stagesBeforeImages = map[string]bool{"start": true, "resolve": true, "fetch": true, "dependencies": true, "render": true, "extract": true}
 
 // build makes the lock of rep: per addon its resolved version and archive digest, per
-// image what its source resolved to and where it landed.
+// image what its source resolved to and where it landed. An addon the run's filters left
+// out keeps its entry as it was; an addon no longer in the inputs loses its entry.
 func (l *lockRun) build(rep *Report) *Lock {
-	out := &Lock{SchemaVersion: LockSchemaVersion, Inputs: l.inputs}
+	out := &Lock{SchemaVersion: LockSchemaVersion}
+	ran := map[string]bool{}
 	for _, a := range rep.Addons {
+		ran[a.Addon] = true
 		prior := l.prior.addon(a.Addon)
 		e, ok := lockAddon(a, rep.Platform)
 		switch {
 		case ok:
+			e.Inputs = l.inputs[a.Addon]
 			out.Addons = append(out.Addons, e)
-		case prior != nil && l.prior.Inputs == l.inputs:
+		case prior != nil && prior.Inputs == l.inputs[a.Addon]:
 			// Same inputs: the last lock's entry still describes this addon.
 			out.Addons = append(out.Addons, *prior)
+		}
+	}
+	if l.prior != nil {
+		for _, e := range l.prior.Addons {
+			if !ran[e.Name] && l.others[e.Name] {
+				out.Addons = append(out.Addons, e)
+			}
 		}
 	}
 	return out

@@ -3,6 +3,7 @@ package engine
 import (
 	"testing"
 
+	"github.com/airgap-charts/airgap-charts/registry"
 	"github.com/airgap-charts/airgap-charts/registry/registrytest"
 )
 
@@ -77,5 +78,46 @@ func TestLockedPlanAsksEachSourceOnce(t *testing.T) {
 	}
 	if got := w.src.Counts()[registrytest.ManifestHead]; got != len(lockImages) {
 		t.Errorf("plan --locked sent %d source manifest HEADs, want one per image (%d)", got, len(lockImages))
+	}
+}
+
+// TestPlanWithPlatformLocksTheChild: a plan with a platform records per image the index
+// its tag resolved to and the child it chose; a --locked sync with that platform pulls
+// exactly that child (the one the destination then holds) and leaves the plan's lock as
+// it was.
+func TestPlanWithPlatformLocksTheChild(t *testing.T) {
+	w := newLockWorld(t)
+	opts := w.options(t)
+	opts.ScanOnly = true
+	opts.Platform = registry.MustParsePlatform("linux/arm64")
+	_, a := w.run(t, opts)
+	if a.Status != StatusSuccess {
+		t.Fatalf("plan: %s: %s", a.Status, a.Error)
+	}
+	planned := w.readLock(t)
+	l := mustReadLock(t, w.lockFile)
+	children := map[string]string{}
+	for _, img := range lockImages {
+		src := mustRef(t, img).String()
+		li, ir := lockedImage(l, src), imageOf(a, src)
+		if li == nil || ir == nil || li.Digest != w.digests[img] || li.Platform != "linux/arm64" || li.PlatformDigest == "" ||
+			li.PlatformDigest == li.Digest || li.PlatformDigest != ir.SourceDigest {
+			t.Fatalf("%s: the plan locked %+v (report %+v), want index %s and the planned child", img, li, ir, w.digests[img])
+		}
+		children[src] = li.PlatformDigest
+	}
+	opts = w.options(t)
+	opts.Platform, opts.Locked = registry.MustParsePlatform("linux/arm64"), true
+	_, a = w.run(t, opts)
+	if a.Status != StatusSuccess {
+		t.Fatalf("--locked sync after the plan: %s: %s", a.Status, a.Error)
+	}
+	for _, img := range a.Images {
+		if img.Result != OutcomeCopied || img.DestDigest != children[img.Source] {
+			t.Errorf("%s: %s with %s, want the locked child %s copied", img.Source, img.Result, img.DestDigest, children[img.Source])
+		}
+	}
+	if got := w.readLock(t); string(got) != string(planned) {
+		t.Errorf("the --locked sync changed the plan's lock:\n%s\nwas\n%s", got, planned)
 	}
 }

@@ -3,6 +3,8 @@ package engine
 import (
 	"context"
 	"fmt"
+	"strings"
+
 	"github.com/airgap-charts/airgap-charts/registry/once"
 
 	"go.uber.org/zap"
@@ -19,7 +21,10 @@ type lockRun struct {
 	prior          *Lock
 	locked, update bool
 	scanOnly       bool
-	inputs         string
+	// inputs fingerprints each addon of the run (lockInputs); others are the addons of
+	// the inputs the run's filters left out, whose entries the lock keeps as they were.
+	inputs map[string]string
+	others map[string]bool
 	// images holds the prior lock's images by source|destination (any addon).
 	images map[string]*LockImage
 	// heads are the source tags' digests asked this run (one HEAD each, a failure asked
@@ -46,22 +51,48 @@ func readPriorLock(opts Options) (*Lock, error) {
 	return prior, nil
 }
 
-// newLockRun checks prior (read by readPriorLock) against this run's inputs: under
-// --locked a lock for other inputs is an error naming the file, unless --update-lock.
+// newLockRun checks prior (read by readPriorLock) against this run's inputs, addon by
+// addon: under --locked an addon without an entry made from its current inputs is an
+// error naming the file and the addons, unless --update-lock.
 func newLockRun(opts Options, prior *Lock, registry string, log *zap.Logger) (*lockRun, error) {
 	l := &lockRun{path: opts.LockFile, locked: opts.Locked, update: opts.UpdateLock, scanOnly: opts.ScanOnly,
-		inputs: lockInputs(opts, registry), images: map[string]*LockImage{}}
-	switch {
-	case prior == nil && opts.Locked:
-		l.locked = false // --update-lock and no lock yet: resolve afresh
-	case prior != nil && prior.Inputs != l.inputs && opts.Locked && !opts.UpdateLock:
-		return nil, (&LockError{Path: opts.LockFile, Msg: "--locked: the lock was written for other inputs (the addons, their values or overrides, " +
-			"the destination or render settings changed); run with --update-lock, or without --locked, to write a new one"}).inputError()
-	case prior != nil && prior.Inputs != l.inputs:
-		log.Warn("the lock was written for other inputs; it is rewritten for these", zap.String("lock", opts.LockFile))
-		if opts.Locked {
-			l.locked = false // --update-lock: resolve afresh
+		inputs: lockInputs(opts, registry), others: map[string]bool{}, images: map[string]*LockImage{}}
+	for _, name := range opts.InputAddons {
+		if _, run := l.inputs[name]; !run {
+			l.others[name] = true
 		}
+	}
+	if prior == nil && opts.Locked {
+		l.locked = false // --update-lock and no lock yet: resolve afresh
+	}
+	var stale, missing []string
+	if prior != nil {
+		for _, a := range opts.Addons {
+			switch e := prior.addon(a.Name()); {
+			case e == nil:
+				missing = append(missing, a.Name())
+			case e.Inputs != l.inputs[a.Name()]:
+				stale = append(stale, a.Name())
+			}
+		}
+	}
+	switch {
+	case len(stale)+len(missing) > 0 && opts.Locked && !opts.UpdateLock:
+		msg := "--locked: "
+		if len(stale) > 0 {
+			msg += fmt.Sprintf("the lock's entries for %s were written for other inputs (the addon, its values or overrides, "+
+				"the destination or render settings changed)", strings.Join(stale, ", "))
+			if len(missing) > 0 {
+				msg += "; "
+			}
+		}
+		if len(missing) > 0 {
+			msg += fmt.Sprintf("the lock has no entry for %s", strings.Join(missing, ", "))
+		}
+		return nil, (&LockError{Path: opts.LockFile, Msg: msg + "; run with --update-lock, or without --locked, to write them"}).inputError()
+	case len(stale) > 0:
+		log.Warn("the lock's entries for these addons were written for other inputs; they are rewritten for these",
+			zap.String("lock", opts.LockFile), zap.Strings("addons", stale))
 	}
 	l.prior = prior
 	if prior != nil {
@@ -95,11 +126,16 @@ func (l *lockRun) acceptsChart(a config.Addon, rep *AddonReport) bool {
 	return e != nil && e.Version == rep.Version && e.Digest != "" && e.Digest != rep.ChartDigest
 }
 
+// lockedAddon is a's entry a --locked run runs: nil without --locked, or when the entry
+// was made from other inputs (--update-lock: a resolves afresh).
 func (l *lockRun) lockedAddon(a config.Addon) *LockAddon {
 	if l == nil || !l.locked {
 		return nil
 	}
-	return l.prior.addon(a.Name())
+	if e := l.prior.addon(a.Name()); e != nil && e.Inputs == l.inputs[a.Name()] {
+		return e
+	}
+	return nil
 }
 
 // checkChart compares the fetched archive with the lock: a chart republished under the
@@ -127,13 +163,14 @@ func (l *lockRun) checkChart(a config.Addon, rep *AddonReport, log *zap.Logger) 
 // CheckSource is the pool's look at a job's source before it is decided. It asks the
 // source what the tag holds (one HEAD) when the run is locked, when the last lock has the
 // image (so that a moved tag is never silent), or when a platform is chosen (the lock
-// records the index the child came from); the job then pulls that very digest. Under
+// records the index the child came from, a plan's too); the job then pulls that very
+// digest. Under
 // --locked a tag that moved since the lock fails the job, unless --update-lock.
 func (l *lockRun) CheckSource(ctx context.Context, c *registry.Client, job ImageJob) (SourceCheck, error) {
 	out := SourceCheck{Pull: job}
 	prev := l.images[job.Source.String()+"|"+job.Destination.String()]
-	if l.scanOnly && !l.locked {
-		return out, nil
+	if l.scanOnly && !l.locked && job.platform().Auto() {
+		return out, nil // the plan's own HEAD resolves the tag (plan.go)
 	}
 	if !l.locked && prev == nil && job.platform().Auto() {
 		return out, nil // the copy, or the destination, says what was copied
@@ -174,7 +211,7 @@ func noteDrift(rep *AddonReport, res JobResult, log *zap.Logger) {
 
 // asks reports whether CheckSource asks job's source tag.
 func (l *lockRun) asks(job ImageJob) bool {
-	if job.Source.Digest != "" || (l.scanOnly && !l.locked) {
+	if job.Source.Digest != "" || (l.scanOnly && !l.locked && job.platform().Auto()) {
 		return false
 	}
 	prev := l.images[job.Source.String()+"|"+job.Destination.String()]

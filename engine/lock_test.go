@@ -24,10 +24,10 @@ func TestLockWrittenAndStable(t *testing.T) {
 	}
 	first := w.readLock(t)
 	l := mustReadLock(t, w.lockFile)
-	if rep.Lock() == nil || l.SchemaVersion != LockSchemaVersion || !strings.HasPrefix(l.Inputs, "sha256:") {
-		t.Fatalf("lock header: schema %d, inputs %q", l.SchemaVersion, l.Inputs)
-	}
 	la := l.addon("locky")
+	if rep.Lock() == nil || l.SchemaVersion != LockSchemaVersion || la == nil || !strings.HasPrefix(la.Inputs, "sha256:") {
+		t.Fatalf("lock: schema %d, entry %+v", l.SchemaVersion, la)
+	}
 	if la == nil || la.Version != "1.0.0" || la.Digest != a.ChartDigest || la.Digest == "" || la.Chart != "locky" {
 		t.Fatalf("lock addon: %+v (report chart digest %s)", la, a.ChartDigest)
 	}
@@ -209,7 +209,7 @@ func TestLockRefused(t *testing.T) {
 		opts  Options
 		wants []string
 	}{
-		{"newer schema", bytes.Replace(good, []byte("schema_version: 1"), []byte("schema_version: 7"), 1), w.options(t),
+		{"newer schema", bytes.Replace(good, []byte("schema_version: 2"), []byte("schema_version: 7"), 1), w.options(t),
 			[]string{w.lockFile, "newer", "schema 7"}},
 		{"not a lock", []byte("addons: [\n"), w.options(t), []string{w.lockFile, "not a lock"}},
 		{"other inputs", good, otherInputs, []string{w.lockFile, "other inputs"}},

@@ -14,8 +14,8 @@ import (
 
 	"github.com/airgap-charts/airgap-charts/config"
 	"github.com/airgap-charts/airgap-charts/engine"
+	"github.com/airgap-charts/airgap-charts/registry"
 	"github.com/airgap-charts/airgap-charts/registry/bundle"
-	"github.com/airgap-charts/airgap-charts/registry/transport"
 )
 
 // exportCmd runs the chart stages on the connected side and writes a bundle.
@@ -24,34 +24,38 @@ type exportCmd struct {
 	PartSize string `group:"Bundle" placeholder:"SIZE" help:"Largest part file (e.g. 4GiB, 700MB, 1048576); default: one part. A blob larger than SIZE gets a part of its own."`
 	Receipt  string `group:"Bundle" placeholder:"FILE" help:"Receipt an import wrote (--receipt-out): blobs and manifests the destination holds are left out of the bundle."`
 
-	Values              string   `group:"Input" placeholder:"FILE" help:"Values file listing addons (values mode)."`
-	Catalog             []string `group:"Input" placeholder:"FILE" help:"Catalog file(s), repeatable or comma-separated (catalog mode)."`
-	OnlyAddon           string   `group:"Input" placeholder:"NAMES" help:"Export only these addons (as sync's --only-addon)."`
-	ExcludeAddons       string   `group:"Input" placeholder:"NAMES" help:"Skip these addons (as sync's --exclude-addons)."`
-	Overrides           string   `group:"Input" placeholder:"FILE" help:"chart-overrides.yaml (default: ./chart-overrides.yaml when present); it travels in the bundle."`
-	Latest              bool     `group:"Input" help:"Use the newest chart version even where an addon names one."`
-	IncludeDependencies bool     `group:"Run" help:"Render subcharts when extracting images (default)."`
-	ExcludeDependencies bool     `group:"Run" help:"Render without subcharts."`
-	Platform            string   `group:"Run" enum:"auto,linux/amd64,linux/arm64" default:"auto" help:"auto keeps multi-arch indexes intact; linux/amd64 or linux/arm64 stores that manifest only."`
-	KubeVersion         string   `group:"Run" default:"${kube_version}" placeholder:"VERSION" help:"Kubernetes version charts are rendered for (default: ${default})."`
-	AllowPublicImages   bool     `group:"Run" help:"Recorded in the bundle: the import publishes charts whose mirrored render still pulls public images."`
+	inputFlags  `embed:""`
+	renderFlags `embed:""`
+	Platform    string `group:"Run" enum:"auto,linux/amd64,linux/arm64" default:"auto" help:"auto keeps multi-arch indexes intact; linux/amd64 or linux/arm64 stores that manifest only."`
+	publicFlags `embed:""`
 
-	PublicECRPassword string `group:"Credentials" name:"public-ecr-password" placeholder:"TOKEN" help:"Token for public.ecr.aws. Env fallback: ECR_PUBLIC_PASSWORD."`
-	DockerhubUsername string `group:"Credentials" name:"dockerhub-username" placeholder:"USER" help:"Docker Hub user. Env fallback: DOCKERHUB_USERNAME."`
-	DockerhubToken    string `group:"Credentials" name:"dockerhub-token" placeholder:"TOKEN" help:"Docker Hub access token. Env fallback: DOCKERHUB_TOKEN."`
+	sourceCredFlags `embed:""`
 
-	Concurrency      int           `group:"Registries" default:"${concurrency}" placeholder:"N" help:"Image manifest reads at once (default: ${default})."`
-	ChartConcurrency int           `group:"Registries" default:"${cpus}" placeholder:"N" help:"Addons processed at once (default: ${default})."`
-	RateLimit        []string      `group:"Registries" sep:"none" placeholder:"HOST=N/PERIOD" help:"Budget of manifest pulls for a registry host, repeatable (as sync)."`
-	OnBudget         string        `group:"Registries" enum:"fail,wait" default:"fail" help:"When a pull budget is spent: fail or wait (default: ${default})."`
-	RegistryMirror   []string      `group:"Registries" sep:"none" placeholder:"HOST=MIRROR[/path]" help:"Pull images of HOST from MIRROR (as sync). Repeatable."`
-	RepoMirror       []string      `group:"Registries" sep:"none" placeholder:"URL=URL" help:"Fetch charts of a repository from a mirror (as sync). Repeatable."`
-	InsecureRegistry []string      `group:"Registries" placeholder:"HOST[:PORT]" help:"Reach this host without TLS verification, or over plain HTTP (as sync). Repeatable."`
-	CertsDir         string        `group:"Registries" name:"certs-dir" placeholder:"DIR" help:"Per-host TLS material, docker's certs.d layout (as sync)."`
-	CAFile           string        `group:"Registries" name:"ca-file" placeholder:"FILE" help:"PEM bundle of extra certificate authorities (as sync)."`
-	RequestTimeout   time.Duration `group:"Registries" default:"60s" placeholder:"DURATION" help:"Longest wait for response headers (default: ${default})."`
-	StallTimeout     time.Duration `group:"Registries" default:"60s" placeholder:"DURATION" help:"Longest time a transfer may go without a byte (default: ${default})."`
-	Retries          int           `group:"Registries" default:"5" placeholder:"N" help:"Retries of a failed registry request (default: ${default})."`
+	registryFlags `embed:""`
+	pullFlags     `embed:""`
+}
+
+// options checks export's flags and turns them into engine options.
+func (c *exportCmd) options(env func(string) string) (engine.Options, config.Mode, error) {
+	var o engine.Options
+	mode, err := c.inputFlags.options(&o)
+	if err != nil {
+		return o, "", err
+	}
+	for _, group := range []func(*engine.Options) error{c.renderFlags.options, c.registryFlags.options, c.pullFlags.options} {
+		if err := group(&o); err != nil {
+			return o, "", err
+		}
+	}
+	if o.Platform, err = registry.ParsePlatform(c.Platform); err != nil {
+		return o, "", usagef("--platform %q: %v", c.Platform, err)
+	}
+	c.publicFlags.options(&o)
+	c.sourceCredFlags.options(&o, env)
+	o.OutputDir = c.To
+	// Nothing is pushed: no referrer crosses (yet), and the bundle's destination is empty.
+	o.Referrers, o.SkipExisting = "none", true
+	return o, mode, nil
 }
 
 func (c *exportCmd) Run(a *app) error {
@@ -59,15 +63,7 @@ func (c *exportCmd) Run(a *app) error {
 	if err != nil {
 		return err
 	}
-	sc := syncCmd{Values: c.Values, Catalog: c.Catalog, OnlyAddon: c.OnlyAddon, ExcludeAddons: c.ExcludeAddons,
-		Overrides: c.Overrides, Latest: c.Latest, IncludeDependencies: c.IncludeDependencies, ExcludeDependencies: c.ExcludeDependencies,
-		Platform: c.Platform, KubeVersion: c.KubeVersion, AllowPublicImages: c.AllowPublicImages, OutputDir: c.To,
-		PublicECRPassword: c.PublicECRPassword, DockerhubUsername: c.DockerhubUsername, DockerhubToken: c.DockerhubToken,
-		Concurrency: c.Concurrency, ChartConcurrency: c.ChartConcurrency, RateLimit: c.RateLimit, OnBudget: c.OnBudget,
-		RegistryMirror: c.RegistryMirror, RepoMirror: c.RepoMirror, InsecureRegistry: c.InsecureRegistry,
-		CertsDir: c.CertsDir, CAFile: c.CAFile, RequestTimeout: c.RequestTimeout, StallTimeout: c.StallTimeout, Retries: c.Retries,
-		TargetKind: "auto", Referrers: "none", SkipExisting: true, ECRPutImageRate: transport.ECRPutImageQuota, ECRLayerUploadRate: transport.ECRLayerUploadQuota}
-	opts, err := sc.loadInputs(a)
+	opts, mode, err := c.options(a.env)
 	if err != nil {
 		return err
 	}
@@ -78,6 +74,9 @@ func (c *exportCmd) Run(a *app) error {
 	ctx := a.ctx // SIGINT / SIGTERM cancel it: exit 130 / 143, as sync
 	if ctx == nil {
 		ctx = context.Background()
+	}
+	if err := c.inputFlags.load(a, &opts, mode, log); err != nil {
+		return err
 	}
 	log.Info("export starting", zap.String("to", c.To), zap.Int("addons", len(opts.Addons)), zap.Int64("part_size", partSize))
 	res, err := engine.Export(ctx, opts, engine.ExportOptions{Dir: c.To, PartSize: partSize, Receipt: c.Receipt}, log)
@@ -99,98 +98,46 @@ func (c *exportCmd) Run(a *app) error {
 	return nil
 }
 
-// loadInputs checks the flags and reads the addons and overrides, as sync does.
-func (c *syncCmd) loadInputs(a *app) (engine.Options, error) {
-	opts, mode, err := c.options(a.env)
-	if err != nil {
-		return opts, err
-	}
-	if mode == config.ModeValues {
-		opts.Addons, err = config.LoadValues(c.Values)
-	} else {
-		opts.Addons, err = config.LoadCatalogs(splitList(c.Catalog))
-	}
-	if err != nil {
-		return opts, err
-	}
-	kept, _ := config.Filter(opts.Addons, mode, c.OnlyAddon, c.ExcludeAddons)
-	if len(kept) == 0 {
-		return opts, usagef("no addon left to process after --only-addon %q / --exclude-addons %q", c.OnlyAddon, c.ExcludeAddons)
-	}
-	if err := resolvePasswordEnv(kept, a.env); err != nil {
-		return opts, err
-	}
-	for _, ad := range kept {
-		a.secrets.add(ad.Password)
-	}
-	for _, cr := range opts.RepoMirrorCredentials {
-		a.secrets.add(cr.Password)
-	}
-	opts.Addons = kept
-	co, err := loadOverrides(c.Overrides)
-	if err != nil {
-		return opts, err
-	}
-	opts.Overrides, opts.PublicImages = co.Values, co.PublicImages
-	return opts, nil
-}
-
 // importCmd imports a bundle into the destination: a sync whose sources are the bundle.
 type importCmd struct {
 	From       string `group:"Bundle" required:"" placeholder:"DIR" help:"Bundle directory to import (parts may be missing: their images wait)."`
 	ReceiptOut string `group:"Bundle" name:"receipt-out" placeholder:"FILE" help:"Write (or update) the receipt: what the destination now holds of the bundles imported, for export --receipt."`
 	Lock       string `group:"Bundle" placeholder:"FILE" help:"Lock file the import writes (default: airgap-charts.lock.yaml in --output-dir)."`
 
-	ScanOnly          bool   `group:"Run" help:"Do everything except pushing images and charts."`
-	OutputDir         string `group:"Run" default:"./helm-charts" placeholder:"DIR" help:"Where repacked charts and consumer overrides are written (default: ${default})."`
-	Report            string `group:"Run" placeholder:"FILE" help:"Write the JSON run report to FILE."`
-	AllowPublicImages bool   `group:"Run" help:"Publish a chart even when its mirrored render still pulls public images."`
+	runFlags    `embed:""`
+	publicFlags `embed:""`
 
-	TargetRegistry       string `group:"Destination" placeholder:"HOST" help:"Destination registry (default: the AWS account's private ECR registry)."`
-	TargetPrefix         string `group:"Destination" placeholder:"PATH" help:"Path under the registry for image repositories."`
-	ChartPrefix          string `group:"Destination" placeholder:"PATH" help:"Path under the registry for charts, before their oci_namespace (as sync)."`
-	TargetKind           string `group:"Destination" enum:"auto,ecr,oci" default:"auto" help:"Destination kind: auto, ecr or oci."`
-	SkipExisting         bool   `group:"Existing images" default:"true" negatable:"" help:"Skip an image whose destination tag already exists (default: true)."`
-	VerifyExistingDigest bool   `group:"Existing images" help:"Skip only when the destination digest matches the bundle's."`
-	OverwriteExisting    bool   `group:"Existing images" help:"When the destination digest differs, replace the destination tag."`
-	PrivateECRPassword   string `group:"Credentials" name:"private-ecr-password" placeholder:"TOKEN" help:"Token for the private ECR registry. Env fallback: ECR_PRIVATE_PASSWORD."`
+	destFlags     `embed:""`
+	existingFlags `embed:""`
+	destCredFlags `embed:""`
 
-	Concurrency      int           `group:"Registries" default:"${concurrency}" placeholder:"N" help:"Image copy workers (default: ${default})."`
-	ChartConcurrency int           `group:"Registries" default:"${cpus}" placeholder:"N" help:"Addons processed at once (default: ${default})."`
-	PushRateLimit    []string      `group:"Registries" sep:"none" placeholder:"HOST=N/PERIOD" help:"Quota of manifest PUTs for the destination (as sync)."`
-	UploadRateLimit  []string      `group:"Registries" sep:"none" placeholder:"HOST=N/PERIOD" help:"Quota of blob upload starts and completions (as sync)."`
-	InsecureRegistry []string      `group:"Registries" placeholder:"HOST[:PORT]" help:"Reach the destination without TLS verification, or over plain HTTP."`
-	MaxPerHost       []string      `group:"Registries" name:"max-per-host" sep:"none" placeholder:"[HOST=]N" help:"Cap on requests in flight to the destination host (as sync)."`
-	CertsDir         string        `group:"Registries" name:"certs-dir" placeholder:"DIR" help:"Per-host TLS material, docker's certs.d layout."`
-	CAFile           string        `group:"Registries" name:"ca-file" placeholder:"FILE" help:"PEM bundle of extra certificate authorities."`
-	RequestTimeout   time.Duration `group:"Registries" default:"60s" placeholder:"DURATION" help:"Longest wait for response headers (default: ${default})."`
-	StallTimeout     time.Duration `group:"Registries" default:"60s" placeholder:"DURATION" help:"Longest time a transfer may go without a byte (default: ${default})."`
-	Retries          int           `group:"Registries" default:"5" placeholder:"N" help:"Retries of a failed registry request (default: ${default})."`
+	registryFlags `embed:""`
+	pushFlags     `embed:""`
+	ecrFlags      `embed:""`
+}
 
-	ECRCreateRepositories bool    `group:"ECR repositories" name:"ecr-create-repositories" default:"true" negatable:"" help:"Create missing ECR repositories (default: true)."`
-	ECRImmutableTags      bool    `group:"ECR repositories" name:"ecr-immutable-tags" help:"Create repositories with IMMUTABLE tags."`
-	ECRScanOnPush         bool    `group:"ECR repositories" name:"ecr-scan-on-push" help:"Create repositories with scan on push."`
-	ECRKMSKey             string  `group:"ECR repositories" name:"ecr-kms-key" placeholder:"ARN" help:"Encrypt created repositories with this KMS key."`
-	ECRLifecyclePolicy    string  `group:"ECR repositories" name:"ecr-lifecycle-policy" placeholder:"FILE" help:"JSON lifecycle policy applied to created repositories."`
-	ECRPutImageRate       float64 `group:"ECR repositories" name:"ecr-put-image-rate" default:"${ecr_put_image_rate}" placeholder:"PER-SECOND" help:"PutImage calls per second (default: ${default})."`
-	ECRLayerUploadRate    float64 `group:"ECR repositories" name:"ecr-layer-upload-rate" default:"${ecr_layer_upload_rate}" placeholder:"PER-SECOND" help:"Layer upload initiations per second (default: ${default})."`
+// options checks import's flags and turns them into engine options; the bundle gives
+// the rest (engine.Import).
+func (c *importCmd) options(env func(string) string) (engine.Options, error) {
+	var o engine.Options
+	for _, group := range []func(*engine.Options) error{
+		c.runFlags.options, c.destFlags.options, c.registryFlags.options, c.pushFlags.options, c.ecrFlags.options,
+	} {
+		if err := group(&o); err != nil {
+			return o, err
+		}
+	}
+	c.publicFlags.options(&o)
+	c.existingFlags.options(&o)
+	c.destCredFlags.options(&o, env)
+	// The bundle is the import's input, but it may sit on read-only media: the lock goes
+	// with the import's other outputs.
+	o.LockFile = cmp.Or(c.Lock, filepath.Join(c.OutputDir, engine.LockFileName))
+	return o, nil
 }
 
 func (c *importCmd) Run(a *app) error {
-	sc := syncCmd{Values: bundle.ManifestFile, ScanOnly: c.ScanOnly, OutputDir: c.OutputDir, Report: c.Report,
-		AllowPublicImages: c.AllowPublicImages, TargetRegistry: c.TargetRegistry, TargetPrefix: c.TargetPrefix,
-		TargetKind: c.TargetKind, ChartPrefix: c.ChartPrefix, MaxPerHost: c.MaxPerHost, SkipExisting: c.SkipExisting,
-		VerifyExistingDigest: c.VerifyExistingDigest, OverwriteExisting: c.OverwriteExisting, PrivateECRPassword: c.PrivateECRPassword, Concurrency: c.Concurrency,
-		ChartConcurrency: c.ChartConcurrency, PushRateLimit: c.PushRateLimit, UploadRateLimit: c.UploadRateLimit,
-		InsecureRegistry: c.InsecureRegistry, CertsDir: c.CertsDir, CAFile: c.CAFile, RequestTimeout: c.RequestTimeout,
-		StallTimeout: c.StallTimeout, Retries: c.Retries, ECRCreateRepositories: c.ECRCreateRepositories,
-		ECRImmutableTags: c.ECRImmutableTags, ECRScanOnPush: c.ECRScanOnPush, ECRKMSKey: c.ECRKMSKey,
-		ECRLifecyclePolicy: c.ECRLifecyclePolicy, ECRPutImageRate: c.ECRPutImageRate, ECRLayerUploadRate: c.ECRLayerUploadRate,
-		Platform: "auto", KubeVersion: engine.DefaultKubeVersion, Referrers: "none", OnBudget: "fail"}
-	// The bundle is the import's input, but it may sit on read-only media: the lock goes
-	// with the import's other outputs.
-	sc.Lock = cmp.Or(c.Lock, filepath.Join(c.OutputDir, engine.LockFileName))
-	opts, _, err := sc.options(a.env)
+	opts, err := c.options(a.env)
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -32,7 +33,7 @@ func TestLockDefaultPath(t *testing.T) {
 func TestLockFlagErrors(t *testing.T) {
 	dir := inTempDir(t, map[string]string{
 		"values.yaml":       "addons:\n  - chart: web\n    repository: http://127.0.0.1:1/charts\n    version: 1.0.0\n",
-		engine.LockFileName: "schema_version: 2\ninputs: sha256:00\naddons: []\n",
+		engine.LockFileName: fmt.Sprintf("schema_version: %d\ninputs: sha256:00\naddons: []\n", engine.LockSchemaVersion+1),
 	})
 	out := invoke(t, []string{"sync", "--values", "values.yaml", "--update-lock"}, nil, nil)
 	if out.code != exitUsage || out.engineCalls != 0 || !strings.Contains(out.stderr, "--update-lock needs --locked") {
@@ -46,7 +47,7 @@ func TestLockFlagErrors(t *testing.T) {
 		if out.code != exitUsage {
 			t.Errorf("%v: exit %d, want %d; stderr:\n%s", extra, out.code, exitUsage, out.stderr)
 		}
-		if !strings.Contains(out.stderr, engine.LockFileName) || !strings.Contains(out.stderr, "newer airgap-charts (lock schema 2") {
+		if !strings.Contains(out.stderr, engine.LockFileName) || !strings.Contains(out.stderr, fmt.Sprintf("newer airgap-charts (lock schema %d", engine.LockSchemaVersion+1)) {
 			t.Errorf("%v: the error does not name the lock and its schema:\n%s", extra, out.stderr)
 		}
 	}

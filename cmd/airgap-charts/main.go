@@ -96,18 +96,7 @@ func (a *app) main(args []string) (code int) {
 			code = int(c)
 		}
 	}()
-	parser, err := kong.New(&a.cli,
-		kong.Name("airgap-charts"),
-		kong.Description("Mirror Helm charts and every container image they reference into a private registry "+
-			"(AWS ECR or any OCI registry) for air-gapped Kubernetes clusters. One binary: no helm, crane, yq or aws needed."),
-		kong.Writers(a.stdout, a.stderr),
-		kong.Exit(func(c int) { panic(kongExit(c)) }),
-		defaultVars(),
-		kong.Help(helpWithDefaultCommand),
-		kong.ConfigureHelp(kong.HelpOptions{Compact: true}),
-		kong.DefaultEnvars(envPrefix),
-		kong.Resolvers(envResolver(a.env)),
-	)
+	parser, err := a.parser()
 	if err != nil {
 		fmt.Fprintf(a.stderr, "airgap-charts: internal error: %v\n", err)
 		return exitFailed
@@ -126,6 +115,23 @@ func (a *app) main(args []string) (code int) {
 		return sig.exitCode()
 	}
 	return a.exit(err)
+}
+
+// parser is the command line's parser, its flags resolved from a.env too.
+func (a *app) parser() (*kong.Kong, error) {
+	return kong.New(&a.cli,
+		kong.Name("airgap-charts"),
+		kong.Description("Mirror Helm charts and every container image they reference into a private registry "+
+			"(AWS ECR or any OCI registry) for air-gapped Kubernetes clusters. One binary: no helm, crane, yq or aws needed."),
+		kong.Writers(a.stdout, a.stderr),
+		kong.Exit(func(c int) { panic(kongExit(c)) }),
+		defaultVars(),
+		withCommandWording(),
+		kong.Help(helpWithDefaultCommand),
+		kong.ConfigureHelp(kong.HelpOptions{Compact: true}),
+		kong.DefaultEnvars(envPrefix),
+		kong.Resolvers(envResolver(a.env)),
+	)
 }
 
 // exit reports err on stderr and maps it to an exit code.
