@@ -2,10 +2,10 @@ package engine
 
 import (
 	"errors"
+	"github.com/airgap-charts/airgap-charts/registry/auth"
 	"net/http"
 	"strings"
 
-	"github.com/airgap-charts/airgap-charts/registry"
 	"github.com/airgap-charts/airgap-charts/registry/transport"
 )
 
@@ -23,7 +23,7 @@ func (r *Report) addJobs(unique []JobResult) {
 			}
 			r.Unreachable[down.Host]++
 		}
-		var auth *registry.AuthError
+		var auth *auth.Error
 		if res.Err != nil && errors.As(res.Err, &auth) && auth.Status == http.StatusUnauthorized && sameHost(auth.Host, r.Registry) {
 			if r.Unauthorized == nil {
 				r.Unauthorized = map[string]int{}

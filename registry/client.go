@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"github.com/airgap-charts/airgap-charts/config"
+	"github.com/airgap-charts/airgap-charts/registry/auth"
 	"github.com/airgap-charts/airgap-charts/registry/transport"
 	"net"
 	"net/http"
@@ -109,11 +110,10 @@ type Client struct {
 	limits   *transport.Limits
 	bounds   Bounds            // every bound derived from Concurrency
 	rt       http.RoundTripper // shared transport without authentication
-	auth     *authRouter
 	art      http.RoundTripper // rt with authentication, as remote must get it
 	hc       *http.Client      // art for the client's own registry requests
 	keychain authn.Keychain
-	creds    *credentialChain // the same, for naming the credentials a refused request used
+	creds    *auth.Chain // the same, for naming the credentials a refused request used
 	insecure map[string]bool
 	mirrors  map[string]mirror
 	puller   *remote.Puller
@@ -139,9 +139,11 @@ func NewClient(opts ClientOptions) (*Client, error) {
 		pullWait = maxBudgetWait
 	}
 	c := &Client{
-		opts:      opts,
-		log:       log,
-		creds:     newKeychain(opts),
+		opts: opts,
+		log:  log,
+		creds: auth.NewChain(auth.Credentials{HostKeychains: opts.HostKeychains, Keychains: opts.Keychains,
+			DockerHubUser: opts.DockerHubUser, DockerHubToken: opts.DockerHubToken,
+			PublicECRPassword: opts.PublicECRPassword, PrivateECRPassword: opts.PrivateECRPassword}),
 		insecure:  map[string]bool{},
 		mirrors:   map[string]mirror{},
 		blobs:     newBlobTable(),
@@ -177,9 +179,7 @@ func NewClient(opts ClientOptions) (*Client, error) {
 		c.mirrors[config.HostKey(src)] = mirror{host: host, prefix: prefix}
 		tr.Limits.Mirror(src, host)
 	}
-	c.auth = newAuthRouter(c.rt, c.keychain, c.Insecure)
-	c.auth.limits, c.auth.dial, c.auth.policy, c.auth.clientCerts = tr.Limits, tr.Dial(), tr.Policy, tr.ClientCerts
-	c.art = c.auth.wrapper()
+	c.art = auth.NewRouter(tr, c.keychain, c.Insecure).Wrapper()
 	c.hc = &http.Client{Transport: c.art}
 	c.puller, err = remote.NewPuller(c.remoteOptions(context.Background())...)
 	if err != nil {
@@ -267,3 +267,7 @@ func (c *Client) destRepo(dst ImageRef) (name.Repository, error) {
 	}
 	return repo, nil
 }
+
+// explainAuth turns a registry's 401 or 403 in err into an *auth.Error naming the
+// credentials tried for that host; any other error is returned as it is.
+func (c *Client) explainAuth(err error) error { return c.creds.Explain(err) }

@@ -1,6 +1,8 @@
 package registry
 
 import (
+	"github.com/airgap-charts/airgap-charts/registry/auth"
+
 	"context"
 	"encoding/base64"
 	"errors"
@@ -65,9 +67,9 @@ func TestRefusalNamesTheCredentialsTried(t *testing.T) {
 			c := newTestClient(t, ClientOptions{})
 			tc.setup(t, src.Host) // credentials are looked up when first needed
 			_, err := c.GetManifest(context.Background(), MustParseImageRef(src.Host+"/team/app:1"))
-			var ae *AuthError
+			var ae *auth.Error
 			if !errors.As(err, &ae) {
-				t.Fatalf("refused request: %v, want an AuthError", err)
+				t.Fatalf("refused request: %v, want an auth.Error", err)
 			}
 			msg := err.Error()
 			if strings.Contains(msg, secret) || strings.Contains(msg, base64.StdEncoding.EncodeToString([]byte("u:"+secret))) {
@@ -108,7 +110,7 @@ func TestHelmRegistryLoginCredentialsAreUsed(t *testing.T) {
 	t.Setenv("HELM_REGISTRY_CONFIG", "")
 	home := t.TempDir()
 	t.Setenv("HELM_CONFIG_HOME", home)
-	if got, want := HelmRegistryConfigPath(), filepath.Join(home, "registry", "config.json"); got != want {
+	if got, want := auth.HelmRegistryConfigPath(), filepath.Join(home, "registry", "config.json"); got != want {
 		t.Errorf("helm registry config path %s, want %s", got, want)
 	}
 }

@@ -12,9 +12,6 @@ import (
 	"github.com/airgap-charts/airgap-charts/config"
 )
 
-// DockerHub is the canonical host name of Docker Hub in references.
-const DockerHub = config.DockerHub
-
 // ImageRef is a normalized image reference: docker.io/library expansion done once, tag and
 // digest both kept when both are given.
 type ImageRef struct {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/airgap-charts/airgap-charts/registry/transport"
 	"io"
 	"net/http"
 	"net/url"
@@ -189,7 +190,7 @@ func (c *Client) headDescriptor(ctx context.Context, repo name.Repository, ref s
 	if err != nil {
 		return v1.Descriptor{}, false, err
 	}
-	defer drain(resp)
+	defer transport.Drain(resp)
 	if resp.StatusCode == http.StatusNotFound {
 		return v1.Descriptor{}, false, nil
 	}
@@ -262,18 +263,18 @@ func (c *Client) listReferrersAPI(ctx context.Context, repo name.Repository, sub
 		}
 		switch resp.StatusCode {
 		case http.StatusNotFound, http.StatusBadRequest, http.StatusMethodNotAllowed, http.StatusNotAcceptable:
-			drain(resp)
+			transport.Drain(resp)
 			return nil, false, nil
 		}
 		if err := ggcrtransport.CheckError(resp, http.StatusOK); err != nil {
-			drain(resp)
+			transport.Drain(resp)
 			return nil, false, err
 		}
 		ct := strings.TrimSpace(strings.Split(resp.Header.Get("Content-Type"), ";")[0])
 		var idx v1.IndexManifest
 		err = json.NewDecoder(io.LimitReader(resp.Body, maxConfigBytes)).Decode(&idx)
 		next := nextLink(resp)
-		drain(resp)
+		transport.Drain(resp)
 		if err != nil || (ct != "" && ct != string(types.OCIImageIndex)) {
 			return nil, false, nil // not a referrers answer: the host does not serve the API
 		}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/airgap-charts/airgap-charts/registry/transport"
 	"net/http"
 	"sort"
 	"sync"
@@ -399,7 +400,7 @@ func putReferrerManifest(ctx context.Context, hc *http.Client, repo name.Reposit
 	if err != nil {
 		return nil, err
 	}
-	defer drain(resp)
+	defer transport.Drain(resp)
 	if err := ggcrtransport.CheckError(resp, http.StatusOK, http.StatusCreated, http.StatusAccepted); err != nil {
 		return nil, err
 	}

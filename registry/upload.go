@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/airgap-charts/airgap-charts/registry/transport"
 	"io"
 	"net/http"
 	"net/url"
@@ -31,18 +32,13 @@ func do(ctx context.Context, hc *http.Client, method, u string, body io.Reader, 
 	return hc.Do(req)
 }
 
-func drain(resp *http.Response) {
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-	resp.Body.Close()
-}
-
 // headBlob reports whether repo holds the blob.
 func headBlob(ctx context.Context, hc *http.Client, repo name.Repository, d v1.Hash) (bool, error) {
 	resp, err := do(ctx, hc, http.MethodHead, repoURL(repo, "blobs/"+d.String()), nil, nil)
 	if err != nil {
 		return false, err
 	}
-	defer drain(resp)
+	defer transport.Drain(resp)
 	if resp.StatusCode == http.StatusNotFound {
 		return false, nil
 	}
@@ -66,7 +62,7 @@ func startUpload(ctx context.Context, hc *http.Client, repo name.Repository, d v
 	if err != nil {
 		return "", false, err
 	}
-	defer drain(resp)
+	defer transport.Drain(resp)
 	if err := ggcrtransport.CheckError(resp, http.StatusCreated, http.StatusAccepted); err != nil {
 		return "", false, err
 	}
@@ -119,7 +115,7 @@ func uploadBlob(ctx context.Context, hc *http.Client, loc string, body io.Reader
 	if err != nil {
 		return err
 	}
-	defer drain(resp)
+	defer transport.Drain(resp)
 	if err := ggcrtransport.CheckError(resp, http.StatusNoContent, http.StatusAccepted, http.StatusCreated); err != nil {
 		return err
 	}
@@ -135,7 +131,7 @@ func uploadBlob(ctx context.Context, hc *http.Client, loc string, body io.Reader
 	if err != nil {
 		return err
 	}
-	defer drain(put)
+	defer transport.Drain(put)
 	return ggcrtransport.CheckError(put, http.StatusCreated)
 }
 
@@ -150,7 +146,7 @@ func putBlob(ctx context.Context, hc *http.Client, loc string, body io.Reader, s
 	if err != nil {
 		return err
 	}
-	defer drain(resp)
+	defer transport.Drain(resp)
 	return ggcrtransport.CheckError(resp, http.StatusCreated)
 }
 
@@ -187,7 +183,7 @@ func headManifest(ctx context.Context, hc *http.Client, repo name.Repository, re
 	if err != nil {
 		return "", false, err
 	}
-	defer drain(resp)
+	defer transport.Drain(resp)
 	if resp.StatusCode == http.StatusNotFound {
 		return "", false, nil
 	}
@@ -203,7 +199,7 @@ func putManifest(ctx context.Context, hc *http.Client, repo name.Repository, ref
 	if err != nil {
 		return "", err
 	}
-	defer drain(resp)
+	defer transport.Drain(resp)
 	if err := ggcrtransport.CheckError(resp, http.StatusOK, http.StatusCreated, http.StatusAccepted); err != nil {
 		return "", err
 	}

@@ -1,13 +1,13 @@
 package stages
 
 import (
-	"github.com/airgap-charts/airgap-charts/registry/once"
 	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/airgap-charts/airgap-charts/registry/once"
 	"io"
 	"net"
 	"net/http"

@@ -3,6 +3,7 @@ package stages
 import (
 	"context"
 	"fmt"
+	"github.com/airgap-charts/airgap-charts/config"
 	"sort"
 	"strings"
 
@@ -354,7 +355,7 @@ func imageForms(mappings []ImageMapping, found []FoundImage) imageFormsSet {
 		src := m.Source
 		pin = pinning(src, m.Destination)
 		add(src.Name(), src.Tag, src.Digest)
-		if src.Registry == registry.DockerHub {
+		if src.Registry == config.DockerHub {
 			add(strings.TrimPrefix(src.Repository, "library/"), src.Tag, src.Digest)
 		}
 	}

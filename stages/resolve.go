@@ -1,9 +1,9 @@
 package stages
 
 import (
-	"github.com/airgap-charts/airgap-charts/registry/once"
 	"context"
 	"fmt"
+	"github.com/airgap-charts/airgap-charts/registry/once"
 	"io"
 	"net/http"
 	"strings"

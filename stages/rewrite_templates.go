@@ -23,12 +23,12 @@ type imageLiteral struct {
 func imageLiterals(m ImageMapping) []imageLiteral {
 	src, dst := m.Source, m.Destination
 	names := []string{src.Name()}
-	if src.Registry == registry.DockerHub {
+	if src.Registry == config.DockerHub {
 		short := strings.TrimPrefix(src.Repository, "library/")
 		for _, alias := range config.DockerHubAliases() {
 			names = append(names, alias+"/"+src.Repository)
 		}
-		names = append(names, registry.DockerHub+"/"+short, src.Repository, short)
+		names = append(names, config.DockerHub+"/"+short, src.Repository, short)
 	}
 	dstTag, dstDigest := dst.Tag, dst.Digest
 	if dstTag == "" {
@@ -187,8 +187,8 @@ func (p *planner) planTemplateLiterals(c *chart.Chart, cpath string) {
 func templatesQuote(c *chart.Chart, src registry.ImageRef) bool {
 	short := strings.TrimPrefix(src.Repository, "library/")
 	names := []string{src.Name(), src.Repository, short}
-	if src.Registry == registry.DockerHub {
-		names = append(names, registry.DockerHub+"/"+short)
+	if src.Registry == config.DockerHub {
+		names = append(names, config.DockerHub+"/"+short)
 	}
 	for _, f := range c.Templates {
 		for _, n := range names {

@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -224,4 +225,11 @@ func newSharedTransport(s transportSettings, isInsecure func(string) bool, limit
 	rt := &retryTransport{inner: base, limits: limits, policy: policy, timeouts: s.timeouts, log: log}
 	limits.probe = rt // a HEAD probe is retried like any request; HEADs take no pull
 	return &userAgentTransport{inner: &manifestCheck{inner: rt, attempts: policy.attempts, log: log}, ua: ua}
+}
+
+// Drain reads what is left of a response body (up to 64 KiB) and closes it, so that its
+// connection goes back to the pool.
+func Drain(resp *http.Response) {
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
 }

@@ -1,4 +1,4 @@
-package registry
+package auth
 
 import (
 	"net/http"

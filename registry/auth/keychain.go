@@ -1,4 +1,4 @@
-package registry
+package auth
 
 import (
 	"github.com/airgap-charts/airgap-charts/config"
@@ -18,7 +18,7 @@ type flagKeychain struct {
 func (k flagKeychain) Resolve(res authn.Resource) (authn.Authenticator, error) {
 	host := res.RegistryStr()
 	switch {
-	case config.HostKey(host) == DockerHub && k.hubToken != "":
+	case config.HostKey(host) == config.DockerHub && k.hubToken != "":
 		user := k.hubUser
 		return authn.FromConfig(authn.AuthConfig{Username: user, Password: k.hubToken}), nil
 	case host == "public.ecr.aws" && k.publicECR != "":
@@ -29,11 +29,23 @@ func (k flagKeychain) Resolve(res authn.Resource) (authn.Authenticator, error) {
 	return authn.Anonymous, nil
 }
 
-// newKeychain is the auth chain: the configuration's per-host credentials, flags/env, then
+// Credentials are what a run is given to authenticate with, besides the files every
+// registry tool reads (docker config.json, credential helpers, helm registry login).
+type Credentials struct {
+	// HostKeychains are asked before anything else: credentials the configuration gives
+	// for particular hosts (an OCI chart repository's username and password).
+	HostKeychains []authn.Keychain
+	// Keychains are asked after flags and docker config.json, before anonymous (ECR).
+	Keychains []authn.Keychain
+	// From flags or the environment; empty: not used.
+	DockerHubUser, DockerHubToken, PublicECRPassword, PrivateECRPassword string
+}
+
+// NewChain is the auth chain: the configuration's per-host credentials, flags/env, then
 // docker config.json and its credential helpers (or $REGISTRY_AUTH_FILE), then what
 // `helm registry login` saved, then the extra keychains (ECR), then anonymous. The first
-// keychain that has something for a host wins; the chain remembers which (credsources.go).
-func newKeychain(opts ClientOptions) *credentialChain {
+// keychain that has something for a host wins; the chain remembers which (sources.go).
+func NewChain(opts Credentials) *Chain {
 	fixed := func(origin string) func(string) string { return func(string) string { return origin } }
 	var links []credentialLink
 	for _, k := range opts.HostKeychains {
@@ -53,7 +65,7 @@ func newKeychain(opts ClientOptions) *credentialChain {
 	for _, k := range opts.Keychains {
 		links = append(links, credentialLink{k, fixed("ECR authorization token (AWS SDK credentials)")})
 	}
-	return &credentialChain{links: links}
+	return &Chain{links: links}
 }
 
 func isPrivateECR(host string) bool {

@@ -1,4 +1,4 @@
-package registry
+package auth
 
 import (
 	"github.com/airgap-charts/airgap-charts/registry/once"
@@ -21,7 +21,7 @@ type scopedTransports = once.Keyed[string, http.RoundTripper]
 // transportFor returns the transport for req: the inner one when the host asks for no
 // credentials, one per host for Basic, one per repository scope and action for Bearer
 // (a pull reuses the push token of its repository when there is one).
-func (r *authRouter) transportFor(ctx context.Context, h *authHost, req *http.Request) (http.RoundTripper, error) {
+func (r *Router) transportFor(ctx context.Context, h *authHost, req *http.Request) (http.RoundTripper, error) {
 	h.mu.Lock()
 	c := h.challenge
 	scoped := h.scoped
@@ -49,7 +49,7 @@ func (r *authRouter) transportFor(ctx context.Context, h *authHost, req *http.Re
 
 // build authenticates to h for scopes: Basic credentials on every request, or a Bearer
 // token exchanged once (go-containerregistry refreshes it on a later 401).
-func (r *authRouter) build(ctx context.Context, h *authHost, c authChallenge, scopes []string) (http.RoundTripper, error) {
+func (r *Router) build(ctx context.Context, h *authHost, c authChallenge, scopes []string) (http.RoundTripper, error) {
 	h.mu.Lock()
 	insecure := h.scheme == "http"
 	h.mu.Unlock()
@@ -87,7 +87,7 @@ func (r *authRouter) build(ctx context.Context, h *authHost, c authChallenge, sc
 
 // authenticator resolves the host's credentials from the keychain once per run; a failure
 // is not kept.
-func (r *authRouter) authenticator(ctx context.Context, h *authHost, reg name.Registry) (authn.Authenticator, error) {
+func (r *Router) authenticator(ctx context.Context, h *authHost, reg name.Registry) (authn.Authenticator, error) {
 	h.mu.Lock()
 	a := h.auth
 	h.mu.Unlock()

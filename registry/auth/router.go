@@ -1,4 +1,4 @@
-package registry
+package auth
 
 import (
 	"context"
@@ -17,15 +17,15 @@ import (
 	ggcrtransport "github.com/google/go-containerregistry/pkg/v1/remote/transport"
 )
 
-// authRouter authenticates the registry requests of a run. go-containerregistry's
-// ggcrtransport.NewWithContext sends GET /v2/ before every remote call (once per repository
+// Router authenticates the registry requests of a run. go-containerregistry's
+// transport.NewWithContext sends GET /v2/ before every remote call (once per repository
 // and action) to learn the registry's scheme and auth challenge; the router learns both
 // once per host instead, from the requests the run makes anyway: a TLS handshake decides
 // the scheme of a host that may speak plain HTTP, and the first 401 gives the challenge.
 // It keeps one authenticated transport per host (Basic) or per (host, repository scope,
 // action) (Bearer tokens) for the run. A registry that needs no credentials costs no
 // request beyond the copy's own; one that does costs one 401 per host.
-type authRouter struct {
+type Router struct {
 	inner    http.RoundTripper // retries, limits, connection pool
 	keychain authn.Keychain
 	insecure func(host string) bool
@@ -54,22 +54,26 @@ type authHost struct {
 	probe       sync.Mutex // one unauthenticated first request at a time
 }
 
-func newAuthRouter(inner http.RoundTripper, keychain authn.Keychain, insecure func(string) bool) *authRouter {
+// NewRouter authenticates over tr (its limits, retry policy, dialler and client
+// certificates), asking keychain for each host's credentials; insecure hosts may be
+// spoken to in plain HTTP.
+func NewRouter(tr *transport.Transport, keychain authn.Keychain, insecure func(string) bool) *Router {
 	if insecure == nil {
 		insecure = func(string) bool { return false }
 	}
-	return &authRouter{inner: inner, keychain: keychain, insecure: insecure, hosts: map[string]*authHost{}}
+	return &Router{inner: tr, keychain: keychain, insecure: insecure, hosts: map[string]*authHost{},
+		limits: tr.Limits, policy: tr.Policy, dial: tr.Dial(), clientCerts: tr.ClientCerts}
 }
 
-// wrapper is the router as go-containerregistry's remote package must get it: a
-// ggcrtransport.Wrapper, so that remote neither pings the registry nor wraps the transport
+// Wrapper is the router as go-containerregistry's remote package must get it: a
+// transport.Wrapper, so that remote neither pings the registry nor wraps the transport
 // in its own retries.
-func (r *authRouter) wrapper() http.RoundTripper {
+func (r *Router) Wrapper() http.RoundTripper {
 	w, _ := ggcrtransport.FromToken(name.Registry{}, authn.Anonymous, r, &ggcrtransport.Challenge{}, &ggcrtransport.Token{})
 	return w
 }
 
-func (r *authRouter) host(h string) *authHost {
+func (r *Router) host(h string) *authHost {
 	key := strings.ToLower(h)
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -82,7 +86,7 @@ func (r *authRouter) host(h string) *authHost {
 }
 
 // RoundTrip implements http.RoundTripper.
-func (r *authRouter) RoundTrip(req *http.Request) (*http.Response, error) {
+func (r *Router) RoundTrip(req *http.Request) (*http.Response, error) {
 	ctx := req.Context()
 	h := r.host(req.URL.Host)
 	out := req.Clone(ctx)
@@ -139,7 +143,7 @@ func (h *authHost) setChallenge(class string, c *authChallenge) {
 // localhost, private addresses). A host not marked insecure is spoken to in TLS only,
 // whatever its name: its handshake failing is an error, never a reason for plain HTTP.
 // For an insecure host a TLS handshake (unverified), once per host, decides.
-func (r *authRouter) scheme(ctx context.Context, h *authHost, requested string) (string, error) {
+func (r *Router) scheme(ctx context.Context, h *authHost, requested string) (string, error) {
 	if requested != "http" {
 		return requested, nil
 	}
@@ -179,7 +183,7 @@ func (r *authRouter) scheme(ctx context.Context, h *authHost, requested string) 
 // the request needs (and teaches the host's challenge, as learn does); on a host that
 // speaks TLS the plain request is cancelled and unused. handled is false when out must
 // take the ordinary path (not a bodiless read, scheme known, or the host speaks TLS).
-func (r *authRouter) firstRead(ctx context.Context, h *authHost, out *http.Request) (resp *http.Response, handled bool, err error) {
+func (r *Router) firstRead(ctx context.Context, h *authHost, out *http.Request) (resp *http.Response, handled bool, err error) {
 	if out.URL.Scheme != "http" || !r.insecure(h.host) || requestClass(out) != "read" || (out.Body != nil && out.Body != http.NoBody) {
 		return nil, false, nil
 	}
@@ -222,14 +226,14 @@ func (r *authRouter) firstRead(ctx context.Context, h *authHost, out *http.Reque
 	if p.err != nil {
 		cancel()
 		if a := <-ansc; a.resp != nil {
-			drain(a.resp)
+			transport.Drain(a.resp)
 		}
 		return nil, true, p.err
 	}
 	if p.ok {
 		cancel()
 		if a := <-ansc; a.resp != nil {
-			drain(a.resp)
+			transport.Drain(a.resp)
 		}
 		if err := ctx.Err(); err != nil {
 			return nil, true, err
@@ -249,7 +253,7 @@ func (r *authRouter) firstRead(ctx context.Context, h *authHost, out *http.Reque
 	h.mu.Unlock()
 	if c, challenged := responseChallenge(a.resp); challenged {
 		cancel()
-		drain(a.resp)
+		transport.Drain(a.resp)
 		h.setChallenge("read", &c)
 		return nil, false, nil
 	}
@@ -273,7 +277,7 @@ func (c *cancelOnClose) Close() error {
 // speaksTLS reports whether an insecure host completes a TLS handshake (unverified). It
 // sends no HTTP request. A host that cannot be connected to at all is an error, counted
 // towards marking it down.
-func (r *authRouter) speaksTLS(ctx context.Context, host string) (bool, error) {
+func (r *Router) speaksTLS(ctx context.Context, host string) (bool, error) {
 	if r.limits != nil {
 		if err := r.limits.IsDown(host); err != nil {
 			return false, err
@@ -316,7 +320,7 @@ func (r *authRouter) speaksTLS(ctx context.Context, host string) (bool, error) {
 // dialProbe connects for the scheme probe, a refused connection tried again as the retry
 // layer tries a request: every failure counts towards marking the host down, and once it
 // is down the probe fails with the same transport.HostDownError as the host's requests.
-func (r *authRouter) dialProbe(ctx, dctx context.Context, dial func(context.Context, string, string) (net.Conn, error), host, addr string) (net.Conn, error) {
+func (r *Router) dialProbe(ctx, dctx context.Context, dial func(context.Context, string, string) (net.Conn, error), host, addr string) (net.Conn, error) {
 	for attempt := 1; ; attempt++ {
 		raw, err := dial(dctx, "tcp", addr)
 		switch {
@@ -344,7 +348,7 @@ func (r *authRouter) dialProbe(ctx, dctx context.Context, dial func(context.Cont
 // nothing is known (one such request at a time per host) and keeps what the answer says:
 // a challenge, or that none is needed. A request whose body cannot be sent twice is preceded by GET /v2/.
 // handled is false when out must now be sent with credentials (send).
-func (r *authRouter) learn(ctx context.Context, h *authHost, out *http.Request, rewindable bool) (resp *http.Response, handled bool, err error) {
+func (r *Router) learn(ctx context.Context, h *authHost, out *http.Request, rewindable bool) (resp *http.Response, handled bool, err error) {
 	class := requestClass(out)
 	h.probe.Lock()
 	defer h.probe.Unlock()
@@ -373,7 +377,7 @@ func (r *authRouter) learn(ctx context.Context, h *authHost, out *http.Request, 
 	if probe == out && !challenged {
 		return resp, true, nil
 	}
-	drain(resp)
+	transport.Drain(resp)
 	if probe == out {
 		if err := rewind(out); err != nil {
 			return nil, true, err
@@ -385,7 +389,7 @@ func (r *authRouter) learn(ctx context.Context, h *authHost, out *http.Request, 
 // send sends out with the host's credentials. A host that asked for none so far and
 // answers 401 with a challenge now (anonymous reads, authenticated writes) is asked again
 // with credentials.
-func (r *authRouter) send(ctx context.Context, h *authHost, out *http.Request, rewindable bool) (*http.Response, error) {
+func (r *Router) send(ctx context.Context, h *authHost, out *http.Request, rewindable bool) (*http.Response, error) {
 	rt, err := r.transportFor(ctx, h, out)
 	if err != nil {
 		return nil, err
@@ -398,7 +402,7 @@ func (r *authRouter) send(ctx context.Context, h *authHost, out *http.Request, r
 	if !ok {
 		return resp, nil
 	}
-	drain(resp)
+	transport.Drain(resp)
 	h.setChallenge(requestClass(out), &c)
 	if err := rewind(out); err != nil {
 		return nil, err

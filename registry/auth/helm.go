@@ -1,4 +1,4 @@
-package registry
+package auth
 
 import (
 	"github.com/airgap-charts/airgap-charts/config"
@@ -79,7 +79,7 @@ func (k *helmKeychain) Resolve(res authn.Resource) (authn.Authenticator, error) 
 // flagOrigin names the flag whose credentials flagKeychain gives host.
 func flagOrigin(host string) string {
 	switch {
-	case config.HostKey(host) == DockerHub:
+	case config.HostKey(host) == config.DockerHub:
 		return "--dockerhub-username/--dockerhub-token (or $DOCKERHUB_USERNAME/$DOCKERHUB_TOKEN)"
 	case host == "public.ecr.aws":
 		return "--public-ecr-password (or $ECR_PUBLIC_PASSWORD)"

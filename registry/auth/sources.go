@@ -1,4 +1,4 @@
-package registry
+package auth
 
 import (
 	"github.com/airgap-charts/airgap-charts/config"
@@ -25,22 +25,22 @@ type credentialLink struct {
 	origin   func(host string) string
 }
 
-// credentialChain asks its links in order; the first with credentials for a host wins
+// Chain asks its links in order; the first with credentials for a host wins
 // (as authn.NewMultiKeychain does). It remembers, per host, where the credentials it gave
 // came from, or that it found none, so that a refused request can say so.
-type credentialChain struct {
+type Chain struct {
 	links []credentialLink
 
 	mu    sync.Mutex
 	tried map[string]string // host → origin; "" for none found
 }
 
-func (c *credentialChain) Resolve(res authn.Resource) (authn.Authenticator, error) {
+func (c *Chain) Resolve(res authn.Resource) (authn.Authenticator, error) {
 	return c.ResolveContext(context.Background(), res)
 }
 
 // ResolveContext implements authn.ContextKeychain.
-func (c *credentialChain) ResolveContext(ctx context.Context, res authn.Resource) (authn.Authenticator, error) {
+func (c *Chain) ResolveContext(ctx context.Context, res authn.Resource) (authn.Authenticator, error) {
 	host := strings.ToLower(res.RegistryStr())
 	for _, l := range c.links {
 		a, err := authn.Resolve(ctx, l.keychain, res)
@@ -56,7 +56,7 @@ func (c *credentialChain) ResolveContext(ctx context.Context, res authn.Resource
 	return authn.Anonymous, nil
 }
 
-func (c *credentialChain) record(host, origin string) {
+func (c *Chain) record(host, origin string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.tried == nil {
@@ -67,17 +67,17 @@ func (c *credentialChain) record(host, origin string) {
 
 // origin is where the credentials used for host came from, "" when none were found; ok
 // is false when host was never asked for.
-func (c *credentialChain) origin(host string) (string, bool) {
+func (c *Chain) origin(host string) (string, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	o, ok := c.tried[strings.ToLower(host)]
 	return o, ok
 }
 
-// AuthError is a registry's refusal (401, 403) of a request, saying which credentials
+// Error is a registry's refusal (401, 403) of a request, saying which credentials
 // were tried for its host and where they came from, or that none were found and how to
 // give them. It never holds a secret.
-type AuthError struct {
+type Error struct {
 	Host   string
 	Status int
 	// Origin is where the credentials tried came from ("docker config /home/u/.docker/config.json");
@@ -86,7 +86,7 @@ type AuthError struct {
 	Err    error
 }
 
-func (e *AuthError) Error() string {
+func (e *Error) Error() string {
 	refused := fmt.Sprintf("%s refused the request (%d %s)", e.Host, e.Status, http.StatusText(e.Status))
 	var why string
 	if e.Origin != "" {
@@ -99,26 +99,26 @@ func (e *AuthError) Error() string {
 	return e.Err.Error() + ": " + refused + "; " + why
 }
 
-func (e *AuthError) Unwrap() error { return e.Err }
+func (e *Error) Unwrap() error { return e.Err }
 
-// explainAuth turns a registry's 401 or 403 in err into an *AuthError naming the
-// credentials tried for that host; any other error is returned as it is.
-func (c *Client) explainAuth(err error) error {
+// Explain turns a registry's 401 or 403 in err into an *Error naming the credentials the
+// chain tried for that host; any other error is returned as it is.
+func (c *Chain) Explain(err error) error {
 	var te *ggcrtransport.Error
-	var ae *AuthError
+	var ae *Error
 	if err == nil || errors.As(err, &ae) || !errors.As(err, &te) || te.Request == nil ||
 		(te.StatusCode != http.StatusUnauthorized && te.StatusCode != http.StatusForbidden) {
 		return err
 	}
 	host := te.Request.URL.Host
 	origin, asked := "", false
-	if c.creds != nil {
-		origin, asked = c.creds.origin(host)
+	if c != nil {
+		origin, asked = c.origin(host)
 	}
 	if !asked && te.StatusCode == http.StatusForbidden {
 		return err // a host the chain never answered for (a blob store behind a redirect)
 	}
-	return &AuthError{Host: host, Status: te.StatusCode, Origin: origin, Err: err}
+	return &Error{Host: host, Status: te.StatusCode, Origin: origin, Err: err}
 }
 
 // dockerConfigOrigin names the file (and credential helper) go-containerregistry's
