@@ -75,6 +75,9 @@ func Export(ctx context.Context, opts Options, eo ExportOptions, log *zap.Logger
 	if err := checkNames(opts); err != nil {
 		return nil, err
 	}
+	if msg := registry.CheckReferrerMode(opts.Referrers); msg != "" {
+		return nil, fmt.Errorf("--referrers %s", msg)
+	}
 	var receipt *bundle.Receipt
 	if eo.Receipt != "" {
 		r, err := bundle.ReadReceipt(eo.Receipt)
@@ -109,6 +112,7 @@ func Export(ctx context.Context, opts Options, eo ExportOptions, log *zap.Logger
 	m := &bundle.Manifest{Schema: bundle.SchemaVersion, ID: id, Tool: registry.Build().Version, Created: time.Now().UTC(),
 		Platform: opts.Platform.String(), IncludeDeps: opts.IncludeDeps, KubeVersion: opts.KubeVersion,
 		AllowPublicImages: opts.AllowPublicImages, Addons: addons, PartSize: eo.PartSize}
+	fillExportPolicy(m, opts)
 	if err := fillExportOverrides(m, opts); err != nil {
 		return res, err
 	}
@@ -157,6 +161,15 @@ func exportID(dir string) (string, error) {
 	}
 	_ = os.Remove(filepath.Join(dir, bundle.ManifestFile))
 	return id, nil
+}
+
+// fillExportPolicy records the platform and referrer choices the import repeats.
+func fillExportPolicy(m *bundle.Manifest, opts Options) {
+	if opts.Platform.SkipsMissing() {
+		m.PlatformMissing = registry.PlatformMissingSkip
+	}
+	ro := exportReferrerOptions(opts)
+	m.Referrers, m.ReferrerTypes = ro.Mode, ro.Types
 }
 
 func fillExportOverrides(m *bundle.Manifest, opts Options) error {

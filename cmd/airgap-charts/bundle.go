@@ -32,7 +32,10 @@ type exportCmd struct {
 	Latest              bool     `group:"Input" help:"Use the newest chart version even where an addon names one."`
 	IncludeDependencies bool     `group:"Run" help:"Render subcharts when extracting images (default)."`
 	ExcludeDependencies bool     `group:"Run" help:"Render without subcharts."`
-	Platform            string   `group:"Run" enum:"auto,linux/amd64,linux/arm64" default:"auto" help:"auto keeps multi-arch indexes intact; linux/amd64 or linux/arm64 stores that manifest only."`
+	Platform            string   `group:"Run" default:"auto" placeholder:"auto|OS/ARCH[/VARIANT][,...]" help:"auto keeps multi-arch indexes intact; one OS/ARCH or a comma-separated list stores the source index with those children only: the import copies what a sync with the same --platform copies."`
+	PlatformMissing     string   `group:"Run" enum:"fail,skip" default:"fail" help:"An image lacking a platform --platform asks for: fail its addon or skip that platform (as sync; recorded for the import) (default: ${default})."`
+	Referrers           string   `group:"Signatures" enum:"all,signatures,none" default:"all" help:"What travels with each image: all its referrers (signatures, SBOMs, attestations), signatures only, or none; the import copies them as a sync with the same flag (default: ${default})."`
+	ReferrersType       []string `group:"Signatures" name:"referrers-type" sep:"none" placeholder:"TYPE" help:"Carry only referrers of this artifactType, repeatable (as sync)."`
 	KubeVersion         string   `group:"Run" default:"${kube_version}" placeholder:"VERSION" help:"Kubernetes version charts are rendered for (default: ${default})."`
 	AllowPublicImages   bool     `group:"Run" help:"Recorded in the bundle: the import publishes charts whose mirrored render still pulls public images."`
 
@@ -61,12 +64,12 @@ func (c *exportCmd) Run(a *app) error {
 	}
 	sc := syncCmd{Values: c.Values, Catalog: c.Catalog, OnlyAddon: c.OnlyAddon, ExcludeAddons: c.ExcludeAddons,
 		Overrides: c.Overrides, Latest: c.Latest, IncludeDependencies: c.IncludeDependencies, ExcludeDependencies: c.ExcludeDependencies,
-		Platform: c.Platform, KubeVersion: c.KubeVersion, AllowPublicImages: c.AllowPublicImages, OutputDir: c.To,
+		Platform: c.Platform, PlatformMissing: c.PlatformMissing, KubeVersion: c.KubeVersion, AllowPublicImages: c.AllowPublicImages, OutputDir: c.To,
 		PublicECRPassword: c.PublicECRPassword, DockerhubUsername: c.DockerhubUsername, DockerhubToken: c.DockerhubToken,
 		Concurrency: c.Concurrency, ChartConcurrency: c.ChartConcurrency, RateLimit: c.RateLimit, OnBudget: c.OnBudget,
 		RegistryMirror: c.RegistryMirror, RepoMirror: c.RepoMirror, InsecureRegistry: c.InsecureRegistry,
 		CertsDir: c.CertsDir, CAFile: c.CAFile, RequestTimeout: c.RequestTimeout, StallTimeout: c.StallTimeout, Retries: c.Retries,
-		TargetKind: "auto", Referrers: "none", SkipExisting: true, ECRPutImageRate: registry.ECRPutImageQuota, ECRLayerUploadRate: registry.ECRLayerUploadQuota}
+		TargetKind: "auto", Referrers: c.Referrers, ReferrersType: c.ReferrersType, SkipExisting: true, ECRPutImageRate: registry.ECRPutImageQuota, ECRLayerUploadRate: registry.ECRLayerUploadQuota}
 	opts, err := sc.loadInputs(a)
 	if err != nil {
 		return err
@@ -146,6 +149,8 @@ type importCmd struct {
 	Report            string `group:"Run" placeholder:"FILE" help:"Write the JSON run report to FILE."`
 	AllowPublicImages bool   `group:"Run" help:"Publish a chart even when its mirrored render still pulls public images."`
 
+	VerifySignatures []string `group:"Signatures" name:"verify-signatures" sep:"none" placeholder:"KEY" help:"Cosign public key file, repeatable: each image's signature that travelled in the bundle must verify against one of them (as sync); the bundle must have been exported with --referrers all or signatures."`
+
 	TargetRegistry       string `group:"Destination" placeholder:"HOST" help:"Destination registry (default: the AWS account's private ECR registry)."`
 	TargetPrefix         string `group:"Destination" placeholder:"PATH" help:"Path under the registry for image repositories."`
 	ChartPrefix          string `group:"Destination" placeholder:"PATH" help:"Path under the registry for charts, before their oci_namespace (as sync)."`
@@ -186,7 +191,7 @@ func (c *importCmd) Run(a *app) error {
 		StallTimeout: c.StallTimeout, Retries: c.Retries, ECRCreateRepositories: c.ECRCreateRepositories,
 		ECRImmutableTags: c.ECRImmutableTags, ECRScanOnPush: c.ECRScanOnPush, ECRKMSKey: c.ECRKMSKey,
 		ECRLifecyclePolicy: c.ECRLifecyclePolicy, ECRPutImageRate: c.ECRPutImageRate, ECRLayerUploadRate: c.ECRLayerUploadRate,
-		Platform: "auto", KubeVersion: engine.DefaultKubeVersion, Referrers: "none", OnBudget: "fail"}
+		Platform: "auto", KubeVersion: engine.DefaultKubeVersion, Referrers: "none", VerifySignatures: c.VerifySignatures, OnBudget: "fail"}
 	// The bundle is the import's input, but it may sit on read-only media: the lock goes
 	// with the import's other outputs.
 	sc.Lock = cmp.Or(c.Lock, filepath.Join(c.OutputDir, engine.LockFileName))
