@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"helm.sh/helm/v3/pkg/chart"
+
 	"github.com/airgap-charts/airgap-charts/registry/registrytest"
 	"github.com/airgap-charts/airgap-charts/stages/chartrepotest"
 )
@@ -67,4 +69,60 @@ func testBundleOCIChart(t *testing.T, ns string) {
 		t.Errorf("chart pushed as %s, want %s", rep.Addons[0].ChartRef, want)
 	}
 	compareReports(t, srep, direct.Host, rep, dst.Host)
+}
+
+// A chart whose dependency comes from an OCI registry travels too: the export fetches the
+// dependency from it, the import finds it in the bundle alone and the subchart's image is
+// mirrored as a direct sync mirrors it.
+func TestBundleOCIDependency(t *testing.T) {
+	oci := registrytest.New(t)
+	sub := &chart.Chart{
+		Metadata: &chart.Metadata{APIVersion: chart.APIVersionV2, Name: "sub", Version: "0.1.0"},
+		Templates: []*chart.File{{Name: "templates/pod.yaml", Data: []byte(
+			"apiVersion: v1\nkind: Pod\nmetadata:\n  name: sub\nspec:\n  containers:\n  - name: side\n    image: \"{{ .Values.image.repository }}:{{ .Values.image.tag }}\"\n")}},
+		Values: map[string]any{"image": map[string]any{"repository": "quay.io/org/side", "tag": "2"}},
+		Raw:    []*chart.File{{Name: "values.yaml", Data: []byte("image:\n  repository: quay.io/org/side\n  tag: \"2\"\n")}},
+	}
+	chartrepotest.PushOCIChart(t, oci, "charts", sub)
+	parent := gateChart(false)
+	parent.Metadata.Dependencies = []*chart.Dependency{{Name: "sub", Version: "0.1.0", Repository: "oci://" + oci.Host + "/charts"}}
+	w := newGateWorld(t, parent, gateApp, gateSide)
+	set := func(o *Options) { o.InsecureRegistry = append(o.InsecureRegistry, oci.Host) }
+
+	sopts := w.options(t)
+	set(&sopts)
+	srep, err := Run(context.Background(), sopts, e2eLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkAddonsSucceeded(t, srep)
+	if n := len(srep.Addons[0].Images); n != 2 {
+		t.Fatalf("direct sync mirrored %d images, want app and the OCI subchart's side", n)
+	}
+
+	eopts := w.options(t)
+	set(&eopts)
+	dir := filepath.Join(t.TempDir(), "bundle")
+	res, err := Export(context.Background(), eopts, ExportOptions{Dir: dir}, e2eLogger(t))
+	if err != nil || res.Failed() {
+		t.Fatalf("export: %v %+v", err, res.Addons)
+	}
+	if len(res.Manifest.Charts) != 2 {
+		t.Fatalf("bundle charts %+v; want the chart and its OCI dependency", res.Manifest.Charts)
+	}
+
+	dst := registrytest.New(t)
+	opts := bundleImportOptions(dst.Host, t.TempDir())
+	w.src.Reset()
+	w.charts.Reset()
+	oci.Reset()
+	ir, err := Import(context.Background(), opts, ImportOptions{From: dir}, e2eLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(w.src.Requests()) + len(oci.Requests()) + w.charts.ArchiveRequests() + w.charts.Count("/index.yaml"); n != 0 {
+		t.Errorf("import reached the sources: images %v, OCI charts %v", w.src.Counts(), oci.Counts())
+	}
+	checkAddonsSucceeded(t, ir.Report)
+	compareReports(t, srep, w.dst.Host, ir.Report, dst.Host)
 }
