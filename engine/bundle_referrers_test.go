@@ -164,6 +164,46 @@ func TestBundleReferrersTravel(t *testing.T) {
 		check(t, ir.Report, auth)
 	})
 
+	t.Run("delta", func(t *testing.T) {
+		dst := registrytest.New(t)
+		opts := bundleImportOptions(dst.Host, t.TempDir())
+		opts.VerifyKeys = []string{key}
+		receipt := filepath.Join(t.TempDir(), "receipt.json")
+		if _, err := Import(context.Background(), opts, ImportOptions{From: dir, ReceiptOut: receipt}, e2eLogger(t)); err != nil {
+			t.Fatal(err)
+		}
+		delta := filepath.Join(t.TempDir(), "delta")
+		res, err := Export(context.Background(), w.options("unused.invalid", t.TempDir()), ExportOptions{Dir: delta, Receipt: receipt}, e2eLogger(t))
+		if err != nil || res.Failed() {
+			t.Fatalf("delta export: %v", err)
+		}
+		// The image's blobs are left out; its referrers travel (verified on import).
+		carried := map[string]bool{}
+		for _, b := range res.Manifest.Blobs {
+			carried[b.Digest] = b.Part != 0
+		}
+		for _, r := range res.Manifest.Images[0].Referrers {
+			if !carried[r.Digest] {
+				t.Errorf("referrer %s left out of the delta bundle", r.Digest)
+			}
+		}
+		if res.BlobsSkipped == 0 {
+			t.Error("the delta bundle left nothing out")
+		}
+		dst.Reset()
+		ir, err := importChecked(t, w, opts, delta)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkAddonsSucceeded(t, ir.Report)
+		if im := imageReport(t, ir.Report, ref); im.Signature == nil || im.Signature.By == "" || im.Referrers == nil || len(im.Referrers.Copied) != 0 {
+			t.Errorf("delta import: signature %+v, referrers %+v; want verified, nothing copied", im.Signature, im.Referrers)
+		}
+		if n := writes(dst.Counts()); n != 0 {
+			t.Errorf("delta import of what the destination holds wrote to it: %v", dst.Counts())
+		}
+	})
+
 	t.Run("wrong key", func(t *testing.T) {
 		dst := registrytest.New(t)
 		opts := bundleImportOptions(dst.Host, t.TempDir())
