@@ -282,7 +282,7 @@ func (c *bundleLsCmd) Run(a *app) error {
 		return bundleErr("bundle ls", err)
 	}
 	blobs := m.BlobTable()
-	fmt.Fprintf(a.stdout, "bundle %s (schema %d), exported %s, platform %s\n", m.ID, m.Schema, m.Created.Format(time.RFC3339), m.Platform)
+	fmt.Fprintf(a.stdout, "bundle %s (schema %d), exported %s, platform %s, referrers %s\n", m.ID, m.Schema, m.Created.Format(time.RFC3339), m.Platform, cmp.Or(m.Referrers, "none"))
 	if m.Receipt != nil {
 		fmt.Fprintf(a.stdout, "delta against receipt %s for %s\n", m.Receipt.File, m.Receipt.Destination)
 	}
@@ -304,7 +304,11 @@ func (c *bundleLsCmd) Run(a *app) error {
 				ps = append(ps, strconv.Itoa(n))
 			}
 		}
-		fmt.Fprintf(a.stdout, "  %s  %s  %s  parts %s\n", img.Ref, img.Digest, humanBytes(img.Size), strings.Join(sortedStrings(ps), ","))
+		refs := ""
+		if n := len(img.Referrers); n > 0 {
+			refs = fmt.Sprintf("  %d referrers", n)
+		}
+		fmt.Fprintf(a.stdout, "  %s  %s  %s  parts %s%s\n", img.Ref, img.Digest, humanBytes(img.Size), strings.Join(sortedStrings(ps), ","), refs)
 	}
 	fmt.Fprintln(a.stdout, "\nPARTS")
 	for _, p := range m.Parts {
