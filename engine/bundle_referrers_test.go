@@ -103,6 +103,12 @@ func TestBundleReferrersTravel(t *testing.T) {
 		t.Fatalf("bundle: referrers %q, %d images, referrers %+v; want all, 1 image with 4", m.Referrers, len(m.Images), m.Images)
 	}
 
+	// A second export plans the same blobs in the same order (what resuming relies on).
+	again := exportBundleWith(t, w, filepath.Join(t.TempDir(), "again"), func(*Options) {}).Manifest
+	if !reflect.DeepEqual(blobDigests(again), blobDigests(res.Manifest)) {
+		t.Errorf("two exports planned the blobs differently:\n %v\n %v", blobDigests(res.Manifest), blobDigests(again))
+	}
+
 	direct := registrytest.New(t)
 	srep, err := Run(context.Background(), w.options(direct.Host, t.TempDir()), e2eLogger(t))
 	if err != nil {
@@ -256,4 +262,12 @@ func mustManifest(t *testing.T, dir string) *bundle.Manifest {
 		t.Fatal(err)
 	}
 	return m
+}
+
+func blobDigests(m *bundle.Manifest) []string {
+	var out []string
+	for _, b := range m.Blobs {
+		out = append(out, b.Digest)
+	}
+	return out
 }

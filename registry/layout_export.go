@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"sort"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -247,6 +248,7 @@ func (c *Client) PlanLayoutReferrers(ctx context.Context, li *LayoutImage, o Ref
 		if err != nil {
 			return err
 		}
+		sortReferrers(refs) // a rerun plans the same blobs in the same order (resume)
 		for _, r := range refs {
 			if err := li.addReferrer(ctx, c, r); err != nil {
 				return fmt.Errorf("referrer %s of %s: %w", r.Descriptor.Digest, it.subject, err)
@@ -266,12 +268,22 @@ func (c *Client) PlanLayoutReferrers(ctx context.Context, li *LayoutImage, o Ref
 	if err != nil {
 		return err
 	}
+	sortReferrers(refs)
 	for _, r := range refs {
 		if err := li.addReferrer(ctx, c, r); err != nil {
 			return fmt.Errorf("signature %s of %s: %w", r.Descriptor.Digest, li.Top.Digest, err)
 		}
 	}
 	return nil
+}
+
+func sortReferrers(refs []Referrer) {
+	sort.Slice(refs, func(i, j int) bool {
+		if refs[i].Descriptor.Digest != refs[j].Descriptor.Digest {
+			return refs[i].Descriptor.Digest.String() < refs[j].Descriptor.Digest.String()
+		}
+		return refs[i].Tag < refs[j].Tag
+	})
 }
 
 // addReferrer records r and reads its manifest and what it references.
