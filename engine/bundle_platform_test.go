@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -11,11 +12,14 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/validate"
 
 	"github.com/airgap-charts/airgap-charts/registry"
+	"github.com/airgap-charts/airgap-charts/registry/bundle"
 	"github.com/airgap-charts/airgap-charts/registry/referrertest"
 	"github.com/airgap-charts/airgap-charts/registry/registrytest"
 )
@@ -103,6 +107,8 @@ func TestBundlePlatformList(t *testing.T) {
 					img.SourceDigest, img.Digest, w.sourceDigest(ref), imageReport(t, srep, ref).DestDigest)
 			}
 
+			checkLayoutComplete(t, dir, m)
+
 			dst := registrytest.New(t)
 			ir, err := importChecked(t, w, bundleImportOptions(dst.Host, t.TempDir()), dir)
 			if err != nil {
@@ -134,4 +140,67 @@ func contains(s []string, v string) bool {
 		}
 	}
 	return false
+}
+
+// checkLayoutComplete extracts the bundle's parts beside a copy of its index.json and
+// checks that every image index.json names is complete: every child and blob is there.
+func checkLayoutComplete(t *testing.T, dir string, m *bundle.Manifest) {
+	t.Helper()
+	ldir := t.TempDir()
+	for _, f := range []string{bundle.IndexFile, bundle.LayoutFile} {
+		data, err := os.ReadFile(filepath.Join(dir, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(ldir, f), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, p := range m.Parts {
+		extractPart(t, filepath.Join(dir, p.File), ldir)
+	}
+	lp, err := layout.FromPath(ldir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx, err := lp.ImageIndex()
+	if err != nil {
+		t.Fatal(err)
+	}
+	im, err := idx.IndexManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range im.Manifests {
+		if d.Annotations[bundle.AnnotationChartName] != "" {
+			continue
+		}
+		if !d.MediaType.IsIndex() {
+			img, err := idx.Image(d.Digest)
+			if err == nil {
+				err = validate.Image(img)
+			}
+			if err != nil {
+				t.Errorf("image %s: %v", d.Digest, err)
+			}
+			continue
+		}
+		child, err := idx.ImageIndex(d.Digest)
+		if err != nil {
+			t.Fatalf("index %s: %v", d.Digest, err)
+		}
+		cm, err := child.IndexManifest()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range cm.Manifests {
+			img, err := child.Image(c.Digest)
+			if err == nil {
+				err = validate.Image(img)
+			}
+			if err != nil {
+				t.Errorf("index %s child %s: %v", d.Digest, c.Digest, err)
+			}
+		}
+	}
 }
