@@ -62,7 +62,19 @@ func TestBundlePlatformList(t *testing.T) {
 	w := newE2EWorld(t, []string{"alertmanager"})
 	ref := w.expected["alertmanager"][0]
 	children := seedPlatforms(t, w, ref, "amd64", "arm64", "s390x")
-	signSeeded(t, w, ref, referrertest.NewSigner(t))
+	srcRepo, subjects := signSeeded(t, w, ref, referrertest.NewSigner(t))
+	// An SBOM of the source index: not applicable to the chosen children, it is listed in
+	// the bundle and never read.
+	indexSBOM := referrertest.SBOM(t, srcRepo, subjects[0])
+	// And one under cosign's tag (sha256-<hex>.sbom): its tag is answered, its bytes are not there.
+	cosignSBOM, err := random.Image(256, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(srcRepo.Tag(subjects[0].Digest.Algorithm+"-"+subjects[0].Digest.Hex+".sbom"), cosignSBOM); err != nil {
+		t.Fatal(err)
+	}
+	cosignSBOMDigest, _ := cosignSBOM.Digest()
 
 	cases := []struct {
 		platform, missing string
@@ -101,6 +113,11 @@ func TestBundlePlatformList(t *testing.T) {
 					t.Errorf("child %s (%s) in the bundle: %v, want %v", arch, d, in, want)
 				}
 			}
+			for _, d := range []string{indexSBOM.Digest.String(), cosignSBOMDigest.String()} {
+				if _, in := has[d]; in {
+					t.Errorf("the source index's SBOM %s is held in the bundle; only its listing should travel", d)
+				}
+			}
 			img := m.Images[0]
 			if img.SourceDigest != w.sourceDigest(ref) || img.Digest != imageReport(t, srep, ref).DestDigest {
 				t.Errorf("bundle image: source %s digest %s; want source %s and the digest a sync puts, %s",
@@ -121,7 +138,8 @@ func TestBundlePlatformList(t *testing.T) {
 				t.Errorf("platform report: sync %q %v, import %q %v", a.SourceIndexDigest, a.MissingPlatforms, b.SourceIndexDigest, b.MissingPlatforms)
 			}
 			if a.Referrers == nil || b.Referrers == nil || !reflect.DeepEqual(a.Referrers.Copied, b.Referrers.Copied) ||
-				!reflect.DeepEqual(a.Referrers.NotApplicable, b.Referrers.NotApplicable) || len(a.Referrers.NotApplicable) == 0 {
+				!reflect.DeepEqual(a.Referrers.NotApplicable, b.Referrers.NotApplicable) || !contains(a.Referrers.NotApplicable, indexSBOM.Digest.String()) ||
+				!contains(a.Referrers.NotApplicable, cosignSBOMDigest.String()) {
 				t.Errorf("referrers: sync %+v, import %+v", a.Referrers, b.Referrers)
 			}
 			tag, _ := name.NewTag(b.Destination, name.Insecure)

@@ -104,7 +104,7 @@ func (lw *layoutWrite) planImages(ctx context.Context) (map[string]error, error)
 		for _, r := range li.Referrers {
 			img.Referrers = append(img.Referrers, bundle.Referrer{Subject: r.Subject.String(), Digest: r.Descriptor.Digest.String(),
 				MediaType: string(r.Descriptor.MediaType), Size: r.Descriptor.Size, ArtifactType: r.Descriptor.ArtifactType,
-				Annotations: r.Descriptor.Annotations, Tag: r.Tag})
+				Annotations: r.Descriptor.Annotations, Tag: r.Tag, ListedOnly: r.ListedOnly})
 		}
 		for _, mf := range li.Manifests {
 			d := mf.Desc.Digest.String()

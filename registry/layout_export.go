@@ -51,6 +51,10 @@ type LayoutReferrer struct {
 	// Tag is cosign's tag holding it (sha256-<hex>.sig/.att/.sbom); empty: a referrer by
 	// subject (referrers API or tag schema).
 	Tag string
+	// ListedOnly: a referrer of the index a platform choice leaves behind that is not a
+	// signature: a copy reports it as not applicable without reading it, so only its
+	// listing travels.
+	ListedOnly bool
 }
 
 // LayoutManifest is one manifest and its bytes.
@@ -228,13 +232,14 @@ func (c *Client) PlanLayoutReferrers(ctx context.Context, li *LayoutImage, o Ref
 	type item struct {
 		subject v1.Hash
 		depth   int
+		left    bool
 	}
 	var queue []item
 	for _, s := range li.Subjects {
-		queue = append(queue, item{s.Digest, 1})
+		queue = append(queue, item{s.Digest, 1, false})
 	}
 	if li.LeftIndex != nil {
-		queue = append(queue, item{li.LeftIndex.Digest, o.depth()})
+		queue = append(queue, item{li.LeftIndex.Digest, o.depth(), true})
 	}
 	done := map[v1.Hash]bool{}
 	for len(queue) > 0 {
@@ -250,11 +255,16 @@ func (c *Client) PlanLayoutReferrers(ctx context.Context, li *LayoutImage, o Ref
 		}
 		sortReferrers(refs) // a rerun plans the same blobs in the same order (resume)
 		for _, r := range refs {
+			if it.left && !IsSignatureType(r.Descriptor.ArtifactType) {
+				// Reported as not applicable, never read: only its listing travels.
+				li.Referrers = append(li.Referrers, LayoutReferrer{Subject: r.Subject, Descriptor: r.Descriptor, Tag: r.Tag, ListedOnly: true})
+				continue
+			}
 			if err := li.addReferrer(ctx, c, r); err != nil {
 				return fmt.Errorf("referrer %s of %s: %w", r.Descriptor.Digest, it.subject, err)
 			}
 			if it.depth < o.depth() {
-				queue = append(queue, item{r.Descriptor.Digest, it.depth + 1})
+				queue = append(queue, item{r.Descriptor.Digest, it.depth + 1, false})
 			}
 		}
 	}

@@ -160,6 +160,10 @@ type Referrer struct {
 	// Tag is cosign's tag holding it (sha256-<hex>.sig, .att, .sbom); empty: listed by
 	// subject (the source's referrers API or referrers tag schema).
 	Tag string `json:"tag,omitempty"`
+	// ListedOnly: only the listing travels, not the artifact: it refers to the source
+	// index a platform choice leaves behind (reported as not applicable), and is not a
+	// signature (those travel whole, for --verify-signatures).
+	ListedOnly bool `json:"listed_only,omitempty"`
 }
 
 // Blob is one blob or manifest of the layout.

@@ -25,7 +25,7 @@ type Server struct {
 	// referrers lists, per host/repo@subject, the referrers that travelled; sigTags maps
 	// cosign's tags (host/repo:sha256-<hex>.sig) to what they hold.
 	referrers map[string][]Referrer
-	sigTags   map[string]string
+	sigTags   map[string]Referrer
 	repos     map[string]int // chart repository URL → its number
 	charts    map[int][]Chart
 }
@@ -33,7 +33,7 @@ type Server struct {
 // NewServer indexes o's images and charts.
 func NewServer(o *Opened) (*Server, error) {
 	s := &Server{o: o, prefixes: map[string]string{}, hosts: map[string]string{}, tags: map[string]Image{},
-		referrers: map[string][]Referrer{}, sigTags: map[string]string{}, repos: map[string]int{}, charts: map[int][]Chart{}}
+		referrers: map[string][]Referrer{}, sigTags: map[string]Referrer{}, repos: map[string]int{}, charts: map[int][]Chart{}}
 	host := func(r string) (registry.ImageRef, error) {
 		ref, err := registry.ParseImageRef(r)
 		if err != nil {
@@ -93,7 +93,7 @@ func NewServer(o *Opened) (*Server, error) {
 func (s *Server) addReferrers(src string, rs []Referrer) {
 	for _, r := range rs {
 		if r.Tag != "" {
-			s.sigTags[src+":"+r.Tag] = r.Digest
+			s.sigTags[src+":"+r.Tag] = r
 			continue
 		}
 		key := src + "@" + r.Subject
@@ -186,8 +186,18 @@ func (s *Server) serveManifest(w http.ResponseWriter, r *http.Request, src, ref 
 		switch {
 		case ok:
 			digest = img.TagDigest()
+		case isSig && sig.ListedOnly:
+			// Only its listing travelled: what the tag holds is known, not its bytes.
+			if r.Method != http.MethodHead {
+				regError(w, http.StatusNotFound, "MANIFEST_UNKNOWN", fmt.Sprintf("%s:%s is listed in this bundle, not held: it refers to a source index the platform choice left behind", src, ref))
+				return
+			}
+			w.Header().Set("Content-Type", sig.MediaType)
+			w.Header().Set("Docker-Content-Digest", sig.Digest)
+			w.Header().Set("Content-Length", fmt.Sprint(sig.Size))
+			return
 		case isSig:
-			digest = sig
+			digest = sig.Digest
 		default:
 			regError(w, http.StatusNotFound, "MANIFEST_UNKNOWN", fmt.Sprintf("%s:%s is not in this bundle", src, ref))
 			return
