@@ -210,6 +210,37 @@ func TestBundleReferrersTravel(t *testing.T) {
 		}
 	})
 
+	t.Run("types", func(t *testing.T) {
+		sbomOnly := func(o *Options) { o.ReferrerTypes = []string{referrertest.SBOMArtifactType} }
+		direct := registrytest.New(t)
+		sopts := w.options(direct.Host, t.TempDir())
+		sbomOnly(&sopts)
+		srep, err := Run(context.Background(), sopts, e2eLogger(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := copiedReferrers(t, srep, ref)
+		if len(want) != 2 {
+			t.Fatalf("direct sync with --referrers-type copied %v, want the 2 SBOMs", want)
+		}
+		typed := filepath.Join(t.TempDir(), "typed")
+		exportBundleWith(t, w, typed, sbomOnly)
+		dst := registrytest.New(t)
+		opts := bundleImportOptions(dst.Host, t.TempDir())
+		opts.VerifyKeys = []string{key} // the index's signatures travelled for it, not copied
+		ir, err := importChecked(t, w, opts, typed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkAddonsSucceeded(t, ir.Report)
+		if got := copiedReferrers(t, ir.Report, ref); !reflect.DeepEqual(got, want) {
+			t.Errorf("import with the export's --referrers-type copied %v, a direct sync %v", got, want)
+		}
+		if im := imageReport(t, ir.Report, ref); im.Signature == nil || im.Signature.By == "" {
+			t.Errorf("signature not verified: %+v", im.Signature)
+		}
+	})
+
 	t.Run("wrong key", func(t *testing.T) {
 		dst := registrytest.New(t)
 		opts := bundleImportOptions(dst.Host, t.TempDir())
