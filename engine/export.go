@@ -58,8 +58,9 @@ const exportDestination = "bundle.invalid"
 const exportWorkDir = ".export"
 
 // Export runs resolve → fetch → dependencies → render → extract for every addon, then
-// writes every chart (its original archive, as a Helm OCI artifact) and every image into
-// an OCI image layout whose blobs travel in parts. Nothing is pushed anywhere.
+// writes every chart (its original archive, as a Helm OCI artifact) and every image (as
+// opts.Platform chooses, with the referrers opts.Referrers keeps) into an OCI image layout
+// whose blobs travel in parts. Nothing is pushed anywhere.
 func Export(ctx context.Context, opts Options, eo ExportOptions, log *zap.Logger) (*ExportResult, error) {
 	started := time.Now()
 	if log == nil {
