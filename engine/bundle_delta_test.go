@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -164,7 +165,7 @@ func TestBundleBadInput(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	newer := strings.Replace(string(data), `"schema_version": 1`, `"schema_version": 99`, 1)
+	newer := strings.Replace(string(data), fmt.Sprintf(`"schema_version": %d`, bundle.SchemaVersion), `"schema_version": 99`, 1)
 	if err := os.WriteFile(filepath.Join(a, bundle.ManifestFile), []byte(newer), 0o644); err != nil {
 		t.Fatal(err)
 	}

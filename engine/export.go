@@ -58,8 +58,9 @@ const exportDestination = "bundle.invalid"
 const exportWorkDir = ".export"
 
 // Export runs resolve → fetch → dependencies → render → extract for every addon, then
-// writes every chart (its original archive, as a Helm OCI artifact) and every image into
-// an OCI image layout whose blobs travel in parts. Nothing is pushed anywhere.
+// writes every chart (its original archive, as a Helm OCI artifact) and every image (as
+// opts.Platform chooses, with the referrers opts.Referrers keeps) into an OCI image layout
+// whose blobs travel in parts. Nothing is pushed anywhere.
 func Export(ctx context.Context, opts Options, eo ExportOptions, log *zap.Logger) (*ExportResult, error) {
 	started := time.Now()
 	if log == nil {
@@ -74,6 +75,9 @@ func Export(ctx context.Context, opts Options, eo ExportOptions, log *zap.Logger
 	opts.ScanOnly, opts.ReportFile = true, ""
 	if err := checkNames(opts); err != nil {
 		return nil, err
+	}
+	if msg := registry.CheckReferrerMode(opts.Referrers); msg != "" {
+		return nil, fmt.Errorf("--referrers %s", msg)
 	}
 	var receipt *bundle.Receipt
 	if eo.Receipt != "" {
@@ -109,6 +113,7 @@ func Export(ctx context.Context, opts Options, eo ExportOptions, log *zap.Logger
 	m := &bundle.Manifest{Schema: bundle.SchemaVersion, ID: id, Tool: registry.Build().Version, Created: time.Now().UTC(),
 		Platform: opts.Platform.String(), IncludeDeps: opts.IncludeDeps, KubeVersion: opts.KubeVersion,
 		AllowPublicImages: opts.AllowPublicImages, Addons: addons, PartSize: eo.PartSize}
+	fillExportPolicy(m, opts)
 	if err := fillExportOverrides(m, opts); err != nil {
 		return res, err
 	}
@@ -157,6 +162,15 @@ func exportID(dir string) (string, error) {
 	}
 	_ = os.Remove(filepath.Join(dir, bundle.ManifestFile))
 	return id, nil
+}
+
+// fillExportPolicy records the platform and referrer choices the import repeats.
+func fillExportPolicy(m *bundle.Manifest, opts Options) {
+	if opts.Platform.SkipsMissing() {
+		m.PlatformMissing = registry.PlatformMissingSkip
+	}
+	ro := exportReferrerOptions(opts)
+	m.Referrers, m.ReferrerTypes = ro.Mode, ro.Types
 }
 
 func fillExportOverrides(m *bundle.Manifest, opts Options) error {

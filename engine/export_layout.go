@@ -69,6 +69,7 @@ func (lw *layoutWrite) planImages(ctx context.Context) (map[string]error, error)
 	plans := make([]*registry.LayoutImage, len(refs))
 	errs := make([]error, len(refs))
 	platform := lw.env.opts.Platform
+	ro := exportReferrerOptions(lw.env.opts)
 	var g errgroup.Group
 	g.SetLimit(lw.env.opts.Concurrency)
 	for i, r := range refs {
@@ -76,6 +77,9 @@ func (lw *layoutWrite) planImages(ctx context.Context) (map[string]error, error)
 			ref, err := registry.ParseImageRef(r)
 			if err == nil {
 				plans[i], err = lw.env.client.PlanLayoutCopy(ctx, ref, platform)
+			}
+			if err == nil {
+				err = lw.env.client.PlanLayoutReferrers(ctx, plans[i], ro)
 			}
 			errs[i] = err
 			return nil
@@ -93,17 +97,25 @@ func (lw *layoutWrite) planImages(ctx context.Context) (map[string]error, error)
 		}
 		ref := registry.MustParseImageRef(refs[i])
 		holds := lw.receipt.Holds(ref.Name())
-		img := bundle.Image{Ref: refs[i], Platform: platform.String(), Digest: li.Top.Digest.String(), MediaType: string(li.Top.MediaType)}
+		img := bundle.Image{Ref: refs[i], Platform: platform.String(), Digest: li.Put.Digest.String(), MediaType: string(li.Put.MediaType)}
+		if li.Top.Digest != li.Put.Digest {
+			img.SourceDigest = li.Top.Digest.String()
+		}
+		for _, r := range li.Referrers {
+			img.Referrers = append(img.Referrers, bundle.Referrer{Subject: r.Subject.String(), Digest: r.Descriptor.Digest.String(),
+				MediaType: string(r.Descriptor.MediaType), Size: r.Descriptor.Size, ArtifactType: r.Descriptor.ArtifactType,
+				Annotations: r.Descriptor.Annotations, Tag: r.Tag, ListedOnly: r.ListedOnly})
+		}
 		for _, mf := range li.Manifests {
 			d := mf.Desc.Digest.String()
-			lw.add(bundle.Blob{Digest: d, Size: mf.Desc.Size, MediaType: string(mf.Desc.MediaType), Manifest: true}, !holds[d])
+			lw.add(bundle.Blob{Digest: d, Size: mf.Desc.Size, MediaType: string(mf.Desc.MediaType), Manifest: true}, !holds[d] || li.Always[mf.Desc.Digest])
 			lw.raw[d] = mf.Raw
 			img.Blobs = append(img.Blobs, d)
 			img.Size += mf.Desc.Size
 		}
 		for _, b := range li.Blobs {
 			d := b.Digest.String()
-			lw.add(bundle.Blob{Digest: d, Size: b.Size, MediaType: string(b.MediaType)}, !holds[d])
+			lw.add(bundle.Blob{Digest: d, Size: b.Size, MediaType: string(b.MediaType)}, !holds[d] || li.Always[b.Digest])
 			if _, ok := lw.from[d]; !ok {
 				lw.from[d] = li
 			}
@@ -111,11 +123,21 @@ func (lw *layoutWrite) planImages(ctx context.Context) (map[string]error, error)
 			img.Size += b.Size
 		}
 		lw.m.Images = append(lw.m.Images, img)
-		top := li.Top
+		top := li.Put // the layout names what a copy puts under the tag: it is complete
 		top.Annotations = map[string]string{bundle.AnnotationRefName: refs[i]}
 		lw.tops = append(lw.tops, top)
 	}
 	return missing, nil
+}
+
+// exportReferrerOptions are the run's --referrers and --referrers-type, as a sync copies
+// referrers with them.
+func exportReferrerOptions(opts Options) registry.ReferrerOptions {
+	o := registry.ReferrerOptions{Mode: opts.Referrers, Types: opts.ReferrerTypes}
+	if o.Mode == "" {
+		o.Mode = registry.ReferrersAll
+	}
+	return o
 }
 
 // addCharts stores each chart archive as a Helm OCI artifact: its Chart.yaml as the

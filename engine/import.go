@@ -141,10 +141,27 @@ func importOptions(opts *Options, m *bundle.Manifest, dir string) error {
 	if err != nil {
 		return &bundle.Error{File: file, Msg: fmt.Sprintf("platform %q: %v", m.Platform, err), Err: err}
 	}
+	if m.PlatformMissing != "" {
+		if platform, err = platform.WithMissing(m.PlatformMissing); err != nil {
+			return &bundle.Error{File: file, Msg: fmt.Sprintf("platform_missing %q: %v", m.PlatformMissing, err), Err: err}
+		}
+	}
 	opts.Platform = platform
 	opts.KubeVersion = m.KubeVersion
-	// Referrers and signatures do not travel in a bundle (yet): nothing to look for.
-	opts.Referrers, opts.ReferrerTypes, opts.VerifyKeys = "none", nil, nil
+	// The referrers travelled as the export's options kept them: the import copies them
+	// with the same options (a schema 1 bundle carries none). --verify-signatures (the
+	// import's own) checks the signatures that travelled.
+	opts.Referrers, opts.ReferrerTypes = registry.ReferrersNone, nil
+	if m.Referrers != "" {
+		if msg := registry.CheckReferrerMode(m.Referrers); msg != "" {
+			return &bundle.Error{File: file, Msg: "referrers " + msg}
+		}
+		opts.Referrers, opts.ReferrerTypes = m.Referrers, m.ReferrerTypes
+	}
+	if len(opts.VerifyKeys) > 0 && opts.Referrers == registry.ReferrersNone {
+		return &bundle.Error{File: file, Msg: "no signatures travelled in this bundle (exported with --referrers none, or by an older build): " +
+			"--verify-signatures cannot check its images; export again with --referrers all or signatures"}
+	}
 	opts.RateLimits = nil
 	return nil
 }

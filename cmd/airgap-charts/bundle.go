@@ -14,7 +14,6 @@ import (
 
 	"github.com/airgap-charts/airgap-charts/config"
 	"github.com/airgap-charts/airgap-charts/engine"
-	"github.com/airgap-charts/airgap-charts/registry"
 	"github.com/airgap-charts/airgap-charts/registry/bundle"
 )
 
@@ -24,10 +23,11 @@ type exportCmd struct {
 	PartSize string `group:"Bundle" placeholder:"SIZE" help:"Largest part file (e.g. 4GiB, 700MB, 1048576); default: one part. A blob larger than SIZE gets a part of its own."`
 	Receipt  string `group:"Bundle" placeholder:"FILE" help:"Receipt an import wrote (--receipt-out): blobs and manifests the destination holds are left out of the bundle."`
 
-	inputFlags  `embed:""`
-	renderFlags `embed:""`
-	Platform    string `group:"Run" enum:"auto,linux/amd64,linux/arm64" default:"auto" help:"auto keeps multi-arch indexes intact; linux/amd64 or linux/arm64 stores that manifest only."`
-	publicFlags `embed:""`
+	inputFlags    `embed:""`
+	renderFlags   `embed:""`
+	platformFlags `embed:""`
+	publicFlags   `embed:""`
+	referrerFlags `embed:""`
 
 	sourceCredFlags `embed:""`
 
@@ -42,19 +42,17 @@ func (c *exportCmd) options(env func(string) string) (engine.Options, config.Mod
 	if err != nil {
 		return o, "", err
 	}
-	for _, group := range []func(*engine.Options) error{c.renderFlags.options, c.registryFlags.options, c.pullFlags.options} {
+	for _, group := range []func(*engine.Options) error{c.renderFlags.options, c.platformFlags.options,
+		c.referrerFlags.options, c.registryFlags.options, c.pullFlags.options} {
 		if err := group(&o); err != nil {
 			return o, "", err
 		}
 	}
-	if o.Platform, err = registry.ParsePlatform(c.Platform); err != nil {
-		return o, "", usagef("--platform %q: %v", c.Platform, err)
-	}
 	c.publicFlags.options(&o)
 	c.sourceCredFlags.options(&o, env)
 	o.OutputDir = c.To
-	// Nothing is pushed: no referrer crosses (yet), and the bundle's destination is empty.
-	o.Referrers, o.SkipExisting = "none", true
+	// Nothing is pushed: the bundle's destination is empty.
+	o.SkipExisting = true
 	return o, mode, nil
 }
 
@@ -106,6 +104,7 @@ type importCmd struct {
 
 	runFlags    `embed:""`
 	publicFlags `embed:""`
+	verifyFlags `embed:""`
 
 	destFlags     `embed:""`
 	existingFlags `embed:""`
@@ -121,7 +120,7 @@ type importCmd struct {
 func (c *importCmd) options(env func(string) string) (engine.Options, error) {
 	var o engine.Options
 	for _, group := range []func(*engine.Options) error{
-		c.runFlags.options, c.destFlags.options, c.registryFlags.options, c.pushFlags.options, c.ecrFlags.options,
+		c.runFlags.options, c.verifyFlags.options, c.destFlags.options, c.registryFlags.options, c.pushFlags.options, c.ecrFlags.options,
 	} {
 		if err := group(&o); err != nil {
 			return o, err
@@ -224,7 +223,7 @@ func (c *bundleLsCmd) Run(a *app) error {
 		return bundleErr("bundle ls", err)
 	}
 	blobs := m.BlobTable()
-	fmt.Fprintf(a.stdout, "bundle %s (schema %d), exported %s, platform %s\n", m.ID, m.Schema, m.Created.Format(time.RFC3339), m.Platform)
+	fmt.Fprintf(a.stdout, "bundle %s (schema %d), exported %s, platform %s, referrers %s\n", m.ID, m.Schema, m.Created.Format(time.RFC3339), m.Platform, cmp.Or(m.Referrers, "none"))
 	if m.Receipt != nil {
 		fmt.Fprintf(a.stdout, "delta against receipt %s for %s\n", m.Receipt.File, m.Receipt.Destination)
 	}
@@ -246,7 +245,11 @@ func (c *bundleLsCmd) Run(a *app) error {
 				ps = append(ps, strconv.Itoa(n))
 			}
 		}
-		fmt.Fprintf(a.stdout, "  %s  %s  %s  parts %s\n", img.Ref, img.Digest, humanBytes(img.Size), strings.Join(sortedStrings(ps), ","))
+		refs := ""
+		if n := len(img.Referrers); n > 0 {
+			refs = fmt.Sprintf("  %d referrers", n)
+		}
+		fmt.Fprintf(a.stdout, "  %s  %s  %s  parts %s%s\n", img.Ref, img.Digest, humanBytes(img.Size), strings.Join(sortedStrings(ps), ","), refs)
 	}
 	fmt.Fprintln(a.stdout, "\nPARTS")
 	for _, p := range m.Parts {

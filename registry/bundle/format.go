@@ -24,8 +24,9 @@ import (
 )
 
 // SchemaVersion is the bundle manifest schema this build writes and reads. A bundle with a
-// newer schema is refused with an error naming its bundle.json.
-const SchemaVersion = 1
+// newer schema is refused with an error naming its bundle.json. Schema 2 added referrers,
+// platform lists and the source index of a platform choice; schema 1 bundles still import.
+const SchemaVersion = 2
 
 // File names inside a bundle directory.
 const (
@@ -58,7 +59,13 @@ type Manifest struct {
 	Tool    string    `json:"tool_version,omitempty"`
 	Created time.Time `json:"created"`
 	// Run settings the import repeats so that the rewrite sees what the export saw.
-	Platform          string                     `json:"platform"`
+	Platform        string `json:"platform"`
+	PlatformMissing string `json:"platform_missing,omitempty"`
+	// Referrers is the --referrers mode the export kept referrers with (all, signatures,
+	// none; empty in a schema 1 bundle: none travel) and ReferrerTypes its
+	// --referrers-type: the import copies them with the same options.
+	Referrers         string                     `json:"referrers,omitempty"`
+	ReferrerTypes     []string                   `json:"referrer_types,omitempty"`
 	IncludeDeps       bool                       `json:"include_dependencies"`
 	KubeVersion       string                     `json:"kube_version"`
 	AllowPublicImages bool                       `json:"allow_public_images,omitempty"`
@@ -123,9 +130,40 @@ type Image struct {
 	// Digest and MediaType are the manifest a copy puts under the tag.
 	Digest    string `json:"digest"`
 	MediaType string `json:"media_type"`
-	Size      int64  `json:"size"`
-	// Blobs is every blob and manifest the image needs (digests).
+	// SourceDigest is the manifest the source tag points at when it is not Digest (with a
+	// platform choice, the source index, holding only the chosen children in the bundle):
+	// the import serves it under the tag and chooses as a sync does.
+	SourceDigest string `json:"source_digest,omitempty"`
+	Size         int64  `json:"size"`
+	// Blobs is every blob and manifest the image needs (digests), its referrers' too.
 	Blobs []string `json:"blobs"`
+	// Referrers are the artifacts referring to its manifests that travel with it.
+	Referrers []Referrer `json:"referrers,omitempty"`
+}
+
+// TagDigest is the manifest served under the image's tag.
+func (i Image) TagDigest() string {
+	if i.SourceDigest != "" {
+		return i.SourceDigest
+	}
+	return i.Digest
+}
+
+// Referrer is one artifact referring to a manifest of an image, as its source listed it.
+type Referrer struct {
+	Subject      string            `json:"subject"`
+	Digest       string            `json:"digest"`
+	MediaType    string            `json:"media_type"`
+	Size         int64             `json:"size"`
+	ArtifactType string            `json:"artifact_type,omitempty"`
+	Annotations  map[string]string `json:"annotations,omitempty"`
+	// Tag is cosign's tag holding it (sha256-<hex>.sig, .att, .sbom); empty: listed by
+	// subject (the source's referrers API or referrers tag schema).
+	Tag string `json:"tag,omitempty"`
+	// ListedOnly: only the listing travels, not the artifact: it refers to the source
+	// index a platform choice leaves behind (reported as not applicable), and is not a
+	// signature (those travel whole, for --verify-signatures).
+	ListedOnly bool `json:"listed_only,omitempty"`
 }
 
 // Blob is one blob or manifest of the layout.

@@ -22,14 +22,18 @@ type Server struct {
 	prefixes map[string]string
 	hosts    map[string]string
 	tags     map[string]Image // host/repo:tag → image
-	repos    map[string]int   // chart repository URL → its number
-	charts   map[int][]Chart
+	// referrers lists, per host/repo@subject, the referrers that travelled; sigTags maps
+	// cosign's tags (host/repo:sha256-<hex>.sig) to what they hold.
+	referrers map[string][]Referrer
+	sigTags   map[string]Referrer
+	repos     map[string]int // chart repository URL → its number
+	charts    map[int][]Chart
 }
 
 // NewServer indexes o's images and charts.
 func NewServer(o *Opened) (*Server, error) {
 	s := &Server{o: o, prefixes: map[string]string{}, hosts: map[string]string{}, tags: map[string]Image{},
-		repos: map[string]int{}, charts: map[int][]Chart{}}
+		referrers: map[string][]Referrer{}, sigTags: map[string]Referrer{}, repos: map[string]int{}, charts: map[int][]Chart{}}
 	host := func(r string) (registry.ImageRef, error) {
 		ref, err := registry.ParseImageRef(r)
 		if err != nil {
@@ -49,6 +53,7 @@ func NewServer(o *Opened) (*Server, error) {
 		if ref.Tag != "" {
 			s.tags[ref.Name()+":"+ref.Tag] = img
 		}
+		s.addReferrers(ref.Name(), img.Referrers)
 	}
 	// Every image an addon names is looked for in the bundle only, one that could not be
 	// exported too.
@@ -81,6 +86,25 @@ func NewServer(o *Opened) (*Server, error) {
 		}
 	}
 	return s, nil
+}
+
+// addReferrers indexes an image's referrers in its repository (src: host/repo), each once
+// per subject: two tags of one repository share them.
+func (s *Server) addReferrers(src string, rs []Referrer) {
+	for _, r := range rs {
+		if r.Tag != "" {
+			s.sigTags[src+":"+r.Tag] = r
+			continue
+		}
+		key := src + "@" + r.Subject
+		dup := false
+		for _, x := range s.referrers[key] {
+			dup = dup || x.Digest == r.Digest
+		}
+		if !dup {
+			s.referrers[key] = append(s.referrers[key], r)
+		}
+	}
 }
 
 // RepoKey is the form of a chart repository URL the mirrors are keyed by.
@@ -145,8 +169,7 @@ func (s *Server) serveRegistry(w http.ResponseWriter, r *http.Request, rest stri
 		case "/blobs/":
 			s.serveBlob(w, r, ref, "application/octet-stream", false)
 		case "/referrers/":
-			w.Header().Set("Content-Type", "application/vnd.oci.image.index.v1+json")
-			_, _ = io.WriteString(w, `{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}`)
+			s.serveReferrers(w, r, src, ref)
 		default:
 			s.serveTags(w, src)
 		}
@@ -159,11 +182,26 @@ func (s *Server) serveManifest(w http.ResponseWriter, r *http.Request, src, ref 
 	digest := ref
 	if !strings.HasPrefix(ref, "sha256:") {
 		img, ok := s.tags[src+":"+ref]
-		if !ok {
+		sig, isSig := s.sigTags[src+":"+ref]
+		switch {
+		case ok:
+			digest = img.TagDigest()
+		case isSig && sig.ListedOnly:
+			// Only its listing travelled: what the tag holds is known, not its bytes.
+			if r.Method != http.MethodHead {
+				regError(w, http.StatusNotFound, "MANIFEST_UNKNOWN", fmt.Sprintf("%s:%s is listed in this bundle, not held: it refers to a source index the platform choice left behind", src, ref))
+				return
+			}
+			w.Header().Set("Content-Type", sig.MediaType)
+			w.Header().Set("Docker-Content-Digest", sig.Digest)
+			w.Header().Set("Content-Length", fmt.Sprint(sig.Size))
+			return
+		case isSig:
+			digest = sig.Digest
+		default:
 			regError(w, http.StatusNotFound, "MANIFEST_UNKNOWN", fmt.Sprintf("%s:%s is not in this bundle", src, ref))
 			return
 		}
-		digest = img.Digest
 	}
 	b, ok := s.o.Blob(digest)
 	if !ok || !b.Manifest {
@@ -179,6 +217,35 @@ func (s *Server) serveManifest(w http.ResponseWriter, r *http.Request, src, ref 
 	}
 	s.serveBlob(w, r, digest, b.MediaType, true)
 }
+
+// serveReferrers answers the referrers API: the referrers of subject that travelled (an
+// empty index for any other), filtered by artifactType when asked.
+func (s *Server) serveReferrers(w http.ResponseWriter, r *http.Request, src, subject string) {
+	want := r.URL.Query().Get("artifactType")
+	idx := map[string]any{"schemaVersion": 2, "mediaType": indexMediaType}
+	manifests := []map[string]any{}
+	for _, x := range s.referrers[src+"@"+subject] {
+		if want != "" && x.ArtifactType != want {
+			continue
+		}
+		d := map[string]any{"mediaType": x.MediaType, "digest": x.Digest, "size": x.Size}
+		if x.ArtifactType != "" {
+			d["artifactType"] = x.ArtifactType
+		}
+		if len(x.Annotations) > 0 {
+			d["annotations"] = x.Annotations
+		}
+		manifests = append(manifests, d)
+	}
+	idx["manifests"] = manifests
+	if want != "" {
+		w.Header().Set("OCI-Filters-Applied", "artifactType")
+	}
+	w.Header().Set("Content-Type", indexMediaType)
+	_ = json.NewEncoder(w).Encode(idx)
+}
+
+const indexMediaType = "application/vnd.oci.image.index.v1+json"
 
 func (s *Server) serveBlob(w http.ResponseWriter, r *http.Request, digest, mediaType string, manifest bool) {
 	f, off, size, err := s.o.section(digest)
