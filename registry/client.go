@@ -50,6 +50,9 @@ type ClientOptions struct {
 	// RetryBackoff is the first wait before a retry (doubled each time, capped at 15s);
 	// 0: 250ms.
 	RetryBackoff time.Duration
+	// RetryWait waits out a retry's backoff or a 429's Retry-After; nil: a timer (a test
+	// gives one that records the waits and returns at once).
+	RetryWait func(ctx context.Context, d time.Duration) error
 	// DownAfter is how many connection failures in a row (refused, unreachable, DNS, TLS)
 	// mark a host down for the run; 0: transport.DefaultDownAfter; negative: never.
 	DownAfter int
@@ -165,7 +168,7 @@ func NewClient(opts ClientOptions) (*Client, error) {
 		DownAfter: opts.DownAfter, Destination: opts.Destination,
 		IdleConnsPerHost: bounds.IdleConnsPerHost, Dial: opts.DialContext,
 		RequestTimeout: opts.RequestTimeout, StallTimeout: opts.StallTimeout, CAFile: opts.CAFile, CertsDir: opts.CertsDir,
-		Retries: opts.Retries, RetryBackoff: opts.RetryBackoff, Insecure: c.Insecure, UserAgent: ua, Log: log,
+		Retries: opts.Retries, RetryBackoff: opts.RetryBackoff, RetryWait: opts.RetryWait, Insecure: c.Insecure, UserAgent: ua, Log: log,
 	})
 	if err != nil {
 		return nil, err

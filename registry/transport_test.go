@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -312,5 +313,51 @@ func TestInsecureTLSRegistry(t *testing.T) {
 	strict := newStrictClient(t, ClientOptions{})
 	if _, err := strict.SourceDigest(context.Background(), MustParseImageRef(src.Host+"/app:1"), PlatformAuto); err == nil {
 		t.Fatal("a self-signed registry was trusted without --insecure-registry")
+	}
+}
+
+// The retry clock is the client's to give: a 429 asking for 30s and a 503 are each waited
+// out through RetryWait (here recording the waits and returning at once), the 429's wait
+// at least its Retry-After, and the copy completes without sitting out either.
+func TestRetryWaitsThroughTheGivenClock(t *testing.T) {
+	src, dst := registrytest.New(t), registrytest.New(t)
+	pushImage(t, src.Host+"/app:1", platformImage(t, "linux", "amd64"))
+	var answered atomic.Int32
+	src.Intercept(func(w http.ResponseWriter, r *http.Request) bool {
+		if k, _ := registrytest.Classify(r); k != registrytest.ManifestGet && k != registrytest.ManifestHead {
+			return false
+		}
+		switch answered.Add(1) {
+		case 1:
+			w.Header().Set("Retry-After", "30")
+			http.Error(w, "slow down", http.StatusTooManyRequests)
+			return true
+		case 2:
+			http.Error(w, "busy", http.StatusServiceUnavailable)
+			return true
+		}
+		return false
+	})
+	var mu sync.Mutex
+	var waits []time.Duration
+	c := newTestClient(t, ClientOptions{RetryWait: func(ctx context.Context, d time.Duration) error {
+		mu.Lock()
+		waits = append(waits, d)
+		mu.Unlock()
+		return ctx.Err()
+	}})
+	if _, err := c.Copy(context.Background(), MustParseImageRef(src.Host+"/app:1"), MustParseImageRef(dst.Host+"/app:1"), PlatformAuto); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(waits) != 2 {
+		t.Fatalf("waits %v: want one for the 429 and one for the 503", waits)
+	}
+	if waits[0] < 30*time.Second {
+		t.Errorf("the 429's wait %s is shorter than its Retry-After of 30s", waits[0])
+	}
+	if waits[1] <= 0 || waits[1] >= 30*time.Second {
+		t.Errorf("the 503's backoff %s: want a short exponential backoff", waits[1])
 	}
 }

@@ -338,7 +338,7 @@ func (r *Router) dialProbe(ctx, dctx context.Context, dial func(context.Context,
 		if attempt >= r.policy.Attempts() {
 			return nil, fmt.Errorf("registry %s: %w", host, err)
 		}
-		if err := transport.SleepCtx(ctx, r.policy.Backoff(attempt)); err != nil {
+		if err := r.policy.Wait(ctx, r.policy.Backoff(attempt)); err != nil {
 			return nil, err
 		}
 	}

@@ -20,6 +20,17 @@ type Policy struct {
 	base     time.Duration // first backoff; doubled per attempt, with jitter
 	max      time.Duration // backoff ceiling
 	maxPause time.Duration // longest Retry-After honoured
+	// wait waits out a retry's backoff (and a 429's own Retry-After): nil is SleepCtx, a
+	// real timer; a test gives one that records the waits and returns at once.
+	wait func(ctx context.Context, d time.Duration) error
+}
+
+// Wait waits d before a retry, as the policy's clock says, or until ctx is done.
+func (p Policy) Wait(ctx context.Context, d time.Duration) error {
+	if p.wait != nil {
+		return p.wait(ctx, d)
+	}
+	return SleepCtx(ctx, d)
 }
 
 // throttleAttempts bounds the tries of a request answered 429 without a spent quota:
@@ -34,8 +45,8 @@ func (p Policy) throttleAttempts() int {
 var defaultPolicy = Policy{attempts: 6, base: 250 * time.Millisecond, max: 15 * time.Second, maxPause: 10 * time.Minute}
 
 // NewPolicy is the default policy with retries tries after the first (0: 5, negative:
-// none) and a first backoff (0: 250ms).
-func NewPolicy(retries int, backoff time.Duration) Policy {
+// none), a first backoff (0: 250ms) and how a retry waits (nil: a timer).
+func NewPolicy(retries int, backoff time.Duration, wait func(ctx context.Context, d time.Duration) error) Policy {
 	p := defaultPolicy
 	switch {
 	case retries > 0:
@@ -46,6 +57,7 @@ func NewPolicy(retries int, backoff time.Duration) Policy {
 	if backoff > 0 {
 		p.base = backoff
 	}
+	p.wait = wait
 	return p
 }
 
@@ -150,12 +162,12 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			if d > longWait {
 				t.limits.logWait(host, t.limits.state(host), "the end of a 429 Too Many Requests backoff (Retry-After)", until)
 			}
-			if err := SleepCtx(ctx, d); err != nil {
+			if err := t.policy.Wait(ctx, d); err != nil {
 				return nil, err
 			}
 			continue
 		}
-		if err := SleepCtx(ctx, delay); err != nil {
+		if err := t.policy.Wait(ctx, delay); err != nil {
 			return nil, err
 		}
 	}

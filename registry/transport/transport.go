@@ -51,6 +51,9 @@ type Config struct {
 	// RetryBackoff the first wait (0: 250ms), doubled each time.
 	Retries      int
 	RetryBackoff time.Duration
+	// RetryWait waits out a retry's backoff or a 429's Retry-After; nil: a timer. (Pauses
+	// of a whole host and pull-budget windows always use the real clock.)
+	RetryWait func(ctx context.Context, d time.Duration) error
 	// Insecure reports the hosts reached without TLS verification, or over plain HTTP
 	// when they do not speak TLS; nil: none.
 	Insecure func(host string) bool
@@ -101,7 +104,7 @@ func New(c Config) (*Transport, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := NewPolicy(c.Retries, c.RetryBackoff)
+	p := NewPolicy(c.Retries, c.RetryBackoff, c.RetryWait)
 	insecure := c.Insecure
 	if insecure == nil {
 		insecure = func(string) bool { return false }
