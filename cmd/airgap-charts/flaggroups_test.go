@@ -84,8 +84,9 @@ func TestFlagGroupsFromEnvironment(t *testing.T) {
 	}
 }
 
-// TestCommandsEmbedOnlyTheirGroups: export takes no destination flag, import no source
-// input flag, and plan every flag of sync; shared flags keep each command's wording.
+// TestCommandsEmbedOnlyTheirGroups: export takes no destination flag (nor a key to verify
+// with), import no source input flag, and plan every flag of sync; shared flags keep each
+// command's wording.
 func TestCommandsEmbedOnlyTheirGroups(t *testing.T) {
 	help := func(cmd string) string {
 		var stdout, stderr bytes.Buffer
@@ -95,7 +96,7 @@ func TestCommandsEmbedOnlyTheirGroups(t *testing.T) {
 		return strings.Join(strings.Fields(stdout.String()), " ")
 	}
 	sync, plan, export, imp := help("sync"), help("plan"), help("export"), help("import")
-	for _, f := range []string{"--target-registry", "--skip-existing", "--ecr-kms-key", "--push-rate-limit", "--max-per-host", "--lock=", "--locked", "--referrers", "--scan-only"} {
+	for _, f := range []string{"--target-registry", "--skip-existing", "--ecr-kms-key", "--push-rate-limit", "--max-per-host", "--lock=", "--locked", "--verify-signatures", "--scan-only"} {
 		if strings.Contains(export, f) {
 			t.Errorf("export --help lists %s", f)
 		}
@@ -113,6 +114,9 @@ func TestCommandsEmbedOnlyTheirGroups(t *testing.T) {
 	for _, c := range []struct{ name, help, want string }{
 		{"sync", sync, "Image copy workers (default: "},
 		{"export", export, "Image manifest reads at once (default: "},
+		{"export", export, "What travels with each image: all its referrers"},
+		{"export", export, "--platform-missing"},
+		{"import", imp, "each image's signature that travelled in the bundle must verify"},
 		{"import", imp, "Where repacked charts and consumer overrides are written (default: ./helm-charts)"},
 		{"import", imp, "Create missing ECR repositories (default: true) ($AIRGAP_CHARTS_ECR_CREATE_REPOSITORIES"},
 	} {
