@@ -3,6 +3,7 @@ package engine
 import (
 	"net"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -80,63 +81,68 @@ func faultCases() []faultCase {
 // digest; and a rerun without the fault completes, touching at the source only the images
 // the faulty run left missing.
 func TestFaultSuite(t *testing.T) {
-	survived, failedLoudly := 0, 0
-	for _, fc := range faultCases() {
-		t.Run(fc.side+"/"+fc.name, func(t *testing.T) {
-			w := newFaultWorld(t)
-			proxy := map[string]*registrytest.FaultProxy{"source": w.srcP, "destination": w.dstP, "chart repository": w.chartP}[fc.side]
-			proxy.SetRules(fc.rule)
-			out := t.TempDir()
-			a := w.run(t, out)
-			if proxy.Injected(fc.rule.Fault) == 0 {
-				t.Fatalf("no %s injected: the case proves nothing", fc.rule.Fault)
-			}
-			switch {
-			case fc.complete && a.Status != StatusSuccess:
-				t.Fatalf("%s: %s at %s: %s; want the run to get through the fault", fc.name, a.Status, a.Stage, a.Error)
-			case !fc.complete && a.Status == StatusSuccess:
-				t.Fatalf("%s: SUCCESS; want a failure naming the fault", fc.name)
-			case !fc.complete && !containsAnyFold(a.Error, fc.names):
-				t.Fatalf("%s: failed with %q; want it to name the fault (one of %q)", fc.name, a.Error, fc.names)
-			}
-			if fc.complete {
-				survived++
-			} else {
-				failedLoudly++
-				t.Logf("failed loudly: %s", a.Error)
-			}
-			missing := w.checkDestination(t)
-			if fc.complete && len(missing) > 0 {
-				t.Fatalf("run succeeded with %v absent at the destination", missing)
-			}
+	var survived, failedLoudly atomic.Int32
+	// Each case has a world of its own: they run in parallel, and the group returns when
+	// every case has ended.
+	t.Run("cases", func(t *testing.T) {
+		for _, fc := range faultCases() {
+			t.Run(fc.side+"/"+fc.name, func(t *testing.T) {
+				t.Parallel()
+				w := newFaultWorld(t)
+				proxy := map[string]*registrytest.FaultProxy{"source": w.srcP, "destination": w.dstP, "chart repository": w.chartP}[fc.side]
+				proxy.SetRules(fc.rule)
+				out := t.TempDir()
+				a := w.run(t, out)
+				if proxy.Injected(fc.rule.Fault) == 0 {
+					t.Fatalf("no %s injected: the case proves nothing", fc.rule.Fault)
+				}
+				switch {
+				case fc.complete && a.Status != StatusSuccess:
+					t.Fatalf("%s: %s at %s: %s; want the run to get through the fault", fc.name, a.Status, a.Stage, a.Error)
+				case !fc.complete && a.Status == StatusSuccess:
+					t.Fatalf("%s: SUCCESS; want a failure naming the fault", fc.name)
+				case !fc.complete && !containsAnyFold(a.Error, fc.names):
+					t.Fatalf("%s: failed with %q; want it to name the fault (one of %q)", fc.name, a.Error, fc.names)
+				}
+				if fc.complete {
+					survived.Add(1)
+				} else {
+					failedLoudly.Add(1)
+					t.Logf("failed loudly: %s", a.Error)
+				}
+				missing := w.checkDestination(t)
+				if fc.complete && len(missing) > 0 {
+					t.Fatalf("run succeeded with %v absent at the destination", missing)
+				}
 
-			proxy.SetRules()
-			w.srcP.Reset()
-			w.dstP.Reset()
-			again := w.run(t, out)
-			if again.Status != StatusSuccess {
-				t.Fatalf("rerun without the fault: %s at %s: %s", again.Status, again.Stage, again.Error)
-			}
-			if left := w.checkDestination(t); len(left) > 0 {
-				t.Fatalf("after the rerun %v still absent", left)
-			}
-			allowed := map[string]bool{} // repository paths under the mirror prefixes: org/alpha
-			for _, img := range missing {
-				allowed[strings.TrimPrefix(strings.Split(img, ":")[0], "quay.io/")] = true
-			}
-			for repo, n := range sourceRepos(w.srcP) {
-				if !allowed[strings.TrimPrefix(repo, "quay.io/")] {
-					t.Errorf("rerun sent %d source requests for %s, which the first run had copied", n, repo)
+				proxy.SetRules()
+				w.srcP.Reset()
+				w.dstP.Reset()
+				again := w.run(t, out)
+				if again.Status != StatusSuccess {
+					t.Fatalf("rerun without the fault: %s at %s: %s", again.Status, again.Stage, again.Error)
 				}
-			}
-			for _, q := range w.dstP.Requests() {
-				if q.Kind == registrytest.ManifestPut && strings.HasPrefix(q.Repository, "mirror/") && !allowed[strings.TrimPrefix(q.Repository, "mirror/")] {
-					t.Errorf("rerun put a manifest into %s, which the first run had copied", q.Repository)
+				if left := w.checkDestination(t); len(left) > 0 {
+					t.Fatalf("after the rerun %v still absent", left)
 				}
-			}
-		})
-	}
-	t.Logf("faults survived: %d, failed loudly naming the fault: %d, of %d", survived, failedLoudly, len(faultCases()))
+				allowed := map[string]bool{} // repository paths under the mirror prefixes: org/alpha
+				for _, img := range missing {
+					allowed[strings.TrimPrefix(strings.Split(img, ":")[0], "quay.io/")] = true
+				}
+				for repo, n := range sourceRepos(w.srcP) {
+					if !allowed[strings.TrimPrefix(repo, "quay.io/")] {
+						t.Errorf("rerun sent %d source requests for %s, which the first run had copied", n, repo)
+					}
+				}
+				for _, q := range w.dstP.Requests() {
+					if q.Kind == registrytest.ManifestPut && strings.HasPrefix(q.Repository, "mirror/") && !allowed[strings.TrimPrefix(q.Repository, "mirror/")] {
+						t.Errorf("rerun put a manifest into %s, which the first run had copied", q.Repository)
+					}
+				}
+			})
+		}
+	})
+	t.Logf("faults survived: %d, failed loudly naming the fault: %d, of %d", survived.Load(), failedLoudly.Load(), len(faultCases()))
 }
 
 func containsAnyFold(s string, subs []string) bool {
