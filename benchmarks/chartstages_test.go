@@ -18,7 +18,8 @@ import (
 func corpusInput(tb testing.TB) ChartStagesInput {
 	tb.Helper()
 	srv := chartrepotest.ServeCorpus(tb)
-	ov, err := config.LoadOverrides(chartrepotest.WriteCorpusOverrides(tb, tb.TempDir()))
+	co, err := config.LoadChartOverrides(chartrepotest.WriteCorpusOverrides(tb, tb.TempDir()))
+	ov := co.Values
 	if err != nil {
 		tb.Fatal(err)
 	}

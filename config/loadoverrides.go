@@ -14,15 +14,6 @@ type ChartOverrides struct {
 	PublicImages PublicImages // `public_images: {CHART: [REF, …]}`
 }
 
-// LoadOverrides reads the `overrides:` of chart-overrides.yaml (see LoadChartOverrides).
-func LoadOverrides(path string) (Overrides, error) {
-	co, err := LoadChartOverrides(path)
-	if err != nil {
-		return nil, err
-	}
-	return co.Values, nil
-}
-
 // LoadChartOverrides reads chart-overrides.yaml: `overrides: {CHART: {values…}}` and
 // `public_images: {CHART: [REF, …]}`, both optional. An empty file or empty keys yield
 // nothing. Every error is an *InputError at file:line.

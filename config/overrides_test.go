@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-func TestLoadOverridesReferenceExample(t *testing.T) {
+func TestLoadChartOverridesReferenceExample(t *testing.T) {
 	p := writeFile(t, t.TempDir(), "chart-overrides.yaml", `overrides:
   karpenter:
     settings:
@@ -18,7 +18,8 @@ func TestLoadOverridesReferenceExample(t *testing.T) {
       enabled: false
   empty:
 `)
-	got, err := LoadOverrides(p)
+	co, err := LoadChartOverrides(p)
+	got := co.Values
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,15 +32,16 @@ func TestLoadOverridesReferenceExample(t *testing.T) {
 	}
 }
 
-func TestLoadOverridesEmptyFile(t *testing.T) {
+func TestLoadChartOverridesEmptyFile(t *testing.T) {
 	p := writeFile(t, t.TempDir(), "chart-overrides.yaml", "# nothing yet\n")
-	got, err := LoadOverrides(p)
+	co, err := LoadChartOverrides(p)
+	got := co.Values
 	if err != nil || len(got) != 0 {
-		t.Fatalf("LoadOverrides = %v, %v; want empty, nil", got, err)
+		t.Fatalf("LoadChartOverrides = %v, %v; want empty, nil", got, err)
 	}
 }
 
-func TestLoadOverridesInputErrors(t *testing.T) {
+func TestLoadChartOverridesInputErrors(t *testing.T) {
 	dir := t.TempDir()
 	cases := []struct{ name, content, want string }{
 		{"unknown-key", "override:\n  a: {}\n", `unknown-key.yaml:1: unknown key "override" (chart-overrides.yaml holds ` + "`overrides:` and `public_images:`)"},
@@ -49,14 +51,14 @@ func TestLoadOverridesInputErrors(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := LoadOverrides(writeFile(t, dir, tc.name+".yaml", tc.content))
+			_, err := LoadChartOverrides(writeFile(t, dir, tc.name+".yaml", tc.content))
 			want := dir + string(filepath.Separator) + tc.want
 			if err == nil || err.Error() != want || !IsInputError(err) {
 				t.Fatalf("error %v, want InputError %s", err, want)
 			}
 		})
 	}
-	_, err := LoadOverrides(filepath.Join(dir, "absent.yaml"))
+	_, err := LoadChartOverrides(filepath.Join(dir, "absent.yaml"))
 	if want := filepath.Join(dir, "absent.yaml") + ": overrides file does not exist"; err == nil || err.Error() != want {
 		t.Fatalf("error %v, want %s", err, want)
 	}

@@ -38,11 +38,6 @@ public_images:
 	if _, ok := got.PublicImages["empty"]; ok {
 		t.Errorf("an empty list yields an entry: %#v", got.PublicImages)
 	}
-	// The values-only loader still answers the same values.
-	ov, err := LoadOverrides(p)
-	if err != nil || !reflect.DeepEqual(ov, got.Values) {
-		t.Errorf("LoadOverrides = %#v, %v", ov, err)
-	}
 }
 
 func TestPublicImagesAllows(t *testing.T) {

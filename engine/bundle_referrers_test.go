@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 	"reflect"
 	"sort"
@@ -268,7 +269,7 @@ func TestBundleReferrersTravel(t *testing.T) {
 		opts := bundleImportOptions(dst.Host, t.TempDir())
 		opts.VerifyKeys = []string{key}
 		if _, err := Import(context.Background(), opts, ImportOptions{From: none}, e2eLogger(t)); err == nil ||
-			!IsBundleError(err) || !strings.Contains(err.Error(), filepath.Join(none, "bundle.json")) {
+			!errors.As(err, new(*bundle.Error)) || !strings.Contains(err.Error(), filepath.Join(none, "bundle.json")) {
 			t.Fatalf("--verify-signatures on a bundle without signatures: %v", err)
 		}
 		opts.VerifyKeys = nil

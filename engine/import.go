@@ -3,7 +3,6 @@ package engine
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -260,10 +259,4 @@ func appendOnce(s []string, v string) []string {
 		}
 	}
 	return append(s, v)
-}
-
-// IsBundleError says whether err is a bundle input error (a usage-class failure).
-func IsBundleError(err error) bool {
-	var be *bundle.Error
-	return errors.As(err, &be)
 }

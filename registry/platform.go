@@ -83,9 +83,6 @@ func (p Platform) List() bool { return len(p.want) > 1 }
 // SkipsMissing reports whether a requested platform an image lacks is left out.
 func (p Platform) SkipsMissing() bool { return p.skipMissing }
 
-// Platforms are the requested platforms, sorted; nil for auto.
-func (p Platform) Platforms() []v1.Platform { return slices.Clone(p.want) }
-
 // String is "auto" or the requested platforms, sorted, comma-separated: the same choice
 // always reads the same (it is part of an image job's identity).
 func (p Platform) String() string {

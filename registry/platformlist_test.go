@@ -29,7 +29,7 @@ func TestParsePlatform(t *testing.T) {
 			t.Errorf("ParsePlatform(%q) = %q, %v; want %q", tc.in, p, err, tc.want)
 		}
 	}
-	if p := MustParsePlatform("linux/amd64,linux/arm64"); !p.List() || p.Auto() || len(p.Platforms()) != 2 {
+	if p := MustParsePlatform("linux/amd64,linux/arm64"); !p.List() || p.Auto() || len(p.want) != 2 {
 		t.Errorf("a list of two: List %v Auto %v", p.List(), p.Auto())
 	}
 	if p := MustParsePlatform("linux/amd64"); p.List() || p.Auto() {

@@ -42,7 +42,8 @@ import (
 // their own columns.
 func TestCorpusPipeline(t *testing.T) {
 	srv := chartrepotest.ServeCorpus(t)
-	ov, err := config.LoadOverrides(chartrepotest.WriteCorpusOverrides(t, t.TempDir()))
+	co, err := config.LoadChartOverrides(chartrepotest.WriteCorpusOverrides(t, t.TempDir()))
+	ov := co.Values
 	if err != nil {
 		t.Fatal(err)
 	}
