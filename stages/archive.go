@@ -90,6 +90,9 @@ func (r *budgetReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// maxPresizedEntry is the largest entry body readArchive allocates for up front.
+const maxPresizedEntry = 8 << 20
+
 // readArchive decompresses a chart archive into files named relative to the chart
 // directory, charging every decompressed byte and every entry to b.
 func readArchive(data []byte, b *archiveBudget) ([]*loader.BufferedFile, error) {
@@ -140,6 +143,9 @@ func readArchive(data []byte, b *archiveBudget) ([]*loader.BufferedFile, error) 
 			return nil, b.tooLarge(hd.Name)
 		}
 		var buf bytes.Buffer
+		// Sized from the header, so the body is not copied as the buffer grows; capped, so
+		// a header alone cannot make a large allocation.
+		buf.Grow(int(min(max(hd.Size, 0), maxPresizedEntry)) + bytes.MinRead)
 		if _, err := io.Copy(&buf, tr); err != nil {
 			if stream.over {
 				return nil, b.tooLarge(hd.Name)

@@ -3,7 +3,6 @@ package stages
 import (
 	"archive/tar"
 	"bytes"
-	"compress/gzip"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -16,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/klauspost/compress/gzip"
 	"helm.sh/helm/v3/pkg/chart"
 	sigsyaml "sigs.k8s.io/yaml"
 )
@@ -160,11 +160,14 @@ func tarGzip(files map[string][]byte) ([]byte, error) {
 	sort.Strings(names)
 	var buf bytes.Buffer
 	// The fastest level: a chart is small, and deflate at the default level cost more CPU
-	// than any other step of repacking (a few percent larger archives).
+	// than any other step of repacking (a few percent larger archives). klauspost's
+	// deflate at this level takes half the CPU of the standard library's, and its output
+	// is a little smaller.
 	zw, err := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
 	if err != nil {
 		return nil, err
 	}
+	zw.ModTime = time.Unix(0, 0) // no time in the header: 0 there means none
 	tw := tar.NewWriter(zw)
 	for _, n := range names {
 		hdr := &tar.Header{

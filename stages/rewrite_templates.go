@@ -70,6 +70,15 @@ func imageLiterals(m ImageMapping) []imageLiteral {
 	return out
 }
 
+// literalCore is the text every spelling imageLiterals lists for src holds: the short
+// repository for Docker Hub (every alias, "library/" or not, ends in it), else the name.
+func literalCore(src registry.ImageRef) string {
+	if src.Registry == registry.DockerHub {
+		return strings.TrimPrefix(src.Repository, "library/")
+	}
+	return src.Name()
+}
+
 // replaceImageLiterals replaces every literal spelling in literals (one source's); with
 // withSuffixOnly, bare names are left alone.
 func replaceImageLiterals(s string, literals []imageLiteral, withSuffixOnly bool) (string, int) {
@@ -155,9 +164,16 @@ func (p *planner) planTemplateLiterals(c *chart.Chart, cpath string) {
 		}
 	}
 	sort.Slice(files, func(i, j int) bool { return files[i].Name < files[j].Name })
+	cores := make([]string, len(p.mappings))
+	for i, m := range p.mappings {
+		cores[i] = literalCore(m.Source)
+	}
 	for _, f := range files {
 		text := string(f.Data)
 		for i := range p.mappings {
+			if !strings.Contains(text, cores[i]) {
+				continue // no spelling of this source can be in the file
+			}
 			for _, l := range p.literals[i] {
 				var n int
 				if l.nameOnly {

@@ -91,34 +91,87 @@ func (v *verifier) attempt(ctx context.Context, plan func(work *chart.Chart) (*R
 // that the rewrite changed), and (b) the original chart with the consumer overrides on
 // top, and returns the images of either that are not destinations of this run. (b) is
 // not rendered when it must render what (a) did: no template was edited and both see the
-// same effective values.
+// same effective values. What (b) needs does not depend on (a), so it is done beside (a):
+// the render itself when (b) is needed whatever (a) gives, else the effective values that
+// decide it.
 func (v *verifier) check(ctx context.Context, work *chart.Chart, plan *RewritePlan, overrides, user map[string]any) ([]PublicRef, []registry.ImageRef, int, error) {
-	roA := v.in.Render
-	roA.Values = append(append([]map[string]any{}, v.in.Render.Values...), user)
-	ra, err := Render(ctx, work, roA)
-	if err != nil {
-		return nil, nil, 1, err
-	}
-	imagesA, err := Extract(ra, work)
-	if err != nil {
-		return nil, nil, 1, fmt.Errorf("extract after rewrite: %w", err)
-	}
-	public := v.publicOf(imagesA, RenderPackaged)
-	if len(plan.TemplateEdits) == 0 && len(user) == 0 && v.sameValues(ra, overrides) {
-		public = append(public, v.publicOf(imagesA, RenderConsumer)...)
-		return public, v.usesOf(imagesA), 1, nil
-	}
 	roB := v.in.Render
 	roB.Values = append(append([]map[string]any{}, v.in.Render.Values...), overrides)
-	rb, err := Render(ctx, v.in.Chart, roB)
-	if err != nil {
-		return nil, nil, 2, fmt.Errorf("original chart with the consumer overrides: %w", err)
+	var b consumerCheck
+	done := make(chan struct{})
+	needB := len(plan.TemplateEdits) > 0 || len(user) > 0
+	go func() {
+		defer close(done)
+		if needB {
+			b.render(ctx, v.in.Chart, roB)
+			return
+		}
+		b.values, _, b.valuesErr = effectiveValues(v.in.Chart, roB.Values)
+	}()
+	roA := v.in.Render
+	roA.Values = append(append([]map[string]any{}, v.in.Render.Values...), user)
+	imagesA, errA := renderImages(ctx, work, roA)
+	<-done
+	n := 1
+	if needB {
+		n = 2
 	}
-	imagesB, err := Extract(rb, v.in.Chart)
-	if err != nil {
-		return nil, nil, 2, fmt.Errorf("extract with the consumer overrides: %w", err)
+	if errA != nil {
+		return nil, nil, n, errA
 	}
-	return append(public, v.publicOf(imagesB, RenderConsumer)...), v.usesOf(append(imagesA, imagesB...)), 2, nil
+	public := v.publicOf(imagesA.found, RenderPackaged)
+	if !needB && b.valuesErr == nil && sameValues(imagesA.values, b.values) {
+		public = append(public, v.publicOf(imagesA.found, RenderConsumer)...)
+		return public, v.usesOf(imagesA.found), 1, nil
+	}
+	if !needB {
+		b.render(ctx, v.in.Chart, roB)
+		n = 2
+	}
+	if b.err != nil {
+		return nil, nil, n, b.err
+	}
+	return append(public, v.publicOf(b.found, RenderConsumer)...), v.usesOf(append(imagesA.found, b.found...)), n, nil
+}
+
+// renderedImages are a render's images and the effective values it was given.
+type renderedImages struct {
+	found  []FoundImage
+	values map[string]any
+}
+
+// renderImages renders ch and extracts its images; an error is the render's or the
+// extraction's, as the packaged chart's verification reports them.
+func renderImages(ctx context.Context, ch *chart.Chart, ro RenderOptions) (renderedImages, error) {
+	r, err := Render(ctx, ch, ro)
+	if err != nil {
+		return renderedImages{}, err
+	}
+	found, err := Extract(r, ch)
+	if err != nil {
+		return renderedImages{}, fmt.Errorf("extract after rewrite: %w", err)
+	}
+	return renderedImages{found: found, values: r.values}, nil
+}
+
+// consumerCheck is the consumer render (b), or the effective values that decide whether
+// it is needed.
+type consumerCheck struct {
+	values    map[string]any
+	valuesErr error
+	found     []FoundImage
+	err       error
+}
+
+func (b *consumerCheck) render(ctx context.Context, ch *chart.Chart, ro RenderOptions) {
+	rb, err := Render(ctx, ch, ro)
+	if err != nil {
+		b.err = fmt.Errorf("original chart with the consumer overrides: %w", err)
+		return
+	}
+	if b.found, err = Extract(rb, ch); err != nil {
+		b.err = fmt.Errorf("extract with the consumer overrides: %w", err)
+	}
 }
 
 // usesOf lists, once each and sorted, the destination references among images.
@@ -135,18 +188,14 @@ func (v *verifier) usesOf(images []FoundImage) []registry.ImageRef {
 	return out
 }
 
-// sameValues reports whether the rewritten chart with the addon's values (ra, its render
-// with them) and the original chart with the consumer overrides on top see the same
-// values.
-func (v *verifier) sameValues(ra *Rendered, overrides map[string]any) bool {
-	if ra.values == nil {
+// sameValues reports whether the rewritten chart with the addon's values (a, the
+// effective values its render was given) and the original chart with the consumer
+// overrides on top (b, its effective values) see the same values.
+func sameValues(a, b map[string]any) bool {
+	if a == nil || b == nil {
 		return false
 	}
-	b, _, err := effectiveValues(v.in.Chart, append(append([]map[string]any{}, v.in.Render.Values...), overrides))
-	if err != nil {
-		return false
-	}
-	return reflect.DeepEqual(ra.values, copyValues(b))
+	return reflect.DeepEqual(a, copyValues(b))
 }
 
 // publicOf lists the images of a render that are not destinations of this run. A
