@@ -73,7 +73,7 @@ func imageLiterals(m ImageMapping) []imageLiteral {
 // literalCore is the text every spelling imageLiterals lists for src holds: the short
 // repository for Docker Hub (every alias, "library/" or not, ends in it), else the name.
 func literalCore(src registry.ImageRef) string {
-	if src.Registry == registry.DockerHub {
+	if src.Registry == config.DockerHub {
 		return strings.TrimPrefix(src.Repository, "library/")
 	}
 	return src.Name()
