@@ -142,6 +142,10 @@ func (p *Pool) warm(job ImageJob) {
 	if sw, ok := p.opts.Sources.(SourceWarmer); ok {
 		p.warming.add(func(ctx context.Context) { sw.WarmSource(ctx, p.opts.Client, job) })
 	}
+	if rp := p.opts.Referrers; rp != nil && rp.Options.Enabled() && !p.opts.ScanOnly && p.opts.Client != nil {
+		// the listing the job's referrer discovery reads, once per source repository
+		p.warming.add(func(ctx context.Context) { p.opts.Client.WarmReferrerTags(ctx, job.Source) })
+	}
 	pf, ok := p.opts.Preflight.(*registry.OCIPreflight)
 	if !ok || p.opts.NoDestination || job.Destination.Tag == "" {
 		return

@@ -83,3 +83,14 @@ func (c *Client) listTags(ctx context.Context, repo name.Repository, cost *atomi
 	}
 	return tags
 }
+
+// WarmReferrerTags lists the tags of src's repository now, once per run, so that the
+// discovery of its referrers finds the listing made (the run counts its requests; no
+// image's cost does).
+func (c *Client) WarmReferrerTags(ctx context.Context, src ImageRef) {
+	ref, err := c.pullRef(src)
+	if err != nil {
+		return // the job meets the error again, and reports it
+	}
+	c.listedTag(ctx, ref.Context(), "", nil)
+}
