@@ -81,6 +81,9 @@ func Run(ctx context.Context, opts Options, log *zap.Logger) (*Report, error) {
 		Sources:       sources,
 		Progress:      opts.Progress,
 	})
+	if sources != nil {
+		pool.prewarm(env.lock, opts.Platform)
+	}
 
 	env.progress.addons(len(opts.Addons))
 	reports := make([]*AddonReport, len(opts.Addons))
