@@ -169,9 +169,14 @@ func (e *runEnv) rewriteAndPackage(ctx context.Context, a config.Addon, p *prepa
 			rep.PublicImages = append([]PublicImage(nil), pkg.PublicImages...)
 			rep.ChartArchive, rep.PackagedDigest, rep.ConsumerOverrides = pkg.Archive, pkg.ArchiveDigest, pkg.Overrides
 			if !e.noDestination { // a plan checks the archive against the destination too
-				var err error
-				if p.archive, err = stages.OpenChartArchive(pkg.Archive, 0); err != nil {
-					return err
+				if ar, ok := openCachedArchive(pkg); ok {
+					p.archive = ar
+				} else {
+					var err error
+					if p.archive, err = stages.OpenChartArchive(pkg.Archive, 0); err != nil {
+						return err
+					}
+					pkg.Metadata = p.archive.Metadata
 				}
 			}
 			rep.timing("package", t)
@@ -222,7 +227,8 @@ func (e *runEnv) rewriteAndPackage(ctx context.Context, a config.Addon, p *prepa
 	rep.timing("package", t)
 	if p.entry != nil {
 		pkg := &cachedPackage{Key: pkgKey, Archive: path, ArchiveDigest: digest, Overrides: valuesPath,
-			OverridesDigest: fileDigest(valuesPath), PublicImages: append([]PublicImage(nil), rep.PublicImages...)}
+			OverridesDigest: fileDigest(valuesPath), PublicImages: append([]PublicImage(nil), rep.PublicImages...),
+			Metadata: p.archive.Metadata}
 		if p.prev != nil && p.prev.ArchiveDigest == digest {
 			pkg.ChartRef, pkg.Manifest = p.prev.ChartRef, p.prev.Manifest
 		}
