@@ -267,6 +267,13 @@ func (e *runEnv) checkChart(ctx context.Context, a config.Addon, p *preparedAddo
 	if err := e.publishes.Acquire(ctx, 1); err != nil {
 		return nil
 	}
+	if c, ok := e.chartHeads.same(ctx, e.chartRef(a, rep.Version), known, p.archive); ok {
+		e.publishes.Release(1)
+		rep.timing("check", t)
+		return &c
+	} else if known != "" && e.chartHeads != nil {
+		known = "" // the tag's HEAD was asked: read the manifest
+	}
 	c, err := e.publisher.Check(ctx, p.archive, e.chartBase(a), known)
 	e.publishes.Release(1)
 	if err != nil {

@@ -84,6 +84,10 @@ func Run(ctx context.Context, opts Options, log *zap.Logger) (*Report, error) {
 	if sources != nil {
 		pool.prewarm(env.lock, opts.Platform)
 	}
+	if !env.noDestination && !opts.ScanOnly {
+		env.chartHeads = newChartHeads(ctx, env.client, registry.NewBounds(opts.Concurrency, opts.ChartConcurrency).Publishes)
+		env.chartHeads.prewarm(env.cache, opts.Addons)
+	}
 
 	env.progress.addons(len(opts.Addons))
 	reports := make([]*AddonReport, len(opts.Addons))
@@ -104,6 +108,7 @@ func Run(ctx context.Context, opts Options, log *zap.Logger) (*Report, error) {
 		})
 	}
 	_ = g.Wait()
+	env.chartHeads.wait()
 	jobs := pool.Close()
 	referrers.save(log)
 
