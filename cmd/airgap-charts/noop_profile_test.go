@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"strings"
 	"testing"
@@ -93,7 +94,11 @@ func BenchmarkNoopInProcess(b *testing.B) {
 	}
 	b.ResetTimer()
 	for range b.N {
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
 		w := s.Run(ctx, "warm", 5*time.Minute)
+		runtime.ReadMemStats(&after)
+		b.Logf("rerun allocated %d MiB (whole test process: the registries too), %d GCs", (after.TotalAlloc-before.TotalAlloc)>>20, after.NumGC-before.NumGC)
 		if w.Status != "ok" {
 			b.Fatalf("warm: %s %s", w.Status, w.Err)
 		}
