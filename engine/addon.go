@@ -169,9 +169,14 @@ func (e *runEnv) rewriteAndPackage(ctx context.Context, a config.Addon, p *prepa
 			rep.PublicImages = append([]PublicImage(nil), pkg.PublicImages...)
 			rep.ChartArchive, rep.PackagedDigest, rep.ConsumerOverrides = pkg.Archive, pkg.ArchiveDigest, pkg.Overrides
 			if !e.noDestination { // a plan checks the archive against the destination too
-				var err error
-				if p.archive, err = stages.OpenChartArchive(pkg.Archive, 0); err != nil {
-					return err
+				if ar, ok := openCachedArchive(pkg); ok {
+					p.archive = ar
+				} else {
+					var err error
+					if p.archive, err = stages.OpenChartArchive(pkg.Archive, 0); err != nil {
+						return err
+					}
+					pkg.Metadata = p.archive.Metadata
 				}
 			}
 			rep.timing("package", t)
@@ -222,7 +227,8 @@ func (e *runEnv) rewriteAndPackage(ctx context.Context, a config.Addon, p *prepa
 	rep.timing("package", t)
 	if p.entry != nil {
 		pkg := &cachedPackage{Key: pkgKey, Archive: path, ArchiveDigest: digest, Overrides: valuesPath,
-			OverridesDigest: fileDigest(valuesPath), PublicImages: append([]PublicImage(nil), rep.PublicImages...)}
+			OverridesDigest: fileDigest(valuesPath), PublicImages: append([]PublicImage(nil), rep.PublicImages...),
+			Metadata: p.archive.Metadata}
 		if p.prev != nil && p.prev.ArchiveDigest == digest {
 			pkg.ChartRef, pkg.Manifest = p.prev.ChartRef, p.prev.Manifest
 		}
@@ -260,6 +266,13 @@ func (e *runEnv) checkChart(ctx context.Context, a config.Addon, p *preparedAddo
 	}
 	if err := e.publishes.Acquire(ctx, 1); err != nil {
 		return nil
+	}
+	if c, ok := e.chartHeads.same(ctx, e.chartRef(a, rep.Version), known, p.archive); ok {
+		e.publishes.Release(1)
+		rep.timing("check", t)
+		return &c
+	} else if known != "" && e.chartHeads != nil {
+		known = "" // the tag's HEAD was asked: read the manifest
 	}
 	c, err := e.publisher.Check(ctx, p.archive, e.chartBase(a), known)
 	e.publishes.Release(1)

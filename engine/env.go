@@ -44,11 +44,13 @@ type runEnv struct {
 	// its own images are done.
 	publishes *semaphore.Weighted
 	publisher *stages.Publisher
-	groups    map[string]*chartGroup // addons sharing a chart's artifacts
-	cache     *runCache
-	renders   atomic.Int64    // charts rendered to find images (the run cache spares reruns)
-	referrers *ReferrerPolicy // nil: images cross alone, unverified
-	lock      *lockRun        // the last lock and this run's inputs (lock_run.go)
+	// chartHeads answers chart checks of archives pushed before (chartwarm.go); nil: none.
+	chartHeads *chartHeads
+	groups     map[string]*chartGroup // addons sharing a chart's artifacts
+	cache      *runCache
+	renders    atomic.Int64    // charts rendered to find images (the run cache spares reruns)
+	referrers  *ReferrerPolicy // nil: images cross alone, unverified
+	lock       *lockRun        // the last lock and this run's inputs (lock_run.go)
 }
 
 func newRunEnv(ctx context.Context, opts Options, log *zap.Logger) (*runEnv, error) {

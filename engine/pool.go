@@ -59,8 +59,10 @@ type Pool struct {
 
 	// warming asks for preflight answers at Submit, ahead of a copy slot (at most
 	// Bounds.WarmPreflight at once): a warm run's HEADs then overlap instead of waiting
-	// behind Concurrency jobs.
-	warming *warmer
+	// behind Concurrency jobs. warmingSource does the same for the source side (the
+	// lock's tag check, the referrer listing), with a bound of its own: the two sides
+	// are other hosts, and neither waits behind the other's lookups.
+	warming, warmingSource *warmer
 
 	// resolved is each source's digest (by origin) found by a plan: asked once per run.
 	resolved once.Keyed[string, string]
@@ -94,6 +96,7 @@ func NewPool(ctx context.Context, opts PoolOptions) *Pool {
 		wake: make(chan struct{}, 1), done: make(chan struct{}),
 	}
 	p.warming = newWarmer(ctx, bounds.WarmPreflight)
+	p.warmingSource = newWarmer(ctx, bounds.WarmPreflight)
 	p.ensured.RetryWaiters = true
 	p.g.SetLimit(opts.Concurrency)
 	go p.dispatch()
@@ -141,7 +144,11 @@ func (p *Pool) Submit(job ImageJob) *Pending {
 // preflights answer from a listing or count their calls, and are left alone.
 func (p *Pool) warm(job ImageJob) {
 	if sw, ok := p.opts.Sources.(SourceWarmer); ok {
-		p.warming.add(func(ctx context.Context) { sw.WarmSource(ctx, p.opts.Client, job) })
+		p.warmingSource.add(func(ctx context.Context) { sw.WarmSource(ctx, p.opts.Client, job) })
+	}
+	if rp := p.opts.Referrers; rp != nil && rp.Options.Enabled() && !p.opts.ScanOnly && p.opts.Client != nil {
+		// the listing the job's referrer discovery reads, once per source repository
+		p.warmingSource.add(func(ctx context.Context) { p.opts.Client.WarmReferrerTags(ctx, job.Source) })
 	}
 	pf, ok := p.opts.Preflight.(*registry.OCIPreflight)
 	if !ok || p.opts.NoDestination || job.Destination.Tag == "" {
@@ -226,6 +233,7 @@ func (p *Pool) Close() []JobResult {
 	<-p.done
 	_ = p.g.Wait()
 	p.warming.wait()
+	p.warmingSource.wait()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	out := make([]JobResult, len(p.order))

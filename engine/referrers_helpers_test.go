@@ -21,7 +21,7 @@ func nonDiscovery(rs []registrytest.Request) []registrytest.Request {
 }
 
 func isDiscovery(q registrytest.Request) bool {
-	if strings.Contains(q.Path, "/referrers/") && q.Method == http.MethodGet {
+	if q.Method == http.MethodGet && (strings.Contains(q.Path, "/referrers/") || strings.HasSuffix(q.Path, "/tags/list")) {
 		return true
 	}
 	i := strings.LastIndex(q.Path, "/manifests/")

@@ -81,6 +81,13 @@ func Run(ctx context.Context, opts Options, log *zap.Logger) (*Report, error) {
 		Sources:       sources,
 		Progress:      opts.Progress,
 	})
+	if sources != nil {
+		pool.prewarm(env.lock, opts.Platform)
+	}
+	if !env.noDestination && !opts.ScanOnly {
+		env.chartHeads = newChartHeads(ctx, env.client, registry.NewBounds(opts.Concurrency, opts.ChartConcurrency).Publishes)
+		env.chartHeads.prewarm(env.cache, opts.Addons)
+	}
 
 	env.progress.addons(len(opts.Addons))
 	reports := make([]*AddonReport, len(opts.Addons))
@@ -101,6 +108,7 @@ func Run(ctx context.Context, opts Options, log *zap.Logger) (*Report, error) {
 		})
 	}
 	_ = g.Wait()
+	env.chartHeads.wait()
 	jobs := pool.Close()
 	referrers.save(log)
 

@@ -84,6 +84,9 @@ type cachedPackage struct {
 	// at) ChartRef; a tag with that digest holds this archive.
 	ChartRef string `json:"chart_ref,omitempty"`
 	Manifest string `json:"manifest,omitempty"`
+	// Metadata is the archive's chart metadata as packaged (what a push's config is made
+	// of): a hit needs the archive's bytes only, not the chart loaded again.
+	Metadata *chart.Metadata `json:"metadata,omitempty"`
 }
 
 func (c *runCache) path(a config.Addon) string {

@@ -80,7 +80,7 @@ func TestRunCacheNoOpRerun(t *testing.T) {
 	rw := newRunCacheWorld(t)
 	rep, logs := rw.rerun(t, rw.opts)
 	// The source is asked only whether something new refers to the images (--referrers
-	// all): HEADs of sha256-<hex> tags and referrers API GETs, never a pull.
+	// all): tag listings, HEADs of sha256-<hex> tags and referrers API GETs, never a pull.
 	if n := len(nonDiscovery(rw.w.src.Requests())); n != 0 {
 		t.Errorf("rerun sent %d requests to the source registry besides referrer discovery: %v", n, nonDiscovery(rw.w.src.Requests()))
 	}

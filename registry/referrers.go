@@ -129,6 +129,8 @@ type referrerState struct {
 	tags map[string]*sync.Mutex // registry/repository|subject → tag-schema index writer
 	// requests counts discovery requests (referrers API GETs, tag HEADs) of the run.
 	requests atomic.Int64
+	// listings are the source repositories' tags, listed once per run (referrertags.go).
+	listings KeyedOnce[string, *tagListing]
 }
 
 type apiSupport struct {
@@ -386,6 +388,9 @@ func (c *Client) discoverReferrersCached(ctx context.Context, repo name.Reposito
 		}
 		g.Go(func() error {
 			tag := fallbackTag(subject) + "." + l.suffix
+			if has, known := c.listedTag(gctx, repo, tag, cost); known && !has {
+				return nil
+			}
 			c.referrers.count(cost)
 			d, ok, err := c.headDescriptor(gctx, repo, tag)
 			if err != nil {
@@ -407,6 +412,9 @@ func (c *Client) discoverReferrersCached(ctx context.Context, repo name.Reposito
 // tagSchemaReferrers reads the referrers tag schema's index for subject, if any.
 func (c *Client) tagSchemaReferrers(ctx context.Context, repo name.Repository, subject v1.Hash, cost *atomic.Int64, lc *listingCache) ([]Referrer, error) {
 	tag := fallbackTag(subject)
+	if has, known := c.listedTag(ctx, repo, tag, cost); known && !has {
+		return nil, nil
+	}
 	c.referrers.count(cost)
 	d, ok, err := c.headDescriptor(ctx, repo, tag)
 	if err != nil {
