@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"github.com/airgap-charts/airgap-charts/registry/once"
+
 	"context"
 	"strings"
 	"sync"
@@ -18,7 +20,7 @@ import (
 // addon's chart stages), and used by checkChart when the tag still holds that manifest.
 type chartHeads struct {
 	client *registry.Client
-	once   registry.KeyedOnce[string, chartHead]
+	once   once.Keyed[string, chartHead]
 	warm   *warmer
 	queued sync.WaitGroup
 }

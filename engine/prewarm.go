@@ -3,7 +3,7 @@ package engine
 import "github.com/airgap-charts/airgap-charts/registry"
 
 // prewarm queues, before any addon starts, the lookups the jobs of a rerun will ask, for
-// every image of the last lock when it was written for these very inputs: the
+// every image of the last lock's entries written for the inputs their addon has now: the
 // destination tag (the caching preflight), the source tag (the lock's check) and, when
 // referrers cross, the listing of the source repository. An addon then finds its images'
 // answers made, or on their way, instead of asking them only once its chart stages are
@@ -11,11 +11,14 @@ import "github.com/airgap-charts/airgap-charts/registry"
 // the charts no longer render (same inputs, so only a republished chart can do that)
 // costs its lookups once, uselessly. A plan is left alone: it asks only what it needs.
 func (p *Pool) prewarm(l *lockRun, platform registry.Platform) {
-	if p.opts.ScanOnly || l == nil || l.prior == nil || l.prior.Inputs != l.inputs {
+	if p.opts.ScanOnly || l == nil || l.prior == nil {
 		return
 	}
 	seen := map[string]bool{}
 	for _, a := range l.prior.Addons {
+		if in, run := l.inputs[a.Name]; !run || a.Inputs != in {
+			continue // not in this run, or made from other inputs: its addon asks for itself
+		}
 		for _, img := range a.Images {
 			k := img.Source + "|" + img.Destination
 			if seen[k] {

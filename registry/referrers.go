@@ -1,6 +1,8 @@
 package registry
 
 import (
+	"github.com/airgap-charts/airgap-charts/registry/once"
+
 	"context"
 	"encoding/json"
 	"fmt"
@@ -130,7 +132,7 @@ type referrerState struct {
 	// requests counts discovery requests (referrers API GETs, tag HEADs) of the run.
 	requests atomic.Int64
 	// listings are the source repositories' tags, listed once per run (referrertags.go).
-	listings KeyedOnce[string, *tagListing]
+	listings once.Keyed[string, *tagListing]
 }
 
 type apiSupport struct {

@@ -1,6 +1,8 @@
 package registry
 
 import (
+	"github.com/airgap-charts/airgap-charts/registry/transport"
+
 	"context"
 	"encoding/json"
 	"io"
@@ -67,7 +69,7 @@ func (c *Client) listTags(ctx context.Context, repo name.Repository, cost *atomi
 		}
 		ok := resp.StatusCode == http.StatusOK && json.NewDecoder(io.LimitReader(resp.Body, maxTagListBytes)).Decode(&body) == nil
 		next := nextLink(resp)
-		drain(resp)
+		transport.Drain(resp)
 		if !ok {
 			return nil
 		}
