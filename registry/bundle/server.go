@@ -281,9 +281,17 @@ func (s *Server) whyMissing(d string) string {
 	return fmt.Sprintf("%s is in part %d, which the bundle manifest does not list", d, b.Part)
 }
 
+// serveTags lists a repository's tags as the source listed them for this bundle: its
+// images' tags and the signature and referrer tags that travelled (a listing that left
+// those out would hide them from referrer discovery, which asks only the tags listed).
 func (s *Server) serveTags(w http.ResponseWriter, src string) {
 	var tags []string
 	for k := range s.tags {
+		if t, ok := strings.CutPrefix(k, src+":"); ok && !strings.Contains(t, "/") {
+			tags = append(tags, t)
+		}
+	}
+	for k := range s.sigTags {
 		if t, ok := strings.CutPrefix(k, src+":"); ok && !strings.Contains(t, "/") {
 			tags = append(tags, t)
 		}
