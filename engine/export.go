@@ -157,7 +157,7 @@ func exportID(dir string) (string, error) {
 	if m, err := bundle.ReadManifest(dir); err == nil {
 		id = m.ID
 	}
-	if err := bundle.WriteFileAtomic(idFile, []byte(id+"\n")); err != nil {
+	if err := config.WriteFileAtomic(idFile, []byte(id+"\n"), 0o644); err != nil {
 		return "", fmt.Errorf("bundle directory %s: %w", dir, err)
 	}
 	_ = os.Remove(filepath.Join(dir, bundle.ManifestFile))

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/airgap-charts/airgap-charts/config"
 	"io"
 	"os"
 	"path/filepath"
@@ -253,10 +254,10 @@ func (lw *layoutWrite) writeIndex() error {
 	if err != nil {
 		return err
 	}
-	if err := bundle.WriteFileAtomic(filepath.Join(lw.dir, bundle.LayoutFile), []byte(`{"imageLayoutVersion":"1.0.0"}`+"\n")); err != nil {
+	if err := config.WriteFileAtomic(filepath.Join(lw.dir, bundle.LayoutFile), []byte(`{"imageLayoutVersion":"1.0.0"}`+"\n"), 0o644); err != nil {
 		return fmt.Errorf("bundle %s: %w", bundle.LayoutFile, err)
 	}
-	if err := bundle.WriteFileAtomic(filepath.Join(lw.dir, bundle.IndexFile), append(data, '\n')); err != nil {
+	if err := config.WriteFileAtomic(filepath.Join(lw.dir, bundle.IndexFile), append(data, '\n'), 0o644); err != nil {
 		return fmt.Errorf("bundle %s: %w", bundle.IndexFile, err)
 	}
 	return nil

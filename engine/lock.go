@@ -11,7 +11,6 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/airgap-charts/airgap-charts/config"
-	"github.com/airgap-charts/airgap-charts/stages"
 )
 
 // LockSchemaVersion is the lock format this build writes and the newest it reads. Schema 2
@@ -117,7 +116,7 @@ func WriteLock(path string, l *Lock) error {
 	if err != nil {
 		return fmt.Errorf("lock %s: %w", path, err)
 	}
-	if err := stages.WriteFileAtomic(path, data, 0o644); err != nil {
+	if err := config.WriteFileAtomic(path, data, 0o644); err != nil {
 		return fmt.Errorf("lock %s: %w", path, err)
 	}
 	return nil

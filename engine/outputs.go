@@ -3,6 +3,7 @@ package engine
 import (
 	"encoding/json"
 	"errors"
+	"github.com/airgap-charts/airgap-charts/config"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -11,7 +12,6 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/airgap-charts/airgap-charts/stages"
 )
 
 // OutputsFile is the record, in the output directory, of the files runs wrote there per
@@ -141,7 +141,7 @@ func recordOutputs(opts Options, reports []*AddonReport, log *zap.Logger) []stri
 	}
 	data, err := json.MarshalIndent(next, "", "  ")
 	if err == nil {
-		err = stages.WriteFileAtomic(filepath.Join(dir, OutputsFile), append(data, '\n'), 0o644)
+		err = config.WriteFileAtomic(filepath.Join(dir, OutputsFile), append(data, '\n'), 0o644)
 	}
 	if err != nil {
 		log.Warn("could not record the files of the run", zap.String("file", filepath.Join(dir, OutputsFile)), zap.Error(err))

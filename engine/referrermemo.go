@@ -2,13 +2,13 @@ package engine
 
 import (
 	"encoding/json"
+	"github.com/airgap-charts/airgap-charts/config"
 	"os"
 	"sync"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/airgap-charts/airgap-charts/registry"
-	"github.com/airgap-charts/airgap-charts/stages"
 )
 
 // referrerMemo is, per destination image (repository@digest), the manifests whose
@@ -110,5 +110,5 @@ func (m *referrerMemo) save() error {
 	if err != nil {
 		return err
 	}
-	return stages.WriteFileAtomic(m.path, data, 0o644)
+	return config.WriteFileAtomic(m.path, data, 0o644)
 }

@@ -128,7 +128,7 @@ func (c *runCache) save(a config.Addon, e *runCacheEntry, log *zap.Logger) {
 		if old, rerr := os.ReadFile(c.path(a)); rerr == nil && bytes.Equal(old, data) {
 			return
 		}
-		err = stages.WriteFileAtomic(c.path(a), data, 0o644)
+		err = config.WriteFileAtomic(c.path(a), data, 0o644)
 	}
 	if err != nil {
 		log.Warn("run cache entry not written", zap.Error(err))

@@ -3,6 +3,7 @@ package stages
 import (
 	"bytes"
 	"fmt"
+	"github.com/airgap-charts/airgap-charts/config"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -127,7 +128,7 @@ func WriteConsumerOverrides(path string, values map[string]any) error {
 	} else {
 		buf.WriteString("{}\n")
 	}
-	if err := WriteFileAtomic(path, buf.Bytes(), 0o644); err != nil {
+	if err := config.WriteFileAtomic(path, buf.Bytes(), 0o644); err != nil {
 		return fmt.Errorf("consumer overrides: %w", err)
 	}
 	return nil

@@ -2,6 +2,7 @@ package stages
 
 import (
 	"fmt"
+	"github.com/airgap-charts/airgap-charts/config"
 
 	sigsyaml "sigs.k8s.io/yaml"
 )
@@ -70,5 +71,5 @@ func WriteVerifyPolicy(path string, p VerifyPolicy) error {
 	if err != nil {
 		return fmt.Errorf("verification policy %s: %w", path, err)
 	}
-	return WriteFileAtomic(path, append([]byte(verifyPolicyHeader), b...), 0o644)
+	return config.WriteFileAtomic(path, append([]byte(verifyPolicyHeader), b...), 0o644)
 }

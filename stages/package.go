@@ -6,7 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"io"
+	"github.com/airgap-charts/airgap-charts/config"
 	"os"
 	"path"
 	"path/filepath"
@@ -58,7 +58,7 @@ func PackageChart(ch *chart.Chart, dir string) (ChartArchive, error) {
 	}
 	sum := sha256.Sum256(data)
 	target := filepath.Join(dir, fmt.Sprintf("%s-%s.tgz", ch.Name(), ch.Metadata.Version))
-	if err := WriteFileAtomic(target, data, 0o644); err != nil {
+	if err := config.WriteFileAtomic(target, data, 0o644); err != nil {
 		return ChartArchive{}, fmt.Errorf("package chart %s: %w", ch.Name(), err)
 	}
 	md := *ch.Metadata
@@ -195,40 +195,4 @@ func tarGzip(files map[string][]byte) ([]byte, error) {
 		return nil, err
 	}
 	return buf.Bytes(), nil
-}
-
-// WriteFileAtomic writes data to a temporary file beside target, syncs it and renames it
-// over target, so a reader never sees a half-written file. It is the one atomic write of
-// the chart stages and the engine.
-func WriteFileAtomic(target string, data []byte, mode os.FileMode) (err error) {
-	dir := filepath.Dir(target)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(target)+".*.tmp")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if _, err = io.Copy(tmp, bytes.NewReader(data)); err != nil {
-		return fmt.Errorf("write %s: %w", target, err)
-	}
-	if err = tmp.Chmod(mode); err != nil {
-		return fmt.Errorf("write %s: %w", target, err)
-	}
-	if err = tmp.Sync(); err != nil {
-		return fmt.Errorf("write %s: %w", target, err)
-	}
-	if err = tmp.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", target, err)
-	}
-	if err = os.Rename(tmp.Name(), target); err != nil {
-		return fmt.Errorf("write %s: %w", target, err)
-	}
-	return nil
 }

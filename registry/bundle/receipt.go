@@ -1,6 +1,8 @@
 package bundle
 
 import (
+	"github.com/airgap-charts/airgap-charts/config"
+
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -137,7 +139,7 @@ func (r *Receipt) Write(path string) error {
 	if err != nil {
 		return err
 	}
-	return writeAtomic(path, append(data, '\n'))
+	return config.WriteFileAtomic(path, append(data, '\n'), 0o644)
 }
 
 // NewID is a random identifier.
@@ -147,37 +149,11 @@ func NewID() string {
 	return hex.EncodeToString(b)
 }
 
-func writeAtomic(path string, data []byte) error {
-	tmp := path + ".tmp"
-	f, err := os.Create(tmp)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return err
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return os.Rename(tmp, path)
-}
-
 // WriteManifest saves bundle.json atomically (the last file an export writes).
 func WriteManifest(dir string, m *Manifest) error {
 	data, err := json.MarshalIndent(m, "", " ")
 	if err != nil {
 		return err
 	}
-	return writeAtomic(dir+"/"+ManifestFile, append(data, '\n'))
+	return config.WriteFileAtomic(dir+"/"+ManifestFile, append(data, '\n'), 0o644)
 }
-
-// WriteFileAtomic saves one file of the bundle atomically.
-func WriteFileAtomic(path string, data []byte) error { return writeAtomic(path, data) }
