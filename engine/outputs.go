@@ -11,7 +11,6 @@ import (
 	"strings"
 
 	"go.uber.org/zap"
-
 )
 
 // OutputsFile is the record, in the output directory, of the files runs wrote there per
