@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"github.com/airgap-charts/airgap-charts/config"
 	"github.com/airgap-charts/airgap-charts/registry/transport"
 
 	"context"
@@ -40,6 +41,11 @@ type tagListing struct{ tags map[string]bool }
 // The listing is asked once per repository per run; its requests count as discovery
 // requests (of cost, for the image whose discovery asked it first).
 func (c *Client) listedTag(ctx context.Context, repo name.Repository, tag string, cost *atomic.Int64) (has, known bool) {
+	if c.isMirrorHost(repo.RegistryStr()) {
+		// A pull-through mirror may list only the tags it has cached, not a signature
+		// pushed upstream since: its tags are asked one by one, which it fetches upstream.
+		return false, false
+	}
 	l, err := c.referrers.listings.Do(ctx, repo.String(), func(ctx context.Context) (*tagListing, error) {
 		return &tagListing{tags: c.listTags(ctx, repo, cost)}, nil
 	})
@@ -95,4 +101,15 @@ func (c *Client) WarmReferrerTags(ctx context.Context, src ImageRef) {
 		return // the job meets the error again, and reports it
 	}
 	c.listedTag(ctx, ref.Context(), "", nil)
+}
+
+// isMirrorHost says whether host is a --registry-mirror some source is pulled through.
+func (c *Client) isMirrorHost(host string) bool {
+	k := config.HostKey(host)
+	for _, m := range c.mirrors {
+		if config.HostKey(m.host) == k {
+			return true
+		}
+	}
+	return false
 }

@@ -103,3 +103,44 @@ func TestReferrerTagListingFallsBackToHeads(t *testing.T) {
 		})
 	}
 }
+
+// A source pulled through a --registry-mirror is not listed: a pull-through cache may list
+// only what it has cached, so its referrer tags are asked one by one (it fetches those
+// upstream). Here the mirror lists the image's tag alone, and the signature is still found.
+func TestReferrerTagsOfAMirrorAreAskedNotListed(t *testing.T) {
+	mirror := registrytest.New(t)
+	dst := distributionPeer(t)
+	idx, _, _ := multiArch(t)
+	pushIndex(t, mirror.Host+"/src/plain:v1", idx)
+	index, _ := idx.Digest()
+	repo, err := name.NewRepository(mirror.Host+"/src/plain", name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig := referrertest.LegacySignature(t, repo, index, nil)
+	mirror.Intercept(func(w http.ResponseWriter, r *http.Request) bool {
+		if !strings.HasSuffix(r.URL.Path, "/tags/list") {
+			return false
+		}
+		fmt.Fprint(w, `{"name":"src/plain","tags":["v1"]}`) // what a cache holds: not the signature
+		return true
+	})
+	c := newTestClient(t, ClientOptions{Insecure: []string{mirror.Host, dst.host}, Mirrors: map[string]string{"origin.example": mirror.Host}})
+	ctx := context.Background()
+	s, d := MustParseImageRef("origin.example/src/plain:v1"), MustParseImageRef(dst.host+"/mirror/src/plain:v1")
+	cr, err := c.Copy(ctx, s, d, PlatformAuto)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mirror.Reset()
+	rr, err := c.CopyReferrers(ctx, ReferrerCopy{Source: s, Destination: d, Subjects: cr.Manifests}, ReferrerOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rr.Copied) != 1 || rr.Copied[0] != sig.String() {
+		t.Fatalf("copied %v, want the signature %s", rr.Copied, sig)
+	}
+	if n := mirror.Count(registrytest.TagsList); n != 0 {
+		t.Errorf("the mirror was listed %d times, want never", n)
+	}
+}
