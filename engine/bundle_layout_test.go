@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/validate"
 
@@ -24,18 +25,7 @@ func TestBundleIsOCILayout(t *testing.T) {
 	for _, p := range res.Manifest.Parts {
 		extractPart(t, filepath.Join(dir, p.File), dir)
 	}
-	lp, err := layout.FromPath(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	idx, err := lp.ImageIndex()
-	if err != nil {
-		t.Fatal(err)
-	}
-	im, err := idx.IndexManifest()
-	if err != nil {
-		t.Fatal(err)
-	}
+	idx, im := layoutIndex(t, dir)
 	if len(im.Manifests) != len(res.Manifest.Images)+len(res.Manifest.Charts) {
 		t.Fatalf("index.json lists %d manifests, want %d images + %d charts", len(im.Manifests), len(res.Manifest.Images), len(res.Manifest.Charts))
 	}
@@ -118,4 +108,22 @@ func extractPart(t *testing.T, part, dir string) {
 		}
 		out.Close()
 	}
+}
+
+// layoutIndex opens the OCI image layout in dir: its index and index.json's manifest.
+func layoutIndex(t *testing.T, dir string) (v1.ImageIndex, *v1.IndexManifest) {
+	t.Helper()
+	lp, err := layout.FromPath(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx, err := lp.ImageIndex()
+	if err != nil {
+		t.Fatal(err)
+	}
+	im, err := idx.IndexManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return idx, im
 }

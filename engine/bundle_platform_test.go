@@ -6,13 +6,13 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -109,7 +109,7 @@ func TestBundlePlatformList(t *testing.T) {
 			has := m.BlobTable()
 			for arch, d := range children {
 				_, in := has[d]
-				if want := contains(tc.kept, arch); in != want {
+				if want := slices.Contains(tc.kept, arch); in != want {
 					t.Errorf("child %s (%s) in the bundle: %v, want %v", arch, d, in, want)
 				}
 			}
@@ -138,8 +138,8 @@ func TestBundlePlatformList(t *testing.T) {
 				t.Errorf("platform report: sync %q %v, import %q %v", a.SourceIndexDigest, a.MissingPlatforms, b.SourceIndexDigest, b.MissingPlatforms)
 			}
 			if a.Referrers == nil || b.Referrers == nil || !reflect.DeepEqual(a.Referrers.Copied, b.Referrers.Copied) ||
-				!reflect.DeepEqual(a.Referrers.NotApplicable, b.Referrers.NotApplicable) || !contains(a.Referrers.NotApplicable, indexSBOM.Digest.String()) ||
-				!contains(a.Referrers.NotApplicable, cosignSBOMDigest.String()) {
+				!reflect.DeepEqual(a.Referrers.NotApplicable, b.Referrers.NotApplicable) || !slices.Contains(a.Referrers.NotApplicable, indexSBOM.Digest.String()) ||
+				!slices.Contains(a.Referrers.NotApplicable, cosignSBOMDigest.String()) {
 				t.Errorf("referrers: sync %+v, import %+v", a.Referrers, b.Referrers)
 			}
 			tag, _ := name.NewTag(b.Destination, name.Insecure)
@@ -149,15 +149,6 @@ func TestBundlePlatformList(t *testing.T) {
 			}
 		})
 	}
-}
-
-func contains(s []string, v string) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 // checkLayoutComplete extracts the bundle's parts beside a copy of its index.json and
@@ -177,18 +168,7 @@ func checkLayoutComplete(t *testing.T, dir string, m *bundle.Manifest) {
 	for _, p := range m.Parts {
 		extractPart(t, filepath.Join(dir, p.File), ldir)
 	}
-	lp, err := layout.FromPath(ldir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	idx, err := lp.ImageIndex()
-	if err != nil {
-		t.Fatal(err)
-	}
-	im, err := idx.IndexManifest()
-	if err != nil {
-		t.Fatal(err)
-	}
+	idx, im := layoutIndex(t, ldir)
 	for _, d := range im.Manifests {
 		if d.Annotations[bundle.AnnotationChartName] != "" {
 			continue
