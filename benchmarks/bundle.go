@@ -28,7 +28,7 @@ func (o *OursBundle) Run(ctx context.Context, env RunEnv) (ToolStats, error) {
 	exp, err := runProc(ctx, log, o.Ours.Bin, "export", "--catalog", env.Catalog, "--to", dir,
 		"--registry-mirror", env.SourceName+"="+env.SourceHost, "--insecure-registry", env.SourceHost,
 		"--concurrency", conc, "--log-format", "json")
-	st := ToolStats{Wall: exp.wall, PeakRSS: exp.maxRSS, Procs: 1}
+	st := ToolStats{Wall: exp.wall, CPU: exp.cpu, PeakRSS: exp.maxRSS, Procs: 1}
 	if err != nil {
 		return st, err
 	}
@@ -37,6 +37,7 @@ func (o *OursBundle) Run(ctx context.Context, env RunEnv) (ToolStats, error) {
 		"--concurrency", conc, "--output-dir", filepath.Join(state, "out"),
 		"--report", filepath.Join(env.WorkDir, "report.json"), "--log-format", "json")
 	st.Wall += imp.wall
+	st.CPU += imp.cpu
 	st.PeakRSS = max(st.PeakRSS, imp.maxRSS)
 	st.Procs++
 	st.Note = fmt.Sprintf("export %v, import %v", exp.wall.Round(time.Millisecond), imp.wall.Round(time.Millisecond))

@@ -41,6 +41,18 @@ func (r NoopResult) Wall(tool string) (ours, regsync time.Duration, ratio float6
 	return ours, regsync, ratio
 }
 
+// CPU is the median rerun CPU (user + system) of tool and of regsync.
+func (r NoopResult) CPU(tool string) (ours, regsync time.Duration) {
+	cpus := func(rs []RunResult) []time.Duration {
+		var out []time.Duration
+		for _, x := range rs {
+			out = append(out, x.Stats.CPU)
+		}
+		return out
+	}
+	return median(cpus(r.Runs[tool])), median(cpus(r.Runs[r.Regsync]))
+}
+
 // MeasureNoop runs the comparison of each of ours (variants) with regsync in every
 // scenario.
 func MeasureNoop(ctx context.Context, b *Bench, ours []Tool, regsync Tool, scenarios []NoopScenario, reruns, conc int, timeout time.Duration) ([]NoopResult, error) {
@@ -95,9 +107,13 @@ func NoopTargets(f FleetFacts, r NoopResult, tool string) []TargetLine {
 	if q > 1.0 {
 		v = fmt.Sprintf("MISSED by %.0f%% (limit 1.0×)", (q-1)*100)
 	}
+	oc, rc := r.CPU(tool)
 	out := []TargetLine{{
 		Target:   fmt.Sprintf("no-op rerun %s, %s, %d charts / %d images: wall ≤ regsync's (median of %d)", r.Scenario, tool, f.Charts, f.Images, r.Reruns),
 		Measured: fmt.Sprintf("%.2fs vs %.2fs = %.2f×", ow.Seconds(), rw.Seconds(), q), Verdict: v,
+	}, {
+		Target:   fmt.Sprintf("(no-op rerun %s, %s: CPU of the process, user + system, median)", r.Scenario, tool),
+		Measured: fmt.Sprintf("%.2fs vs regsync's %.2fs", oc.Seconds(), rc.Seconds()), Verdict: "-",
 	}}
 	worst := map[string]CountCheck{}
 	var order []string

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -37,6 +38,12 @@ func BenchmarkNoopRerun(b *testing.B) {
 	}
 	wan := ProxyOptions{RTT: 50 * time.Millisecond, BytesPerSecond: 20_000_000}
 	scenarios := []NoopScenario{{Name: "loopback"}, {Name: "wan", Src: wan, Dst: wan}}
+	if only := os.Getenv("AIRGAP_NOOP_SCENARIO"); only != "" { // loopback or wan: one scenario
+		scenarios = slices.DeleteFunc(scenarios, func(s NoopScenario) bool { return s.Name != only })
+		if len(scenarios) == 0 {
+			b.Fatalf("AIRGAP_NOOP_SCENARIO=%s: no such scenario (loopback, wan)", only)
+		}
+	}
 	b.ResetTimer()
 	// Ours with its defaults (--referrers all: every image's referrers are looked for on
 	// the source again, with HEADs) and as regsync runs (no referrers).

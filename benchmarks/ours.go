@@ -76,7 +76,7 @@ func (o *Ours) Args(env RunEnv) []string {
 // Run implements Tool.
 func (o *Ours) Run(ctx context.Context, env RunEnv) (ToolStats, error) {
 	res, err := runProc(ctx, filepath.Join(env.WorkDir, "airgap-charts.log"), o.Bin, o.Args(env)...)
-	st := ToolStats{Wall: res.wall, PeakRSS: res.maxRSS, Procs: 1}
+	st := ToolStats{Wall: res.wall, CPU: res.cpu, PeakRSS: res.maxRSS, Procs: 1}
 	if failed, first := reportFailures(filepath.Join(env.WorkDir, "report.json")); failed > 0 {
 		st.Note = fmt.Sprintf("%d addons failed, first: %s", failed, first)
 		if err == nil {

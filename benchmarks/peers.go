@@ -130,7 +130,7 @@ func (r *RefStyle) Run(ctx context.Context, env RunEnv) (ToolStats, error) {
 		return ToolStats{}, err
 	}
 	res, err := runProc(ctx, filepath.Join(env.WorkDir, "refcopy.log"), r.Bin, "-plan", plan)
-	return ToolStats{Wall: res.wall, PeakRSS: res.maxRSS, Procs: 1}, err
+	return ToolStats{Wall: res.wall, CPU: res.cpu, PeakRSS: res.maxRSS, Procs: 1}, err
 }
 
 // Crane runs `crane copy` once per image, Concurrency processes at once.
@@ -182,6 +182,7 @@ func eachImage(ctx context.Context, env RunEnv, logName string, argv func(ImageP
 			mu.Lock()
 			defer mu.Unlock()
 			st.Procs++
+			st.CPU += res.cpu
 			st.PeakRSS = max(st.PeakRSS, res.maxRSS)
 			if err != nil {
 				failed++
@@ -255,5 +256,5 @@ func (r *Regsync) Run(ctx context.Context, env RunEnv) (ToolStats, error) {
 		return ToolStats{}, err
 	}
 	res, err := runProc(ctx, filepath.Join(env.WorkDir, "regsync.log"), r.Bin, "once", "-c", cfg)
-	return ToolStats{Wall: res.wall, PeakRSS: res.maxRSS, Procs: 1}, err
+	return ToolStats{Wall: res.wall, CPU: res.cpu, PeakRSS: res.maxRSS, Procs: 1}, err
 }

@@ -26,7 +26,7 @@ func (p OursPlan) Run(ctx context.Context, env RunEnv) (ToolStats, error) {
 	args := p.Ours.Args(env)
 	args[0] = "plan"
 	res, err := runProc(ctx, filepath.Join(env.WorkDir, "airgap-charts.log"), p.Ours.Bin, args...)
-	st := ToolStats{Wall: res.wall, PeakRSS: res.maxRSS, Procs: 1, Note: "nothing to do"}
+	st := ToolStats{Wall: res.wall, CPU: res.cpu, PeakRSS: res.maxRSS, Procs: 1, Note: "nothing to do"}
 	var exit *exec.ExitError
 	if errors.As(err, &exit) {
 		switch exit.ExitCode() {

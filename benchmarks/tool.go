@@ -49,9 +49,10 @@ type RunEnv struct {
 // ToolStats is what a run measured.
 type ToolStats struct {
 	Wall    time.Duration
-	PeakRSS int64  // bytes, largest of the tool's processes; 0: unknown
-	Procs   int    // processes run (crane and skopeo run one per image)
-	Note    string // what the reader should know (e.g. how failures were counted)
+	CPU     time.Duration // user + system time of the tool's processes; 0: unknown
+	PeakRSS int64         // bytes, largest of the tool's processes; 0: unknown
+	Procs   int           // processes run (crane and skopeo run one per image)
+	Note    string        // what the reader should know (e.g. how failures were counted)
 }
 
 // Tool is one contender: ours or a peer.
@@ -74,6 +75,7 @@ func (a absentTool) Run(context.Context, RunEnv) (ToolStats, error) {
 // procResult is one finished subprocess.
 type procResult struct {
 	wall   time.Duration
+	cpu    time.Duration // user + system
 	maxRSS int64
 }
 
@@ -98,6 +100,9 @@ func runProc(ctx context.Context, logPath, bin string, args ...string) (procResu
 		err = cmd.Wait()
 		close(done)
 		res.maxRSS = <-peak
+		if ps := cmd.ProcessState; ps != nil {
+			res.cpu = ps.UserTime() + ps.SystemTime()
+		}
 	}
 	res.wall = time.Since(start)
 	if logPath != "" {
