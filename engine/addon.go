@@ -18,10 +18,13 @@ import (
 
 // preparedAddon is an addon after extract: its chart, images and their destinations.
 type preparedAddon struct {
-	chart    *chart.Chart
-	layers   []map[string]any
-	images   []stages.FoundImage
-	mappings []stages.ImageMapping
+	// chart is nil when the run cache knew the archive (load loads it if needed).
+	chart         *chart.Chart
+	name, version string
+	load          func(context.Context) error
+	layers        []map[string]any
+	images        []stages.FoundImage
+	mappings      []stages.ImageMapping
 	// shared is the rewrite's images: these and those of the other addons releasing the
 	// same chart (chartGroup).
 	shared []stages.ImageMapping
@@ -49,7 +52,7 @@ func (e *runEnv) prepareAddon(ctx context.Context, a config.Addon, rep *AddonRep
 
 	rep.Stage = "fetch"
 	t = time.Now()
-	fc, err := e.fetcher.Fetch(ctx, rc)
+	fc, err := e.fetcher.FetchArchive(ctx, rc)
 	if err != nil {
 		return nil, err
 	}
@@ -60,50 +63,46 @@ func (e *runEnv) prepareAddon(ctx context.Context, a config.Addon, rep *AddonRep
 	}
 
 	layers := addonValues(a, e.opts.Overrides)
-	rep.Stage = "dependencies"
-	t = time.Now()
-	deps, err := stages.ResolveDependencies(ctx, fc.Chart, stages.DependencyOptions{
-		Include: e.opts.IncludeDeps, Resolver: e.resolver, Fetcher: e.fetcher, Values: stages.MergeValues(layers...),
-	})
-	if err != nil {
-		return nil, err
-	}
-	rep.Dependencies = deps
-	rep.timing("dependencies", t)
-	for _, d := range deps {
-		fields := []zap.Field{zap.String("dependency", d.Name), zap.String("dep_version", d.Version), zap.String("repository", d.Repository), zap.String("state", d.State)}
-		if d.State == stages.DepDropped {
-			log.Warn("dependency dropped", append(fields, zap.String("reason", d.Reason))...)
-			continue
-		}
-		log.Info("dependency", fields...)
-	}
-
-	p := &preparedAddon{chart: fc.Chart, layers: layers}
 	ro := e.renderOptions(a, layers)
-	key, err := e.cache.key(fc.Chart, layers, ro, e.opts.IncludeDeps)
-	if err != nil {
-		log.Debug("run cache not used for this addon", zap.Error(err))
-	}
-	var prev *runCacheEntry
-	if key != "" {
-		prev = e.cache.load(a, log)
-	}
+	p := &preparedAddon{layers: layers}
+	prev := e.cache.load(a, log)
+	archiveKey := e.cache.archiveKey(fc.Digest, layers, ro, e.opts.IncludeDeps)
 	var images []stages.FoundImage
-	if prev != nil && prev.Key == key {
-		// The same chart, values and settings as last run: its images without a render.
+	if prev.knowsArchive(archiveKey) {
+		// The same archive, values and settings as an earlier run, whose chart needed
+		// nothing from outside its archive: its dependencies and images without loading it.
+		rep.Dependencies = prev.Dependencies
+		logDependencies(log, rep.Dependencies)
+		p.name, p.version = prev.Chart.Name, prev.Chart.Version
+		p.load = func(ctx context.Context) error { return e.loadChart(ctx, p, fc, rep, log) }
 		images = prev.foundImages()
 		rep.Fallbacks = prev.Fallbacks
 		rep.RunCache = RunCacheImages
 		p.entry = prev
 	} else {
-		if images, err = e.renderAndExtract(ctx, fc.Chart, ro, rep); err != nil {
+		if err := e.loadChart(ctx, p, fc, rep, log); err != nil {
 			return nil, err
 		}
-		rep.RunCache = RunCacheMiss
-		if key != "" {
-			p.entry = &runCacheEntry{Key: key, Images: cacheImages(images), Fallbacks: rep.Fallbacks}
+		key, err := e.cache.key(p.chart, layers, ro, e.opts.IncludeDeps)
+		if err != nil {
+			log.Debug("run cache not used for this addon", zap.Error(err))
 		}
+		if prev != nil && key != "" && prev.Key == key {
+			// The same chart, values and settings as last run: its images without a render.
+			images = prev.foundImages()
+			rep.Fallbacks = prev.Fallbacks
+			rep.RunCache = RunCacheImages
+			p.entry = prev
+		} else {
+			if images, err = e.renderAndExtract(ctx, p.chart, ro, rep); err != nil {
+				return nil, err
+			}
+			rep.RunCache = RunCacheMiss
+			if key != "" {
+				p.entry = &runCacheEntry{Key: key, Images: cacheImages(images), Fallbacks: rep.Fallbacks}
+			}
+		}
+		p.entry.remember(archiveKey, p, rep.Dependencies)
 	}
 	if prev != nil {
 		p.prev = prev.Package
@@ -120,6 +119,42 @@ func (e *runEnv) prepareAddon(ctx context.Context, a config.Addon, rep *AddonRep
 		p.mappings = append(p.mappings, stages.ImageMapping{Source: img.Ref, Destination: e.layout.Destination(img.Ref)})
 	}
 	return p, nil
+}
+
+// loadChart loads the fetched archive and resolves its dependencies into p.chart.
+func (e *runEnv) loadChart(ctx context.Context, p *preparedAddon, fc stages.FetchedChart, rep *AddonReport, log *zap.Logger) error {
+	stage := rep.Stage
+	rep.Stage = "fetch"
+	if err := e.fetcher.Load(&fc); err != nil {
+		return err
+	}
+	rep.Stage = "dependencies"
+	t := time.Now()
+	deps, err := stages.ResolveDependencies(ctx, fc.Chart, stages.DependencyOptions{
+		Include: e.opts.IncludeDeps, Resolver: e.resolver, Fetcher: e.fetcher, Values: stages.MergeValues(p.layers...),
+	})
+	if err != nil {
+		return err
+	}
+	if p.load == nil { // the first load: the report and the log have not seen them
+		rep.Dependencies = deps
+		rep.timing("dependencies", t)
+		logDependencies(log, deps)
+	}
+	p.chart, p.name, p.version, p.load = fc.Chart, fc.Chart.Name(), fc.Chart.Metadata.Version, nil
+	rep.Stage = stage
+	return nil
+}
+
+func logDependencies(log *zap.Logger, deps []stages.Dependency) {
+	for _, d := range deps {
+		fields := []zap.Field{zap.String("dependency", d.Name), zap.String("dep_version", d.Version), zap.String("repository", d.Repository), zap.String("state", d.State)}
+		if d.State == stages.DepDropped {
+			log.Warn("dependency dropped", append(fields, zap.String("reason", d.Reason))...)
+			continue
+		}
+		log.Info("dependency", fields...)
+	}
 }
 
 // renderAndExtract renders the chart and extracts its images.
@@ -157,7 +192,7 @@ func (e *runEnv) renderOptions(a config.Addon, layers []map[string]any) stages.R
 func (e *runEnv) rewriteAndPackage(ctx context.Context, a config.Addon, p *preparedAddon, rep *AddonReport, log *zap.Logger) error {
 	t := time.Now()
 	dir := chartDir(e.opts, a)
-	archive := filepath.Join(dir, fmt.Sprintf("%s-%s.tgz", p.chart.Name(), p.chart.Metadata.Version))
+	archive := filepath.Join(dir, fmt.Sprintf("%s-%s.tgz", p.name, p.version))
 	valuesPath := overridesPath(e.opts, a)
 	restoreMarkedOverrides(valuesPath)
 	var pkgKey string
@@ -181,6 +216,11 @@ func (e *runEnv) rewriteAndPackage(ctx context.Context, a config.Addon, p *prepa
 			}
 			rep.timing("package", t)
 			return nil
+		}
+	}
+	if p.chart == nil {
+		if err := p.load(ctx); err != nil {
+			return err
 		}
 	}
 	res, err := stages.RewriteChart(ctx, stages.RewriteInput{Chart: p.chart, Images: p.shared, Found: p.images,

@@ -54,6 +54,12 @@ type runCacheEntry struct {
 	Fallbacks []string      `json:"fallbacks,omitempty"`
 	// Package is the rewrite's output, valid for Key and the images' destinations.
 	Package *cachedPackage `json:"package,omitempty"`
+	// ArchiveKey digests the fetched archive and the inputs Key digests, when the chart
+	// needed nothing from outside that archive (runcache_quick.go); Dependencies are then
+	// its dependencies as resolved. Chart is the chart the archive holds.
+	ArchiveKey   string              `json:"archive_key,omitempty"`
+	Dependencies []stages.Dependency `json:"dependencies,omitempty"`
+	Chart        *cachedChart        `json:"chart,omitempty"`
 }
 
 // cachedImage is a stages.FoundImage with its reference spelled out.

@@ -37,7 +37,8 @@ type FetcherOptions struct {
 	Credentials func(repoURL string) (user, pass string, ok bool)
 }
 
-// FetchedChart is a chart archive on disk and the chart loaded from it.
+// FetchedChart is a chart archive on disk and the chart loaded from it (nil from
+// FetchArchive until Load).
 type FetchedChart struct {
 	Resolved ResolvedChart
 	// ArchivePath is the archive in the cache directory.
@@ -84,7 +85,20 @@ func NewFetcher(opts FetcherOptions) (*Fetcher, error) {
 // Fetch brings the archive of rc into the cache (verifying the digest the repository
 // gives) unless it is already there, and loads the chart from it.
 func (f *Fetcher) Fetch(ctx context.Context, rc ResolvedChart) (FetchedChart, error) {
-	where := fmt.Sprintf("chart %q %s from %s", rc.Ref.Name, rc.Version, redact(rc.Repository))
+	fc, err := f.FetchArchive(ctx, rc)
+	if err != nil {
+		return FetchedChart{}, err
+	}
+	if err := f.Load(&fc); err != nil {
+		return FetchedChart{}, err
+	}
+	return fc, nil
+}
+
+// FetchArchive is Fetch without the load: the archive in the cache and its digest, Chart
+// nil. A caller that knows what an archive of this digest holds needs no more; Load loads
+// it when the chart is needed after all.
+func (f *Fetcher) FetchArchive(ctx context.Context, rc ResolvedChart) (FetchedChart, error) {
 	var (
 		archive, digest string
 		err             error
@@ -95,22 +109,34 @@ func (f *Fetcher) Fetch(ctx context.Context, rc ResolvedChart) (FetchedChart, er
 		archive, digest, err = f.fetchHTTP(ctx, rc)
 	}
 	if err != nil {
-		return FetchedChart{}, fmt.Errorf("%s: %w", where, err)
+		return FetchedChart{}, fmt.Errorf("%s: %w", fetchWhere(rc), err)
 	}
+	return FetchedChart{Resolved: rc, ArchivePath: archive, Digest: digest}, nil
+}
+
+// Load loads fc's chart from its archive into fc.Chart; an archive that does not load, or
+// holds another chart, is removed from the cache and refused.
+func (f *Fetcher) Load(fc *FetchedChart) error {
+	rc, archive := fc.Resolved, fc.ArchivePath
 	data, err := os.ReadFile(archive)
 	if err != nil {
-		return FetchedChart{}, fmt.Errorf("%s: %w", where, err)
+		return fmt.Errorf("%s: %w", fetchWhere(rc), err)
 	}
 	ch, err := LoadChartArchive(data, f.limit)
 	if err != nil {
 		_ = os.Remove(archive) // a refused archive is not kept for the next run
-		return FetchedChart{}, fmt.Errorf("%s: archive %s: %w", where, filepath.Base(archive), err)
+		return fmt.Errorf("%s: archive %s: %w", fetchWhere(rc), filepath.Base(archive), err)
 	}
 	if ch.Name() != rc.Ref.Name {
 		_ = os.Remove(archive)
-		return FetchedChart{}, fmt.Errorf("%s: archive holds chart %q", where, ch.Name())
+		return fmt.Errorf("%s: archive holds chart %q", fetchWhere(rc), ch.Name())
 	}
-	return FetchedChart{Resolved: rc, ArchivePath: archive, Digest: digest, Chart: ch}, nil
+	fc.Chart = ch
+	return nil
+}
+
+func fetchWhere(rc ResolvedChart) string {
+	return fmt.Sprintf("chart %q %s from %s", rc.Ref.Name, rc.Version, redact(rc.Repository))
 }
 
 func (f *Fetcher) fetchHTTP(ctx context.Context, rc ResolvedChart) (string, string, error) {
