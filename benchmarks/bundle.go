@@ -26,7 +26,7 @@ func (o *OursBundle) Run(ctx context.Context, env RunEnv) (ToolStats, error) {
 	conc := strconv.Itoa(max(1, env.Concurrency))
 	log := filepath.Join(env.WorkDir, "airgap-charts.log")
 	exp, err := runProc(ctx, log, o.Ours.Bin, "export", "--catalog", env.Catalog, "--to", dir,
-		"--registry-mirror", env.SourceName+"="+env.SourceHost, "--insecure-registry", env.SourceHost,
+		"--registry-mirror", env.SourceName+"="+env.SourceHost, "--mirror-complete", env.SourceName, "--insecure-registry", env.SourceHost,
 		"--concurrency", conc, "--log-format", "json")
 	st := ToolStats{Wall: exp.wall, CPU: exp.cpu, PeakRSS: exp.maxRSS, Procs: 1}
 	if err != nil {

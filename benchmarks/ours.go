@@ -43,7 +43,9 @@ func (o *Ours) Args(env RunEnv) []string {
 		"--catalog", env.Catalog,
 		"--target-registry", env.DestHost,
 		"--target-kind", "oci",
-		"--registry-mirror", env.SourceName + "=" + env.SourceHost,
+		// The source registry plays SourceName (docker.io) itself: the mirror is the origin,
+		// complete, as a run pulling from docker.io directly sees it.
+		"--registry-mirror", env.SourceName + "=" + env.SourceHost, "--mirror-complete", env.SourceName,
 		"--insecure-registry", env.SourceHost,
 		"--insecure-registry", env.DestHost,
 		"--concurrency", strconv.Itoa(max(1, env.Concurrency)),

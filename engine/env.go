@@ -145,6 +145,7 @@ func (e *runEnv) openDestination(ctx context.Context, log *zap.Logger) error {
 		CertsDir:           opts.CertsDir,
 		Destination:        e.registry,
 		Mirrors:            opts.RegistryMirrors,
+		CompleteMirrors:    opts.CompleteMirrors,
 		RateLimits:         rates,
 		DestLimits:         destLimits,
 		ECRHosts:           dest.ecrHosts,

@@ -64,6 +64,9 @@ type Options struct {
 	PushLimits      []RateLimit       // manifest PUTs per destination host
 	UploadLimits    []RateLimit       // blob upload starts (and, separately, completions) per destination host
 	RegistryMirrors map[string]string // source host → mirror host[/path]
+	// CompleteMirrors are hosts of RegistryMirrors whose mirror holds every tag of its
+	// source (a replica, not a pull-through cache): its tag listings are trusted.
+	CompleteMirrors []string
 	RepoMirrors     map[string]string // chart repository URL → mirror URL
 	// RepoMirrorCredentials are basic-auth credentials by mirror URL (from user:pass@ of
 	// a --repo-mirror URL); nil: none.

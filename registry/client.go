@@ -63,6 +63,10 @@ type ClientOptions struct {
 	// Mirrors maps a source host to the mirror host[/path] its images are pulled from
 	// ("docker.io" → "127.0.0.1:5001/docker.io"). Destinations never change.
 	Mirrors map[string]string
+	// CompleteMirrors are source hosts of Mirrors whose mirror holds every tag its source
+	// has (a replica kept in sync, not a pull-through cache): its tag listings are trusted
+	// for referrer discovery as the source's own would be.
+	CompleteMirrors []string
 	// RateLimits are budgets of manifest GETs per source host (Docker Hub counts them).
 	RateLimits []transport.HostRate
 	// DestLimits are budgets per destination host and kind. ECR hosts get ECR's default
@@ -127,7 +131,10 @@ type Client struct {
 	referrers *referrerState
 }
 
-type mirror struct{ host, prefix string }
+type mirror struct {
+	host, prefix string
+	complete     bool // holds every tag of its source (CompleteMirrors)
+}
 
 // NewClient builds a client; it fails on contradictory options.
 func NewClient(opts ClientOptions) (*Client, error) {
@@ -174,12 +181,19 @@ func NewClient(opts ClientOptions) (*Client, error) {
 		return nil, err
 	}
 	c.limits, c.rt = tr.Limits, tr
+	complete := map[string]bool{}
+	for _, h := range opts.CompleteMirrors {
+		if _, ok := opts.Mirrors[h]; !ok {
+			return nil, fmt.Errorf("complete mirror %s: no registry mirror is given for it", h)
+		}
+		complete[config.HostKey(h)] = true
+	}
 	for src, dst := range opts.Mirrors {
 		host, prefix, _ := strings.Cut(strings.Trim(dst, "/"), "/")
 		if host == "" {
 			return nil, fmt.Errorf("registry mirror for %s: empty mirror host", src)
 		}
-		c.mirrors[config.HostKey(src)] = mirror{host: host, prefix: prefix}
+		c.mirrors[config.HostKey(src)] = mirror{host: host, prefix: prefix, complete: complete[config.HostKey(src)]}
 		tr.Limits.Mirror(src, host)
 	}
 	c.art = auth.NewRouter(tr, c.keychain, c.Insecure).Wrapper()

@@ -41,7 +41,7 @@ type tagListing struct{ tags map[string]bool }
 // The listing is asked once per repository per run; its requests count as discovery
 // requests (of cost, for the image whose discovery asked it first).
 func (c *Client) listedTag(ctx context.Context, repo name.Repository, tag string, cost *atomic.Int64) (has, known bool) {
-	if c.isMirrorHost(repo.RegistryStr()) {
+	if c.isPullThroughHost(repo.RegistryStr()) {
 		// A pull-through mirror may list only the tags it has cached, not a signature
 		// pushed upstream since: its tags are asked one by one, which it fetches upstream.
 		return false, false
@@ -103,11 +103,12 @@ func (c *Client) WarmReferrerTags(ctx context.Context, src ImageRef) {
 	c.listedTag(ctx, ref.Context(), "", nil)
 }
 
-// isMirrorHost says whether host is a --registry-mirror some source is pulled through.
-func (c *Client) isMirrorHost(host string) bool {
+// isPullThroughHost says whether host is a --registry-mirror some source is pulled
+// through without being declared complete (CompleteMirrors).
+func (c *Client) isPullThroughHost(host string) bool {
 	k := config.HostKey(host)
 	for _, m := range c.mirrors {
-		if config.HostKey(m.host) == k {
+		if !m.complete && config.HostKey(m.host) == k {
 			return true
 		}
 	}

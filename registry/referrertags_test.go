@@ -144,3 +144,40 @@ func TestReferrerTagsOfAMirrorAreAskedNotListed(t *testing.T) {
 		t.Errorf("the mirror was listed %d times, want never", n)
 	}
 }
+
+// A mirror declared complete (a replica, not a pull-through cache) is listed as its
+// source would be: one listing, the signature it holds found through it.
+func TestReferrerTagsOfACompleteMirrorAreListed(t *testing.T) {
+	mirror := registrytest.New(t)
+	dst := distributionPeer(t)
+	idx, _, _ := multiArch(t)
+	pushIndex(t, mirror.Host+"/src/plain:v1", idx)
+	index, _ := idx.Digest()
+	repo, err := name.NewRepository(mirror.Host+"/src/plain", name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig := referrertest.LegacySignature(t, repo, index, nil)
+	c := newTestClient(t, ClientOptions{Insecure: []string{mirror.Host, dst.host},
+		Mirrors: map[string]string{"origin.example": mirror.Host}, CompleteMirrors: []string{"origin.example"}})
+	ctx := context.Background()
+	s, d := MustParseImageRef("origin.example/src/plain:v1"), MustParseImageRef(dst.host+"/mirror/src/plain:v1")
+	cr, err := c.Copy(ctx, s, d, PlatformAuto)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mirror.Reset()
+	rr, err := c.CopyReferrers(ctx, ReferrerCopy{Source: s, Destination: d, Subjects: cr.Manifests}, ReferrerOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rr.Copied) != 1 || rr.Copied[0] != sig.String() {
+		t.Fatalf("copied %v, want the signature %s", rr.Copied, sig)
+	}
+	if n := mirror.Count(registrytest.TagsList); n != 1 {
+		t.Errorf("the complete mirror was listed %d times, want once", n)
+	}
+	if _, err := NewClient(ClientOptions{Mirrors: map[string]string{"origin.example": mirror.Host}, CompleteMirrors: []string{"other.example"}}); err == nil {
+		t.Error("a complete mirror without a registry mirror was accepted")
+	}
+}

@@ -137,6 +137,7 @@ type pullFlags struct {
 	RateLimit      []string `group:"Registries" sep:"none" placeholder:"HOST=N/PERIOD" help:"Budget of manifest pulls for a registry host, repeatable (e.g. docker.io=100/6h; PERIOD a Go duration or 1d). Every manifest GET counts as a pull: an index and each platform manifest under it (a 2-platform image costs 3 with --platform auto). A budget smaller than the work completes whole images; see --on-budget."`
 	OnBudget       string   `group:"Registries" enum:"fail,wait" default:"fail" help:"When a pull budget is spent (--rate-limit, or the one a registry advertises): fail the remaining images, reporting how many more pulls were needed, or wait for the budget, logging until when (default: ${default})."`
 	RegistryMirror []string `group:"Registries" sep:"none" placeholder:"HOST=MIRROR[/path]" help:"Pull images of HOST from MIRROR, path kept (e.g. docker.io=127.0.0.1:5001/docker.io); destinations follow the original reference. Repeatable."`
+	MirrorComplete []string `group:"Registries" sep:"none" placeholder:"HOST" help:"The --registry-mirror of HOST holds every tag of HOST (a replica kept in sync, not a pull-through cache): referrer discovery lists its tags as it lists a source's, instead of asking each referrer tag. Repeatable."`
 	RepoMirror     []string `group:"Registries" sep:"none" placeholder:"URL=URL" help:"Fetch charts of a repository from a mirror (addons and dependencies). Repeatable."`
 }
 
@@ -152,6 +153,12 @@ func (f pullFlags) options(o *engine.Options) error {
 	var err error
 	if o.RegistryMirrors, err = parseRegistryMirrors(f.RegistryMirror); err != nil {
 		return err
+	}
+	for _, h := range splitList(f.MirrorComplete) {
+		if _, ok := o.RegistryMirrors[h]; !ok {
+			return usagef("--mirror-complete %q: no --registry-mirror %s=MIRROR is given", h, h)
+		}
+		o.CompleteMirrors = append(o.CompleteMirrors, h)
 	}
 	o.RepoMirrors, o.RepoMirrorCredentials, err = parseRepoMirrors(f.RepoMirror)
 	return err

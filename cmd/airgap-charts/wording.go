@@ -27,6 +27,7 @@ var commandWording = map[string]map[string]string{
 		"rate-limit":          "Budget of manifest pulls for a registry host, repeatable (as sync).",
 		"on-budget":           "When a pull budget is spent: fail or wait (default: ${default}).",
 		"registry-mirror":     "Pull images of HOST from MIRROR (as sync). Repeatable.",
+		"mirror-complete":     "The --registry-mirror of HOST holds every tag of HOST: its tag listings are trusted (as sync). Repeatable.",
 		"repo-mirror":         "Fetch charts of a repository from a mirror (as sync). Repeatable.",
 		"insecure-registry":   "Reach this host without TLS verification, or over plain HTTP (as sync). Repeatable.",
 		"certs-dir":           "Per-host TLS material, docker's certs.d layout (as sync).",
