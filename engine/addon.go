@@ -65,7 +65,7 @@ func (e *runEnv) prepareAddon(ctx context.Context, a config.Addon, rep *AddonRep
 	layers := addonValues(a, e.opts.Overrides)
 	ro := e.renderOptions(a, layers)
 	p := &preparedAddon{layers: layers}
-	prev := e.cache.load(a, log)
+	prev := e.cache.take(a, log)
 	archiveKey := e.cache.archiveKey(fc.Digest, layers, ro, e.opts.IncludeDeps)
 	var images []stages.FoundImage
 	if prev.knowsArchive(archiveKey) {

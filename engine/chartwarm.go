@@ -7,8 +7,6 @@ import (
 	"strings"
 	"sync"
 
-	"go.uber.org/zap"
-
 	"github.com/airgap-charts/airgap-charts/config"
 	"github.com/airgap-charts/airgap-charts/registry"
 	"github.com/airgap-charts/airgap-charts/stages"
@@ -64,11 +62,11 @@ func (h *chartHeads) prewarm(cache *runCache, addons []config.Addon) {
 	go func() {
 		defer h.queued.Done()
 		for _, a := range addons {
-			e := cache.load(a, zap.NewNop())
-			if e == nil || e.Package == nil || e.Package.Manifest == "" {
+			l := cache.read(a)
+			if l.manifest == "" {
 				continue
 			}
-			if ref, ok := chartTagRef(e.Package.ChartRef); ok {
+			if ref, ok := chartTagRef(l.chartRef); ok {
 				h.warm.add(func(ctx context.Context) { _, _ = h.head(ctx, ref) })
 			}
 		}

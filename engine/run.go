@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -123,20 +124,29 @@ func Run(ctx context.Context, opts Options, log *zap.Logger) (*Report, error) {
 		log.Error("pull budget spent: the run stopped pulling before the registry refused it",
 			zap.String("host", host), zap.Int("more_pulls_needed_at_least", n))
 	}
+	// The report and the lock are written side by side: neither reads the other.
+	var reportErr error
+	var written sync.WaitGroup
 	if opts.ReportFile != "" {
-		if err := rep.WriteJSON(opts.ReportFile); err != nil {
-			return rep, err
-		}
+		written.Add(1)
+		go func() {
+			defer written.Done()
+			reportErr = rep.WriteJSON(opts.ReportFile)
+		}()
 	}
 	// A plan writes the lock too (what it resolved: a --locked sync then runs exactly
 	// that), unless it had no destination to fingerprint it with.
+	var lockErr error
 	if opts.LockFile != "" && !(opts.ScanOnly && env.noDestination) {
-		if err := WriteLock(opts.LockFile, rep.lock); err != nil {
-			return rep, err
+		if lockErr = WriteLock(opts.LockFile, rep.lock); lockErr == nil {
+			log.Info("lock written", zap.String("lock", opts.LockFile), zap.Int("addons", len(rep.lock.Addons)))
 		}
-		log.Info("lock written", zap.String("lock", opts.LockFile), zap.Int("addons", len(rep.lock.Addons)))
 	}
-	return rep, nil
+	written.Wait()
+	if reportErr != nil {
+		return rep, reportErr
+	}
+	return rep, lockErr
 }
 
 // checkNames refuses, before anything is done, names that would reach a registry or Helm

@@ -14,6 +14,7 @@ import (
 	"runtime/debug"
 	"sort"
 	"strings"
+	"sync"
 
 	"go.uber.org/zap"
 	"helm.sh/helm/v3/pkg/chart"
@@ -37,6 +38,9 @@ type runCache struct {
 	log *zap.Logger
 	// tool names the build: a rebuilt binary may render or rewrite differently.
 	tool string
+	// loaded is each entry read this run, by file: the chart prewarm and the addon share
+	// one read (runcache_loaded.go).
+	loaded sync.Map // string → *loadedEntry
 }
 
 func newRunCache(outputDir string, log *zap.Logger) *runCache {
@@ -60,6 +64,10 @@ type runCacheEntry struct {
 	ArchiveKey   string              `json:"archive_key,omitempty"`
 	Dependencies []stages.Dependency `json:"dependencies,omitempty"`
 	Chart        *cachedChart        `json:"chart,omitempty"`
+
+	// raw is the file's content as read (nil: not read from a file); an entry that would
+	// be written with the same bytes is not written again.
+	raw []byte
 }
 
 // cachedImage is a stages.FoundImage with its reference spelled out.
@@ -102,24 +110,43 @@ func (c *runCache) path(a config.Addon) string {
 
 // load returns a's entry, nil when there is none or it cannot be used.
 func (c *runCache) load(a config.Addon, log *zap.Logger) *runCacheEntry {
+	e, problem := c.readEntry(a)
+	problem.log(log)
+	return e
+}
+
+// entryProblem is why an entry file was ignored; zero: none.
+type entryProblem struct {
+	msg, file string
+	err       error
+}
+
+func (p entryProblem) log(log *zap.Logger) {
+	if p.msg != "" {
+		log.Warn(p.msg, zap.String("file", p.file), zap.Error(p.err))
+	}
+}
+
+// readEntry reads a's entry: nil when there is none or it cannot be used, with the
+// problem to log when the file is there but unreadable or corrupt.
+func (c *runCache) readEntry(a config.Addon) (*runCacheEntry, entryProblem) {
 	p := c.path(a)
 	data, err := os.ReadFile(p)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil
+		return nil, entryProblem{}
 	}
 	if err != nil {
-		log.Warn("run cache entry unreadable; ignored", zap.String("file", p), zap.Error(err))
-		return nil
+		return nil, entryProblem{"run cache entry unreadable; ignored", p, err}
 	}
 	var e runCacheEntry
 	if err := json.Unmarshal(data, &e); err != nil {
-		log.Warn("run cache entry corrupt; ignored", zap.String("file", p), zap.Error(err))
-		return nil
+		return nil, entryProblem{"run cache entry corrupt; ignored", p, err}
 	}
 	if e.Format != runCacheFormat || e.Addon != a.Name() || e.Key == "" {
-		return nil
+		return nil, entryProblem{}
 	}
-	return &e
+	e.raw = data
+	return &e, entryProblem{}
 }
 
 // save writes a's entry atomically; a failure only costs the next run its shortcut.
@@ -129,12 +156,14 @@ func (c *runCache) save(a config.Addon, e *runCacheEntry, log *zap.Logger) {
 		return
 	}
 	e.Format, e.Addon = runCacheFormat, a.Name()
-	data, err := json.MarshalIndent(e, "", " ")
+	data, err := json.Marshal(e)
 	if err == nil {
-		if old, rerr := os.ReadFile(c.path(a)); rerr == nil && bytes.Equal(old, data) {
-			return
+		if e.raw != nil && bytes.Equal(e.raw, data) {
+			return // as read this run
 		}
-		err = config.WriteFileAtomic(c.path(a), data, 0o644)
+		if err = config.WriteFileAtomic(c.path(a), data, 0o644); err == nil {
+			e.raw = data
+		}
 	}
 	if err != nil {
 		log.Warn("run cache entry not written", zap.Error(err))
