@@ -198,13 +198,14 @@ func (e *runEnv) rewriteAndPackage(ctx context.Context, a config.Addon, p *prepa
 	var pkgKey string
 	if p.entry != nil {
 		pkgKey = packageKey(p.entry.Key, e.registry, p.shared)
-		if pkg := p.entry.Package; rep.RunCache == RunCacheImages && pkg.usable(pkgKey, archive, valuesPath) {
+		pkg := p.entry.Package
+		if ar, ok := pkg.open(pkgKey, archive, valuesPath); ok && rep.RunCache == RunCacheImages {
 			// Last run's rewrite of the same inputs, its files intact: nothing to redo.
 			rep.RunCache = RunCacheHit
 			rep.PublicImages = append([]PublicImage(nil), pkg.PublicImages...)
 			rep.ChartArchive, rep.PackagedDigest, rep.ConsumerOverrides = pkg.Archive, pkg.ArchiveDigest, pkg.Overrides
 			if !e.noDestination { // a plan checks the archive against the destination too
-				if ar, ok := openCachedArchive(pkg); ok {
+				if ar.Metadata != nil {
 					p.archive = ar
 				} else {
 					var err error

@@ -281,15 +281,6 @@ func (e *runCacheEntry) foundImages() []stages.FoundImage {
 	return out
 }
 
-// usable says whether pkg is the package for pkgKey with its files still at the expected
-// paths, holding the recorded digests.
-func (pkg *cachedPackage) usable(pkgKey, archive, overrides string) bool {
-	if pkg == nil || pkg.Key != pkgKey || pkg.Archive != archive || pkg.Overrides != overrides {
-		return false
-	}
-	return fileDigest(archive) == pkg.ArchiveDigest && fileDigest(overrides) == pkg.OverridesDigest
-}
-
 // fileDigest is stages.FileDigest, "" when the file cannot be read.
 func fileDigest(p string) string {
 	d, _ := stages.FileDigest(p)

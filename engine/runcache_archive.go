@@ -8,22 +8,27 @@ import (
 	"github.com/airgap-charts/airgap-charts/stages"
 )
 
-// openCachedArchive is the archive a run cache hit names: its bytes, which must still
-// hold the recorded digest, and the metadata recorded when it was packaged, so a rerun does
-// not load the chart from the archive again. ok is false when the entry recorded no
-// metadata (an older entry) or the file changed: the caller opens the archive itself.
-func openCachedArchive(pkg *cachedPackage) (stages.ChartArchive, bool) {
-	if pkg == nil || pkg.Metadata == nil {
+// open is the archive a run cache hit names, when pkg is the package for pkgKey with its
+// files still at the expected paths holding the recorded digests: the archive's bytes, read
+// once, and the metadata recorded when it was packaged, so a rerun does not load the chart
+// from the archive again (Metadata nil: an older entry recorded none, the caller opens the
+// archive itself). ok is false when the package cannot be used.
+func (pkg *cachedPackage) open(pkgKey, archive, overrides string) (ar stages.ChartArchive, ok bool) {
+	if pkg == nil || pkg.Key != pkgKey || pkg.Archive != archive || pkg.Overrides != overrides {
 		return stages.ChartArchive{}, false
 	}
-	data, err := os.ReadFile(pkg.Archive)
+	data, err := os.ReadFile(archive)
 	if err != nil {
 		return stages.ChartArchive{}, false
 	}
 	sum := sha256.Sum256(data)
-	if d := "sha256:" + hex.EncodeToString(sum[:]); d != pkg.ArchiveDigest {
+	if "sha256:"+hex.EncodeToString(sum[:]) != pkg.ArchiveDigest || fileDigest(overrides) != pkg.OverridesDigest {
 		return stages.ChartArchive{}, false
 	}
-	md := *pkg.Metadata
-	return stages.ChartArchive{Path: pkg.Archive, Digest: pkg.ArchiveDigest, Data: data, Metadata: &md}, true
+	ar = stages.ChartArchive{Path: archive, Digest: pkg.ArchiveDigest, Data: data}
+	if pkg.Metadata != nil {
+		md := *pkg.Metadata
+		ar.Metadata = &md
+	}
+	return ar, true
 }

@@ -8,6 +8,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"go.uber.org/zap"
+
+	"github.com/airgap-charts/airgap-charts/stages"
 )
 
 // A run cache hit takes the archive's metadata from the entry, not from loading the chart
@@ -42,18 +44,24 @@ func TestRunCacheHitPushesTheSameChart(t *testing.T) {
 	}
 
 	pkg := rw.cachedPackage(t, b.Addon)
-	if ar, ok := openCachedArchive(pkg); !ok || ar.Metadata == nil || ar.Metadata.Version != b.Version || ar.Digest != b.PackagedDigest {
+	open := func() (stages.ChartArchive, bool) { return pkg.open(pkg.Key, pkg.Archive, pkg.Overrides) }
+	if ar, ok := open(); !ok || ar.Metadata == nil || ar.Metadata.Version != b.Version || ar.Digest != b.PackagedDigest || len(ar.Data) == 0 {
 		t.Fatalf("open the cached archive: ok %t, %+v", ok, ar.Metadata)
 	}
+	if _, ok := pkg.open("sha256:other", pkg.Archive, pkg.Overrides); ok {
+		t.Error("a package made for other inputs was used")
+	}
+	meta := pkg.Metadata
+	pkg.Metadata = nil
+	if ar, ok := open(); !ok || ar.Metadata != nil {
+		t.Errorf("an entry without metadata: ok %t, metadata %+v; want the archive, for the caller to load", ok, ar.Metadata)
+	}
+	pkg.Metadata = meta
 	if err := os.WriteFile(pkg.Archive, []byte("not the archive"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := openCachedArchive(pkg); ok {
+	if _, ok := open(); ok {
 		t.Error("an archive changed on disk was taken as the entry's")
-	}
-	pkg.Metadata = nil
-	if _, ok := openCachedArchive(pkg); ok {
-		t.Error("an entry without metadata was used without loading the archive")
 	}
 }
 
