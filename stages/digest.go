@@ -16,8 +16,17 @@ func FileDigest(path string) (string, error) {
 	}
 	defer f.Close()
 	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
+	// A buffer the size of a small file (charts and values files are a few KiB), not
+	// io.Copy's 32 KiB for each of the hundreds of files a rerun checks.
+	size := int64(digestBuffer)
+	if st, err := f.Stat(); err == nil && st.Size() < size {
+		size = st.Size() + 1 // +1: the read that sees the end
+	}
+	if _, err := io.CopyBuffer(h, struct{ io.Reader }{f}, make([]byte, size)); err != nil {
 		return "", err
 	}
 	return "sha256:" + hex.EncodeToString(h.Sum(nil)), nil
 }
+
+// digestBuffer is the largest read buffer FileDigest uses.
+const digestBuffer = 32 << 10
