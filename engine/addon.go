@@ -125,7 +125,7 @@ func (e *runEnv) prepareAddon(ctx context.Context, a config.Addon, rep *AddonRep
 func (e *runEnv) loadChart(ctx context.Context, p *preparedAddon, fc stages.FetchedChart, rep *AddonReport, log *zap.Logger) error {
 	stage := rep.Stage
 	rep.Stage = "fetch"
-	if err := e.fetcher.Load(&fc); err != nil {
+	if err := e.fetcher.Load(ctx, &fc); err != nil {
 		return err
 	}
 	rep.Stage = "dependencies"

@@ -47,6 +47,9 @@ type FetchedChart struct {
 	Digest string
 	// Chart is loaded from the archive; each Fetch returns a chart of its own.
 	Chart *chart.Chart
+	// verified: the file was digested this run. A cached archive whose digest the
+	// repository names is taken on its name and size alone, and digested when loaded.
+	verified bool
 }
 
 // Fetcher downloads chart archives into a cache. Concurrent fetches of one archive share a
@@ -89,7 +92,7 @@ func (f *Fetcher) Fetch(ctx context.Context, rc ResolvedChart) (FetchedChart, er
 	if err != nil {
 		return FetchedChart{}, err
 	}
-	if err := f.Load(&fc); err != nil {
+	if err := f.Load(ctx, &fc); err != nil {
 		return FetchedChart{}, err
 	}
 	return fc, nil
@@ -99,28 +102,52 @@ func (f *Fetcher) Fetch(ctx context.Context, rc ResolvedChart) (FetchedChart, er
 // nil. A caller that knows what an archive of this digest holds needs no more; Load loads
 // it when the chart is needed after all.
 func (f *Fetcher) FetchArchive(ctx context.Context, rc ResolvedChart) (FetchedChart, error) {
+	return f.fetchArchive(ctx, rc, false)
+}
+
+// fetchArchive is FetchArchive; again ignores a cached file not digested this run (it is
+// digested, and downloaded again unless it holds its digest).
+func (f *Fetcher) fetchArchive(ctx context.Context, rc ResolvedChart, again bool) (FetchedChart, error) {
 	var (
 		archive, digest string
+		verified        bool
 		err             error
 	)
 	if rc.IsOCI() {
-		archive, digest, err = f.fetchOCI(ctx, rc)
+		archive, digest, verified, err = f.fetchOCI(ctx, rc, again)
 	} else {
-		archive, digest, err = f.fetchHTTP(ctx, rc)
+		archive, digest, verified, err = f.fetchHTTP(ctx, rc, again)
 	}
 	if err != nil {
 		return FetchedChart{}, fmt.Errorf("%s: %w", fetchWhere(rc), err)
 	}
-	return FetchedChart{Resolved: rc, ArchivePath: archive, Digest: digest}, nil
+	return FetchedChart{Resolved: rc, ArchivePath: archive, Digest: digest, verified: verified}, nil
 }
 
 // Load loads fc's chart from its archive into fc.Chart; an archive that does not load, or
-// holds another chart, is removed from the cache and refused.
-func (f *Fetcher) Load(fc *FetchedChart) error {
+// holds another chart, is removed from the cache and refused. A cached archive taken
+// unread whose bytes are not its digest's is removed and downloaded again.
+func (f *Fetcher) Load(ctx context.Context, fc *FetchedChart) error {
 	rc, archive := fc.Resolved, fc.ArchivePath
 	data, err := os.ReadFile(archive)
-	if err != nil {
+	if err != nil && fc.verified {
 		return fmt.Errorf("%s: %w", fetchWhere(rc), err)
+	}
+	if !fc.verified {
+		if sum := sha256.Sum256(data); err != nil || "sha256:"+hex.EncodeToString(sum[:]) != fc.Digest {
+			// Changed (or removed) in the cache since it was downloaded: digested again,
+			// downloaded again if it must be (once, for every caller finding it so).
+			again, err := f.fetchArchive(ctx, rc, true)
+			if err != nil {
+				return err
+			}
+			if !again.verified {
+				return fmt.Errorf("%s: archive %s: not its digest %s", fetchWhere(rc), filepath.Base(archive), fc.Digest)
+			}
+			*fc = again
+			return f.Load(ctx, fc)
+		}
+		fc.verified = true
 	}
 	ch, err := LoadChartArchive(data, f.limit)
 	if err != nil {
@@ -139,19 +166,22 @@ func fetchWhere(rc ResolvedChart) string {
 	return fmt.Sprintf("chart %q %s from %s", rc.Ref.Name, rc.Version, redact(rc.Repository))
 }
 
-func (f *Fetcher) fetchHTTP(ctx context.Context, rc ResolvedChart) (string, string, error) {
+func (f *Fetcher) fetchHTTP(ctx context.Context, rc ResolvedChart, again bool) (string, string, bool, error) {
 	if len(rc.URLs) == 0 {
-		return "", "", errors.New("no archive URL")
+		return "", "", false, errors.New("no archive URL")
 	}
 	key := "u" + shortHash(rc.URLs[0])
 	if rc.Digest != "" {
 		key = shortDigest(rc.Digest)
+		if p := cachePath(f.dir, rc, key); !again && cachedFile(p) {
+			return p, "sha256:" + strings.ToLower(rc.Digest), false, nil
+		}
 	}
-	dest := filepath.Join(f.dir, cacheName(rc.Ref.Name, rc.Version, key))
-	if d, err := FileDigest(dest); err == nil && (rc.Digest == "" || d == "sha256:"+strings.ToLower(rc.Digest)) {
-		return dest, d, nil
+	dest := cachePath(f.dir, rc, key)
+	if d, err := FileDigest(dest); err == nil && rc.Digest == "" {
+		return dest, d, true, nil
 	}
-	res, err := f.once(ctx, dest, func(ctx context.Context) (string, error) {
+	res, err := f.once(ctx, onceKey(dest, again), func(ctx context.Context) (string, error) {
 		if d, err := FileDigest(dest); err == nil && (rc.Digest == "" || d == "sha256:"+strings.ToLower(rc.Digest)) {
 			return strings.TrimPrefix(d, "sha256:"), nil // another caller's download ended between our look and this one
 		}
@@ -166,9 +196,9 @@ func (f *Fetcher) fetchHTTP(ctx context.Context, rc ResolvedChart) (string, stri
 		return "", errors.Join(errs...)
 	})
 	if err != nil {
-		return "", "", err
+		return "", "", false, err
 	}
-	return dest, "sha256:" + res, nil
+	return dest, "sha256:" + res, true, nil
 }
 
 // download writes one URL to dest through a temporary file, checking size and digest.
@@ -235,22 +265,22 @@ func (f *Fetcher) store(dest string, r io.Reader, want, what string) (string, er
 
 // fetchOCI reads the chart's manifest (one small request) to learn the chart layer's
 // digest, then downloads the layer only when the cache lacks it.
-func (f *Fetcher) fetchOCI(ctx context.Context, rc ResolvedChart) (string, string, error) {
+func (f *Fetcher) fetchOCI(ctx context.Context, rc ResolvedChart, again bool) (string, string, bool, error) {
 	oci, err := f.access.ociClient()
 	if err != nil {
-		return "", "", err
+		return "", "", false, err
 	}
 	ref, err := registry.ParseImageRef(rc.OCIRef)
 	if err != nil {
-		return "", "", fmt.Errorf("reference %q: %w", rc.OCIRef, err)
+		return "", "", false, fmt.Errorf("reference %q: %w", rc.OCIRef, err)
 	}
 	got, err := oci.GetManifest(ctx, ref)
 	if err != nil {
-		return "", "", fmt.Errorf("OCI manifest: %w", err)
+		return "", "", false, fmt.Errorf("OCI manifest: %w", err)
 	}
 	m, err := v1.ParseManifest(bytes.NewReader(got.Raw))
 	if err != nil {
-		return "", "", fmt.Errorf("OCI manifest %s: %w", rc.OCIRef, err)
+		return "", "", false, fmt.Errorf("OCI manifest %s: %w", rc.OCIRef, err)
 	}
 	var layer *v1.Descriptor
 	for i, l := range m.Layers {
@@ -260,16 +290,16 @@ func (f *Fetcher) fetchOCI(ctx context.Context, rc ResolvedChart) (string, strin
 		}
 	}
 	if layer == nil {
-		return "", "", fmt.Errorf("OCI artifact %s holds no Helm chart layer (%s)", rc.OCIRef, HelmChartLayerMediaType)
+		return "", "", false, fmt.Errorf("OCI artifact %s holds no Helm chart layer (%s)", rc.OCIRef, HelmChartLayerMediaType)
 	}
 	if layer.Size > f.limit {
-		return "", "", fmt.Errorf("OCI artifact %s: chart layer of %d bytes: %w", rc.OCIRef, layer.Size, ErrArchiveTooLarge)
+		return "", "", false, fmt.Errorf("OCI artifact %s: chart layer of %d bytes: %w", rc.OCIRef, layer.Size, ErrArchiveTooLarge)
 	}
-	dest := filepath.Join(f.dir, cacheName(rc.Ref.Name, rc.Version, shortDigest(layer.Digest.Hex)))
-	if d, err := FileDigest(dest); err == nil && d == layer.Digest.String() {
-		return dest, d, nil
+	dest := cachePath(f.dir, rc, shortDigest(layer.Digest.Hex))
+	if !again && cachedFile(dest) {
+		return dest, layer.Digest.String(), false, nil
 	}
-	sum, err := f.once(ctx, dest, func(ctx context.Context) (string, error) {
+	sum, err := f.once(ctx, onceKey(dest, again), func(ctx context.Context) (string, error) {
 		if d, err := FileDigest(dest); err == nil && d == layer.Digest.String() {
 			return layer.Digest.Hex, nil
 		}
@@ -283,9 +313,9 @@ func (f *Fetcher) fetchOCI(ctx context.Context, rc ResolvedChart) (string, strin
 		})
 	})
 	if err != nil {
-		return "", "", err
+		return "", "", false, err
 	}
-	return dest, "sha256:" + sum, nil
+	return dest, "sha256:" + sum, true, nil
 }
 
 // once runs fn for dest a single time among concurrent callers; a caller that gives up
@@ -296,6 +326,27 @@ func (f *Fetcher) once(ctx context.Context, dest string, fn func(context.Context
 
 // unsafeFileChars are the characters a cache file name does not keep.
 var unsafeFileChars = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
+
+// onceKey is the key of dest's download among concurrent callers: a download again (a
+// cache file found changed) is a run of its own, not the first one's kept outcome.
+func onceKey(dest string, again bool) string {
+	if again {
+		return dest + "\x00again"
+	}
+	return dest
+}
+
+// cachePath is the cache file of rc's archive under key.
+func cachePath(dir string, rc ResolvedChart, key string) string {
+	return filepath.Join(dir, cacheName(rc.Ref.Name, rc.Version, key))
+}
+
+// cachedFile says whether path is an archive in the cache: a non-empty regular file
+// (downloads are renamed into place whole).
+func cachedFile(path string) bool {
+	st, err := os.Stat(path)
+	return err == nil && st.Mode().IsRegular() && st.Size() > 0
+}
 
 func cacheName(chartName, version, key string) string {
 	return unsafeFileChars.ReplaceAllString(chartName+"-"+version+"-"+key, "_") + ".tgz"

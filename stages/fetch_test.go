@@ -219,9 +219,62 @@ func TestFetchOCIVerifiesAndCaches(t *testing.T) {
 	if n := reg.Count(registrytest.BlobGet); n != 0 || fc2.Digest != fc.Digest {
 		t.Errorf("rerun: %d blob GETs (want 0), digest %s vs %s", n, fc2.Digest, fc.Digest)
 	}
+	// The cached layer changed on disk: loading it pulls the layer again.
+	if err := os.WriteFile(fc.ArchivePath, []byte("changed"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	reg.Reset()
+	fc3, err := newTestFetcher(t, cache).Fetch(ctx, rc)
+	if err != nil || fc3.Chart.Name() != "aws-load-balancer-controller" || fc3.Digest != fc.Digest {
+		t.Fatalf("after the cache file changed: %+v %v", fc3, err)
+	}
+	if n := reg.Count(registrytest.BlobGet); n != 1 {
+		t.Errorf("a changed cache file: %d blob GETs, want the layer again", n)
+	}
 	// A tag that is not there.
 	rc.OCIRef = reg.Host + "/mirror/charts/aws-load-balancer-controller:0.0.1"
 	if _, err := newTestFetcher(t, t.TempDir()).Fetch(ctx, rc); err == nil || !strings.Contains(err.Error(), "aws-load-balancer-controller") {
 		t.Errorf("missing tag: %v", err)
+	}
+}
+
+// A cached archive whose digest the index names is taken without reading it; when it is
+// loaded and its bytes are no longer that digest's (changed in the cache), it is removed,
+// downloaded again and loaded.
+func TestFetchHTTPChangedCacheFileIsDownloadedAgain(t *testing.T) {
+	repo := chartrepotest.NewHTTPRepo(t, chartrepotest.Corpus(t, "grafana"))
+	cache := t.TempDir()
+	ctx := context.Background()
+	rc, err := newTestResolver(t, ResolverOptions{}).Resolve(ctx, ChartRef{Repository: repo.URL, Name: "grafana"}, ResolveOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newTestFetcher(t, cache)
+	first, err := f.Fetch(ctx, rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(first.ArchivePath, []byte("changed in the cache"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	repo.Reset()
+	fc, err := f.FetchArchive(ctx, rc)
+	if err != nil || fc.Digest != first.Digest || fc.Chart != nil {
+		t.Fatalf("archive: %+v %v", fc, err)
+	}
+	if n := repo.ArchiveRequests(); n != 0 {
+		t.Errorf("taking a cached archive made %d archive requests", n)
+	}
+	if err := f.Load(ctx, &fc); err != nil {
+		t.Fatal(err)
+	}
+	if n := repo.ArchiveRequests(); n != 1 {
+		t.Errorf("a changed cache file was downloaded %d times, want once", n)
+	}
+	if fc.Chart == nil || fc.Chart.Name() != "grafana" {
+		t.Fatalf("loaded %+v", fc.Chart)
+	}
+	if d, err := FileDigest(fc.ArchivePath); err != nil || d != first.Digest {
+		t.Errorf("the cache file is %s (%v), want %s again", d, err, first.Digest)
 	}
 }
