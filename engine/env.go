@@ -185,11 +185,13 @@ func (e *runEnv) openChartAccess() error {
 	creds := addonCredentials(opts.Addons, opts.RepoMirrorCredentials)
 	var err error
 	e.resolver, err = stages.NewResolver(stages.ResolverOptions{
-		HTTPClient:  httpClient,
-		RepoMirrors: opts.RepoMirrors,
-		Insecure:    e.client.Insecure,
-		Registry:    e.client,
-		Credentials: creds,
+		HTTPClient:    httpClient,
+		RepoMirrors:   opts.RepoMirrors,
+		Insecure:      e.client.Insecure,
+		Registry:      e.client,
+		Credentials:   creds,
+		IndexCacheDir: filepath.Join(opts.OutputDir, ".cache", "indexes"),
+		Logger:        e.log,
 	})
 	if err != nil {
 		return err
