@@ -283,3 +283,64 @@ func TestIndexCacheNoDirSendsNoConditions(t *testing.T) {
 		t.Errorf("%d full answers, want 2", s.full)
 	}
 }
+
+// statusRecorder keeps the status a handler answered.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	s.status = code
+	s.ResponseWriter.WriteHeader(code)
+}
+
+// TestIndexCacheFileServer: a repository served by http.FileServer (no ETag, Last-Modified
+// from the file's time) gets a 304 once its index had been stable when it was served, and a
+// full fetch while the file is as new as the response.
+func TestIndexCacheFileServer(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		mtime time.Time
+		want  int // status of the second run's answer
+	}{
+		{"stable file", time.Now().Add(-time.Hour), http.StatusNotModified},
+		{"file newer than the answer", time.Now().Add(time.Hour), http.StatusOK},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			root := t.TempDir()
+			index := filepath.Join(root, "index.yaml")
+			yaml := "apiVersion: v1\nentries:\n  demo:\n  - version: 4.0.0\n    urls: [demo-4.0.0.tgz]\n"
+			if err := os.WriteFile(index, []byte(yaml), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chtimes(index, c.mtime, c.mtime); err != nil {
+				t.Fatal(err)
+			}
+			var (
+				mu       sync.Mutex
+				statuses []int
+			)
+			files := http.FileServer(http.Dir(root))
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+				rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+				files.ServeHTTP(rec, req)
+				mu.Lock()
+				statuses = append(statuses, rec.status)
+				mu.Unlock()
+			}))
+			t.Cleanup(srv.Close)
+			dir := t.TempDir()
+			for run := 0; run < 2; run++ {
+				if rc := resolveDemo(t, srv.URL, dir, ResolverOptions{}); rc.Version != "4.0.0" {
+					t.Fatalf("run %d resolved %s", run, rc.Version)
+				}
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if len(statuses) != 2 || statuses[0] != http.StatusOK || statuses[1] != c.want {
+				t.Errorf("answers %v, want [200 %d]", statuses, c.want)
+			}
+		})
+	}
+}
