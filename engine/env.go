@@ -207,6 +207,9 @@ func (e *runEnv) openChartAccess() error {
 }
 
 func (e *runEnv) close() {
+	if e.resolver != nil {
+		e.resolver.Close() // no index cache write outlives the run
+	}
 	if e.client != nil {
 		_ = e.client.Close()
 	}

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -37,6 +38,12 @@ const lastModifiedSettle = 2 * time.Second
 type indexCache struct {
 	dir string
 	log *zap.Logger
+
+	// An index fetch runs on past a run whose callers gave up (once.Keyed), so a write may
+	// still be under way when the run ends: close waits for it and refuses later ones.
+	mu      sync.Mutex
+	closed  bool
+	writing sync.WaitGroup
 }
 
 // indexCacheEntry is one cache file.
@@ -94,6 +101,14 @@ func (c *indexCache) load(indexURL string) *indexCacheEntry {
 // it; a response without a validator to trust leaves no entry. Failing to write only costs
 // the next run a full fetch, so it is logged, not returned.
 func (c *indexCache) store(indexURL string, idx *chartIndex, h http.Header) {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
+	c.writing.Add(1)
+	c.mu.Unlock()
+	defer c.writing.Done()
 	p := c.path(indexURL)
 	e := indexCacheEntry{Format: indexCacheFormat, ETag: h.Get("ETag"), LastModified: trustedLastModified(h), Index: idx}
 	if e.ETag == "" && e.LastModified == "" {
@@ -105,6 +120,14 @@ func (c *indexCache) store(indexURL string, idx *chartIndex, h http.Header) {
 	if err := c.write(p, &e); err != nil {
 		c.log.Debug("cannot write index cache entry", zap.Error(err))
 	}
+}
+
+// close waits for the writes under way; later stores write nothing.
+func (c *indexCache) close() {
+	c.mu.Lock()
+	c.closed = true
+	c.mu.Unlock()
+	c.writing.Wait()
 }
 
 func (c *indexCache) write(p string, e *indexCacheEntry) error {

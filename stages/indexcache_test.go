@@ -344,3 +344,18 @@ func TestIndexCacheFileServer(t *testing.T) {
 		})
 	}
 }
+
+func TestIndexCacheClosedResolverWritesNothing(t *testing.T) {
+	repo := chartrepotest.NewHTTPRepo(t)
+	addDemoVersion(t, repo, "1.0.0")
+	dir := t.TempDir()
+	r := newTestResolver(t, ResolverOptions{IndexCacheDir: dir})
+	r.Close()
+	rc, err := r.Resolve(context.Background(), ChartRef{Repository: repo.URL, Name: "demo"}, ResolveOptions{})
+	if err != nil || rc.Version != "1.0.0" {
+		t.Fatalf("resolve after Close: %+v, %v", rc, err)
+	}
+	if files := cacheFiles(t, dir); len(files) != 0 {
+		t.Errorf("a closed resolver wrote %d cache entries", len(files))
+	}
+}

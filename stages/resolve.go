@@ -98,6 +98,14 @@ func NewResolver(opts ResolverOptions) (*Resolver, error) {
 	return r, nil
 }
 
+// Close waits for the index cache entries being written (an index fetch may outlive the
+// callers that gave up on it) and stops further writes. Resolving still works after it.
+func (r *Resolver) Close() {
+	if r.cache != nil {
+		r.cache.close()
+	}
+}
+
 // Resolve picks the version of ref to mirror. Errors name the chart and the repository.
 func (r *Resolver) Resolve(ctx context.Context, ref ChartRef, opts ResolveOptions) (ResolvedChart, error) {
 	if ref.Name == "" {
@@ -198,7 +206,7 @@ func (r *Resolver) fetchIndex(ctx context.Context, repoURL, origURL string) (*ch
 	if err != nil {
 		return nil, err
 	}
-	if r.cache != nil && header != nil {
+	if r.cache != nil && header != nil && ctx.Err() == nil { // a run given up keeps no entry
 		r.cache.store(indexURL, idx, header)
 	}
 	return idx, nil
