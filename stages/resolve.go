@@ -186,6 +186,7 @@ func (r *Resolver) fetchIndex(ctx context.Context, repoURL, origURL string) (*ch
 			return "", fmt.Errorf("repository %s: cannot fetch index.yaml: %w", redact(repoURL), err)
 		}
 		if resp.notModified {
+			r.cache.log.Debug("index.yaml not modified: its cached copy is used", zap.String("repository", redact(repoURL)))
 			idx = cached.Index
 			return "", nil
 		}
