@@ -185,11 +185,13 @@ func (e *runEnv) openChartAccess() error {
 	creds := addonCredentials(opts.Addons, opts.RepoMirrorCredentials)
 	var err error
 	e.resolver, err = stages.NewResolver(stages.ResolverOptions{
-		HTTPClient:  httpClient,
-		RepoMirrors: opts.RepoMirrors,
-		Insecure:    e.client.Insecure,
-		Registry:    e.client,
-		Credentials: creds,
+		HTTPClient:    httpClient,
+		RepoMirrors:   opts.RepoMirrors,
+		Insecure:      e.client.Insecure,
+		Registry:      e.client,
+		Credentials:   creds,
+		IndexCacheDir: filepath.Join(opts.OutputDir, ".cache", "indexes"),
+		Logger:        e.log,
 	})
 	if err != nil {
 		return err
@@ -205,6 +207,9 @@ func (e *runEnv) openChartAccess() error {
 }
 
 func (e *runEnv) close() {
+	if e.resolver != nil {
+		e.resolver.Close() // no index cache write outlives the run
+	}
 	if e.client != nil {
 		_ = e.client.Close()
 	}

@@ -73,7 +73,7 @@ func checkCacheUse(t *testing.T, a *AddonReport, want string) {
 }
 
 // TestRunCacheNoOpRerun: a rerun with nothing changed renders nothing, rewrites nothing,
-// sends no request to the source registry and downloads no chart archive, sends at most one
+// sends no request to the source registry and downloads no chart archive nor index, sends at most one
 // request per image and one per chart to the destination, and reports what the first run
 // did (images with where they were found, archive, digests, overrides).
 func TestRunCacheNoOpRerun(t *testing.T) {
@@ -86,6 +86,11 @@ func TestRunCacheNoOpRerun(t *testing.T) {
 	}
 	if n := rw.w.charts.ArchiveRequests() + rw.w.deps.ArchiveRequests(); n != 0 {
 		t.Errorf("rerun downloaded %d chart archives", n)
+	}
+	// The index is asked for conditionally (kept under {output}/.cache/indexes) and not
+	// downloaded again.
+	if n, nm := rw.w.charts.Count("/index.yaml"), rw.w.charts.NotModified("/index.yaml"); n == 0 || nm != n {
+		t.Errorf("rerun: %d index.yaml requests, %d answered 304 Not Modified; want all", n, nm)
 	}
 	perRepo := map[string]int{}
 	for _, q := range rw.dst.Requests() {

@@ -109,16 +109,37 @@ func (a *repoAccess) basicAuth(repoURLs ...string) (string, string, bool) {
 // get issues a GET and returns the body of a 200 answer, reading at most limit bytes
 // (limit+1 read means too large). Credentials go only to the repository's own host.
 func (a *repoAccess) get(ctx context.Context, rawURL, repoURL, origRepoURL string, limit int64) (io.ReadCloser, error) {
+	resp, err := a.getConditional(ctx, rawURL, repoURL, origRepoURL, limit, nil)
+	if err != nil {
+		return nil, err
+	}
+	return resp.body, nil
+}
+
+// condResponse is the answer to a conditional GET: notModified (304, no body) or the
+// body of a 200 answer with its headers.
+type condResponse struct {
+	notModified bool
+	body        io.ReadCloser
+	header      http.Header
+}
+
+// getConditional is get with extra request headers (If-None-Match, If-Modified-Since); a
+// 304 answer is accepted only when cond is not empty.
+func (a *repoAccess) getConditional(ctx context.Context, rawURL, repoURL, origRepoURL string, limit int64, cond http.Header) (condResponse, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
-		return nil, fmt.Errorf("bad URL %q: %w", rawURL, err)
+		return condResponse{}, fmt.Errorf("bad URL %q: %w", rawURL, err)
 	}
 	if u.Scheme != "http" && u.Scheme != "https" {
-		return nil, fmt.Errorf("URL %q: scheme %q is not http or https", rawURL, u.Scheme)
+		return condResponse{}, fmt.Errorf("URL %q: scheme %q is not http or https", redactURL(u), u.Scheme)
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
 	if err != nil {
-		return nil, err
+		return condResponse{}, fmt.Errorf("GET %s: %w", redactURL(u), err)
+	}
+	for k, vs := range cond {
+		req.Header[k] = vs
 	}
 	if ru, err := url.Parse(repoURL); err == nil && ru.Host == u.Host {
 		if user, pass, ok := a.basicAuth(repoURL, origRepoURL); ok {
@@ -127,13 +148,17 @@ func (a *repoAccess) get(ctx context.Context, rawURL, repoURL, origRepoURL strin
 	}
 	resp, err := a.httpClient(u).Do(req)
 	if err != nil {
-		return nil, err // *url.Error names the URL (without a password)
+		return condResponse{}, err // *url.Error names the URL (without a password)
 	}
-	if resp.StatusCode != http.StatusOK {
+	switch {
+	case resp.StatusCode == http.StatusNotModified && len(cond) > 0:
 		resp.Body.Close()
-		return nil, fmt.Errorf("GET %s: %s", redactURL(u), resp.Status)
+		return condResponse{notModified: true, header: resp.Header}, nil
+	case resp.StatusCode != http.StatusOK:
+		resp.Body.Close()
+		return condResponse{}, fmt.Errorf("GET %s: %s", redactURL(u), resp.Status)
 	}
-	return &limitedBody{r: io.LimitReader(resp.Body, limit+1), c: resp.Body}, nil
+	return condResponse{body: &limitedBody{r: io.LimitReader(resp.Body, limit+1), c: resp.Body}, header: resp.Header}, nil
 }
 
 type limitedBody struct {

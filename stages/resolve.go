@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	"go.uber.org/zap"
 
 	"github.com/airgap-charts/airgap-charts/registry"
 )
@@ -33,6 +34,13 @@ type ResolverOptions struct {
 	// Credentials gives basic-auth credentials for an HTTP chart repository URL (the mirror
 	// contacted is asked first, then the repository the chart names); nil: none.
 	Credentials func(repoURL string) (user, pass string, ok bool)
+	// IndexCacheDir keeps the parsed index.yaml of each HTTP repository with its response's
+	// validators (ETag, Last-Modified), so that a later Resolver fetches it conditionally
+	// and, when the repository answers 304 Not Modified, neither downloads nor parses it;
+	// empty: no index cache, every index fetched in full.
+	IndexCacheDir string
+	// Logger receives debug messages about the index cache; nil: none.
+	Logger *zap.Logger
 }
 
 // ResolveOptions says which versions a chart may resolve to.
@@ -67,6 +75,7 @@ func (rc ResolvedChart) IsOCI() bool { return rc.OCIRef != "" }
 // forgotten so a later caller tries again. Safe for concurrent use.
 type Resolver struct {
 	access *repoAccess
+	cache  *indexCache // nil: none
 
 	indexes once.Keyed[string, *chartIndex] // by repository URL
 	tags    once.Keyed[string, []string]    // by OCI repository
@@ -78,7 +87,23 @@ func NewResolver(opts ResolverOptions) (*Resolver, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Resolver{access: a}, nil
+	r := &Resolver{access: a}
+	if opts.IndexCacheDir != "" {
+		log := opts.Logger
+		if log == nil {
+			log = zap.NewNop()
+		}
+		r.cache = &indexCache{dir: opts.IndexCacheDir, log: log}
+	}
+	return r, nil
+}
+
+// Close waits for the index cache entries being written (an index fetch may outlive the
+// callers that gave up on it) and stops further writes. Resolving still works after it.
+func (r *Resolver) Close() {
+	if r.cache != nil {
+		r.cache.close()
+	}
 }
 
 // Resolve picks the version of ref to mirror. Errors name the chart and the repository.
@@ -138,15 +163,35 @@ func (r *Resolver) index(ctx context.Context, repoURL, origURL string) (*chartIn
 	})
 }
 
+// fetchIndex downloads and parses the repository's index.yaml; with an index cache it asks
+// for it conditionally and takes the cached copy on 304 Not Modified.
 func (r *Resolver) fetchIndex(ctx context.Context, repoURL, origURL string) (*chartIndex, error) {
-	var idx *chartIndex
+	indexURL := repoURL + "/index.yaml"
+	var (
+		cached *indexCacheEntry
+		cond   http.Header
+	)
+	if r.cache != nil {
+		if cached = r.cache.load(indexURL); cached != nil {
+			cond = cached.conditions()
+		}
+	}
+	var (
+		idx    *chartIndex
+		header http.Header
+	)
 	_, err := retryCut(ctx, func() (string, error) { // a body cut in the middle is fetched again
-		body, err := r.access.get(ctx, repoURL+"/index.yaml", repoURL, origURL, maxIndexBytes)
+		resp, err := r.access.getConditional(ctx, indexURL, repoURL, origURL, maxIndexBytes, cond)
 		if err != nil {
 			return "", fmt.Errorf("repository %s: cannot fetch index.yaml: %w", redact(repoURL), err)
 		}
-		defer body.Close()
-		in := &indexBody{r: body, left: maxIndexBytes}
+		if resp.notModified {
+			r.cache.log.Debug("index.yaml not modified: its cached copy is used", zap.String("repository", redact(repoURL)))
+			idx = cached.Index
+			return "", nil
+		}
+		defer resp.body.Close()
+		in := &indexBody{r: resp.body, left: maxIndexBytes}
 		parsed, err := parseIndex(in)
 		switch {
 		case in.over:
@@ -156,11 +201,14 @@ func (r *Resolver) fetchIndex(ctx context.Context, repoURL, origURL string) (*ch
 		case err != nil:
 			return "", fmt.Errorf("repository %s: index.yaml is malformed: %w", redact(repoURL), err)
 		}
-		idx = parsed
+		idx, header = parsed, resp.header
 		return "", nil
 	})
 	if err != nil {
 		return nil, err
+	}
+	if r.cache != nil && header != nil && ctx.Err() == nil { // a run given up keeps no entry
+		r.cache.store(indexURL, idx, header)
 	}
 	return idx, nil
 }

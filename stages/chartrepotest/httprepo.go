@@ -20,7 +20,8 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-// HTTPRepo is a chart repository on httptest: GET /index.yaml and GET /NAME-VERSION.tgz.
+// HTTPRepo is a chart repository on httptest: GET /index.yaml (with an ETag, answering
+// If-None-Match) and GET /NAME-VERSION.tgz.
 type HTTPRepo struct {
 	Server *httptest.Server
 	// URL is the repository URL (no trailing slash).
@@ -30,6 +31,7 @@ type HTTPRepo struct {
 	index       *repo.IndexFile
 	archives    map[string][]byte
 	counts      map[string]int
+	notModified map[string]int
 	failures    map[string]int
 	rawIndex    []byte
 	user, pass  string
@@ -43,7 +45,7 @@ type HTTPRepo struct {
 func NewHTTPRepo(t testing.TB, chartDirs ...string) *HTTPRepo {
 	t.Helper()
 	r := &HTTPRepo{index: repo.NewIndexFile(), archives: map[string][]byte{},
-		counts: map[string]int{}, failures: map[string]int{}}
+		counts: map[string]int{}, notModified: map[string]int{}, failures: map[string]int{}}
 	r.Server = httptest.NewServer(http.HandlerFunc(r.serve))
 	t.Cleanup(r.Server.Close)
 	r.URL = r.Server.URL
@@ -212,6 +214,14 @@ func (r *HTTPRepo) Count(path string) int {
 	return r.counts[path]
 }
 
+// NotModified is how many requests for path were answered 304 Not Modified (the index
+// carries an ETag, the hash of its content, and honours If-None-Match).
+func (r *HTTPRepo) NotModified(path string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.notModified[path]
+}
+
 // ArchiveRequests is how many requests reached any .tgz path.
 func (r *HTTPRepo) ArchiveRequests() int {
 	r.mu.Lock()
@@ -229,6 +239,7 @@ func (r *HTTPRepo) ArchiveRequests() int {
 func (r *HTTPRepo) Reset() {
 	r.mu.Lock()
 	r.counts = map[string]int{}
+	r.notModified = map[string]int{}
 	r.mu.Unlock()
 }
 
@@ -265,8 +276,19 @@ func (r *HTTPRepo) serve(w http.ResponseWriter, req *http.Request) {
 	case req.Method != http.MethodGet && req.Method != http.MethodHead:
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 	case req.URL.Path == "/index.yaml":
+		data := r.IndexYAML()
+		sum := sha256.Sum256(data)
+		etag := `"` + hex.EncodeToString(sum[:16]) + `"`
+		w.Header().Set("ETag", etag)
+		if req.Header.Get("If-None-Match") == etag {
+			r.mu.Lock()
+			r.notModified[req.URL.Path]++
+			r.mu.Unlock()
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
 		w.Header().Set("Content-Type", "application/x-yaml")
-		_, _ = w.Write(r.IndexYAML())
+		_, _ = w.Write(data)
 	case isArchive:
 		w.Header().Set("Content-Type", "application/gzip")
 		_, _ = w.Write(data)
