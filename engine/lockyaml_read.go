@@ -1,0 +1,339 @@
+package engine
+
+import (
+	"strings"
+	"unicode/utf8"
+)
+
+// readLockFast reads a lock in the block layout appendLock writes (yaml.v3's old layout
+// too, when its scalars are plain in a narrow class or quoted on one line). ok is false
+// on any line outside that layout (comments past the header, other indentation, flow
+// style, anchors, tags, block scalars, other keys or order, a missing field), and the
+// caller reads the file with yaml.v3 instead; what it returns is what yaml.v3 would.
+func readLockFast(data []byte) (l *Lock, ok bool) {
+	if !lockTextSafe(data) {
+		return nil, false
+	}
+	p := lockScan{rest: string(data)}
+	for {
+		line, ok := p.peek()
+		if !ok || !strings.HasPrefix(line, "#") {
+			break
+		}
+		p.take(line)
+	}
+	line, _ := p.peek()
+	const svKey = "schema_version: "
+	if !strings.HasPrefix(line, svKey) {
+		return nil, false
+	}
+	sv, ok := lockSchemaNumber(line[len(svKey):])
+	if !ok {
+		return nil, false
+	}
+	p.take(line)
+	lk := &Lock{SchemaVersion: sv}
+	lk.Inputs, _ = p.value("inputs: ")
+	switch {
+	case p.is("addons: []"):
+		lk.Addons = []LockAddon{}
+	case p.is("addons:"):
+		lk.Addons = make([]LockAddon, 0, strings.Count(p.rest, "\n  - name: ")+1)
+		for !p.bad {
+			a, has := p.addon()
+			if !has {
+				break
+			}
+			lk.Addons = append(lk.Addons, a)
+		}
+		if len(lk.Addons) == 0 {
+			return nil, false
+		}
+	default:
+		return nil, false
+	}
+	if p.bad || p.rest != "" {
+		return nil, false
+	}
+	return lk, true
+}
+
+// addon reads one addon entry; has is false when the next line starts none.
+func (p *lockScan) addon() (a LockAddon, has bool) {
+	if a.Name, has = p.value("  - name: "); !has {
+		return a, false
+	}
+	a.Chart = p.need("    chart: ")
+	a.Repository = p.need("    repository: ")
+	a.Version = p.need("    version: ")
+	a.Digest = p.need("    digest: ")
+	a.Inputs = p.need("    inputs: ")
+	if !p.is("    images:") {
+		return a, true
+	}
+	for !p.bad {
+		var img LockImage
+		if img.Source, has = p.value("      - source: "); !has {
+			break
+		}
+		img.Digest = p.need("        digest: ")
+		img.Platform, _ = p.value("        platform: ")
+		img.PlatformDigest, _ = p.value("        platform_digest: ")
+		img.Destination = p.need("        destination: ")
+		a.Images = append(a.Images, img)
+	}
+	if len(a.Images) == 0 {
+		p.bad = true
+	}
+	return a, true
+}
+
+// lockScan walks the lines of a lock; bad is set on a line that starts as expected and
+// then does not parse, or on a required line missing.
+type lockScan struct {
+	rest string
+	bad  bool
+}
+
+// peek is the next line without its newline; ok is false at the end, or on a last line
+// with no newline.
+func (p *lockScan) peek() (string, bool) {
+	i := strings.IndexByte(p.rest, '\n')
+	if i < 0 {
+		return "", false
+	}
+	return p.rest[:i], true
+}
+
+func (p *lockScan) take(line string) { p.rest = p.rest[len(line)+1:] }
+
+// is takes the next line when it is exactly want.
+func (p *lockScan) is(want string) bool {
+	if line, ok := p.peek(); ok && line == want {
+		p.take(line)
+		return true
+	}
+	return false
+}
+
+// value takes the next line when it starts with key and reads its scalar; has is false
+// when the next line is not key's.
+func (p *lockScan) value(key string) (v string, has bool) {
+	line, ok := p.peek()
+	if !ok || !strings.HasPrefix(line, key) {
+		return "", false
+	}
+	if v, ok = lockScalar(line[len(key):]); !ok {
+		p.bad = true
+		return "", false
+	}
+	p.take(line)
+	return v, true
+}
+
+// need is value for a line that must be there.
+func (p *lockScan) need(key string) string {
+	v, has := p.value(key)
+	if !has {
+		p.bad = true
+	}
+	return v
+}
+
+// lockTextSafe: every character is a newline or one lockLiteralRune takes (no tab, no
+// carriage return, no byte order mark, valid UTF-8).
+func lockTextSafe(data []byte) bool {
+	for i := 0; i < len(data); {
+		if c := data[i]; c < utf8.RuneSelf {
+			if c != '\n' && (c < 0x20 || c == 0x7F) {
+				return false
+			}
+			i++
+			continue
+		}
+		r, n := utf8.DecodeRune(data[i:])
+		if n == 1 || !lockLiteralRune(r) {
+			return false
+		}
+		i += n
+	}
+	return true
+}
+
+// lockSchemaNumber is a decimal of up to 9 digits with no leading zero.
+func lockSchemaNumber(s string) (int, bool) {
+	if s == "" || len(s) > 9 || (s[0] == '0' && len(s) > 1) {
+		return 0, false
+	}
+	n := 0
+	for i := 0; i < len(s); i++ {
+		if !isASCIIDigit(s[i]) {
+			return 0, false
+		}
+		n = n*10 + int(s[i]-'0')
+	}
+	return n, true
+}
+
+// lockScalar reads the scalar that is all of v: a plain one in a narrow class (taken
+// literally, as yaml.v3 does into a string), a double-quoted or a single-quoted one.
+func lockScalar(v string) (string, bool) {
+	switch {
+	case v == "":
+		return "", false
+	case v[0] == '"':
+		return lockDoubleQuoted(v)
+	case v[0] == '\'':
+		return lockSingleQuoted(v)
+	}
+	return v, lockPlainReadable(v)
+}
+
+// lockPlainReadable: [A-Za-z0-9] then [A-Za-z0-9._/:@+-], not ending in ':', not null.
+func lockPlainReadable(v string) bool {
+	if !isASCIILetter(v[0]) && !isASCIIDigit(v[0]) || v[len(v)-1] == ':' || strings.EqualFold(v, "null") {
+		return false
+	}
+	for i := 1; i < len(v); i++ {
+		if c := v[i]; !isASCIILetter(c) && !isASCIIDigit(c) && !lockPlainPunct(c) {
+			return false
+		}
+	}
+	return true
+}
+
+// lockSingleQuoted reads '…' with ” for a quote.
+func lockSingleQuoted(v string) (string, bool) {
+	var b []byte
+	esc, start := false, 1
+	for i := 1; i < len(v); i++ {
+		if v[i] != '\'' {
+			continue
+		}
+		if i == len(v)-1 {
+			if !esc {
+				return v[1:i], true
+			}
+			return string(append(b, v[start:i]...)), true
+		}
+		if v[i+1] != '\'' {
+			return "", false
+		}
+		if !esc {
+			b, esc = make([]byte, 0, len(v)), true
+		}
+		b = append(b, v[start:i+1]...)
+		i++
+		start = i + 1
+	}
+	return "", false
+}
+
+// lockDoubleQuoted reads "…" with YAML's escapes (JSON's are a subset); an escape yaml.v3
+// refuses makes it fail, for yaml.v3 to report.
+func lockDoubleQuoted(v string) (string, bool) {
+	var b []byte
+	esc, start := false, 1
+	for i := 1; i < len(v); i++ {
+		switch v[i] {
+		case '"':
+			if i != len(v)-1 {
+				return "", false
+			}
+			if !esc {
+				return v[1:i], true
+			}
+			return string(append(b, v[start:i]...)), true
+		case '\\':
+			if !esc {
+				b, esc = make([]byte, 0, len(v)), true
+			}
+			b = append(b, v[start:i]...)
+			n, ok := lockEscape(&b, v[i+1:])
+			if !ok {
+				return "", false
+			}
+			i += n
+			start = i + 1
+		}
+	}
+	return "", false
+}
+
+// lockEscape appends what the escape at the start of s (after its backslash) stands for;
+// n is the bytes it takes.
+func lockEscape(b *[]byte, s string) (n int, ok bool) {
+	if s == "" {
+		return 0, false
+	}
+	digits := 0
+	switch s[0] {
+	case 'x':
+		digits = 2
+	case 'u':
+		digits = 4
+	case 'U':
+		digits = 8
+	default:
+		r, ok := lockSimpleEscape(s[0])
+		if ok {
+			*b = utf8.AppendRune(*b, r)
+		}
+		return 1, ok
+	}
+	if len(s) < 1+digits {
+		return 0, false
+	}
+	var r uint32
+	for i := 1; i <= digits; i++ {
+		c := s[i]
+		switch {
+		case isASCIIDigit(c):
+			r = r<<4 | uint32(c-'0')
+		case c|0x20 >= 'a' && c|0x20 <= 'f':
+			r = r<<4 | uint32(c|0x20-'a'+10)
+		default:
+			return 0, false
+		}
+	}
+	if r >= 0xD800 && r <= 0xDFFF || r > utf8.MaxRune {
+		return 0, false
+	}
+	*b = utf8.AppendRune(*b, rune(r))
+	return 1 + digits, true
+}
+
+// lockSimpleEscape is the character a one-letter YAML escape stands for.
+func lockSimpleEscape(c byte) (rune, bool) {
+	switch c {
+	case '0':
+		return 0, true
+	case 'a':
+		return 7, true
+	case 'b':
+		return 8, true
+	case 't':
+		return 9, true
+	case 'n':
+		return 10, true
+	case 'v':
+		return 11, true
+	case 'f':
+		return 12, true
+	case 'r':
+		return 13, true
+	case 'e':
+		return 0x1B, true
+	case ' ', '"', '\\':
+		return rune(c), true
+	case 'N':
+		return 0x85, true
+	case '_':
+		return 0xA0, true
+	case 'L':
+		return 0x2028, true
+	case 'P':
+		return 0x2029, true
+	}
+	return 0, false
+}
