@@ -1,11 +1,13 @@
 package engine
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
-	"sort"
+	"slices"
+	"strings"
 
 	"github.com/airgap-charts/airgap-charts/config"
 )
@@ -140,14 +142,11 @@ func (l *Lock) sorted() Lock {
 	c := *l
 	c.SchemaVersion, c.Inputs = LockSchemaVersion, ""
 	c.Addons = append([]LockAddon(nil), l.Addons...)
-	sort.Slice(c.Addons, func(i, j int) bool { return c.Addons[i].Name < c.Addons[j].Name })
+	slices.SortFunc(c.Addons, func(a, b LockAddon) int { return strings.Compare(a.Name, b.Name) })
 	for i := range c.Addons {
 		imgs := append([]LockImage(nil), c.Addons[i].Images...)
-		sort.Slice(imgs, func(a, b int) bool {
-			if imgs[a].Source != imgs[b].Source {
-				return imgs[a].Source < imgs[b].Source
-			}
-			return imgs[a].Destination < imgs[b].Destination
+		slices.SortFunc(imgs, func(a, b LockImage) int {
+			return cmp.Or(strings.Compare(a.Source, b.Source), strings.Compare(a.Destination, b.Destination))
 		})
 		c.Addons[i].Images = imgs
 	}

@@ -11,14 +11,14 @@ import (
 // style, anchors, tags, block scalars, other keys or order, a missing field), and the
 // caller reads the file with yaml.v3 instead; what it returns is what yaml.v3 would.
 func readLockFast(data []byte) (l *Lock, ok bool) {
-	if !lockTextSafe(data) {
-		return nil, false
-	}
 	p := lockScan{rest: string(data)}
 	for {
 		line, ok := p.peek()
 		if !ok || !strings.HasPrefix(line, "#") {
 			break
+		}
+		if !lockTextSafe(line) {
+			return nil, false
 		}
 		p.take(line)
 	}
@@ -39,6 +39,7 @@ func readLockFast(data []byte) (l *Lock, ok bool) {
 		lk.Addons = []LockAddon{}
 	case p.is("addons:"):
 		lk.Addons = make([]LockAddon, 0, strings.Count(p.rest, "\n  - name: ")+1)
+		p.images = make([]LockImage, 0, strings.Count(p.rest, "\n      - source: "))
 		for !p.bad {
 			a, has := p.addon()
 			if !has {
@@ -71,6 +72,7 @@ func (p *lockScan) addon() (a LockAddon, has bool) {
 	if !p.is("    images:") {
 		return a, true
 	}
+	first := len(p.images)
 	for !p.bad {
 		var img LockImage
 		if img.Source, has = p.value("      - source: "); !has {
@@ -80,19 +82,22 @@ func (p *lockScan) addon() (a LockAddon, has bool) {
 		img.Platform, _ = p.value("        platform: ")
 		img.PlatformDigest, _ = p.value("        platform_digest: ")
 		img.Destination = p.need("        destination: ")
-		a.Images = append(a.Images, img)
+		p.images = append(p.images, img)
 	}
-	if len(a.Images) == 0 {
+	if len(p.images) == first {
 		p.bad = true
 	}
+	a.Images = p.images[first:len(p.images):len(p.images)]
 	return a, true
 }
 
 // lockScan walks the lines of a lock; bad is set on a line that starts as expected and
-// then does not parse, or on a required line missing.
+// then does not parse, or on a required line missing. images backs every addon's images
+// (each capped to its own, so that appending to one does not write over the next).
 type lockScan struct {
-	rest string
-	bad  bool
+	rest   string
+	bad    bool
+	images []LockImage
 }
 
 // peek is the next line without its newline; ok is false at the end, or on a last line
@@ -140,18 +145,18 @@ func (p *lockScan) need(key string) string {
 	return v
 }
 
-// lockTextSafe: every character is a newline or one lockLiteralRune takes (no tab, no
-// carriage return, no byte order mark, valid UTF-8).
-func lockTextSafe(data []byte) bool {
-	for i := 0; i < len(data); {
-		if c := data[i]; c < utf8.RuneSelf {
-			if c != '\n' && (c < 0x20 || c == 0x7F) {
+// lockTextSafe: every character of a comment or quoted scalar is one lockLiteralRune
+// takes (no tab, no carriage return, no byte order mark, valid UTF-8).
+func lockTextSafe(s string) bool {
+	for i := 0; i < len(s); {
+		if c := s[i]; c < utf8.RuneSelf {
+			if c < 0x20 || c == 0x7F {
 				return false
 			}
 			i++
 			continue
 		}
-		r, n := utf8.DecodeRune(data[i:])
+		r, n := utf8.DecodeRuneInString(s[i:])
 		if n == 1 || !lockLiteralRune(r) {
 			return false
 		}
@@ -202,8 +207,11 @@ func lockPlainReadable(v string) bool {
 	return true
 }
 
-// lockSingleQuoted reads '…' with ” for a quote.
+// lockSingleQuoted reads a single-quoted scalar, where two quotes stand for one.
 func lockSingleQuoted(v string) (string, bool) {
+	if !lockTextSafe(v) {
+		return "", false
+	}
 	var b []byte
 	esc, start := false, 1
 	for i := 1; i < len(v); i++ {
@@ -232,6 +240,9 @@ func lockSingleQuoted(v string) (string, bool) {
 // lockDoubleQuoted reads "…" with YAML's escapes (JSON's are a subset); an escape yaml.v3
 // refuses makes it fail, for yaml.v3 to report.
 func lockDoubleQuoted(v string) (string, bool) {
+	if !lockTextSafe(v) {
+		return "", false
+	}
 	var b []byte
 	esc, start := false, 1
 	for i := 1; i < len(v); i++ {
