@@ -335,3 +335,20 @@ func TestLockYAMLScalarsAgree(t *testing.T) {
 		}
 	}
 }
+
+// TestLockYAMLNotUTF8: a string that is not UTF-8 is written by yaml.v3 (as !!binary) and
+// reads back as itself.
+func TestLockYAMLNotUTF8(t *testing.T) {
+	l := benchLock(2, 1)
+	l.Addons[1].Images[0].Digest = "sha256:\xff\xfe"
+	out, err := l.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(out, []byte("!!binary")) {
+		t.Errorf("not written as binary:\n%s", out)
+	}
+	if got := mustReadLock(t, writeLockBytes(t, out)); !reflect.DeepEqual(*got, l.sorted()) {
+		t.Errorf("read back %+v", got)
+	}
+}
