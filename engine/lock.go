@@ -1,14 +1,13 @@
 package engine
 
 import (
-	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
-	"sort"
-
-	"gopkg.in/yaml.v3"
+	"slices"
+	"strings"
 
 	"github.com/airgap-charts/airgap-charts/config"
 )
@@ -87,26 +86,28 @@ func ReadLock(path string) (*Lock, error) {
 	if err != nil {
 		return nil, fmt.Errorf("lock %s: %w", path, err)
 	}
-	var head struct {
-		SchemaVersion int `yaml:"schema_version"`
+	l, ok := readLockFast(data)
+	if !ok {
+		if l, err = readLockYAML(path, data); err != nil {
+			return nil, err
+		}
 	}
-	if err := yaml.Unmarshal(data, &head); err != nil {
-		return nil, (&LockError{Path: path, Msg: fmt.Sprintf("not a lock file: %v", err)}).inputError()
+	if err := checkLockSchema(path, l.SchemaVersion); err != nil {
+		return nil, err
 	}
+	return l, nil
+}
+
+// checkLockSchema refuses a lock from a newer schema, or one with no schema_version.
+func checkLockSchema(path string, v int) error {
 	switch {
-	case head.SchemaVersion > LockSchemaVersion:
-		return nil, (&LockError{Path: path, Msg: fmt.Sprintf("written by a newer airgap-charts (lock schema %d; this build reads up to %d): upgrade, or remove the file to start a new lock",
-			head.SchemaVersion, LockSchemaVersion)}).inputError()
-	case head.SchemaVersion < 1:
-		return nil, (&LockError{Path: path, Msg: "not a lock file: no schema_version"}).inputError()
+	case v > LockSchemaVersion:
+		return (&LockError{Path: path, Msg: fmt.Sprintf("written by a newer airgap-charts (lock schema %d; this build reads up to %d): upgrade, or remove the file to start a new lock",
+			v, LockSchemaVersion)}).inputError()
+	case v < 1:
+		return (&LockError{Path: path, Msg: "not a lock file: no schema_version"}).inputError()
 	}
-	var l Lock
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(&l); err != nil {
-		return nil, (&LockError{Path: path, Msg: fmt.Sprintf("not a lock file: %v", err)}).inputError()
-	}
-	return &l, nil
+	return nil
 }
 
 // WriteLock writes l to path atomically (a reader sees the old lock or the new one,
@@ -125,36 +126,34 @@ func WriteLock(path string, l *Lock) error {
 const lockHeader = "# airgap-charts lock: the chart versions and image digests a sync resolved.\n" +
 	"# Written by every sync; `sync --locked` runs exactly this. Do not edit by hand.\n"
 
-// Marshal is the lock as written: a header comment and sorted YAML.
+// Marshal is the lock as written: a header comment and sorted YAML in a fixed block
+// layout (appendLock).
 func (l *Lock) Marshal() ([]byte, error) {
+	c := l.sorted()
+	if !lockStringsUTF8(&c) {
+		return marshalLockYAML(&c)
+	}
+	return appendLock(make([]byte, 0, lockSize(&c)), &c), nil
+}
+
+// sorted is a copy of l as written: this schema, addons by name, images by source then
+// destination, no schema 1 fingerprint.
+func (l *Lock) sorted() Lock {
 	c := *l
 	c.SchemaVersion, c.Inputs = LockSchemaVersion, ""
 	c.Addons = append([]LockAddon(nil), l.Addons...)
-	sort.Slice(c.Addons, func(i, j int) bool { return c.Addons[i].Name < c.Addons[j].Name })
+	slices.SortFunc(c.Addons, func(a, b LockAddon) int { return strings.Compare(a.Name, b.Name) })
 	for i := range c.Addons {
 		imgs := append([]LockImage(nil), c.Addons[i].Images...)
-		sort.Slice(imgs, func(a, b int) bool {
-			if imgs[a].Source != imgs[b].Source {
-				return imgs[a].Source < imgs[b].Source
-			}
-			return imgs[a].Destination < imgs[b].Destination
+		slices.SortFunc(imgs, func(a, b LockImage) int {
+			return cmp.Or(strings.Compare(a.Source, b.Source), strings.Compare(a.Destination, b.Destination))
 		})
 		c.Addons[i].Images = imgs
 	}
 	if c.Addons == nil {
 		c.Addons = []LockAddon{}
 	}
-	var b bytes.Buffer
-	b.WriteString(lockHeader)
-	enc := yaml.NewEncoder(&b)
-	enc.SetIndent(2)
-	if err := enc.Encode(c); err != nil {
-		return nil, err
-	}
-	if err := enc.Close(); err != nil {
-		return nil, err
-	}
-	return b.Bytes(), nil
+	return c
 }
 
 // addon is the lock's entry for the addon called name; nil when it has none.
