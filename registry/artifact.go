@@ -83,11 +83,14 @@ func (c *Client) HeadManifest(ctx context.Context, ref ImageRef) (digest string,
 	if err != nil {
 		return "", false, err
 	}
-	digest, exists, err = headManifest(ctx, c.hc, repo, ref.Identifier())
+	d, exists, err := headManifest(ctx, c.hc, repo, ref.Identifier())
 	if err != nil {
 		return "", false, c.explainAuth(fmt.Errorf("check %s: %w", ref, err))
 	}
-	return digest, exists, nil
+	if !exists {
+		return "", false, nil
+	}
+	return d.Digest.String(), true, nil
 }
 
 // FetchBlob opens the blob ref.Digest of ref's repository; the reader fails at its end when

@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	ggcrtransport "github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"golang.org/x/sync/errgroup"
 )
@@ -309,12 +310,12 @@ func (c *Client) SourceDigest(ctx context.Context, src ImageRef, platform Platfo
 	if err != nil {
 		return "", err
 	}
-	desc, err := c.puller.Head(ctx, ref)
+	desc, ok, err := headManifest(ctx, c.hc, ref.Context(), ref.Identifier())
 	if err != nil {
-		if isNotFound(err) {
-			return "", &NotFoundError{Image: src.String(), Mirror: c.mirrorOf(src), Err: err}
-		}
 		return "", c.explainAuth(fmt.Errorf("source digest of %s: %w", src, err))
+	}
+	if !ok {
+		return "", &NotFoundError{Image: src.String(), Mirror: c.mirrorOf(src), Err: &ggcrtransport.Error{StatusCode: http.StatusNotFound}}
 	}
 	if platform.Auto() || !desc.MediaType.IsIndex() {
 		return desc.Digest.String(), nil

@@ -2,7 +2,6 @@ package registry
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"github.com/airgap-charts/airgap-charts/registry/once"
 	"net/http"
@@ -10,8 +9,6 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
-	ggcrtransport "github.com/google/go-containerregistry/pkg/v1/remote/transport"
 )
 
 // RepositoryTags lists every tag of one repository with the digest it points to. It answers
@@ -192,8 +189,7 @@ func (c *PreflightCache) set(ref ImageRef, digest *string) {
 // for the run; concurrent callers for the same tag share the one request (a failed one is
 // asked again by the callers that waited for it).
 type OCIPreflight struct {
-	puller   *remote.Puller
-	initErr  error // remote.NewPuller refused the options; every TagDigest reports it
+	hc       *http.Client // authenticating
 	insecure func(host string) bool
 
 	heads once.Keyed[string, headAnswer]
@@ -211,13 +207,12 @@ type headAnswer struct {
 	exists bool
 }
 
-// newOCIPreflight returns a preflight over an authenticating ggcrtransport.Wrapper.
+// newOCIPreflight returns a preflight over an authenticating transport.
 func newOCIPreflight(art http.RoundTripper, insecure func(host string) bool, explain func(error) error) *OCIPreflight {
-	p, err := remote.NewPuller(remote.WithTransport(art))
 	if insecure == nil {
 		insecure = func(string) bool { return false }
 	}
-	pf := &OCIPreflight{puller: p, initErr: err, insecure: insecure, recorded: map[string]headAnswer{}, explain: explain}
+	pf := &OCIPreflight{hc: &http.Client{Transport: art}, insecure: insecure, recorded: map[string]headAnswer{}, explain: explain}
 	pf.heads.RetryWaiters = true
 	return pf
 }
@@ -231,9 +226,6 @@ func preflightKey(ref ImageRef) string {
 
 // TagDigest implements TagLister with one HEAD of the tag (or digest) per run.
 func (p *OCIPreflight) TagDigest(ctx context.Context, ref ImageRef) (string, bool, error) {
-	if p.initErr != nil {
-		return "", false, fmt.Errorf("preflight %s: %w", ref, p.initErr)
-	}
 	key := preflightKey(ref)
 	p.mu.Lock()
 	a, ok := p.recorded[key]
@@ -261,14 +253,11 @@ func (p *OCIPreflight) head(ctx context.Context, key string, ref ImageRef) (head
 		nref, err = ref.NameReference(opts...)
 	}
 	if err == nil {
-		var d *v1.Descriptor
-		if d, err = p.puller.Head(ctx, nref); err == nil {
+		var d v1.Descriptor
+		var ok bool // false: no such tag, or no such repository yet
+		if d, ok, err = headManifest(ctx, p.hc, nref.Context(), nref.Identifier()); err == nil && ok {
 			a = headAnswer{digest: d.Digest.String(), exists: true}
 		}
-	}
-	var terr *ggcrtransport.Error
-	if errors.As(err, &terr) && terr.StatusCode == http.StatusNotFound {
-		err = nil // no such tag, or no such repository yet
 	}
 	if err != nil {
 		err = fmt.Errorf("preflight HEAD %s: %w", key, err)

@@ -10,7 +10,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -185,31 +184,6 @@ func (s *referrerState) setAPI(host string, supported bool) {
 func fallbackTag(subject v1.Hash) string { return subject.Algorithm + "-" + subject.Hex }
 
 // referrersAccept lists what a manifest HEAD or GET of a referrer may answer.
-var referrersAccept = strings.Join([]string{string(types.OCIImageIndex), string(types.OCIManifestSchema1),
-	string(types.DockerManifestList), string(types.DockerManifestSchema2)}, ",")
-
-// headDescriptor is the descriptor ref (tag or digest) names in repo; ok is false on 404.
-func (c *Client) headDescriptor(ctx context.Context, repo name.Repository, ref string) (v1.Descriptor, bool, error) {
-	resp, err := do(ctx, c.hc, http.MethodHead, repoURL(repo, "manifests/"+ref), nil, map[string]string{"Accept": referrersAccept})
-	if err != nil {
-		return v1.Descriptor{}, false, err
-	}
-	defer transport.Drain(resp)
-	if resp.StatusCode == http.StatusNotFound {
-		return v1.Descriptor{}, false, nil
-	}
-	if err := ggcrtransport.CheckError(resp, http.StatusOK); err != nil {
-		return v1.Descriptor{}, false, err
-	}
-	h, err := v1.NewHash(resp.Header.Get("Docker-Content-Digest"))
-	if err != nil {
-		return v1.Descriptor{}, false, fmt.Errorf("HEAD %s:%s: no digest in the answer: %w", repo, ref, err)
-	}
-	size, _ := strconv.ParseInt(resp.Header.Get("Content-Length"), 10, 64)
-	mt := types.MediaType(strings.TrimSpace(strings.Split(resp.Header.Get("Content-Type"), ";")[0]))
-	return v1.Descriptor{Digest: h, Size: size, MediaType: mt}, true, nil
-}
-
 // apiSupported says whether repo's host answers the referrers API, asking it once per
 // run (the first subject's listing is the probe: its answer is kept when supported).
 func (c *Client) apiSupported(ctx context.Context, repo name.Repository, subject v1.Hash, artifactType string, cost *atomic.Int64) (supported bool, first *v1.IndexManifest, err error) {
@@ -394,7 +368,7 @@ func (c *Client) discoverReferrersCached(ctx context.Context, repo name.Reposito
 				return nil
 			}
 			c.referrers.count(cost)
-			d, ok, err := c.headDescriptor(gctx, repo, tag)
+			d, ok, err := headManifest(gctx, c.hc, repo, tag)
 			if err != nil {
 				return fmt.Errorf("cosign tag %s:%s: %w", repo, tag, err)
 			}
@@ -418,7 +392,7 @@ func (c *Client) tagSchemaReferrers(ctx context.Context, repo name.Repository, s
 		return nil, nil
 	}
 	c.referrers.count(cost)
-	d, ok, err := c.headDescriptor(ctx, repo, tag)
+	d, ok, err := headManifest(ctx, c.hc, repo, tag)
 	if err != nil {
 		return nil, fmt.Errorf("referrers tag %s:%s: %w", repo, tag, err)
 	}

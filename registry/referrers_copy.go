@@ -246,7 +246,7 @@ func (r *refCopier) one(ctx context.Context, s v1.Descriptor, ref Referrer) (*ta
 func (r *refCopier) bring(ctx context.Context, s v1.Descriptor, ref Referrer) (*tagEntry, error) {
 	d := ref.Descriptor.Digest
 	if ref.Tag != "" {
-		got, ok, err := r.c.headDescriptor(ctx, r.dst, ref.Tag)
+		got, ok, err := headManifest(ctx, r.c.hc, r.dst, ref.Tag)
 		if err != nil {
 			return nil, fmt.Errorf("check %s:%s: %w", r.dst, ref.Tag, err)
 		}
@@ -451,7 +451,7 @@ func (r *refCopier) updateTagSchema(ctx context.Context, subject v1.Hash, entrie
 	defer lock.Unlock()
 	tag := fallbackTag(subject)
 	idx := &v1.IndexManifest{SchemaVersion: 2, MediaType: types.OCIImageIndex}
-	cur, ok, err := r.c.headDescriptor(ctx, r.dst, tag)
+	cur, ok, err := headManifest(ctx, r.c.hc, r.dst, tag)
 	if err != nil {
 		return fmt.Errorf("referrers tag %s:%s: %w", r.dst, tag, err)
 	}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -175,22 +176,33 @@ func withDigest(loc string, d v1.Hash) (string, error) {
 	return u.String(), nil
 }
 
-// headManifest returns the digest ref (tag or digest) points at in repo.
-func headManifest(ctx context.Context, hc *http.Client, repo name.Repository, ref string) (string, bool, error) {
-	accept := string(types.OCIImageIndex) + "," + string(types.OCIManifestSchema1) + "," +
-		string(types.DockerManifestList) + "," + string(types.DockerManifestSchema2)
-	resp, err := do(ctx, hc, http.MethodHead, repoURL(repo, "manifests/"+ref), nil, map[string]string{"Accept": accept})
+// manifestAccept is what a manifest HEAD accepts: indexes and image manifests, OCI and
+// Docker.
+var manifestAccept = strings.Join([]string{string(types.OCIImageIndex), string(types.OCIManifestSchema1),
+	string(types.DockerManifestList), string(types.DockerManifestSchema2)}, ",")
+
+// headManifest is the descriptor ref (tag or digest) names in repo, from one HEAD; ok is
+// false on 404. The one manifest HEAD of the client: preflight, source digests, chart
+// checks, referrer tags, copies.
+func headManifest(ctx context.Context, hc *http.Client, repo name.Repository, ref string) (v1.Descriptor, bool, error) {
+	resp, err := do(ctx, hc, http.MethodHead, repoURL(repo, "manifests/"+ref), nil, map[string]string{"Accept": manifestAccept})
 	if err != nil {
-		return "", false, err
+		return v1.Descriptor{}, false, err
 	}
 	defer transport.Drain(resp)
 	if resp.StatusCode == http.StatusNotFound {
-		return "", false, nil
+		return v1.Descriptor{}, false, nil
 	}
 	if err := ggcrtransport.CheckError(resp, http.StatusOK); err != nil {
-		return "", false, err
+		return v1.Descriptor{}, false, err
 	}
-	return resp.Header.Get("Docker-Content-Digest"), true, nil
+	h, err := v1.NewHash(resp.Header.Get("Docker-Content-Digest"))
+	if err != nil {
+		return v1.Descriptor{}, false, fmt.Errorf("HEAD %s:%s: no digest in the answer: %w", repo, ref, err)
+	}
+	size, _ := strconv.ParseInt(resp.Header.Get("Content-Length"), 10, 64)
+	mt := types.MediaType(strings.TrimSpace(strings.Split(resp.Header.Get("Content-Type"), ";")[0]))
+	return v1.Descriptor{Digest: h, Size: size, MediaType: mt}, true, nil
 }
 
 // putManifest uploads a manifest under ref (tag or digest) and returns its digest.
