@@ -102,7 +102,7 @@ func BenchmarkNoopInProcess(b *testing.B) {
 		if w.Status != "ok" {
 			b.Fatalf("warm: %s %s", w.Status, w.Err)
 		}
-		b.Logf("rerun %v: source %d requests (%d manifest GETs), destination %d on images, %d in all",
-			w.Stats.Wall, w.Src.Total, w.Src.Kinds[registrytest.ManifestGet], w.Dst.Total, w.DstAll.Total)
+		b.Logf("rerun %v: source %d requests (%d manifest GETs) on %d connections, destination %d on images, %d in all on %d connections",
+			w.Stats.Wall, w.Src.Total, w.Src.Kinds[registrytest.ManifestGet], w.Src.Connections, w.Dst.Total, w.DstAll.Total, w.DstAll.Connections)
 	}
 }
