@@ -118,7 +118,7 @@ type Client struct {
 	bounds   Bounds            // every bound derived from Concurrency
 	rt       http.RoundTripper // shared transport without authentication
 	art      http.RoundTripper // rt with authentication, as remote must get it
-	hc       *http.Client      // art for the client's own registry requests
+	hc       *http.Client      // rt with authentication (the router itself) for the client's own registry requests
 	keychain authn.Keychain
 	creds    *auth.Chain // the same, for naming the credentials a refused request used
 	insecure map[string]bool
@@ -196,8 +196,9 @@ func NewClient(opts ClientOptions) (*Client, error) {
 		c.mirrors[config.HostKey(src)] = mirror{host: host, prefix: prefix, complete: complete[config.HostKey(src)]}
 		tr.Limits.Mirror(src, host)
 	}
-	c.art = auth.NewRouter(tr, c.keychain, c.Insecure).Wrapper()
-	c.hc = &http.Client{Transport: c.art}
+	router := auth.NewRouter(tr, c.keychain, c.Insecure)
+	c.art = router.Wrapper()
+	c.hc = &http.Client{Transport: router}
 	c.puller, err = remote.NewPuller(c.remoteOptions(context.Background())...)
 	if err != nil {
 		return nil, fmt.Errorf("registry client: %w", err)
@@ -253,7 +254,7 @@ func (c *Client) remoteOptions(ctx context.Context) []remote.Option {
 // OCIPreflight is a preflight over the client's authenticated transport: one manifest
 // HEAD per destination tag, no ping.
 func (c *Client) OCIPreflight() *OCIPreflight {
-	return newOCIPreflight(c.art, c.Insecure, c.explainAuth)
+	return newOCIPreflight(c.hc.Transport, c.Insecure, c.explainAuth)
 }
 
 // RefusedPulls returns, per host, the manifest GETs refused because the host's advertised
