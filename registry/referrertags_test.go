@@ -104,10 +104,11 @@ func TestReferrerTagListingFallsBackToHeads(t *testing.T) {
 	}
 }
 
-// A source pulled through a --registry-mirror is not listed: a pull-through cache may list
-// only what it has cached, so its referrer tags are asked one by one (it fetches those
-// upstream). Here the mirror lists the image's tag alone, and the signature is still found.
-func TestReferrerTagsOfAMirrorAreAskedNotListed(t *testing.T) {
+// copyThroughMirror copies a signed image from a mirror of origin.example (the mirror
+// declared complete or not), then its referrers: the mirror's requests are counted from the
+// referrer copy on. listing, when set, is what the mirror answers to a tag listing.
+func copyThroughMirror(t *testing.T, complete bool, listing string) (*registrytest.Registry, ReferrersResult, string) {
+	t.Helper()
 	mirror := registrytest.New(t)
 	dst := distributionPeer(t)
 	idx, _, _ := multiArch(t)
@@ -118,14 +119,20 @@ func TestReferrerTagsOfAMirrorAreAskedNotListed(t *testing.T) {
 		t.Fatal(err)
 	}
 	sig := referrertest.LegacySignature(t, repo, index, nil)
-	mirror.Intercept(func(w http.ResponseWriter, r *http.Request) bool {
-		if !strings.HasSuffix(r.URL.Path, "/tags/list") {
-			return false
-		}
-		fmt.Fprint(w, `{"name":"src/plain","tags":["v1"]}`) // what a cache holds: not the signature
-		return true
-	})
-	c := newTestClient(t, ClientOptions{Insecure: []string{mirror.Host, dst.host}, Mirrors: map[string]string{"origin.example": mirror.Host}})
+	if listing != "" {
+		mirror.Intercept(func(w http.ResponseWriter, r *http.Request) bool {
+			if !strings.HasSuffix(r.URL.Path, "/tags/list") {
+				return false
+			}
+			fmt.Fprint(w, listing)
+			return true
+		})
+	}
+	opts := ClientOptions{Insecure: []string{mirror.Host, dst.host}, Mirrors: map[string]string{"origin.example": mirror.Host}}
+	if complete {
+		opts.CompleteMirrors = []string{"origin.example"}
+	}
+	c := newTestClient(t, opts)
 	ctx := context.Background()
 	s, d := MustParseImageRef("origin.example/src/plain:v1"), MustParseImageRef(dst.host+"/mirror/src/plain:v1")
 	cr, err := c.Copy(ctx, s, d, PlatformAuto)
@@ -137,7 +144,15 @@ func TestReferrerTagsOfAMirrorAreAskedNotListed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rr.Copied) != 1 || rr.Copied[0] != sig.String() {
+	return mirror, rr, sig.String()
+}
+
+// A source pulled through a --registry-mirror is not listed: a pull-through cache may list
+// only what it has cached, so its referrer tags are asked one by one (it fetches those
+// upstream). Here the mirror lists the image's tag alone, and the signature is still found.
+func TestReferrerTagsOfAMirrorAreAskedNotListed(t *testing.T) {
+	mirror, rr, sig := copyThroughMirror(t, false, `{"name":"src/plain","tags":["v1"]}`) // what a cache holds: not the signature
+	if len(rr.Copied) != 1 || rr.Copied[0] != sig {
 		t.Fatalf("copied %v, want the signature %s", rr.Copied, sig)
 	}
 	if n := mirror.Count(registrytest.TagsList); n != 0 {
@@ -148,30 +163,8 @@ func TestReferrerTagsOfAMirrorAreAskedNotListed(t *testing.T) {
 // A mirror declared complete (a replica, not a pull-through cache) is listed as its
 // source would be: one listing, the signature it holds found through it.
 func TestReferrerTagsOfACompleteMirrorAreListed(t *testing.T) {
-	mirror := registrytest.New(t)
-	dst := distributionPeer(t)
-	idx, _, _ := multiArch(t)
-	pushIndex(t, mirror.Host+"/src/plain:v1", idx)
-	index, _ := idx.Digest()
-	repo, err := name.NewRepository(mirror.Host+"/src/plain", name.Insecure)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sig := referrertest.LegacySignature(t, repo, index, nil)
-	c := newTestClient(t, ClientOptions{Insecure: []string{mirror.Host, dst.host},
-		Mirrors: map[string]string{"origin.example": mirror.Host}, CompleteMirrors: []string{"origin.example"}})
-	ctx := context.Background()
-	s, d := MustParseImageRef("origin.example/src/plain:v1"), MustParseImageRef(dst.host+"/mirror/src/plain:v1")
-	cr, err := c.Copy(ctx, s, d, PlatformAuto)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mirror.Reset()
-	rr, err := c.CopyReferrers(ctx, ReferrerCopy{Source: s, Destination: d, Subjects: cr.Manifests}, ReferrerOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(rr.Copied) != 1 || rr.Copied[0] != sig.String() {
+	mirror, rr, sig := copyThroughMirror(t, true, "")
+	if len(rr.Copied) != 1 || rr.Copied[0] != sig {
 		t.Fatalf("copied %v, want the signature %s", rr.Copied, sig)
 	}
 	if n := mirror.Count(registrytest.TagsList); n != 1 {
