@@ -74,6 +74,18 @@ func TestPlanPartsBounds(t *testing.T) {
 		if got.Size > 64<<10 && !p.Oversized {
 			t.Errorf("part %d is %d bytes, over 64KiB", p.N, got.Size)
 		}
+		data, err := os.ReadFile(filepath.Join(dir, got.File))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum := sha256.Sum256(data)
+		side, _ := os.ReadFile(filepath.Join(dir, got.File) + ".sha256")
+		if got.SHA256 != "sha256:"+hex.EncodeToString(sum[:]) || got.Size != int64(len(data)) || !strings.HasPrefix(string(side), hex.EncodeToString(sum[:])+"  ") {
+			t.Errorf("part %d: recorded %s, %d bytes, sidecar %q; the file is sha256:%x, %d bytes", p.N, got.SHA256, got.Size, side, sum, len(data))
+		}
+		if s := ScanPart(filepath.Join(dir, got.File)); s.Err != nil || len(s.Entries) != len(p.Blobs) {
+			t.Errorf("part %d does not scan: %v, %d entries", p.N, s.Err, len(s.Entries))
+		}
 	}
 }
 

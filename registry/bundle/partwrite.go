@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"io/fs"
 	"os"
@@ -108,11 +109,18 @@ func WritePart(ctx context.Context, dir, bundleID string, p PlannedPart, open Op
 	if err := f.Truncate(end); err != nil {
 		return Part{}, st, fmt.Errorf("part %s: %w", partial, err)
 	}
+	// The file's sha256 is taken as it is written (the kept prefix read once), not by
+	// reading the finished part back: its blobs were digest-checked on the way in, and a
+	// read right after the write would come from the page cache, proving nothing more.
+	sum := &countingWriter{h: sha256.New()}
+	if _, err := io.CopyN(sum, f, end); err != nil {
+		return Part{}, st, fmt.Errorf("part %s: %w", partial, err)
+	}
 	if _, err := f.Seek(end, io.SeekStart); err != nil {
 		return Part{}, st, fmt.Errorf("part %s: %w", partial, err)
 	}
 	st.Kept = keep
-	tw := tar.NewWriter(f)
+	tw := tar.NewWriter(io.MultiWriter(f, sum))
 	pf := prefetch(ctx, p.Blobs[keep:], open, ahead)
 	defer pf.stop()
 	for i, b := range p.Blobs[keep:] {
@@ -149,14 +157,23 @@ func WritePart(ctx context.Context, dir, bundleID string, p PlannedPart, open Op
 	if err := f.Close(); err != nil {
 		return Part{}, st, fmt.Errorf("part %s: %w", partial, err)
 	}
-	s := ScanPart(partial)
-	if s.Err != nil {
-		return Part{}, st, fmt.Errorf("part %s: written part does not read back: %w", partial, s.Err)
-	}
 	if err := os.Rename(partial, final); err != nil {
 		return Part{}, st, fmt.Errorf("part %s: %w", final, err)
 	}
+	s := &PartScan{File: final, Size: sum.n, SHA256: "sha256:" + hex.EncodeToString(sum.h.Sum(nil))}
 	return partOf(p, final, dir, s), st, writeSum(final, s.SHA256)
+}
+
+// countingWriter hashes and counts what is written through it.
+type countingWriter struct {
+	h hash.Hash
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	c.h.Write(p)
+	c.n += int64(len(p))
+	return len(p), nil
 }
 
 func partOf(p PlannedPart, file, dir string, s *PartScan) Part {
