@@ -105,12 +105,7 @@ func TestBundleExportImport(t *testing.T) {
 		}
 
 		// The same input synced directly.
-		direct := registrytest.New(t)
-		sopts := w.options(direct.Host, t.TempDir())
-		srep, err := Run(context.Background(), sopts, e2eLogger(t))
-		if err != nil {
-			t.Fatal(err)
-		}
+		direct, _, srep := directSync(t, w, nil)
 		compareReports(t, srep, direct.Host, rep, dst.Host)
 
 		// A second import of the same bundle copies nothing.

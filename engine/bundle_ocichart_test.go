@@ -34,13 +34,7 @@ func testBundleOCIChart(t *testing.T, ns string) {
 		o.InsecureRegistry = append(o.InsecureRegistry, charts.Host)
 	}
 
-	direct := registrytest.New(t)
-	sopts := w.options(direct.Host, t.TempDir())
-	set(&sopts)
-	srep, err := Run(context.Background(), sopts, e2eLogger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	direct, sopts, srep := directSync(t, w, set)
 	checkAddonsSucceeded(t, srep)
 
 	dir := filepath.Join(t.TempDir(), "bundle")

@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -95,13 +94,7 @@ func TestBundlePlatformList(t *testing.T) {
 			}
 			set := func(o *Options) { o.Platform = p }
 
-			direct := registrytest.New(t)
-			sopts := w.options(direct.Host, t.TempDir())
-			set(&sopts)
-			srep, err := Run(context.Background(), sopts, e2eLogger(t))
-			if err != nil {
-				t.Fatal(err)
-			}
+			direct, _, srep := directSync(t, w, set)
 			checkAddonsSucceeded(t, srep)
 
 			dir := filepath.Join(t.TempDir(), "bundle")

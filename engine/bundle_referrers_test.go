@@ -110,11 +110,7 @@ func TestBundleReferrersTravel(t *testing.T) {
 		t.Errorf("two exports planned the blobs differently:\n %v\n %v", blobDigests(res.Manifest), blobDigests(again))
 	}
 
-	direct := registrytest.New(t)
-	srep, err := Run(context.Background(), w.options(direct.Host, t.TempDir()), e2eLogger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, _, srep := directSync(t, w, nil)
 	wantCopied := copiedReferrers(t, srep, ref)
 	if len(wantCopied) != 4 {
 		t.Fatalf("direct sync copied referrers %v, want 4", wantCopied)
@@ -213,13 +209,7 @@ func TestBundleReferrersTravel(t *testing.T) {
 
 	t.Run("types", func(t *testing.T) {
 		sbomOnly := func(o *Options) { o.ReferrerTypes = []string{referrertest.SBOMArtifactType} }
-		direct := registrytest.New(t)
-		sopts := w.options(direct.Host, t.TempDir())
-		sbomOnly(&sopts)
-		srep, err := Run(context.Background(), sopts, e2eLogger(t))
-		if err != nil {
-			t.Fatal(err)
-		}
+		_, _, srep := directSync(t, w, sbomOnly)
 		want := copiedReferrers(t, srep, ref)
 		if len(want) != 2 {
 			t.Fatalf("direct sync with --referrers-type copied %v, want the 2 SBOMs", want)
@@ -302,4 +292,20 @@ func blobDigests(m *bundle.Manifest) []string {
 		out = append(out, b.Digest)
 	}
 	return out
+}
+
+// directSync syncs w's addons straight into a fresh registry, set (nil: none) adjusting
+// the options: the run a bundle's export and import are compared with.
+func directSync(t *testing.T, w *e2eWorld, set func(*Options)) (*registrytest.Registry, Options, *Report) {
+	t.Helper()
+	direct := registrytest.New(t)
+	opts := w.options(direct.Host, t.TempDir())
+	if set != nil {
+		set(&opts)
+	}
+	rep, err := Run(context.Background(), opts, e2eLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return direct, opts, rep
 }
