@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -323,6 +324,10 @@ func (e *runEnv) publish(ctx context.Context, a config.Addon, g *chartGroup, p *
 	res, err := g.publishOnce(ctx, rep.PackagedDigest, func(ctx context.Context) (stages.PublishResult, error) {
 		return e.publisher.Publish(ctx, p.archive, e.chartBase(a), check)
 	})
+	if errors.Is(err, stages.ErrArchiveChanged) && p.entry != nil {
+		p.entry.Package.forgetStamps()
+		e.cache.save(a, p.entry, e.log)
+	}
 	if err != nil {
 		return err
 	}

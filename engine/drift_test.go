@@ -52,7 +52,7 @@ func TestDriftImageIsNeverSilent(t *testing.T) {
 		t.Errorf("summary does not show the drift:\n%s", sum.String())
 	}
 	raw, _ := os.ReadFile(opts.ReportFile)
-	if !strings.Contains(string(raw), `"drift": "destination tag holds `+old) || !strings.Contains(string(raw), `"status": "DRIFT"`) {
+	if !strings.Contains(string(raw), `"drift":"destination tag holds `+old) || !strings.Contains(string(raw), `"status":"DRIFT"`) {
 		t.Errorf("report.json does not record the drift:\n%s", raw)
 	}
 

@@ -49,7 +49,7 @@ func TestE2EPlatformListMissingAndSkip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{`"platform": "linux/amd64,linux/s390x"`, `"source_index_digest": "` + img.SourceIndexDigest, `"missing_platforms"`} {
+	for _, want := range []string{`"platform":"linux/amd64,linux/s390x"`, `"source_index_digest":"` + img.SourceIndexDigest, `"missing_platforms"`} {
 		if !strings.Contains(string(raw), want) {
 			t.Errorf("report.json lacks %s", want)
 		}

@@ -281,9 +281,11 @@ func newReport(addons []*AddonReport, destination string, opts Options, took tim
 	return rep
 }
 
-// WriteJSON writes the report to path atomically (temp file + rename).
+// WriteJSON writes the report to path atomically (temp file + rename), as compact JSON:
+// a report of a few hundred addons runs to megabytes, read by programs (jq, the schema),
+// and indenting it cost a nightly no-op run as much CPU as encoding it.
 func (r *Report) WriteJSON(path string) error {
-	b, err := json.MarshalIndent(r, "", "  ")
+	b, err := json.Marshal(r)
 	if err != nil {
 		return fmt.Errorf("report: %w", err)
 	}

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -48,8 +49,10 @@ func Run(ctx context.Context, opts Options, log *zap.Logger) (*Report, error) {
 		return nil, err
 	}
 	defer lock.release()
-	if n := removeStaleTemps(opts.OutputDir); n > 0 {
-		log.Info("removed temporary files a killed run left in the output directory", zap.Int("files", n), zap.String("dir", opts.OutputDir))
+	if lock.leftover {
+		if n := removeStaleTemps(opts.OutputDir); n > 0 {
+			log.Info("removed temporary files a killed run left in the output directory", zap.Int("files", n), zap.String("dir", opts.OutputDir))
+		}
 	}
 	referrers, err := newReferrerPolicy(opts)
 	if err != nil {
@@ -97,14 +100,21 @@ func Run(ctx context.Context, opts Options, log *zap.Logger) (*Report, error) {
 	// Publishes have their own (runEnv.publishes), so they never queue behind them.
 	bounds := registry.NewBounds(opts.Concurrency, opts.ChartConcurrency)
 	slots := semaphore.NewWeighted(int64(bounds.Addons))
+	// Addons start in launch order, at most AddonsInFlight (or the largest chart group, all of
+	// whose members must be in flight at once) at a time, each worker taking the next one:
+	// a worker's stack, grown by the chart stages and the lookups of one addon, serves the
+	// next, instead of a fresh goroutine growing it again for every addon.
 	var g errgroup.Group
 	order, largestGroup := launchOrder(opts.Addons)
-	g.SetLimit(max(bounds.AddonsInFlight, largestGroup))
-	for _, i := range order {
-		addon := opts.Addons[i]
+	var next atomic.Int64
+	for range min(max(bounds.AddonsInFlight, largestGroup), len(order)) {
 		g.Go(func() error {
-			reports[i] = env.runAddon(ctx, addon, pool, slots)
-			env.progress.addonDone(addon.Name(), reports[i].Status == StatusSuccess)
+			for n := next.Add(1) - 1; n < int64(len(order)); n = next.Add(1) - 1 {
+				i := order[n]
+				addon := opts.Addons[i]
+				reports[i] = env.runAddon(ctx, addon, pool, slots)
+				env.progress.addonDone(addon.Name(), reports[i].Status == StatusSuccess)
+			}
 			return nil
 		})
 	}

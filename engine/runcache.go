@@ -91,6 +91,9 @@ type cachedPackage struct {
 	ArchiveDigest   string `json:"archive_digest"`
 	Overrides       string `json:"overrides"`
 	OverridesDigest string `json:"overrides_digest"`
+	// ArchiveStamp and OverridesStamp are the files' stamps when last read and digested.
+	ArchiveStamp   *fileStamp `json:"archive_stamp,omitempty"`
+	OverridesStamp *fileStamp `json:"overrides_stamp,omitempty"`
 	// PublicImages are the verification's findings for this archive (Allowed unset: it is
 	// decided per run).
 	PublicImages []PublicImage `json:"public_images,omitempty"`

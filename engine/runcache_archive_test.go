@@ -1,9 +1,11 @@
 package engine
 
 import (
+	"context"
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -81,4 +83,78 @@ func (rw *runCacheWorld) cachedPackage(t *testing.T, addon string) *cachedPackag
 	}
 	t.Fatalf("no addon %s", addon)
 	return nil
+}
+
+// A hit whose files keep the stamps recorded when they were last digested reads neither:
+// an archive changed on disk under its old stamp is not noticed while the destination holds
+// the chart; the push the destination's loss calls for reads the bytes, finds them changed
+// and fails the addon, and the next run digests the files again and packages it afresh.
+func TestRunCacheStampsSpareReadsUntilAPushNeedsTheBytes(t *testing.T) {
+	rw := newRunCacheWorld(t)
+	a := rw.cold.Addons[0]
+	past := time.Now().Add(-time.Hour)
+	settle := func() {
+		for _, p := range []string{a.ChartArchive, a.ConsumerOverrides} {
+			if err := os.Chtimes(p, past, past); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	settle()
+	if pkg := rw.cachedPackage(t, a.Addon); pkg.ArchiveStamp != nil {
+		t.Fatalf("a stamp was recorded for a file modified %v ago", time.Since(past))
+	}
+	rep, _ := rw.rerun(t, rw.opts) // reads and digests, records the stamps
+	checkCacheUse(t, rep.Addons[0], RunCacheHit)
+	pkg := rw.cachedPackage(t, a.Addon)
+	if pkg.ArchiveStamp == nil || pkg.OverridesStamp == nil {
+		t.Fatalf("no stamps recorded after the files were digested: %+v", pkg)
+	}
+	if ar, ok := pkg.open(pkg.Key, pkg.Archive, pkg.Overrides); !ok || len(ar.Data) != 0 || ar.Metadata == nil {
+		t.Fatalf("open with the stamps unchanged: ok %t, %d bytes read; want none", ok, len(ar.Data))
+	}
+
+	orig, err := os.ReadFile(a.ChartArchive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(a.ChartArchive, make([]byte, len(orig)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	settle() // the same size and time: the stamp cannot tell
+	rep, _ = rw.rerun(t, rw.opts)
+	checkCacheUse(t, rep.Addons[0], RunCacheHit)
+	if got := rep.Addons[0].ChartResult; got != "skipped-same-digest" {
+		t.Fatalf("chart %s, want skipped: the destination holds it", got)
+	}
+
+	ref, err := name.ParseReference(strings.TrimPrefix(a.ChartRef, "oci://"), name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	desc, err := remote.Head(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Delete(ref.Context().Digest(desc.Digest.String())); err != nil {
+		t.Fatal(err)
+	}
+	failed, err := runChecked(t, context.Background(), rw.opts, zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := failed.Addons[0]
+	if b.Status == StatusSuccess || !strings.Contains(b.Error, "changed on disk") {
+		t.Fatalf("push of a changed archive: status %s, error %q", b.Status, b.Error)
+	}
+	if _, err := remote.Head(ref); err == nil {
+		t.Fatal("a chart was pushed from an archive that changed on disk")
+	}
+
+	rep, _ = rw.rerun(t, rw.opts)
+	c := rep.Addons[0]
+	checkCacheUse(t, c, RunCacheImages)
+	if c.ChartResult != "pushed" || c.PackagedDigest != a.PackagedDigest || fileDigest(a.ChartArchive) != a.PackagedDigest {
+		t.Errorf("the run after: chart %s, packaged %s, file %s; want pushed, %s", c.ChartResult, c.PackagedDigest, fileDigest(a.ChartArchive), a.PackagedDigest)
+	}
 }

@@ -138,12 +138,17 @@ const outputLockName = ".airgap-charts.lock"
 type outputLock struct {
 	f    *os.File
 	path string
+	// leftover: the lock file was there when this run came, so the run that made it did not
+	// end (it was killed, or its machine went down) and may have left temporary files.
+	leftover bool
 }
 
 // lockOutputDir takes the output directory's lock, refusing when another run holds it. The
 // kernel lets the lock go if the process dies.
 func lockOutputDir(dir string) (*outputLock, error) {
 	p := filepath.Join(dir, outputLockName)
+	_, err := os.Lstat(p)
+	leftover := err == nil
 	for {
 		f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE, 0o644)
 		if err != nil {
@@ -165,7 +170,7 @@ func lockOutputDir(dir string) (*outputLock, error) {
 			if err := f.Truncate(0); err == nil {
 				_, _ = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
 			}
-			return &outputLock{f: f, path: p}, nil
+			return &outputLock{f: f, path: p, leftover: leftover}, nil
 		}
 		f.Close()
 	}
@@ -191,7 +196,9 @@ func readPID(f *os.File) string {
 // removeStaleTemps removes from the output directory the temporary files a killed run was
 // writing (repacked charts and run cache entries: .NAME.*.tmp; downloads: .download-*;
 // the report: .NAME.partial). Only a run holding the directory's lock may call it: no
-// other run writes there then. It returns how many it removed.
+// other run writes there then, and only when the lock file was left (outputLock.leftover):
+// a run that ends removes its own temporary files, then its lock file, so after one the
+// walk of every file of the directory finds nothing. It returns how many it removed.
 func removeStaleTemps(dir string) int {
 	removed := 0
 	_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {

@@ -114,7 +114,8 @@ func TestKilledRunsLeftoversAreRemoved(t *testing.T) {
 	out := t.TempDir()
 	stale := []string{filepath.Join(out, "web", ".web-0.1.0.tgz.123.tmp"), filepath.Join(out, ".cache", ".download-9"), filepath.Join(out, ".report.json.partial")}
 	kept := filepath.Join(out, "web", "web-0.1.0.tgz")
-	for _, p := range append(stale, kept) {
+	// the killed run's lock file, which it had no chance to remove
+	for _, p := range append(stale, kept, filepath.Join(out, outputLockName)) {
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -153,5 +154,39 @@ func TestKilledRunsLeftoversAreRemoved(t *testing.T) {
 			names = append(names, e.Name())
 		}
 		t.Errorf("temporary directory after the run holds %v, want only the live run's, the fresh staging one and someone else's", names)
+	}
+}
+
+// TestOutputTempsAreLookedForAfterAKilledRunOnly: the output directory is walked for
+// temporary files only when the lock file of a run that did not end is there; after a run
+// that ended, a file named like one is another's and is left alone.
+func TestOutputTempsAreLookedForAfterAKilledRunOnly(t *testing.T) {
+	out, tmp := t.TempDir(), t.TempDir()
+	temp := filepath.Join(out, "web", ".web-0.1.0.tgz.7.tmp")
+	if err := os.MkdirAll(filepath.Dir(temp), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(temp, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	repoURL, _, release := blockingRepo(t)
+	release()
+	if _, err := runChecked(t, context.Background(), minimalOptions(t, repoURL, out, tmp), nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(temp); err != nil {
+		t.Fatalf("no run was killed, yet %s went: %v", temp, err)
+	}
+	if _, err := os.Stat(filepath.Join(out, outputLockName)); !os.IsNotExist(err) {
+		t.Fatalf("the run left its lock file (%v)", err)
+	}
+	if err := os.WriteFile(filepath.Join(out, outputLockName), []byte("4242\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := runChecked(t, context.Background(), minimalOptions(t, repoURL, out, tmp), nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(temp); !os.IsNotExist(err) {
+		t.Fatalf("the temporary file of the run that left its lock file is still there (%v)", err)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"github.com/airgap-charts/airgap-charts/config"
 	"os"
@@ -78,6 +79,29 @@ func OpenChartArchive(path string, limit int64) (ChartArchive, error) {
 	}
 	sum := sha256.Sum256(data)
 	return ChartArchive{Path: path, Digest: "sha256:" + hex.EncodeToString(sum[:]), Data: data, Metadata: ch.Metadata}, nil
+}
+
+// ErrArchiveChanged is the error of Load when the archive on disk no longer has its digest.
+var ErrArchiveChanged = errors.New("the packaged chart changed on disk")
+
+// Load reads Data from Path when it is empty (an archive whose file a run cache vouched for
+// without reading it), and checks that the bytes still have Digest.
+func (a *ChartArchive) Load() error {
+	if len(a.Data) > 0 {
+		return nil
+	}
+	if a.Path == "" {
+		return errors.New("chart archive: no packaged archive")
+	}
+	data, err := os.ReadFile(a.Path)
+	if err != nil {
+		return fmt.Errorf("chart archive: %w", err)
+	}
+	if sum := sha256.Sum256(data); "sha256:"+hex.EncodeToString(sum[:]) != a.Digest {
+		return fmt.Errorf("chart archive %s: %w since it was packaged (want %s): the next run packages it again", a.Path, ErrArchiveChanged, a.Digest)
+	}
+	a.Data = data
+	return nil
 }
 
 // collectChartFiles gathers c's files under prefix: the raw files as loaded, with

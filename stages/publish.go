@@ -71,7 +71,7 @@ type chartTarget struct {
 }
 
 func targetOf(a ChartArchive, ociBase string) (chartTarget, error) {
-	if a.Metadata == nil || len(a.Data) == 0 {
+	if a.Metadata == nil || (len(a.Data) == 0 && a.Path == "") {
 		return chartTarget{}, errors.New("publish chart: no packaged archive")
 	}
 	host, namespace, err := splitOCIBase(ociBase)
@@ -174,6 +174,9 @@ func (p *Publisher) Publish(ctx context.Context, a ChartArchive, ociBase string,
 	}
 	if c.Same {
 		return PublishResult{Ref: t.display(), Digest: c.Manifest, Skipped: true}, nil
+	}
+	if err := a.Load(); err != nil {
+		return fail(err)
 	}
 	if !c.Exists && p.opts.EnsureRepository != nil {
 		if err := p.opts.EnsureRepository(ctx, t.repository); err != nil {

@@ -12,11 +12,14 @@ import (
 // failure goes to the callers waiting for it, then is forgotten, so a later caller runs
 // the function again.
 //
-// The function does not run under any caller's context but under one of its own, with the
-// first caller's values: a caller that gives up (its context ends) gets its context's
-// error at once and leaves the run to the others. When every caller waiting for a run has
-// given up, the run's context is cancelled and the key forgotten, so a run nobody waits
-// for stops, and the next caller starts afresh.
+// The caller that finds no run starts one and runs the function itself, on its own
+// goroutine (a lookup's deep call stack then grows on a goroutine whose stack has grown
+// before, not on a fresh one for every key), but not under its context: under one of the
+// run's own, with that caller's values. A caller waiting for a run that gives up (its
+// context ends) gets its context's error at once and leaves the run to the others; the
+// caller running it gets its context's error when the function returns. When every caller
+// of a run has given up, the run's context is cancelled (so the function returns promptly)
+// and the key forgotten, and the next caller starts afresh.
 //
 // With RetryWaiters, a failure goes to the caller that started the run only: the callers
 // that waited for it run fn again themselves (one run at a time, as before), so that one
@@ -60,14 +63,23 @@ func (o *Keyed[K, V]) do(ctx context.Context, key K, fn func(context.Context) (V
 		return c.val, false, nil // only successes stay in the table
 	}
 	if c == nil {
-		started = true
 		if o.calls == nil {
 			o.calls = map[K]*onceCall[V]{}
 		}
 		runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-		c = &onceCall[V]{done: make(chan struct{}), cancel: cancel}
+		c = &onceCall[V]{done: make(chan struct{}), cancel: cancel, waiters: 1}
 		o.calls[key] = c
-		go o.run(runCtx, key, c, fn)
+		o.mu.Unlock()
+		stop := context.AfterFunc(ctx, func() { o.leave(key, c) })
+		o.run(runCtx, key, c, fn)
+		if !stop() { // this caller gave up while it ran: it has left already
+			var zero V
+			return zero, true, ctx.Err()
+		}
+		o.mu.Lock()
+		c.waiters--
+		o.mu.Unlock()
+		return c.val, true, c.err
 	}
 	c.waiters++
 	o.mu.Unlock()
@@ -77,19 +89,25 @@ func (o *Keyed[K, V]) do(ctx context.Context, key K, fn func(context.Context) (V
 		o.mu.Lock()
 		c.waiters--
 		o.mu.Unlock()
-		return c.val, started, c.err
+		return c.val, false, c.err
 	case <-ctx.Done():
-		o.mu.Lock()
-		c.waiters--
-		if c.waiters == 0 && !c.finished {
-			c.cancel() // nobody waits for it any more
-			if o.calls[key] == c {
-				delete(o.calls, key)
-			}
-		}
-		o.mu.Unlock()
+		o.leave(key, c)
 		var zero V
-		return zero, started, ctx.Err()
+		return zero, false, ctx.Err()
+	}
+}
+
+// leave takes a caller that gave up off c; the last one to leave an unfinished run stops it
+// and forgets the key.
+func (o *Keyed[K, V]) leave(key K, c *onceCall[V]) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	c.waiters--
+	if c.waiters == 0 && !c.finished {
+		c.cancel() // nobody waits for it any more
+		if o.calls[key] == c {
+			delete(o.calls, key)
+		}
 	}
 }
 

@@ -83,44 +83,68 @@ func TestKeyedOnceSharesOneRunAndForgetsFailures(t *testing.T) {
 
 type ctxKey struct{}
 
-// A caller that gives up leaves at once without cancelling the run for the others; the
-// run sees the first caller's values, not its cancellation.
+// A caller waiting for a run that gives up gets its context's error at once; the caller
+// running it, giving up while another still waits, gets its error when the run ends. The
+// run goes on under its own context (the first caller's values, never cancelled while
+// anyone waits) and the caller left gets its value.
 func TestKeyedOnceOneCallerCancellingLeavesTheRunToTheOthers(t *testing.T) {
-	var o Keyed[string, string]
-	release := make(chan struct{})
-	runErr := make(chan error, 1)
-	fn := func(ctx context.Context) (string, error) {
-		<-release
-		runErr <- ctx.Err()
-		v, _ := ctx.Value(ctxKey{}).(string)
-		return v, nil
-	}
-	first, cancel := context.WithCancel(context.WithValue(context.Background(), ctxKey{}, "first's value"))
-	gone := make(chan error, 1)
-	go func() {
-		_, err := o.Do(first, "k", fn)
-		gone <- err
-	}()
-	waitForWaiters(&o, "k", 1)
-	got := make(chan string, 1)
-	go func() {
-		v, err := o.Do(context.Background(), "k", fn)
-		if err != nil {
-			v = err.Error()
-		}
-		got <- v
-	}()
-	waitForWaiters(&o, "k", 2)
-	cancel()
-	if err := <-gone; !errors.Is(err, context.Canceled) {
-		t.Fatalf("the caller that gave up got %v", err)
-	}
-	close(release)
-	if v := <-got; v != "first's value" {
-		t.Fatalf("the remaining caller got %q", v)
-	}
-	if err := <-runErr; err != nil {
-		t.Fatalf("the run's context ended (%v) though a caller still waited", err)
+	for _, quitter := range []string{"waiter", "runner"} {
+		t.Run(quitter, func(t *testing.T) {
+			var o Keyed[string, string]
+			release := make(chan struct{})
+			runErr := make(chan error, 1)
+			fn := func(ctx context.Context) (string, error) {
+				<-release
+				runErr <- ctx.Err()
+				v, _ := ctx.Value(ctxKey{}).(string)
+				return v, nil
+			}
+			firstCtx := context.WithValue(context.Background(), ctxKey{}, "first's value")
+			secondCtx := context.Background()
+			quit, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			if quitter == "runner" {
+				firstCtx = context.WithValue(quit, ctxKey{}, "first's value")
+			} else {
+				secondCtx = quit
+			}
+			type outcome struct {
+				v   string
+				err error
+			}
+			first, second := make(chan outcome, 1), make(chan outcome, 1)
+			go func() {
+				v, err := o.Do(firstCtx, "k", fn)
+				first <- outcome{v, err}
+			}()
+			waitForWaiters(&o, "k", 1)
+			go func() {
+				v, err := o.Do(secondCtx, "k", fn)
+				second <- outcome{v, err}
+			}()
+			waitForWaiters(&o, "k", 2)
+			cancel()
+			stays := first
+			if quitter == "waiter" {
+				if got := <-second; !errors.Is(got.err, context.Canceled) {
+					t.Fatalf("the waiter that gave up got %+v before the run ended", got)
+				}
+				stays = first
+			}
+			close(release)
+			if err := <-runErr; err != nil {
+				t.Fatalf("the run's context ended (%v) though a caller still waited", err)
+			}
+			if quitter == "runner" {
+				if got := <-first; !errors.Is(got.err, context.Canceled) {
+					t.Fatalf("the runner that gave up got %+v", got)
+				}
+				stays = second
+			}
+			if got := <-stays; got.err != nil || got.v != "first's value" {
+				t.Fatalf("the caller left got %+v", got)
+			}
+		})
 	}
 }
 
