@@ -69,18 +69,14 @@ func (ai *addonImages) collect(ctx context.Context, e *runEnv, rep *AddonReport,
 	}
 }
 
-// required says, per mapping key (source|destination), whether some image of the addon
+// required says, per mapping, whether some image of the addon
 // that needs it is used by the render (not annotation-only).
-func requiredImages(p *preparedAddon) map[string]bool {
-	out := map[string]bool{}
+func requiredImages(p *preparedAddon) map[stages.ImageMapping]bool {
+	out := map[stages.ImageMapping]bool{}
 	for i, m := range p.mappings {
 		if !p.images[i].AnnotationOnly {
-			out[mappingKey(m)] = true
+			out[m] = true
 		}
 	}
 	return out
-}
-
-func mappingKey(m stages.ImageMapping) string {
-	return m.Source.String() + "|" + m.Destination.String()
 }

@@ -20,9 +20,9 @@ type chartGroup struct {
 	mu       sync.Mutex
 	waiting  int // members that have neither added their images nor left
 	mappings []stages.ImageMapping
-	seen     map[string]bool
+	seen     map[stages.ImageMapping]bool
 	// required holds the mappings some member's render uses (not annotation-only).
-	required map[string]bool
+	required map[stages.ImageMapping]bool
 	ready    chan struct{} // closed when waiting reaches 0
 
 	// pushes holds each archive digest's publish: members push their shared archive once
@@ -46,7 +46,7 @@ func (g *chartGroup) publishOnce(ctx context.Context, archiveDigest string, push
 }
 
 func newChartGroup(waiting int) *chartGroup {
-	g := &chartGroup{waiting: waiting, seen: map[string]bool{}, ready: make(chan struct{})}
+	g := &chartGroup{waiting: waiting, seen: map[stages.ImageMapping]bool{}, ready: make(chan struct{})}
 	g.pushes.RetryWaiters = true // a member whose push failed fails; the others push again
 	return g
 }
@@ -79,14 +79,14 @@ func (e *runEnv) groupOf(a config.Addon) *chartGroup {
 // add records a member's images and which of them its render uses (required). It returns
 // the union so far, and a channel to wait on when other members have yet to add theirs
 // (nil when the union is complete).
-func (g *chartGroup) add(mappings []stages.ImageMapping, required map[string]bool) ([]stages.ImageMapping, <-chan struct{}) {
+func (g *chartGroup) add(mappings []stages.ImageMapping, required map[stages.ImageMapping]bool) ([]stages.ImageMapping, <-chan struct{}) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.required == nil {
-		g.required = map[string]bool{}
+		g.required = map[stages.ImageMapping]bool{}
 	}
 	for _, m := range mappings {
-		k := mappingKey(m)
+		k := m
 		if !g.seen[k] {
 			g.seen[k] = true
 			g.mappings = append(g.mappings, m)
@@ -127,21 +127,21 @@ func (g *chartGroup) done1() {
 // submitPeerImages returns the pool's pending jobs for the images of p.shared that p itself
 // does not need (its group peers submitted them: the pool answers with the same jobs).
 func (e *runEnv) submitPeerImages(pool *Pool, p *preparedAddon) []*Pending {
-	own := map[string]bool{}
+	own := map[stages.ImageMapping]bool{}
 	for _, m := range p.mappings {
-		own[mappingKey(m)] = true
+		own[m] = true
 	}
 	var out []*Pending
 	for _, m := range p.shared {
-		if !own[mappingKey(m)] {
+		if !own[m] {
 			out = append(out, pool.Submit(ImageJob{Source: m.Source, Destination: m.Destination, Platform: e.opts.Platform}))
 		}
 	}
 	return out
 }
 
-// isRequired says whether a member's render uses the mapping with key k.
-func (g *chartGroup) isRequired(k string) bool {
+// isRequired says whether a member's render uses the mapping k.
+func (g *chartGroup) isRequired(k stages.ImageMapping) bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return g.required[k]
@@ -153,7 +153,7 @@ func waitPeerImages(ctx context.Context, g *chartGroup, peers []*Pending) error 
 	var first error
 	for _, p := range peers {
 		res := p.Wait(ctx)
-		key := mappingKey(stages.ImageMapping{Source: res.Job.Source, Destination: res.Job.Destination})
+		key := stages.ImageMapping{Source: res.Job.Source, Destination: res.Job.Destination}
 		if res.Outcome.failed() && first == nil && g.isRequired(key) {
 			first = fmt.Errorf("image %s, needed by another release of this chart, failed: %w", res.Job.Source, res.Err)
 		}

@@ -15,17 +15,17 @@ import (
 // only: its addon fails at the images stage anyway. p.unpinned maps each pinned reference
 // (and its repo@digest form) back to the destination the pool knows.
 func (e *runEnv) pinDigests(ctx context.Context, p *preparedAddon, own *addonImages, peers []*Pending, log *zap.Logger) {
-	digests := map[string]string{}
+	digests := map[stages.ImageMapping]string{}
 	waitAll := append(append([]*Pending(nil), own.pending...), peers...)
 	for _, pd := range waitAll {
 		res := pd.Wait(ctx)
 		if res.Outcome != OutcomeFailed && res.DestDigest != "" {
-			digests[mappingKey(stages.ImageMapping{Source: res.Job.Source, Destination: res.Job.Destination})] = res.DestDigest
+			digests[stages.ImageMapping{Source: res.Job.Source, Destination: res.Job.Destination}] = res.DestDigest
 		}
 	}
 	p.unpinned = map[registry.ImageRef]registry.ImageRef{}
 	for i, m := range p.shared {
-		d, ok := digests[mappingKey(m)]
+		d, ok := digests[m]
 		if !ok || m.Destination.Digest != "" {
 			continue
 		}

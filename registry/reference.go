@@ -78,14 +78,16 @@ func (r ImageRef) Name() string { return r.Registry + "/" + r.Repository }
 
 // String is the full normalized reference: name[:tag][@digest].
 func (r ImageRef) String() string {
-	s := r.Name()
-	if r.Tag != "" {
-		s += ":" + r.Tag
+	// one concatenation each: a run asks for the strings of its references many times
+	switch {
+	case r.Tag != "" && r.Digest != "":
+		return r.Registry + "/" + r.Repository + ":" + r.Tag + "@" + r.Digest
+	case r.Tag != "":
+		return r.Registry + "/" + r.Repository + ":" + r.Tag
+	case r.Digest != "":
+		return r.Registry + "/" + r.Repository + "@" + r.Digest
 	}
-	if r.Digest != "" {
-		s += "@" + r.Digest
-	}
-	return s
+	return r.Name()
 }
 
 // Identifier is what a registry resolves: the digest when pinned, else the tag.
