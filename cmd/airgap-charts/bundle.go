@@ -186,7 +186,7 @@ type bundleVerifyCmd struct {
 }
 
 func (c *bundleVerifyCmd) Run(a *app) error {
-	o, err := bundle.Open(c.Dir)
+	o, err := bundle.OpenWhole(c.Dir)
 	if err != nil {
 		return bundleErr("bundle verify", err)
 	}

@@ -2,6 +2,7 @@ package bundle
 
 import (
 	"archive/tar"
+	"bufio"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -57,13 +58,19 @@ type countingReader struct {
 func (c *countingReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.n += int64(n)
-	c.h.Write(p[:n])
+	if c.h != nil {
+		c.h.Write(p[:n])
+	}
 	return n, err
 }
 
 // ScanPart reads a part file once: every blob entry is digest-checked, the listing read and
 // the file's sha256 computed. A damaged part still returns the entries before the damage.
-func ScanPart(path string) *PartScan {
+func ScanPart(path string) *PartScan { return scanPart(path, true) }
+
+// scanPart is ScanPart; without whole, the file's sha256 is not computed (SHA256 empty):
+// every byte a blob is read from is digest-checked anyway, and the listing with it.
+func scanPart(path string, whole bool) *PartScan {
 	s := &PartScan{File: path}
 	f, err := os.Open(path)
 	if err != nil {
@@ -71,7 +78,10 @@ func ScanPart(path string) *PartScan {
 		return s
 	}
 	defer f.Close()
-	cr := &countingReader{r: f, h: sha256.New()}
+	cr := &countingReader{r: bufio.NewReaderSize(f, 1<<20)}
+	if whole {
+		cr.h = sha256.New()
+	}
 	tr := tar.NewReader(cr)
 	for {
 		hdr, err := tr.Next()
@@ -120,7 +130,9 @@ func ScanPart(path string) *PartScan {
 		}
 	}
 	s.Size = cr.n
-	s.SHA256 = "sha256:" + hex.EncodeToString(cr.h.Sum(nil))
+	if whole {
+		s.SHA256 = "sha256:" + hex.EncodeToString(cr.h.Sum(nil))
+	}
 	if s.Err == nil && s.Listing == nil {
 		s.Err = errors.New("no part listing: the part is incomplete")
 	}
