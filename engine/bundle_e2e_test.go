@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/airgap-charts/airgap-charts/config"
 	"github.com/airgap-charts/airgap-charts/registry/bundle"
 	"github.com/airgap-charts/airgap-charts/registry/ecrsim"
 	"github.com/airgap-charts/airgap-charts/registry/registrytest"
@@ -103,6 +104,17 @@ func TestBundleExportImport(t *testing.T) {
 		if len(ir.Waiting) != 0 {
 			t.Errorf("images waiting with every part present: %v", ir.Waiting)
 		}
+		// The export's render records spared the import the render that finds the images
+		// (the rewrite renders), and are in the output directory for the next run.
+		cache := newRunCache(opts.OutputDir, nil)
+		for i, a := range rep.Addons {
+			if a.RunCache != RunCacheImages {
+				t.Errorf("import, %s: run cache %q, want %q (the bundle's render record)", a.Addon, a.RunCache, RunCacheImages)
+			}
+			if e, _ := cache.readFile(importedAddon(t, opts, dir, i)); e == nil || e.Package == nil {
+				t.Errorf("import, %s: no run cache entry with the package written", a.Addon)
+			}
+		}
 
 		// The same input synced directly.
 		direct, _, srep := directSync(t, w, nil)
@@ -115,6 +127,11 @@ func TestBundleExportImport(t *testing.T) {
 			t.Fatal(err)
 		}
 		checkNothingCopied(t, again.Report)
+		for _, a := range again.Report.Addons {
+			if a.RunCache != RunCacheHit {
+				t.Errorf("second import, %s: run cache %q, want %q", a.Addon, a.RunCache, RunCacheHit)
+			}
+		}
 		if n := writes(dst.Counts()); n != 0 {
 			t.Errorf("second import wrote to the destination: %v", dst.Counts())
 		}
@@ -140,6 +157,19 @@ func TestBundleExportImport(t *testing.T) {
 		checkImagesMirrored(t, w, ir.Report, d)
 		checkCharts(t, w, ir.Report, d, opts.OutputDir)
 	})
+}
+
+// importedAddon is the i-th addon an import of the bundle in dir runs, as it names it.
+func importedAddon(t *testing.T, opts Options, dir string, i int) config.Addon {
+	t.Helper()
+	m, err := bundle.ReadManifest(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := importOptions(&opts, m, dir); err != nil {
+		t.Fatal(err)
+	}
+	return opts.Addons[i]
 }
 
 // compareReports fails where two runs' reports differ beyond timings and the destination.

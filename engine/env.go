@@ -56,7 +56,7 @@ type runEnv struct {
 func newRunEnv(ctx context.Context, opts Options, log *zap.Logger) (*runEnv, error) {
 	env := &runEnv{opts: opts, log: log, progress: newProgressTracker(opts.Progress),
 		publishes: semaphore.NewWeighted(int64(registry.NewBounds(opts.Concurrency, opts.ChartConcurrency).Publishes)),
-		groups:    newChartGroups(opts.Addons), cache: newRunCache(opts.OutputDir, log)}
+		groups:    newChartGroups(opts.Addons), cache: newRunCache(opts.OutputDir, log).seeded(opts.runCacheSeeds)}
 	tmp, err := newRunDir(opts.TempDir, log)
 	if err != nil {
 		return nil, err

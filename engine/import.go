@@ -84,7 +84,7 @@ func Import(ctx context.Context, opts Options, in ImportOptions, log *zap.Logger
 	opts.RepoMirrorCredentials = nil
 	opts.InsecureRegistry = append(append([]string(nil), opts.InsecureRegistry...), addr)
 	opts = opts.withDefaults()
-	seedRunCache(opts, m, log)
+	opts.runCacheSeeds = runCacheSeeds(opts, m)
 
 	rep, err := Run(ctx, opts, log)
 	res.Report = rep
@@ -165,25 +165,22 @@ func importOptions(opts *Options, m *bundle.Manifest, dir string) error {
 	return nil
 }
 
-// seedRunCache gives the import the export's render records, so that with the same build
-// and inputs the chart is not rendered again to find its images (the rewrite still renders
-// to verify). An entry the output directory holds for the same key is kept: it may know
-// the rewrite too.
-func seedRunCache(opts Options, m *bundle.Manifest, log *zap.Logger) {
-	cache := newRunCache(opts.OutputDir, log)
+// runCacheSeeds are the export's render records, given to the import's run cache so that
+// with the same build and inputs the chart is not rendered again to find its images (the
+// rewrite still renders to verify). An entry the output directory holds for the same key
+// is used instead: it may know the rewrite too. Seeds are not written ahead: each addon's
+// save writes its own, in parallel with the others' work, instead of every entry being
+// written and synced one after the other before the run starts.
+func runCacheSeeds(opts Options, m *bundle.Manifest) map[string][]byte {
+	cache := newRunCache(opts.OutputDir, nil)
+	seeds := map[string][]byte{}
 	for i, a := range m.Addons {
 		if len(a.RunCache) == 0 || i >= len(opts.Addons) {
 			continue
 		}
-		var e runCacheEntry
-		if err := json.Unmarshal(a.RunCache, &e); err != nil || e.Key == "" {
-			continue
-		}
-		if old := cache.load(opts.Addons[i], log); old != nil && old.Key == e.Key {
-			continue
-		}
-		cache.save(opts.Addons[i], &e, log)
+		seeds[cache.path(opts.Addons[i])] = a.RunCache
 	}
+	return seeds
 }
 
 // markWaiting names, in the report, the images whose parts are unusable.

@@ -126,6 +126,11 @@ type Options struct {
 
 	// ECR repository settings for repositories the run creates.
 	ECR ECROptions
+
+	// runCacheSeeds are run cache entries (JSON, by entry file) an import takes from its
+	// bundle: an addon uses its seed when the output directory holds no entry for the same
+	// key, and its save writes it there.
+	runCacheSeeds map[string][]byte
 }
 
 // What a spent pull budget does (Options.OnBudget).

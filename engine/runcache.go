@@ -41,6 +41,14 @@ type runCache struct {
 	// loaded is each entry read this run, by file: the chart prewarm and the addon share
 	// one read (runcache_loaded.go).
 	loaded sync.Map // string → *loadedEntry
+	// seeds are entries given for this run (an import's, from its bundle), by file.
+	seeds map[string][]byte
+}
+
+// seeded gives c the entries of seeds (JSON, by entry file).
+func (c *runCache) seeded(seeds map[string][]byte) *runCache {
+	c.seeds = seeds
+	return c
 }
 
 func newRunCache(outputDir string, log *zap.Logger) *runCache {
@@ -131,8 +139,21 @@ func (p entryProblem) log(log *zap.Logger) {
 }
 
 // readEntry reads a's entry: nil when there is none or it cannot be used, with the
-// problem to log when the file is there but unreadable or corrupt.
+// problem to log when the file is there but unreadable or corrupt. A seed is used instead
+// of a file that holds none for the seed's key; not on disk yet, it is written by the save.
 func (c *runCache) readEntry(a config.Addon) (*runCacheEntry, entryProblem) {
+	e, problem := c.readFile(a)
+	if raw, ok := c.seeds[c.path(a)]; ok {
+		var s runCacheEntry
+		if err := json.Unmarshal(raw, &s); err == nil && s.Key != "" && (e == nil || e.Key != s.Key) {
+			s.Format, s.Addon = runCacheFormat, a.Name()
+			return &s, entryProblem{}
+		}
+	}
+	return e, problem
+}
+
+func (c *runCache) readFile(a config.Addon) (*runCacheEntry, entryProblem) {
 	p := c.path(a)
 	data, err := os.ReadFile(p)
 	if errors.Is(err, fs.ErrNotExist) {
