@@ -4,6 +4,7 @@ package once
 
 import (
 	"context"
+	"errors"
 	"sync"
 )
 
@@ -112,7 +113,21 @@ func (o *Keyed[K, V]) leave(key K, c *onceCall[V]) {
 }
 
 func (o *Keyed[K, V]) run(ctx context.Context, key K, c *onceCall[V], fn func(context.Context) (V, error)) {
-	v, err := fn(ctx)
+	var v V
+	err := errPanicked
+	defer func() {
+		if err == errPanicked { // fn panicked on the caller's goroutine: free the waiters, then go on panicking
+			o.finish(key, c, v, err)
+		}
+	}()
+	v, err = fn(ctx)
+	o.finish(key, c, v, err)
+}
+
+// errPanicked is what the callers waiting for a run whose function panicked get.
+var errPanicked = errors.New("the lookup panicked")
+
+func (o *Keyed[K, V]) finish(key K, c *onceCall[V], v V, err error) {
 	o.mu.Lock()
 	c.val, c.err, c.finished = v, err, true
 	if err != nil && o.calls[key] == c {

@@ -222,3 +222,35 @@ func TestKeyedOnceRetryWaiters(t *testing.T) {
 		t.Fatalf("runs = %d, want the failed one and one retry for every waiter", r)
 	}
 }
+
+// A run whose function panics panics in the caller running it; a caller waiting for it gets
+// an error instead of waiting for ever, and the key is forgotten.
+func TestKeyedOncePanicFreesTheWaiters(t *testing.T) {
+	var o Keyed[string, int]
+	release := make(chan struct{})
+	panicked := make(chan any, 1)
+	go func() {
+		defer func() { panicked <- recover() }()
+		_, _ = o.Do(context.Background(), "k", func(context.Context) (int, error) {
+			<-release
+			panic("boom")
+		})
+	}()
+	waitForWaiters(&o, "k", 1)
+	got := make(chan error, 1)
+	go func() {
+		_, err := o.Do(context.Background(), "k", func(context.Context) (int, error) { return 1, nil })
+		got <- err
+	}()
+	waitForWaiters(&o, "k", 2)
+	close(release)
+	if p := <-panicked; p != "boom" {
+		t.Fatalf("the running caller recovered %v, want the panic", p)
+	}
+	if err := <-got; err == nil {
+		t.Fatal("the waiter got no error from a run that panicked")
+	}
+	if v, err := o.Do(context.Background(), "k", func(context.Context) (int, error) { return 3, nil }); err != nil || v != 3 {
+		t.Fatalf("after the panic: %d, %v", v, err)
+	}
+}
