@@ -19,8 +19,9 @@ type fileStamp struct {
 
 // stampRace is how much older than the moment of its recording a file's modification time
 // must be for its stamp to be recorded: a file changed again within the same tick of the
-// file system's clock, to the same size, would otherwise keep its stamp.
-const stampRace = time.Second
+// file system's clock, to the same size, would otherwise keep its stamp (ticks are a few
+// milliseconds on Linux file systems, a second on some network ones, two seconds on FAT).
+const stampRace = 3 * time.Second
 
 func stampOf(path string) (fileStamp, bool) {
 	fi, err := os.Stat(path)
