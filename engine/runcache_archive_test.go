@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"go.uber.org/zap"
 
@@ -20,17 +21,7 @@ import (
 func TestRunCacheHitPushesTheSameChart(t *testing.T) {
 	rw := newRunCacheWorld(t)
 	a := rw.cold.Addons[0]
-	ref, err := name.ParseReference(strings.TrimPrefix(a.ChartRef, "oci://"), name.Insecure)
-	if err != nil {
-		t.Fatal(err)
-	}
-	desc, err := remote.Head(ref)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := remote.Delete(ref.Context().Digest(desc.Digest.String())); err != nil {
-		t.Fatalf("delete %s: %v", ref, err)
-	}
+	ref, desc := deleteChart(t, a.ChartRef)
 	rep, _ := rw.rerun(t, rw.opts)
 	b := rep.Addons[0]
 	checkCacheUse(t, b, RunCacheHit)
@@ -65,6 +56,24 @@ func TestRunCacheHitPushesTheSameChart(t *testing.T) {
 	if _, ok := open(); ok {
 		t.Error("an archive changed on disk was taken as the entry's")
 	}
+}
+
+// deleteChart deletes the manifest chartRef (oci://…) names from its registry, as a
+// destination that lost the chart would, and returns its reference and what it was.
+func deleteChart(t *testing.T, chartRef string) (name.Reference, *v1.Descriptor) {
+	t.Helper()
+	ref, err := name.ParseReference(strings.TrimPrefix(chartRef, "oci://"), name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	desc, err := remote.Head(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Delete(ref.Context().Digest(desc.Digest.String())); err != nil {
+		t.Fatalf("delete %s: %v", ref, err)
+	}
+	return ref, desc
 }
 
 // cachedPackage is the run cache's package record of the addon named addon.
@@ -128,17 +137,7 @@ func TestRunCacheStampsSpareReadsUntilAPushNeedsTheBytes(t *testing.T) {
 		t.Fatalf("chart %s, want skipped: the destination holds it", got)
 	}
 
-	ref, err := name.ParseReference(strings.TrimPrefix(a.ChartRef, "oci://"), name.Insecure)
-	if err != nil {
-		t.Fatal(err)
-	}
-	desc, err := remote.Head(ref)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := remote.Delete(ref.Context().Digest(desc.Digest.String())); err != nil {
-		t.Fatal(err)
-	}
+	ref, _ := deleteChart(t, a.ChartRef)
 	failed, err := runChecked(t, context.Background(), rw.opts, zap.NewNop())
 	if err != nil {
 		t.Fatal(err)

@@ -13,29 +13,36 @@ import (
 	"testing"
 )
 
-// TestServeBlobWholeRangeAndHead: a blob read from a part is served whole (the bytes of
-// its entry and nothing else, with its length), in ranges, and to HEAD, for every blob of
-// a part holding several.
-func TestServeBlobWholeRangeAndHead(t *testing.T) {
-	tbs := makeBlobs(3000, 70000, 1)
+// writeOnePart writes tbs as part 1 of bundle "id" in dir, and the manifest placing them there.
+func writeOnePart(t *testing.T, dir string, tbs []testBlob) (Part, *Manifest) {
+	t.Helper()
 	p := PlannedPart{N: 1}
 	for _, tb := range tbs {
 		p.Blobs = append(p.Blobs, tb.b)
 	}
-	dir := t.TempDir()
 	part, _, err := WritePart(context.Background(), dir, "id", p, opener(tbs, "", 0), 4)
 	if err != nil {
 		t.Fatal(err)
-	}
-	scan := ScanPart(filepath.Join(dir, part.File))
-	if scan.Err != nil {
-		t.Fatal(scan.Err)
 	}
 	m := &Manifest{ID: "id", Parts: []Part{part}}
 	for _, tb := range tbs {
 		b := tb.b
 		b.Part = 1
 		m.Blobs = append(m.Blobs, b)
+	}
+	return part, m
+}
+
+// TestServeBlobWholeRangeAndHead: a blob read from a part is served whole (the bytes of
+// its entry and nothing else, with its length), in ranges, and to HEAD, for every blob of
+// a part holding several.
+func TestServeBlobWholeRangeAndHead(t *testing.T) {
+	tbs := makeBlobs(3000, 70000, 1)
+	dir := t.TempDir()
+	part, m := writeOnePart(t, dir, tbs)
+	scan := ScanPart(filepath.Join(dir, part.File))
+	if scan.Err != nil {
+		t.Fatal(scan.Err)
 	}
 	o := &Opened{Dir: dir, Manifest: m, blobs: m.BlobTable(), where: map[string]located{}}
 	for _, e := range scan.Entries {
@@ -109,22 +116,9 @@ func TestPartHolds(t *testing.T) {
 // part's digest (bundle verify), and the part stays usable for an import.
 func TestCheckPartWholeAndByBlob(t *testing.T) {
 	tbs := makeBlobs(3000, 5000)
-	p := PlannedPart{N: 1}
-	for _, tb := range tbs {
-		p.Blobs = append(p.Blobs, tb.b)
-	}
 	for _, where := range []string{"padding", "blob"} {
 		dir := t.TempDir()
-		part, _, err := WritePart(context.Background(), dir, "id", p, opener(tbs, "", 0), 4)
-		if err != nil {
-			t.Fatal(err)
-		}
-		m := &Manifest{ID: "id", Parts: []Part{part}}
-		for _, tb := range tbs {
-			b := tb.b
-			b.Part = 1
-			m.Blobs = append(m.Blobs, b)
-		}
+		part, m := writeOnePart(t, dir, tbs)
 		if st := checkPart(dir, m, part, false); !st.OK() {
 			t.Fatalf("intact part: %s", st.Problem)
 		}
