@@ -46,9 +46,9 @@ func (pkg *cachedPackage) open(pkgKey, archive, overrides string) (ar stages.Cha
 		return stages.ChartArchive{}, false
 	}
 	as, aok := stampOf(archive)
-	os_, ook := stampOf(overrides)
+	ovs, ook := stampOf(overrides)
 	if aok && ook && pkg.Metadata != nil && pkg.ArchiveStamp != nil && *pkg.ArchiveStamp == as &&
-		pkg.OverridesStamp != nil && *pkg.OverridesStamp == os_ {
+		pkg.OverridesStamp != nil && *pkg.OverridesStamp == ovs {
 		md := *pkg.Metadata
 		return stages.ChartArchive{Path: archive, Digest: pkg.ArchiveDigest, Metadata: &md}, true
 	}
@@ -61,8 +61,8 @@ func (pkg *cachedPackage) open(pkgKey, archive, overrides string) (ar stages.Cha
 	if "sha256:"+hex.EncodeToString(sum[:]) != pkg.ArchiveDigest || fileDigest(overrides) != pkg.OverridesDigest {
 		return stages.ChartArchive{}, false
 	}
-	if settled := time.Now().Add(-stampRace).UnixNano(); aok && ook && as.ModTime < settled && os_.ModTime < settled {
-		pkg.ArchiveStamp, pkg.OverridesStamp = &as, &os_
+	if settled := time.Now().Add(-stampRace).UnixNano(); aok && ook && as.ModTime < settled && ovs.ModTime < settled {
+		pkg.ArchiveStamp, pkg.OverridesStamp = &as, &ovs
 	}
 	ar = stages.ChartArchive{Path: archive, Digest: pkg.ArchiveDigest, Data: data}
 	if pkg.Metadata != nil {
