@@ -18,7 +18,7 @@ const DefaultConcurrency = 8
 //	RemoteJobs        concurrency                            go-containerregistry's own fan-out (chart pulls)
 //	Addons            chart concurrency                      addons in their chart stages (render, package) at once
 //	AddonsInFlight    max(8 × chart concurrency, 4 × concurrency)
-//	                                                         addons started (each one goroutine; the rest wait to start)
+//	                                                         addons started at once (a worker each, which takes the next when its addon ends; the rest wait to start)
 //	Publishes         max(chart concurrency, concurrency)    chart checks and pushes at once
 //
 // Requests in flight per registry host are bounded apart from these, by --max-per-host
