@@ -157,6 +157,7 @@ func (e *runEnv) openDestination(ctx context.Context, log *zap.Logger) error {
 		PrivateECRPassword: opts.PrivateECRPassword,
 		Logger:             log,
 		SpoolDir:           spool,
+		Local:              opts.localHosts,
 	})
 	if err != nil {
 		return err

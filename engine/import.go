@@ -79,6 +79,9 @@ func Import(ctx context.Context, opts Options, in ImportOptions, log *zap.Logger
 	if err := importOptions(&opts, m, in.From); err != nil {
 		return nil, err
 	}
+	// The run's own client reads the bundle in process (no connection, no HTTP on the
+	// wire); the port serves whatever reaches it otherwise.
+	opts.localHosts = map[string]http.Handler{addr: srv}
 	opts.RegistryMirrors = srv.RegistryMirrors(addr)
 	opts.RepoMirrors = srv.RepoMirrors(addr)
 	opts.RepoMirrorCredentials = nil

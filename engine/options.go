@@ -4,6 +4,7 @@
 package engine
 
 import (
+	"net/http"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -131,6 +132,8 @@ type Options struct {
 	// bundle: an addon uses its seed when the output directory holds no entry for the same
 	// key, and its save writes it there.
 	runCacheSeeds map[string][]byte
+	// localHosts are hosts the run's client reaches in process (an import's bundle server).
+	localHosts map[string]http.Handler
 }
 
 // What a spent pull budget does (Options.OnBudget).

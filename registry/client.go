@@ -60,6 +60,10 @@ type ClientOptions struct {
 	Destination string
 	// DialContext opens connections (a proxy dialler, tests); nil: net.Dialer.
 	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
+	// Local are hosts (host:port) answered by a handler in this process instead of over a
+	// connection (an import serves its bundle so); their requests pass every other layer
+	// of the transport. nil: none.
+	Local map[string]http.Handler
 	// Mirrors maps a source host to the mirror host[/path] its images are pulled from
 	// ("docker.io" → "127.0.0.1:5001/docker.io"). Destinations never change.
 	Mirrors map[string]string
@@ -173,7 +177,7 @@ func NewClient(opts ClientOptions) (*Client, error) {
 		Rates:    append(append([]transport.HostRate(nil), opts.RateLimits...), opts.DestLimits...),
 		ECRHosts: opts.ECRHosts, PullWait: pullWait, WaitForBudget: opts.WaitForBudget, MaxPerHost: opts.MaxPerHost,
 		DownAfter: opts.DownAfter, Destination: opts.Destination,
-		IdleConnsPerHost: bounds.IdleConnsPerHost, Dial: opts.DialContext,
+		IdleConnsPerHost: bounds.IdleConnsPerHost, Dial: opts.DialContext, Local: opts.Local,
 		RequestTimeout: opts.RequestTimeout, StallTimeout: opts.StallTimeout, CAFile: opts.CAFile, CertsDir: opts.CertsDir,
 		Retries: opts.Retries, RetryBackoff: opts.RetryBackoff, RetryWait: opts.RetryWait, Insecure: c.Insecure, UserAgent: ua, Log: log,
 	})

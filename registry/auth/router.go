@@ -34,6 +34,8 @@ type Router struct {
 	dial     func(ctx context.Context, network, addr string) (net.Conn, error)
 	// clientCerts are the client certificates a host is offered (--certs-dir); nil: none.
 	clientCerts func(host string) []tls.Certificate
+	// local says whether a host is answered in process (transport.Transport.IsLocal).
+	local func(host string) bool
 
 	mu    sync.Mutex
 	hosts map[string]*authHost
@@ -62,7 +64,7 @@ func NewRouter(tr *transport.Transport, keychain authn.Keychain, insecure func(s
 		insecure = func(string) bool { return false }
 	}
 	return &Router{inner: tr, keychain: keychain, insecure: insecure, hosts: map[string]*authHost{},
-		limits: tr.Limits, policy: tr.Policy, dial: tr.Dial(), clientCerts: tr.ClientCerts}
+		limits: tr.Limits, policy: tr.Policy, dial: tr.Dial(), clientCerts: tr.ClientCerts, local: tr.IsLocal}
 }
 
 // Wrapper is the router as go-containerregistry's remote package must get it: a
@@ -147,6 +149,9 @@ func (r *Router) scheme(ctx context.Context, h *authHost, requested string) (str
 	if requested != "http" {
 		return requested, nil
 	}
+	if r.local(h.host) {
+		return "http", nil // answered in process: nothing to probe
+	}
 	if !r.insecure(h.host) {
 		return "https", nil
 	}
@@ -184,7 +189,7 @@ func (r *Router) scheme(ctx context.Context, h *authHost, requested string) (str
 // speaks TLS the plain request is cancelled and unused. handled is false when out must
 // take the ordinary path (not a bodiless read, scheme known, or the host speaks TLS).
 func (r *Router) firstRead(ctx context.Context, h *authHost, out *http.Request) (resp *http.Response, handled bool, err error) {
-	if out.URL.Scheme != "http" || !r.insecure(h.host) || requestClass(out) != "read" || (out.Body != nil && out.Body != http.NoBody) {
+	if out.URL.Scheme != "http" || !r.insecure(h.host) || r.local(h.host) || requestClass(out) != "read" || (out.Body != nil && out.Body != http.NoBody) {
 		return nil, false, nil
 	}
 	h.mu.Lock()

@@ -23,7 +23,9 @@ import (
 // credentials in clear.
 type hostRouter struct {
 	secure, insecure *http.Transport
-	isInsecure       func(host string) bool
+	// local are the hosts answered in process (transportSettings.local).
+	local      map[string]localTransport
+	isInsecure func(host string) bool
 	// perHost are the transports of hosts with their own CA or client certificate
 	// (--certs-dir), by the directory's name.
 	perHost map[string]*hostTransports
@@ -33,7 +35,10 @@ type hostTransports struct{ secure, insecure *http.Transport }
 
 func newHostRouter(s transportSettings, isInsecure func(string) bool) *hostRouter {
 	r := &hostRouter{secure: newHTTPTransport(s, false, nil), insecure: newHTTPTransport(s, true, nil),
-		isInsecure: isInsecure, perHost: map[string]*hostTransports{}}
+		isInsecure: isInsecure, perHost: map[string]*hostTransports{}, local: map[string]localTransport{}}
+	for host, h := range s.local {
+		r.local[host] = localTransport{h}
+	}
 	for host, ht := range s.certs {
 		r.perHost[host] = &hostTransports{secure: newHTTPTransport(s, false, ht), insecure: newHTTPTransport(s, true, ht)}
 	}
@@ -42,6 +47,9 @@ func newHostRouter(s transportSettings, isInsecure func(string) bool) *hostRoute
 
 func (h *hostRouter) RoundTrip(req *http.Request) (*http.Response, error) {
 	host := req.URL.Host
+	if lt, ok := h.local[host]; ok {
+		return lt.RoundTrip(req)
+	}
 	insecure := h.isInsecure(host)
 	if req.URL.Scheme == "http" && !insecure && isRegistryPath(req.URL.Path) {
 		if req.Body != nil {
@@ -164,6 +172,7 @@ type transportSettings struct {
 	certs            map[string]*hostTLS // per host (--certs-dir); nil: none
 	dial             func(ctx context.Context, network, addr string) (net.Conn, error)
 	timeouts         timeouts
+	local            map[string]http.Handler // Config.Local
 }
 
 // newHTTPTransport is a keep-alive transport; ht adds a host's own CAs and client

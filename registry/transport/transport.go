@@ -41,6 +41,9 @@ type Config struct {
 	// net.Dialer).
 	IdleConnsPerHost int
 	Dial             func(ctx context.Context, network, addr string) (net.Conn, error)
+	// Local are hosts (host:port as requested) answered by a handler in this process, with
+	// no connection: an import's bundle. nil: none.
+	Local map[string]http.Handler
 	// RequestTimeout bounds the wait for response headers, StallTimeout a body's silence;
 	// 0: DefaultRequestTimeout / DefaultStallTimeout; negative: none.
 	RequestTimeout, StallTimeout time.Duration
@@ -123,6 +126,12 @@ func (t *Transport) Dial() func(ctx context.Context, network, addr string) (net.
 	return t.settings.dial
 }
 
+// IsLocal says whether host is answered in process (Config.Local): plain HTTP, never dialled.
+func (t *Transport) IsLocal(host string) bool {
+	_, ok := t.settings.local[host]
+	return ok
+}
+
 // ClientCerts are the client certificates host is offered (--certs-dir); nil: none.
 func (t *Transport) ClientCerts(host string) []tls.Certificate {
 	if ht := tlsOf(t.settings.certs, host); ht != nil {
@@ -133,7 +142,7 @@ func (t *Transport) ClientCerts(host string) []tls.Certificate {
 
 // newTransportSettings reads the TLS material and fills the timeouts' defaults.
 func newTransportSettings(c Config) (transportSettings, error) {
-	s := transportSettings{idleConnsPerHost: c.IdleConnsPerHost, dial: c.Dial,
+	s := transportSettings{idleConnsPerHost: c.IdleConnsPerHost, dial: c.Dial, local: c.Local,
 		timeouts: timeouts{header: c.RequestTimeout, stall: c.StallTimeout}}
 	if s.timeouts.header == 0 {
 		s.timeouts.header = DefaultRequestTimeout
