@@ -185,7 +185,7 @@ func (c *runCache) save(a config.Addon, e *runCacheEntry, log *zap.Logger) {
 		if e.raw != nil && bytes.Equal(e.raw, data) {
 			return // as read this run
 		}
-		if err = config.WriteFileAtomic(c.path(a), data, 0o644); err == nil {
+		if err = config.WriteCacheFile(c.path(a), data, 0o644); err == nil {
 			e.raw = data
 		}
 	}

@@ -138,7 +138,7 @@ func (c *indexCache) write(p string, e *indexCacheEntry) error {
 	if err := os.MkdirAll(c.dir, 0o700); err != nil {
 		return fmt.Errorf("index cache directory: %w", err)
 	}
-	if err := config.WriteFileAtomic(p, data, 0o600); err != nil {
+	if err := config.WriteCacheFile(p, data, 0o600); err != nil {
 		return fmt.Errorf("index cache entry: %w", err)
 	}
 	return nil
