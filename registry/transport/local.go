@@ -16,13 +16,13 @@ import (
 type localTransport struct{ h http.Handler }
 
 func (t localTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if req.Body != nil {
-		defer req.Body.Close()
-	}
 	pr, pw := io.Pipe()
 	w := &localResponse{header: http.Header{}, body: pw, ready: make(chan struct{})}
 	go func() {
 		defer func() {
+			if req.Body != nil {
+				req.Body.Close() // the handler may read it until it returns
+			}
 			if p := recover(); p != nil {
 				w.fail(fmt.Errorf("%s %s: handler panicked: %v", req.Method, req.URL.Path, p))
 				return
