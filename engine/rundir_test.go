@@ -82,13 +82,7 @@ func TestKilledRunsLeftoversAreRemoved(t *testing.T) {
 	mk := func(name string, files ...string) string {
 		d := filepath.Join(tmp, name)
 		for _, f := range files {
-			p := filepath.Join(d, f)
-			if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(p, []byte("x"), 0o600); err != nil {
-				t.Fatal(err)
-			}
+			touchFiles(t, 0o600, filepath.Join(d, f))
 		}
 		return d
 	}
@@ -115,14 +109,7 @@ func TestKilledRunsLeftoversAreRemoved(t *testing.T) {
 	stale := []string{filepath.Join(out, "web", ".web-0.1.0.tgz.123.tmp"), filepath.Join(out, ".cache", ".download-9"), filepath.Join(out, ".report.json.partial")}
 	kept := filepath.Join(out, "web", "web-0.1.0.tgz")
 	// the killed run's lock file, which it had no chance to remove
-	for _, p := range append(stale, kept, filepath.Join(out, outputLockName)) {
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte("x"), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	touchFiles(t, 0o644, append(stale, kept, filepath.Join(out, outputLockName))...)
 
 	repoURL, _, release := blockingRepo(t)
 	release()
@@ -163,12 +150,7 @@ func TestKilledRunsLeftoversAreRemoved(t *testing.T) {
 func TestOutputTempsAreLookedForAfterAKilledRunOnly(t *testing.T) {
 	out, tmp := t.TempDir(), t.TempDir()
 	temp := filepath.Join(out, "web", ".web-0.1.0.tgz.7.tmp")
-	if err := os.MkdirAll(filepath.Dir(temp), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(temp, []byte("x"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	touchFiles(t, 0o644, temp)
 	repoURL, _, release := blockingRepo(t)
 	release()
 	if _, err := runChecked(t, context.Background(), minimalOptions(t, repoURL, out, tmp), nil); err != nil {
@@ -188,5 +170,18 @@ func TestOutputTempsAreLookedForAfterAKilledRunOnly(t *testing.T) {
 	}
 	if _, err := os.Stat(temp); !os.IsNotExist(err) {
 		t.Fatalf("the temporary file of the run that left its lock file is still there (%v)", err)
+	}
+}
+
+// touchFiles writes each path (its directories made) holding one byte, with mode.
+func touchFiles(t *testing.T, mode os.FileMode, paths ...string) {
+	t.Helper()
+	for _, p := range paths {
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte("x"), mode); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
