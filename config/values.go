@@ -186,7 +186,7 @@ func (d *discovery) add(item *yaml.Node, index int, ctx appContext) error {
 	if m == nil || m.Kind != yaml.MappingNode {
 		return inputErrorf(pos, "%s: expected a mapping with chart, repository, version and release", addonLabel(index, "", ""))
 	}
-	r := fieldReader{file: d.file, m: m, pos: map[string]Position{}}
+	r := fieldReader{file: d.file, ps: pairs(m), pos: map[string]Position{}}
 	a := Addon{
 		Chart:       r.str("chart", chartKeys...),
 		Repository:  r.str("repository", repositoryKeys...),
@@ -242,14 +242,14 @@ func (d *discovery) add(item *yaml.Node, index int, ctx appContext) error {
 // the first field that is not a scalar.
 type fieldReader struct {
 	file   string
-	m      *yaml.Node
+	ps     []pair // the map's entries, listed once for every field read
 	pos    map[string]Position
 	err    string
 	errPos Position
 }
 
 func (r *fieldReader) str(field string, keys ...string) string {
-	p := lookup(r.m, keys...)
+	p := find(r.ps, keys...)
 	if p == nil {
 		return ""
 	}

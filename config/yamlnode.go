@@ -68,7 +68,7 @@ func pairs(n *yaml.Node) []pair {
 	if n == nil || n.Kind != yaml.MappingNode {
 		return nil
 	}
-	var own []pair
+	own := make([]pair, 0, len(n.Content)/2)
 	var sources []*yaml.Node
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], content(n.Content[i+1])
@@ -139,8 +139,10 @@ func isMapping(n *yaml.Node) bool {
 }
 
 // lookup finds the first of keys present in mapping n; nil when none is.
-func lookup(n *yaml.Node, keys ...string) *pair {
-	ps := pairs(n)
+func lookup(n *yaml.Node, keys ...string) *pair { return find(pairs(n), keys...) }
+
+// find is lookup in a mapping's pairs, listed once for several lookups.
+func find(ps []pair, keys ...string) *pair {
 	for _, key := range keys {
 		for i := range ps {
 			if ps[i].key.Value == key {

@@ -265,13 +265,28 @@ func (p *Pool) run(ctx context.Context, pd *Pending) JobResult {
 	if res.Err != nil && res.Outcome != OutcomeMissingAtSource {
 		res.Outcome = OutcomeFailed
 	}
-	log := p.log.With(zap.String("image", pd.job.Source.String()), zap.String("destination", pd.job.Destination.String()))
-	if res.Err != nil {
-		log.Debug("image job failed", zap.Error(res.Err))
-	} else {
-		log.Debug("image job done", zap.String("outcome", string(res.Outcome)), zap.Int64("bytes", res.Bytes), zap.Duration("duration", res.Duration))
-	}
+	p.logJob(pd.job, res)
 	return res
+}
+
+// logJob logs a job's end at debug level. Nothing is built for it at a level that drops
+// it: a no-op rerun ends hundreds of jobs.
+func (p *Pool) logJob(job ImageJob, res JobResult) {
+	msg := "image job done"
+	if res.Err != nil {
+		msg = "image job failed"
+	}
+	ce := p.log.Check(zap.DebugLevel, msg)
+	if ce == nil {
+		return
+	}
+	fields := []zap.Field{zap.String("image", job.Source.String()), zap.String("destination", job.Destination.String())}
+	if res.Err != nil {
+		fields = append(fields, zap.Error(res.Err))
+	} else {
+		fields = append(fields, zap.String("outcome", string(res.Outcome)), zap.Int64("bytes", res.Bytes), zap.Duration("duration", res.Duration))
+	}
+	ce.Write(fields...)
 }
 
 // decide runs pd's job as sc pulls it (its source maybe pinned by the SourceChecker).
