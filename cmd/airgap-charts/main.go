@@ -37,10 +37,8 @@ func run(args []string, stdout, stderr io.Writer, env func(string) string) int {
 
 // cli is the command line: global flags and the commands.
 type cli struct {
-	LogFormat string `help:"Log encoding: console or json (auto: console with colours on a terminal, json otherwise)." enum:"auto,console,json" default:"auto"`
-	LogLevel  string `help:"Least severe log level shown: debug, info, warn or error." enum:"debug,info,warn,error" default:"info"`
+	syncCLI
 
-	Sync    syncCmd    `cmd:"" default:"withargs" help:"Mirror charts and their images into the target registry (the default command)."`
 	Plan    planCmd    `cmd:"" help:"Show what a sync would change, asking the registries read-only: exit 0 nothing to do, 4 changes pending, 5 drift found, 1 an addon would fail."`
 	Export  exportCmd  `cmd:"" help:"Write the charts and images of a run into a portable bundle directory (connected side); nothing is pushed."`
 	Import  importCmd  `cmd:"" help:"Import a bundle into the target registry: copy its images, rewrite and publish its charts (disconnected side)."`
@@ -48,6 +46,15 @@ type cli struct {
 	Catalog catalogCmd `cmd:"" help:"Write a normalized catalog from a values file (the Python tool's values_parser.py)."`
 	Demo    demoCmd    `cmd:"" help:"Run a self-contained demonstration against in-process registries."`
 	Version versionCmd `cmd:"" help:"Print the version of airgap-charts and of Go."`
+}
+
+// syncCLI is the part of cli a sync needs: the global flags and the sync command. A
+// command line that can only mean a sync is parsed with it alone (parser.go).
+type syncCLI struct {
+	LogFormat string `help:"Log encoding: console or json (auto: console with colours on a terminal, json otherwise)." enum:"auto,console,json" default:"auto"`
+	LogLevel  string `help:"Least severe log level shown: debug, info, warn or error." enum:"debug,info,warn,error" default:"info"`
+
+	Sync syncCmd `cmd:"" default:"withargs" help:"Mirror charts and their images into the target registry (the default command)."`
 }
 
 // app is one invocation: its writers, its environment and the engine it drives.
@@ -97,12 +104,11 @@ func (a *app) main(args []string) (code int) {
 			code = int(c)
 		}
 	}()
-	parser, err := a.parser()
-	if err != nil {
-		fmt.Fprintf(a.stderr, "airgap-charts: internal error: %v\n", err)
+	kctx, err, buildErr := a.parse(args)
+	if buildErr != nil {
+		fmt.Fprintf(a.stderr, "airgap-charts: internal error: %v\n", buildErr)
 		return exitFailed
 	}
-	kctx, err := parser.Parse(args)
 	if err != nil {
 		fmt.Fprintf(a.stderr, "airgap-charts: error: %v (see airgap-charts --help)\n", err)
 		return exitUsage
@@ -119,8 +125,11 @@ func (a *app) main(args []string) (code int) {
 }
 
 // parser is the command line's parser, its flags resolved from a.env too.
-func (a *app) parser() (*kong.Kong, error) {
-	return kong.New(&a.cli,
+func (a *app) parser() (*kong.Kong, error) { return a.parserOf(&a.cli) }
+
+// parserOf is the parser of grammar (cli, or a part of it).
+func (a *app) parserOf(grammar any) (*kong.Kong, error) {
+	return kong.New(grammar,
 		kong.Name("airgap-charts"),
 		kong.Description("Mirror Helm charts and every container image they reference into a private registry "+
 			"(AWS ECR or any OCI registry) for air-gapped Kubernetes clusters. One binary: no helm, crane, yq or aws needed."),
