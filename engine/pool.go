@@ -63,6 +63,8 @@ type Pool struct {
 	// lock's tag check, the referrer listing), with a bound of its own: the two sides
 	// are other hosts, and neither waits behind the other's lookups.
 	warming, warmingSource *warmer
+	// prewarming is the queueing of the last lock's lookups (prewarm.go).
+	prewarming sync.WaitGroup
 
 	// resolved is each source's digest (by origin) found by a plan: asked once per run.
 	resolved once.Keyed[string, string]
@@ -232,6 +234,7 @@ func (p *Pool) Close() []JobResult {
 	p.mu.Unlock()
 	<-p.done
 	_ = p.g.Wait()
+	p.prewarming.Wait()
 	p.warming.wait()
 	p.warmingSource.wait()
 	p.mu.Lock()

@@ -10,10 +10,21 @@ import "github.com/airgap-charts/airgap-charts/registry"
 // done. Every answer is asked in this run, so a moved tag is seen as without it; an image
 // the charts no longer render (same inputs, so only a republished chart can do that)
 // costs its lookups once, uselessly. A plan is left alone: it asks only what it needs.
+//
+// The queueing runs beside the addons (Close waits for it): reading the lock's references
+// again is work the addons need not wait for.
 func (p *Pool) prewarm(l *lockRun, platform registry.Platform) {
 	if p.opts.ScanOnly || l == nil || l.prior == nil {
 		return
 	}
+	p.prewarming.Add(1)
+	go func() {
+		defer p.prewarming.Done()
+		p.prewarmLock(l, platform)
+	}()
+}
+
+func (p *Pool) prewarmLock(l *lockRun, platform registry.Platform) {
 	seen := map[string]bool{}
 	for _, a := range l.prior.Addons {
 		if in, run := l.inputs[a.Name]; !run || a.Inputs != in {
