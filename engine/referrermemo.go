@@ -1,10 +1,14 @@
 package engine
 
 import (
+	"bytes"
 	"encoding/json"
-	"github.com/airgap-charts/airgap-charts/config"
+	"maps"
 	"os"
+	"slices"
 	"sync"
+
+	"github.com/airgap-charts/airgap-charts/config"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -18,9 +22,12 @@ import (
 // a signature added at the source is noticed and copied, and nothing else is written.
 type referrerMemo struct {
 	path string
+	// loaded is closed once the record is read: it is read beside the run's start, and
+	// every use waits for it.
+	loaded chan struct{}
 
 	mu      sync.Mutex
-	changed bool                  // put since the record was read: save writes it
+	changed bool                  // a put recorded something new: save writes the record
 	Images  map[string]*memoImage `json:"images"`
 }
 
@@ -31,25 +38,42 @@ type memoImage struct {
 	Listings map[string][]v1.Descriptor `json:"listings,omitempty"`
 }
 
-// loadReferrerMemo reads the record; a missing or unreadable one is an empty record.
+// loadReferrerMemo starts reading the record; a missing or unreadable one is an empty
+// record.
 func loadReferrerMemo(path string) *referrerMemo {
-	m := &referrerMemo{path: path, Images: map[string]*memoImage{}}
+	m := &referrerMemo{path: path, loaded: make(chan struct{})}
+	go func() {
+		defer close(m.loaded)
+		m.Images = readMemoImages(path)
+	}()
+	return m
+}
+
+func readMemoImages(path string) map[string]*memoImage {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return m
+		return map[string]*memoImage{}
 	}
-	var got referrerMemo
-	if json.Unmarshal(data, &got) == nil && got.Images != nil {
-		m.Images = got.Images
+	var got struct {
+		Images map[string]*memoImage `json:"images"`
 	}
-	return m
+	if json.Unmarshal(data, &got) != nil || got.Images == nil {
+		return map[string]*memoImage{}
+	}
+	return got.Images
+}
+
+// lock waits for the record to be read, then takes its lock.
+func (m *referrerMemo) lock() {
+	<-m.loaded
+	m.mu.Lock()
 }
 
 func (m *referrerMemo) subjects(key string) []v1.Descriptor {
 	if m == nil {
 		return nil
 	}
-	m.mu.Lock()
+	m.lock()
 	defer m.mu.Unlock()
 	if im := m.Images[key]; im != nil {
 		return im.Subjects
@@ -61,7 +85,7 @@ func (m *referrerMemo) known(key string) map[string]bool {
 	if m == nil {
 		return nil
 	}
-	m.mu.Lock()
+	m.lock()
 	defer m.mu.Unlock()
 	im := m.Images[key]
 	if im == nil {
@@ -80,9 +104,13 @@ func (m *referrerMemo) put(key string, subjects []v1.Descriptor, rr registry.Ref
 	if m == nil {
 		return
 	}
-	m.mu.Lock()
+	m.lock()
 	defer m.mu.Unlock()
-	m.Images[key] = &memoImage{Subjects: subjects, Referrers: rr.AtDestination, Listings: rr.Listings}
+	im := &memoImage{Subjects: subjects, Referrers: rr.AtDestination, Listings: rr.Listings}
+	if old := m.Images[key]; old != nil && old.same(im) {
+		return // a rerun that found what the last run left: nothing to write
+	}
+	m.Images[key] = im
 	m.changed = true
 }
 
@@ -90,7 +118,7 @@ func (m *referrerMemo) listings(key string) map[string][]v1.Descriptor {
 	if m == nil {
 		return nil
 	}
-	m.mu.Lock()
+	m.lock()
 	defer m.mu.Unlock()
 	if im := m.Images[key]; im != nil {
 		return im.Listings
@@ -100,7 +128,7 @@ func (m *referrerMemo) listings(key string) map[string][]v1.Descriptor {
 
 // save writes the record atomically.
 func (m *referrerMemo) save() error {
-	m.mu.Lock()
+	m.lock()
 	if !m.changed {
 		m.mu.Unlock()
 		return nil // nothing learnt: the file (if any) stays as it is
@@ -111,4 +139,38 @@ func (m *referrerMemo) save() error {
 		return err
 	}
 	return config.WriteFileAtomic(m.path, data, 0o644)
+}
+
+// same says whether b records what a does: the same subjects, the same referrers of each
+// (in the same order) and the same listings. An empty list or map is the same as none, as
+// the record reads back.
+func (a *memoImage) same(b *memoImage) bool {
+	if !slices.EqualFunc(a.Subjects, b.Subjects, sameDescriptor) || len(a.Referrers) != len(b.Referrers) || len(a.Listings) != len(b.Listings) {
+		return false
+	}
+	for subject, ds := range a.Referrers {
+		if other, ok := b.Referrers[subject]; !ok || !slices.Equal(ds, other) {
+			return false
+		}
+	}
+	for d, ls := range a.Listings {
+		if other, ok := b.Listings[d]; !ok || !slices.EqualFunc(ls, other, sameDescriptor) {
+			return false
+		}
+	}
+	return true
+}
+
+func sameDescriptor(a, b v1.Descriptor) bool {
+	return a.Digest == b.Digest && a.MediaType == b.MediaType && a.Size == b.Size && a.ArtifactType == b.ArtifactType &&
+		maps.Equal(a.Annotations, b.Annotations) && slices.Equal(a.URLs, b.URLs) && bytes.Equal(a.Data, b.Data) &&
+		samePlatform(a.Platform, b.Platform)
+}
+
+func samePlatform(a, b *v1.Platform) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.OS == b.OS && a.Architecture == b.Architecture && a.Variant == b.Variant && a.OSVersion == b.OSVersion &&
+		slices.Equal(a.OSFeatures, b.OSFeatures) && slices.Equal(a.Features, b.Features)
 }
