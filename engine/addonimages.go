@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"go.uber.org/zap"
@@ -41,6 +42,7 @@ func (ai *addonImages) collect(ctx context.Context, e *runEnv, rep *AddonReport,
 		return
 	}
 	ai.collected = true
+	rep.Images = slices.Grow(rep.Images, len(ai.pending))
 	for i, p := range ai.pending {
 		res := p.Wait(ctx)
 		img := ai.images[i]

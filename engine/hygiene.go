@@ -36,6 +36,9 @@ func (e *runEnv) markOverridesUnlessSucceeded(rep *AddonReport) {
 // cache finds its files as it left them (it checks their digest before using them); a
 // stale marked copy beside current overrides is removed.
 func restoreMarkedOverrides(path string) {
+	if _, err := os.Lstat(path + failedSuffix); err != nil {
+		return // nothing set aside: the usual case, one lookup
+	}
 	if _, err := os.Stat(path); err == nil {
 		_ = os.Remove(path + failedSuffix)
 		return
