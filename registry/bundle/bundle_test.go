@@ -153,3 +153,48 @@ func TestReadManifestErrors(t *testing.T) {
 		}
 	}
 }
+
+// A part whose blobs are digested at once reports the first damaged blob in the part's
+// order, and the entries before it only, whichever digest finishes first; with the whole
+// file's digest asked, that digest is the file's.
+func TestScanPartNamesTheFirstDamagedBlob(t *testing.T) {
+	tbs := makeBlobs(40000, 3000, 50000, 2000, 60000, 1000)
+	p := PlannedPart{N: 1}
+	for _, tb := range tbs {
+		p.Blobs = append(p.Blobs, tb.b)
+	}
+	dir := t.TempDir()
+	got, _, err := WritePart(context.Background(), dir, "id", p, opener(tbs, "", 0), 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, got.File)
+	good := ScanPart(path)
+	if good.Err != nil || len(good.Entries) != len(tbs) || good.SHA256 != got.SHA256 {
+		t.Fatalf("intact part: %v, %d entries, %s (recorded %s)", good.Err, len(good.Entries), good.SHA256, got.SHA256)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Damage the third and the fifth blob: the third is named, two entries come back.
+	for _, i := range []int{2, 4} {
+		data[good.Entries[i].Offset+good.Entries[i].Size/2] ^= 0xff
+	}
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, whole := range []bool{true, false} {
+		s := scanPart(path, whole)
+		if s.Err == nil || !strings.Contains(s.Err.Error(), tbs[2].b.Digest+" is corrupt") {
+			t.Errorf("whole %v: error %v, want blob %s named corrupt", whole, s.Err, tbs[2].b.Digest)
+		}
+		if len(s.Entries) != 2 || s.End != good.Entries[1].Offset+roundBlock(good.Entries[1].Size) {
+			t.Errorf("whole %v: %d entries ending at %d, want the 2 before the damage", whole, len(s.Entries), s.End)
+		}
+		sum := sha256.Sum256(data)
+		if want := map[bool]string{true: "sha256:" + hex.EncodeToString(sum[:]), false: ""}[whole]; s.SHA256 != want {
+			t.Errorf("whole %v: file digest %q, want %q", whole, s.SHA256, want)
+		}
+	}
+}
