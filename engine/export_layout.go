@@ -191,7 +191,12 @@ func (lw *layoutWrite) writeParts(ctx context.Context, partSize int64, res *Expo
 			lw.log.Warn("a blob is larger than --part-size: it has a part of its own",
 				zap.Int("part", p.N), zap.String("digest", p.Blobs[0].Digest), zap.Int64("bytes", p.Blobs[0].Size))
 		}
-		written, st, err := bundle.WritePart(ctx, lw.dir, lw.m.ID, p, lw.open, lw.env.opts.Concurrency)
+		// Blobs opened ahead: no more than the puller's jobs (Bounds.RemoteJobs). An opened
+		// stream holds one of go-containerregistry's fetch slots until it is read, and the
+		// writer reads in order: with more opened ahead than slots, the next blob can wait for
+		// a slot that an unread later one holds, for ever.
+		ahead := registry.NewBounds(lw.env.opts.Concurrency, lw.env.opts.ChartConcurrency).RemoteJobs
+		written, st, err := bundle.WritePart(ctx, lw.dir, lw.m.ID, p, lw.open, ahead)
 		res.BlobsWritten += st.Written
 		res.BlobsKept += st.Kept
 		res.BytesWritten += st.Bytes
