@@ -191,11 +191,10 @@ func (lw *layoutWrite) writeParts(ctx context.Context, partSize int64, res *Expo
 			lw.log.Warn("a blob is larger than --part-size: it has a part of its own",
 				zap.Int("part", p.N), zap.String("digest", p.Blobs[0].Digest), zap.Int64("bytes", p.Blobs[0].Size))
 		}
-		// Blobs opened ahead: no more than the puller's jobs (Bounds.RemoteJobs). An opened
-		// stream holds one of go-containerregistry's fetch slots until it is read, and the
-		// writer reads in order: with more opened ahead than slots, the next blob can wait for
-		// a slot that an unread later one holds, for ever.
-		ahead := registry.NewBounds(lw.env.opts.Concurrency, lw.env.opts.ChartConcurrency).RemoteJobs
+		// A part's blobs are the export's blob transfers: as many in flight as a sync's. Only
+		// blobs read whole are read ahead, so an open never waits for a fetch slot that an
+		// unread stream holds (bundle.prefetcher).
+		ahead := registry.NewBounds(lw.env.opts.Concurrency, lw.env.opts.ChartConcurrency).BlobTransfers
 		written, st, err := bundle.WritePart(ctx, lw.dir, lw.m.ID, p, lw.open, ahead)
 		res.BlobsWritten += st.Written
 		res.BlobsKept += st.Kept

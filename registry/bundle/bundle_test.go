@@ -10,7 +10,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 )
 
 type testBlob struct {
@@ -198,3 +200,125 @@ func TestScanPartNamesTheFirstDamagedBlob(t *testing.T) {
 		}
 	}
 }
+
+// Small blobs are read whole as soon as they are open: their transfers overlap one another
+// and the writes of the blobs before them, instead of each starting only when the writer
+// reaches it. Each read is held until a second one is under way (or a generous deadline
+// passes), so the test sees the overlap without measuring any time.
+func TestWritePartReadsSmallBlobsAhead(t *testing.T) {
+	tbs := makeBlobs(3000, 4000, 5000, 6000)
+	p := PlannedPart{N: 1}
+	for _, tb := range tbs {
+		p.Blobs = append(p.Blobs, tb.b)
+	}
+	g := &readGate{overlap: make(chan struct{})}
+	open := func(ctx context.Context, b Blob) (io.ReadCloser, error) {
+		rc, err := opener(tbs, "", 0)(ctx, b)
+		if err != nil {
+			return nil, err
+		}
+		return &gatedReader{rc: rc, g: g}, nil
+	}
+	dir := t.TempDir()
+	got, _, err := WritePart(context.Background(), dir, "id", p, open, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := ScanPart(filepath.Join(dir, got.File)); s.Err != nil || len(s.Entries) != len(tbs) {
+		t.Fatalf("part: %v, %d entries", s.Err, len(s.Entries))
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.most < 2 {
+		t.Fatalf("at most %d blob read at once with 4 read ahead: their transfers do not overlap", g.most)
+	}
+}
+
+// A source whose client lets only two streams be open at once (go-containerregistry's
+// jobs), reading ahead eight, with blobs too large to hold in memory among small ones: the
+// part is written whole. Were a large blob opened ahead and left unread, the blob before it
+// could wait for a slot that the unread one holds, for ever.
+func TestWritePartNeverHoldsAStreamAheadOfTheWriter(t *testing.T) {
+	large := int(prefetchBuffer/8) + 1
+	tbs := makeBlobs(1000, large, 2000, large, 3000, large, large, 4000, 5000, large)
+	p := PlannedPart{N: 1}
+	for _, tb := range tbs {
+		p.Blobs = append(p.Blobs, tb.b)
+	}
+	jobs := make(chan struct{}, 2)
+	open := func(ctx context.Context, b Blob) (io.ReadCloser, error) {
+		select {
+		case jobs <- struct{}{}:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		rc, err := opener(tbs, "", 0)(ctx, b)
+		if err != nil {
+			<-jobs
+			return nil, err
+		}
+		return &slotReader{ReadCloser: rc, release: func() { <-jobs }}, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second) // a bound on failure, not a wait
+	defer cancel()
+	dir := t.TempDir()
+	got, st, err := WritePart(ctx, dir, "id", p, open, 8)
+	if err != nil {
+		t.Fatalf("write: %v (a context deadline here: an open waited for a slot an unread stream held)", err)
+	}
+	if s := ScanPart(filepath.Join(dir, got.File)); s.Err != nil || len(s.Entries) != len(tbs) || st.Written != len(tbs) {
+		t.Fatalf("part: %v, %d entries, %d written", s.Err, len(s.Entries), st.Written)
+	}
+}
+
+type slotReader struct {
+	io.ReadCloser
+	once    sync.Once
+	release func()
+}
+
+func (r *slotReader) Close() error {
+	r.once.Do(r.release)
+	return r.ReadCloser.Close()
+}
+
+type readGate struct {
+	mu            sync.Mutex
+	reading, most int
+	overlap       chan struct{}
+	once          sync.Once
+}
+
+type gatedReader struct {
+	rc      io.ReadCloser
+	g       *readGate
+	started bool
+	done    bool
+}
+
+func (r *gatedReader) Read(p []byte) (int, error) {
+	if !r.started {
+		r.started = true
+		r.g.mu.Lock()
+		r.g.reading++
+		r.g.most = max(r.g.most, r.g.reading)
+		if r.g.reading >= 2 {
+			r.g.once.Do(func() { close(r.g.overlap) })
+		}
+		r.g.mu.Unlock()
+		select {
+		case <-r.g.overlap:
+		case <-time.After(5 * time.Second):
+		}
+	}
+	n, err := r.rc.Read(p)
+	if err != nil && !r.done {
+		r.done = true
+		r.g.mu.Lock()
+		r.g.reading--
+		r.g.mu.Unlock()
+	}
+	return n, err
+}
+
+func (r *gatedReader) Close() error { return r.rc.Close() }

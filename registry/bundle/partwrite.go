@@ -2,6 +2,7 @@ package bundle
 
 import (
 	"archive/tar"
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -79,8 +80,9 @@ type WriteStats struct {
 // finished part is renamed to its final name, so a killed or failed write never leaves a
 // part that looks complete.
 //
-// Up to ahead blobs (at least 1) are opened ahead of the one being written, so their
-// sources' round trips overlap; they are still written in order, one after the other.
+// Up to ahead blobs (at least 1) are read ahead of the one being written (prefetcher: the
+// small ones), so their sources' round trips and transfers overlap; they are still written
+// in order, one after the other.
 func WritePart(ctx context.Context, dir, bundleID string, p PlannedPart, open OpenBlob, ahead int) (Part, WriteStats, error) {
 	final := filepath.Join(dir, PartFile(p.N))
 	partial := final + ".partial"
@@ -237,10 +239,24 @@ func writeEntry(tw *tar.Writer, b Blob, o opened) (int64, error) {
 type opened struct {
 	rc  io.ReadCloser
 	err error
+	// later: the blob is opened when the writer gets to it (too large to hold ahead).
+	later bool
 }
 
-// prefetcher opens blobs ahead of the writer, at most ahead at once.
+// prefetchBuffer bounds the bytes the blobs read ahead of the writer hold in memory.
+const prefetchBuffer = 32 << 20
+
+// prefetcher reads blobs ahead of the writer, at most ahead at once. A blob up to its share
+// of prefetchBuffer (prefetchBuffer / ahead) is read whole as soon as it is open and its
+// stream closed: its transfer overlaps the others' and the writes before it. A larger one
+// is opened only when the writer gets to it and streamed as it is written. So the only
+// stream left open and unread is the one being written: an open that waits for a fetch
+// slot of the source's client (go-containerregistry's jobs) waits only for transfers that
+// end on their own, never for a stream the writer has yet to reach.
 type prefetcher struct {
+	ctx      context.Context
+	blobs    []Blob
+	open     OpenBlob
 	slots    []chan opened
 	sem      chan struct{}
 	cancel   context.CancelFunc
@@ -249,12 +265,18 @@ type prefetcher struct {
 
 func prefetch(ctx context.Context, blobs []Blob, open OpenBlob, ahead int) *prefetcher {
 	ctx, cancel := context.WithCancel(ctx)
-	pf := &prefetcher{slots: make([]chan opened, len(blobs)), sem: make(chan struct{}, max(1, ahead)), cancel: cancel}
+	ahead = max(1, ahead)
+	pf := &prefetcher{ctx: ctx, blobs: blobs, open: open, slots: make([]chan opened, len(blobs)), sem: make(chan struct{}, ahead), cancel: cancel}
 	for i := range pf.slots {
 		pf.slots[i] = make(chan opened, 1)
 	}
+	share := int64(prefetchBuffer / ahead)
 	go func() {
 		for i, b := range blobs {
+			if b.Size > share {
+				pf.slots[i] <- opened{later: true}
+				continue
+			}
 			select {
 			case pf.sem <- struct{}{}:
 			case <-ctx.Done():
@@ -265,17 +287,35 @@ func prefetch(ctx context.Context, blobs []Blob, open OpenBlob, ahead int) *pref
 			}
 			go func() {
 				rc, err := open(ctx, b)
-				pf.slots[i] <- opened{rc, err}
+				if err == nil {
+					rc, err = readWhole(rc, b.Size)
+				}
+				pf.slots[i] <- opened{rc: rc, err: err}
 			}()
 		}
 	}()
 	return pf
 }
 
-// next is blob i, opened; the writer closes it.
+// readWhole reads rc whole (at most size+1 bytes: the writer checks the size and the
+// digest) and closes it.
+func readWhole(rc io.ReadCloser, size int64) (io.ReadCloser, error) {
+	defer rc.Close()
+	data, err := io.ReadAll(io.LimitReader(rc, size+1))
+	if err != nil {
+		return nil, err
+	}
+	return io.NopCloser(bytes.NewReader(data)), nil
+}
+
+// next is blob i, open; the writer closes it.
 func (pf *prefetcher) next(i int) opened {
 	o := <-pf.slots[i]
 	pf.consumed = i + 1
+	if o.later {
+		rc, err := pf.open(pf.ctx, pf.blobs[i])
+		return opened{rc: rc, err: err}
+	}
 	<-pf.sem
 	return o
 }
