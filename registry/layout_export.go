@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"golang.org/x/sync/errgroup"
 )
 
 // LayoutImage is what copying one image into an OCI image layout needs: the manifest the
@@ -92,12 +93,12 @@ func (c *Client) PlanLayoutCopy(ctx context.Context, src ImageRef, platform Plat
 		if err != nil {
 			return nil, fmt.Errorf("image %s: %w", src, err)
 		}
-		for _, child := range sel.children {
-			got, err := c.puller.Get(ctx, ref.Context().Digest(child.Digest.String()))
-			if err != nil {
-				return nil, fmt.Errorf("image %s: pull manifest %s: %w", src, child.Digest, err)
-			}
-			if err := li.walk(ctx, c, child, got.Manifest, PlatformAuto); err != nil {
+		raws, err := li.fetchManifests(ctx, c, sel.children)
+		if err != nil {
+			return nil, fmt.Errorf("image %s: %w", src, err)
+		}
+		for i, child := range sel.children {
+			if err := li.walk(ctx, c, child, raws[i], PlatformAuto); err != nil {
 				return nil, fmt.Errorf("image %s: %w", src, err)
 			}
 		}
@@ -143,15 +144,21 @@ func (li *LayoutImage) walk(ctx context.Context, c *Client, desc v1.Descriptor, 
 		if err != nil {
 			return fmt.Errorf("parse index %s: %w", desc.Digest, err)
 		}
+		var children []v1.Descriptor
+		listed := map[v1.Hash]bool{}
 		for _, m := range idx.Manifests {
-			if (!m.MediaType.IsIndex() && !m.MediaType.IsImage()) || li.seen[m.Digest] {
+			if (!m.MediaType.IsIndex() && !m.MediaType.IsImage()) || li.seen[m.Digest] || listed[m.Digest] {
 				continue
 			}
-			got, err := c.puller.Get(ctx, li.repo.Digest(m.Digest.String()))
-			if err != nil {
-				return fmt.Errorf("pull manifest %s: %w", m.Digest, err)
-			}
-			if err := li.walk(ctx, c, m, got.Manifest, PlatformAuto); err != nil {
+			listed[m.Digest] = true
+			children = append(children, m)
+		}
+		raws, err := li.fetchManifests(ctx, c, children)
+		if err != nil {
+			return err
+		}
+		for i, m := range children {
+			if err := li.walk(ctx, c, m, raws[i], PlatformAuto); err != nil {
 				return err
 			}
 		}
@@ -186,6 +193,35 @@ func (li *LayoutImage) walk(ctx context.Context, c *Client, desc v1.Descriptor, 
 	}
 	li.addManifest(desc, raw)
 	return nil
+}
+
+// fetchManifests reads the manifests descs name from the image's repository, ManifestFanout
+// at once (a copy reads an index's children so too): their round trips overlap. They are
+// walked afterwards, in order, so the plan is the same however the reads end; the first
+// failure in order is the error.
+func (li *LayoutImage) fetchManifests(ctx context.Context, c *Client, descs []v1.Descriptor) ([][]byte, error) {
+	raws := make([][]byte, len(descs))
+	errs := make([]error, len(descs))
+	var g errgroup.Group
+	g.SetLimit(c.bounds.ManifestFanout)
+	for i, d := range descs {
+		g.Go(func() error {
+			got, err := c.puller.Get(ctx, li.repo.Digest(d.Digest.String()))
+			if err != nil {
+				errs[i] = fmt.Errorf("pull manifest %s: %w", d.Digest, err)
+				return nil
+			}
+			raws[i] = got.Manifest
+			return nil
+		})
+	}
+	_ = g.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	return raws, nil
 }
 
 func (li *LayoutImage) addManifest(desc v1.Descriptor, raw []byte) {
