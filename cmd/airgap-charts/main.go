@@ -48,13 +48,25 @@ type cli struct {
 	Version versionCmd `cmd:"" help:"Print the version of airgap-charts and of Go."`
 }
 
+// globalFlags are the flags of every command.
+type globalFlags struct {
+	LogFormat string `help:"Log encoding: console or json (auto: console with colours on a terminal, json otherwise)." enum:"auto,console,json" default:"auto"`
+	LogLevel  string `help:"Least severe log level shown: debug, info, warn or error." enum:"debug,info,warn,error" default:"info"`
+}
+
 // syncCLI is the part of cli a sync needs: the global flags and the sync command. A
 // command line that can only mean a sync is parsed with it alone (parser.go).
 type syncCLI struct {
-	LogFormat string `help:"Log encoding: console or json (auto: console with colours on a terminal, json otherwise)." enum:"auto,console,json" default:"auto"`
-	LogLevel  string `help:"Least severe log level shown: debug, info, warn or error." enum:"debug,info,warn,error" default:"info"`
+	globalFlags
 
 	Sync syncCmd `cmd:"" default:"withargs" help:"Mirror charts and their images into the target registry (the default command)."`
+}
+
+// versionCLI is the part of cli a bare `version` needs (parser.go); its Version is cli's.
+type versionCLI struct {
+	globalFlags
+
+	Version versionCmd `cmd:"" help:"Print the version of airgap-charts and of Go."`
 }
 
 // app is one invocation: its writers, its environment and the engine it drives.

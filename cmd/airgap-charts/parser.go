@@ -10,13 +10,20 @@ import (
 // parse parses args into a.cli. Kong builds a parser's model from every flag of every
 // command it holds, which for the whole command line costs more than the rest of a no-op
 // sync's start. A command line that can only mean a sync (syncOnly) is parsed with the
-// sync's part alone; should that part refuse it, the whole command line parses it again,
-// so that every error reads as it would have.
+// sync's part alone, a bare `version` with the version's; should the part refuse it, the
+// whole command line parses it again, so that every error reads as it would have.
 // A parser that cannot be built is the build error (a bug in the grammar), apart from the
 // arguments' error.
 func (a *app) parse(args []string) (kctx *kong.Context, argsErr, buildErr error) {
-	if syncOnly(args) {
-		if p, err := a.parserOf(&a.cli.syncCLI); err == nil {
+	var part any
+	switch {
+	case syncOnly(args):
+		part = &a.cli.syncCLI
+	case len(args) == 1 && args[0] == "version":
+		part = &versionCLI{} // it reads nothing of a.cli
+	}
+	if part != nil {
+		if p, err := a.parserOf(part); err == nil {
 			if kctx, err := p.Parse(args); err == nil {
 				return kctx, nil, nil
 			}

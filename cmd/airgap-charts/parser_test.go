@@ -33,9 +33,9 @@ func TestOtherCommandsAreTheModelsCommands(t *testing.T) {
 	}
 }
 
-// A command line that can only mean a sync is parsed by the sync's part alone, into what
-// the whole command line parses it into; any other, and any the part refuses, by the whole,
-// with the whole's error.
+// A command line that can only mean a sync is parsed by the sync's part alone, and a bare
+// `version` by the version's, into what the whole command line parses it into; any other,
+// and any the part refuses, by the whole, with the whole's error.
 func TestParseTakesTheSyncPartOnlyWhenItCanOnlyBeASync(t *testing.T) {
 	env := map[string]string{"AIRGAP_CHARTS_CONCURRENCY": "5", "AIRGAP_CHARTS_TARGET_REGISTRY": "reg.example.com"}
 	cases := []struct {
@@ -43,13 +43,16 @@ func TestParseTakesTheSyncPartOnlyWhenItCanOnlyBeASync(t *testing.T) {
 		syncPart bool
 		fails    bool
 		help     bool
+		// versionPart: parsed by the version's part (a bare `version`).
+		versionPart bool
 	}{
 		{args: []string{"sync", "--catalog", "c.yaml", "--log-format", "json", "--referrers", "none"}, syncPart: true},
 		{args: []string{"--catalog", "c.yaml", "--log-level", "debug"}, syncPart: true}, // the default command
 		{args: nil, syncPart: true},
 		{args: []string{"sync", "--catalog", "plan"}}, // a value that is a command's name: by the whole
 		{args: []string{"plan", "--catalog", "c.yaml"}},
-		{args: []string{"version"}},
+		{args: []string{"version"}, versionPart: true},
+		{args: []string{"--log-level", "debug", "version"}},                     // a flag besides: by the whole
 		{args: []string{"sync", "--no-such-flag"}, syncPart: true, fails: true}, // refused by the part: by the whole
 		{args: []string{"sync", "--concurrency", "many"}, syncPart: true, fails: true},
 		{args: []string{"--log-format", "xml", "sync"}, syncPart: true, fails: true},
@@ -85,12 +88,36 @@ func TestParseTakesTheSyncPartOnlyWhenItCanOnlyBeASync(t *testing.T) {
 		if kctx.Command() != wctx.Command() {
 			t.Errorf("%q: command %q, the whole command line's %q", c.args, kctx.Command(), wctx.Command())
 		}
-		// What a sync reads; the whole command line also fills other commands' defaults.
-		if !reflect.DeepEqual(a.cli.syncCLI, whole.cli.syncCLI) {
+		// What a sync reads (the version reads nothing of it); the whole command line also
+		// fills other commands' defaults.
+		if !c.versionPart && !reflect.DeepEqual(a.cli.syncCLI, whole.cli.syncCLI) {
 			t.Errorf("%q: parsed into\n%+v\nthe whole command line into\n%+v", c.args, a.cli.syncCLI, whole.cli.syncCLI)
 		}
-		if parts := len(kctx.Model.Children); (parts == 1) != (c.syncPart && !c.fails) {
-			t.Errorf("%q: parsed by a model of %d commands; sync part only: want %v", c.args, parts, c.syncPart)
+		if parts := len(kctx.Model.Children); (parts == 1) != ((c.syncPart || c.versionPart) && !c.fails) {
+			t.Errorf("%q: parsed by a model of %d commands; one part only: want %v", c.args, parts, c.syncPart || c.versionPart)
 		}
+	}
+}
+
+// The version's part refuses what the whole command line refuses of a bare `version` (a
+// global flag's bad value from the environment), with the same error, and its command reads
+// as cli's.
+func TestVersionPartIsTheWholesVersion(t *testing.T) {
+	env := map[string]string{"AIRGAP_CHARTS_LOG_FORMAT": "xml"}
+	a := &app{stdout: &bytes.Buffer{}, stderr: &bytes.Buffer{}, env: func(k string) string { return env[k] }}
+	_, err, buildErr := a.parse([]string{"version"})
+	whole := &app{stdout: &bytes.Buffer{}, stderr: &bytes.Buffer{}, env: func(k string) string { return env[k] }}
+	p, perr := whole.parser()
+	if buildErr != nil || perr != nil {
+		t.Fatal(buildErr, perr)
+	}
+	_, werr := p.Parse([]string{"version"})
+	if err == nil || werr == nil || err.Error() != werr.Error() {
+		t.Errorf("bad log format: %v, the whole command line's %v", err, werr)
+	}
+	part, _ := reflect.TypeFor[versionCLI]().FieldByName("Version")
+	full, _ := reflect.TypeFor[cli]().FieldByName("Version")
+	if part.Tag != full.Tag {
+		t.Errorf("the version part's command %q, cli's %q", part.Tag, full.Tag)
 	}
 }
