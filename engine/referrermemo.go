@@ -8,10 +8,9 @@ import (
 	"slices"
 	"sync"
 
-	"github.com/airgap-charts/airgap-charts/config"
-
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/airgap-charts/airgap-charts/config"
 	"github.com/airgap-charts/airgap-charts/registry"
 )
 
@@ -171,6 +170,5 @@ func samePlatform(a, b *v1.Platform) bool {
 	if a == nil || b == nil {
 		return a == b
 	}
-	return a.OS == b.OS && a.Architecture == b.Architecture && a.Variant == b.Variant && a.OSVersion == b.OSVersion &&
-		slices.Equal(a.OSFeatures, b.OSFeatures) && slices.Equal(a.Features, b.Features)
+	return a.Equals(*b)
 }
