@@ -502,33 +502,21 @@ func TestPoolWarmPreflightOverlaps(t *testing.T) {
 	}
 	// Each HEAD is held until a second one is in flight (or a generous deadline passes), so
 	// the test sees whether HEADs overlap without measuring any time.
+	heads := registrytest.NewOverlap()
 	var mu sync.Mutex
-	seen, inFlight, most := 0, 0, 0
-	overlap := make(chan struct{})
-	var once sync.Once
+	seen := 0
 	dst.Intercept(func(_ http.ResponseWriter, r *http.Request) bool {
 		if k, _ := registrytest.Classify(r); k != registrytest.ManifestHead {
 			return false
 		}
 		mu.Lock()
 		seen++
-		if seen == 1 { // the first request to a host teaches the client its scheme: let it pass
-			mu.Unlock()
-			return false
-		}
-		inFlight++
-		most = max(most, inFlight)
-		if inFlight >= 2 {
-			once.Do(func() { close(overlap) })
-		}
+		first := seen == 1 // the first request to a host teaches the client its scheme: let it pass
 		mu.Unlock()
-		select {
-		case <-overlap:
-		case <-time.After(5 * time.Second):
+		if !first {
+			heads.Enter()
+			heads.Leave()
 		}
-		mu.Lock()
-		inFlight--
-		mu.Unlock()
 		return false
 	})
 	dst.Reset()
@@ -545,9 +533,7 @@ func TestPoolWarmPreflightOverlaps(t *testing.T) {
 	if got := dst.Count(registrytest.ManifestHead); got != len(imgs) {
 		t.Fatalf("destination HEADs = %d, want %d (one per tag): %v", got, len(imgs), dst.Counts())
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	if most < 2 {
+	if most := heads.Most(); most < 2 {
 		t.Fatalf("at most %d destination HEAD in flight with --concurrency 1: preflight HEADs do not overlap", most)
 	}
 }

@@ -5,9 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
@@ -33,28 +31,12 @@ func TestPlanLayoutCopyReadsAnIndexsChildrenAtOnce(t *testing.T) {
 	idx := mutate.AppendManifests(mutate.IndexMediaType(empty.Index, types.OCIImageIndex), adds...)
 	pushIndex(t, src.Host+"/lib/app:1", idx)
 
-	var mu sync.Mutex
-	inFlight, most := 0, 0
-	overlap := make(chan struct{})
-	var once sync.Once
+	gets := registrytest.NewOverlap()
 	src.Intercept(func(_ http.ResponseWriter, r *http.Request) bool {
-		if k, _ := registrytest.Classify(r); k != registrytest.ManifestGet || !strings.Contains(r.URL.Path, "/manifests/sha256:") {
-			return false
+		if k, _ := registrytest.Classify(r); k == registrytest.ManifestGet && strings.Contains(r.URL.Path, "/manifests/sha256:") {
+			gets.Enter()
+			gets.Leave()
 		}
-		mu.Lock()
-		inFlight++
-		most = max(most, inFlight)
-		if inFlight >= 2 {
-			once.Do(func() { close(overlap) })
-		}
-		mu.Unlock()
-		select {
-		case <-overlap:
-		case <-time.After(5 * time.Second):
-		}
-		mu.Lock()
-		inFlight--
-		mu.Unlock()
 		return false
 	})
 	c := newTestClient(t, ClientOptions{Concurrency: 2})
@@ -70,9 +52,7 @@ func TestPlanLayoutCopyReadsAnIndexsChildrenAtOnce(t *testing.T) {
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("manifests planned %v, want the children in order, then the index: %v", got, want)
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	if most < 2 {
+	if most := gets.Most(); most < 2 {
 		t.Fatalf("at most %d child manifest read at once: an index's children are read one after another", most)
 	}
 }

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/airgap-charts/airgap-charts/registry/registrytest"
 )
 
 type testBlob struct {
@@ -211,7 +213,7 @@ func TestWritePartReadsSmallBlobsAhead(t *testing.T) {
 	for _, tb := range tbs {
 		p.Blobs = append(p.Blobs, tb.b)
 	}
-	g := &readGate{overlap: make(chan struct{})}
+	g := registrytest.NewOverlap()
 	open := func(ctx context.Context, b Blob) (io.ReadCloser, error) {
 		rc, err := opener(tbs, "", 0)(ctx, b)
 		if err != nil {
@@ -227,10 +229,8 @@ func TestWritePartReadsSmallBlobsAhead(t *testing.T) {
 	if s := ScanPart(filepath.Join(dir, got.File)); s.Err != nil || len(s.Entries) != len(tbs) {
 		t.Fatalf("part: %v, %d entries", s.Err, len(s.Entries))
 	}
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.most < 2 {
-		t.Fatalf("at most %d blob read at once with 4 read ahead: their transfers do not overlap", g.most)
+	if most := g.Most(); most < 2 {
+		t.Fatalf("at most %d blob read at once with 4 read ahead: their transfers do not overlap", most)
 	}
 }
 
@@ -282,16 +282,10 @@ func (r *slotReader) Close() error {
 	return r.ReadCloser.Close()
 }
 
-type readGate struct {
-	mu            sync.Mutex
-	reading, most int
-	overlap       chan struct{}
-	once          sync.Once
-}
-
+// gatedReader enters g at its first read and leaves it at the end of its stream.
 type gatedReader struct {
 	rc      io.ReadCloser
-	g       *readGate
+	g       *registrytest.Overlap
 	started bool
 	done    bool
 }
@@ -299,24 +293,12 @@ type gatedReader struct {
 func (r *gatedReader) Read(p []byte) (int, error) {
 	if !r.started {
 		r.started = true
-		r.g.mu.Lock()
-		r.g.reading++
-		r.g.most = max(r.g.most, r.g.reading)
-		if r.g.reading >= 2 {
-			r.g.once.Do(func() { close(r.g.overlap) })
-		}
-		r.g.mu.Unlock()
-		select {
-		case <-r.g.overlap:
-		case <-time.After(5 * time.Second):
-		}
+		r.g.Enter()
 	}
 	n, err := r.rc.Read(p)
 	if err != nil && !r.done {
 		r.done = true
-		r.g.mu.Lock()
-		r.g.reading--
-		r.g.mu.Unlock()
+		r.g.Leave()
 	}
 	return n, err
 }
