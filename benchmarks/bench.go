@@ -143,10 +143,15 @@ func (s *Session) Env(dir string) RunEnv {
 
 // Run runs the tool once (step names it) and collects what both proxies saw.
 func (s *Session) Run(ctx context.Context, step string, timeout time.Duration) RunResult {
+	return s.runTool(ctx, s.tool, step, timeout)
+}
+
+// runTool runs tool once against this session's proxies and state.
+func (s *Session) runTool(ctx context.Context, tool Tool, step string, timeout time.Duration) RunResult {
 	s.b.runs++
-	safe := strings.NewReplacer(" ", "-", "/", "-").Replace(s.tool.Name())
+	safe := strings.NewReplacer(" ", "-", "/", "-").Replace(tool.Name())
 	dir := filepath.Join(s.b.Dir, "runs", fmt.Sprintf("%03d-%s-%s-%s", s.b.runs, s.scenario, safe, step))
-	r := RunResult{Tool: s.tool.Name(), Scenario: s.scenario, Step: step, Status: "ok", Images: len(s.b.Fleet.Images)}
+	r := RunResult{Tool: tool.Name(), Scenario: s.scenario, Step: step, Status: "ok", Images: len(s.b.Fleet.Images)}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		r.Status, r.Err = "failed", err.Error()
 		return r
@@ -161,7 +166,7 @@ func (s *Session) Run(ctx context.Context, step string, timeout time.Duration) R
 	runtime.GC()
 	rctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	st, err := s.tool.Run(rctx, s.Env(dir))
+	st, err := tool.Run(rctx, s.Env(dir))
 	r.Stats = st
 	switch {
 	case errors.Is(err, ErrAbsent):

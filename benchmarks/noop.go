@@ -23,18 +23,14 @@ type NoopResult struct {
 	Cold map[string]RunResult
 	// Regsync is the peer's name in Runs.
 	Regsync string
+	// Replays names, for each of ours, the replay of its reruns in Runs: each rerun's
+	// registry requests sent again right after it by a plain client (replay.go).
+	Replays map[string]string
 }
 
 // Wall is the median rerun wall of tool and of regsync, and their ratio.
 func (r NoopResult) Wall(tool string) (ours, regsync time.Duration, ratio float64) {
-	walls := func(rs []RunResult) []time.Duration {
-		var out []time.Duration
-		for _, x := range rs {
-			out = append(out, x.Stats.Wall)
-		}
-		return out
-	}
-	ours, regsync = median(walls(r.Runs[tool])), median(walls(r.Runs[r.Regsync]))
+	ours, regsync = r.median(tool, wallOf), r.median(r.Regsync, wallOf)
 	if regsync > 0 {
 		ratio = float64(ours) / float64(regsync)
 	}
@@ -43,23 +39,34 @@ func (r NoopResult) Wall(tool string) (ours, regsync time.Duration, ratio float6
 
 // CPU is the median rerun CPU (user + system) of tool and of regsync.
 func (r NoopResult) CPU(tool string) (ours, regsync time.Duration) {
-	cpus := func(rs []RunResult) []time.Duration {
-		var out []time.Duration
-		for _, x := range rs {
-			out = append(out, x.Stats.CPU)
-		}
-		return out
+	return r.median(tool, cpuOf), r.median(r.Regsync, cpuOf)
+}
+
+// ReplayWall is the median wall of the replays of tool's reruns; 0 when there were none.
+func (r NoopResult) ReplayWall(tool string) time.Duration {
+	return r.median(r.Replays[tool], wallOf)
+}
+
+func wallOf(x RunResult) time.Duration { return x.Stats.Wall }
+func cpuOf(x RunResult) time.Duration  { return x.Stats.CPU }
+
+func (r NoopResult) median(tool string, of func(RunResult) time.Duration) time.Duration {
+	var out []time.Duration
+	for _, x := range r.Runs[tool] {
+		out = append(out, of(x))
 	}
-	return median(cpus(r.Runs[tool])), median(cpus(r.Runs[r.Regsync]))
+	return median(out)
 }
 
 // MeasureNoop runs the comparison of each of ours (variants) with regsync in every
-// scenario.
-func MeasureNoop(ctx context.Context, b *Bench, ours []Tool, regsync Tool, scenarios []NoopScenario, reruns, conc int, timeout time.Duration) ([]NoopResult, error) {
+// scenario. With replayBin (BuildReplay's), each rerun of ours is followed by a replay of
+// its requests.
+func MeasureNoop(ctx context.Context, b *Bench, ours []Tool, regsync Tool, replayBin string, scenarios []NoopScenario, reruns, conc int, timeout time.Duration) ([]NoopResult, error) {
 	var out []NoopResult
 	tools := append(append([]Tool{}, ours...), regsync)
 	for _, sc := range scenarios {
-		r := NoopResult{Scenario: sc.Name, Reruns: max(1, reruns), Runs: map[string][]RunResult{}, Cold: map[string]RunResult{}, Regsync: regsync.Name()}
+		r := NoopResult{Scenario: sc.Name, Reruns: max(1, reruns), Runs: map[string][]RunResult{}, Cold: map[string]RunResult{},
+			Regsync: regsync.Name(), Replays: map[string]string{}}
 		err := func() error {
 			var sessions []*Session
 			defer func() {
@@ -86,6 +93,15 @@ func MeasureNoop(ctx context.Context, b *Bench, ours []Tool, regsync Tool, scena
 						return fmt.Errorf("%s: %s rerun: %s %s", sc.Name, tools[i].Name(), w.Status, w.Err)
 					}
 					r.Runs[tools[i].Name()] = append(r.Runs[tools[i].Name()], w)
+					if replayBin == "" || i >= len(ours) {
+						continue
+					}
+					rp := s.Replay(ctx, replayBin, tools[i].Name(), timeout)
+					if rp.Status != "ok" {
+						return fmt.Errorf("%s: %s: %s %s", sc.Name, rp.Tool, rp.Status, rp.Err)
+					}
+					r.Replays[tools[i].Name()] = rp.Tool
+					r.Runs[rp.Tool] = append(r.Runs[rp.Tool], rp)
 				}
 			}
 			return nil
@@ -115,6 +131,13 @@ func NoopTargets(f FleetFacts, r NoopResult, tool string) []TargetLine {
 		Target:   fmt.Sprintf("(no-op rerun %s, %s: CPU of the process, user + system, median)", r.Scenario, tool),
 		Measured: fmt.Sprintf("%.2fs vs regsync's %.2fs", oc.Seconds(), rc.Seconds()), Verdict: "-",
 	}}
+	if pw := r.ReplayWall(tool); pw > 0 && rw > 0 {
+		out = append(out, TargetLine{
+			Target:   fmt.Sprintf("(no-op rerun %s, %s: its registry requests sent again by a plain client right after each rerun, median)", r.Scenario, tool),
+			Measured: fmt.Sprintf("%.2fs = %.2f× regsync's; %s takes %.2f× its replay", pw.Seconds(), float64(pw)/float64(rw), tool, float64(ow)/float64(pw)),
+			Verdict:  "-",
+		})
+	}
 	worst := map[string]CountCheck{}
 	var order []string
 	rss := r.Cold[tool].Stats.PeakRSS

@@ -44,6 +44,11 @@ type ProxyRequest struct {
 	BytesOut   int64  // response body bytes sent to the client
 	BytesIn    int64  // request body bytes read from the client
 	Injected   string // "hub", "ecr" or "fault" when the proxy answered itself
+	// Target is the request's URI (path and query), Accept its Accept header, Start when
+	// the proxy took it: what a replay of the run sends again (replay.go).
+	Target string
+	Accept string
+	Start  time.Time
 }
 
 // Proxy is a running WAN-emulating reverse proxy in front of one registry.
@@ -142,7 +147,9 @@ func (p *Proxy) Close() { p.Server.Close() }
 func (p *Proxy) Client() *http.Client { return p.Server.Client() }
 
 func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
 	kind, repo := registrytest.Classify(r)
+	target, accept := r.URL.RequestURI(), r.Header.Get("Accept")
 	rec := &recordingWriter{ResponseWriter: w, status: http.StatusOK}
 	body := &throttledBody{ReadCloser: r.Body, ctx: r.Context(), n: &rec.in}
 	if b, ok := r.Context().Value(connKey{}).(*connBuckets); ok {
@@ -157,7 +164,7 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 	defer func() {
 		p.mu.Lock()
 		p.reqs = append(p.reqs, ProxyRequest{Kind: kind, Method: r.Method, Repository: repo, Status: rec.status,
-			BytesOut: rec.out, BytesIn: rec.in.Load(), Injected: injected})
+			BytesOut: rec.out, BytesIn: rec.in.Load(), Injected: injected, Target: target, Accept: accept, Start: start})
 		p.active--
 		if p.active == 0 {
 			p.idle.Broadcast()
