@@ -20,7 +20,7 @@ import (
 // newTestClient builds a client with no docker config of the user's. Test registries
 // listen in plain HTTP on 127.0.0.1: unless opts name insecure hosts, 127.0.0.1 (every
 // port) is marked insecure, as a user would have to.
-func newTestClient(t *testing.T, opts ClientOptions) *Client {
+func newTestClient(t testing.TB, opts ClientOptions) *Client {
 	t.Helper()
 	if opts.Insecure == nil {
 		opts.Insecure = []string{"127.0.0.1"}
@@ -29,7 +29,7 @@ func newTestClient(t *testing.T, opts ClientOptions) *Client {
 }
 
 // newStrictClient is newTestClient without the default insecure hosts.
-func newStrictClient(t *testing.T, opts ClientOptions) *Client {
+func newStrictClient(t testing.TB, opts ClientOptions) *Client {
 	t.Helper()
 	t.Setenv("DOCKER_CONFIG", t.TempDir())
 	if _, set := os.LookupEnv("HELM_REGISTRY_CONFIG"); !set {
@@ -47,7 +47,7 @@ func newStrictClient(t *testing.T, opts ClientOptions) *Client {
 }
 
 // platformImage is a random image whose config says os/arch.
-func platformImage(t *testing.T, os, arch string) v1.Image {
+func platformImage(t testing.TB, os, arch string) v1.Image {
 	t.Helper()
 	img, err := random.Image(2048, 2)
 	if err != nil {
@@ -78,7 +78,7 @@ func multiArch(t *testing.T) (idx v1.ImageIndex, amd64, arm64 v1.Image) {
 	return idx, amd64, arm64
 }
 
-func pushImage(t *testing.T, ref string, img v1.Image) {
+func pushImage(t testing.TB, ref string, img v1.Image) {
 	t.Helper()
 	r, err := name.NewTag(ref, name.Insecure)
 	if err != nil {

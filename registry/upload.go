@@ -19,7 +19,7 @@ import (
 )
 
 func repoURL(repo name.Repository, path string) string {
-	return fmt.Sprintf("%s://%s/v2/%s/%s", repo.Scheme(), repo.RegistryStr(), repo.RepositoryStr(), path)
+	return repo.Scheme() + "://" + repo.RegistryStr() + "/v2/" + repo.RepositoryStr() + "/" + path
 }
 
 func do(ctx context.Context, hc *http.Client, method, u string, body io.Reader, hdr map[string]string) (*http.Response, error) {

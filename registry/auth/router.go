@@ -36,6 +36,8 @@ type Router struct {
 	clientCerts func(host string) []tls.Certificate
 	// local says whether a host is answered in process (transport.Transport.IsLocal).
 	local func(host string) bool
+	// ua is the User-Agent the transport sends, set on the router's copy of each request.
+	ua string
 
 	mu    sync.Mutex
 	hosts map[string]*authHost
@@ -64,7 +66,7 @@ func NewRouter(tr *transport.Transport, keychain authn.Keychain, insecure func(s
 		insecure = func(string) bool { return false }
 	}
 	return &Router{inner: tr, keychain: keychain, insecure: insecure, hosts: map[string]*authHost{},
-		limits: tr.Limits, policy: tr.Policy, dial: tr.Dial(), clientCerts: tr.ClientCerts, local: tr.IsLocal}
+		limits: tr.Limits, policy: tr.Policy, dial: tr.Dial(), clientCerts: tr.ClientCerts, local: tr.IsLocal, ua: tr.UserAgent()}
 }
 
 // Wrapper is the router as go-containerregistry's remote package must get it: a
@@ -92,6 +94,9 @@ func (r *Router) RoundTrip(req *http.Request) (*http.Response, error) {
 	ctx := req.Context()
 	h := r.host(req.URL.Host)
 	out := req.Clone(ctx)
+	if r.ua != "" {
+		out.Header.Set("User-Agent", r.ua)
+	}
 	if resp, handled, err := r.firstRead(ctx, h, out); handled {
 		return resp, err
 	}

@@ -41,13 +41,13 @@ func (e *StallError) Temporary() bool { return true }
 // headers within timeouts.header of the request being sent, and the next bytes of a
 // request or response body within timeouts.stall.
 type watchdog struct {
-	host, request string
-	t             timeouts
-	cancel        context.CancelFunc
+	host, method, path string
+	t                  timeouts
+	cancel             context.CancelFunc
 
 	mu    sync.Mutex
 	timer *time.Timer
-	what  string
+	what  awaited
 	after time.Duration
 	fired *StallError
 	done  bool
@@ -60,18 +60,39 @@ func startWatchdog(req *http.Request, t timeouts) (*watchdog, *http.Request) {
 		return nil, req
 	}
 	ctx, cancel := context.WithCancel(req.Context())
-	w := &watchdog{host: req.URL.Host, request: req.Method + " " + req.URL.Path, t: t, cancel: cancel}
+	w := &watchdog{host: req.URL.Host, method: req.Method, path: req.URL.Path, t: t, cancel: cancel}
 	out := req.WithContext(ctx)
 	if req.Body != nil && req.Body != http.NoBody {
 		out.Body = &watchedRequestBody{ReadCloser: req.Body, w: w}
-		w.arm("the registry to read the body of "+w.request, t.stall)
+		w.arm(awaitRequestBody, t.stall)
 	} else {
-		w.arm("response headers to "+w.request, t.header)
+		w.arm(awaitHeaders, t.header)
 	}
 	return w, out
 }
 
-func (w *watchdog) arm(what string, d time.Duration) {
+// awaited is what a watchdog waits for; it is put in words only when the watchdog fires
+// (an attempt arms its watchdog again on every read of a body).
+type awaited uint8
+
+const (
+	awaitHeaders awaited = iota
+	awaitRequestBody
+	awaitResponseBody
+)
+
+// describe is what, for request ("GET /v2/…"), a StallError says was awaited.
+func (a awaited) describe(request string) string {
+	switch a {
+	case awaitRequestBody:
+		return "the registry to read the body of " + request
+	case awaitResponseBody:
+		return "the body of " + request
+	}
+	return "response headers to " + request
+}
+
+func (w *watchdog) arm(what awaited, d time.Duration) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.done || w.fired != nil {
@@ -106,7 +127,7 @@ func (w *watchdog) fire() {
 		w.mu.Unlock()
 		return
 	}
-	w.fired = &StallError{Host: w.host, What: w.what, After: w.after}
+	w.fired = &StallError{Host: w.host, What: w.what.describe(w.method + " " + w.path), After: w.after}
 	w.mu.Unlock()
 	w.cancel()
 }
@@ -135,7 +156,7 @@ func (w *watchdog) stalled() error {
 // watchResponse keeps watching resp's body: each read must bring a byte within the stall
 // timeout. Closing the body ends the watch.
 func (w *watchdog) watchResponse(resp *http.Response) {
-	w.arm("the body of "+w.request, w.t.stall)
+	w.arm(awaitResponseBody, w.t.stall)
 	resp.Body = &watchedResponseBody{ReadCloser: resp.Body, w: w}
 }
 
@@ -150,9 +171,9 @@ func (b *watchedRequestBody) Read(p []byte) (int, error) {
 	b.w.pause()
 	n, err := b.ReadCloser.Read(p)
 	if err == io.EOF {
-		b.w.arm("response headers to "+b.w.request, b.w.t.header)
+		b.w.arm(awaitHeaders, b.w.t.header)
 	} else {
-		b.w.arm("the registry to read the body of "+b.w.request, b.w.t.stall)
+		b.w.arm(awaitRequestBody, b.w.t.stall)
 	}
 	return n, err
 }
@@ -170,7 +191,7 @@ func (b *watchedResponseBody) Read(p []byte) (int, error) {
 		}
 	}
 	if n > 0 {
-		b.w.arm("the body of "+b.w.request, b.w.t.stall)
+		b.w.arm(awaitResponseBody, b.w.t.stall)
 	}
 	return n, err
 }

@@ -74,6 +74,7 @@ type Transport struct {
 	Policy   Policy
 	shared   http.RoundTripper
 	settings transportSettings
+	ua       string
 }
 
 // New builds the shared transport; it fails on contradictory limits or unreadable TLS
@@ -112,9 +113,13 @@ func New(c Config) (*Transport, error) {
 	if insecure == nil {
 		insecure = func(string) bool { return false }
 	}
-	return &Transport{Limits: limits, Policy: p, settings: s,
+	return &Transport{Limits: limits, Policy: p, settings: s, ua: c.UserAgent,
 		shared: newSharedTransport(s, insecure, limits, p, c.UserAgent, log)}, nil
 }
+
+// UserAgent is the User-Agent every request is sent with. A caller that makes its own
+// copy of a request may set it there, sparing the transport a copy of its own.
+func (t *Transport) UserAgent() string { return t.ua }
 
 // RoundTrip sends req through the shared transport.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
