@@ -26,6 +26,30 @@ type NoopResult struct {
 	// Replays names, for each of ours, the replay of its reruns in Runs: each rerun's
 	// registry requests sent again right after it by a plain client (replay.go).
 	Replays map[string]string
+	// Starts is ours' process start, measured after each round of reruns: the wall of
+	// `airgap-charts version` less a hello world's (StartProbe); empty when not measured.
+	Starts []time.Duration
+}
+
+// StartProbe is how MeasureNoop times ours' process start: Ours is the command line of
+// ours doing nothing (`version`), Hello a trivial Go program's (BuildHello); zero: not
+// timed.
+type StartProbe struct {
+	Ours  []string
+	Hello string
+}
+
+// Start is the median of the process starts measured; 0 when none were.
+func (r NoopResult) Start() time.Duration { return median(r.Starts) }
+
+// Floor is what a run of tool cannot take less than: the median replay of its requests
+// plus ours' process start. 0 when either was not measured.
+func (r NoopResult) Floor(tool string) time.Duration {
+	pw, st := r.ReplayWall(tool), r.Start()
+	if pw <= 0 || st <= 0 {
+		return 0
+	}
+	return pw + st
 }
 
 // Wall is the median rerun wall of tool and of regsync, and their ratio.
@@ -60,8 +84,9 @@ func (r NoopResult) median(tool string, of func(RunResult) time.Duration) time.D
 
 // MeasureNoop runs the comparison of each of ours (variants) with regsync in every
 // scenario. With replayBin (BuildReplay's), each rerun of ours is followed by a replay of
-// its requests.
-func MeasureNoop(ctx context.Context, b *Bench, ours []Tool, regsync Tool, replayBin string, scenarios []NoopScenario, reruns, conc int, timeout time.Duration) ([]NoopResult, error) {
+// its requests; with start, each round of reruns is followed by a timing of ours' process
+// start.
+func MeasureNoop(ctx context.Context, b *Bench, ours []Tool, regsync Tool, replayBin string, start StartProbe, scenarios []NoopScenario, reruns, conc int, timeout time.Duration) ([]NoopResult, error) {
 	var out []NoopResult
 	tools := append(append([]Tool{}, ours...), regsync)
 	for _, sc := range scenarios {
@@ -103,6 +128,14 @@ func MeasureNoop(ctx context.Context, b *Bench, ours []Tool, regsync Tool, repla
 					r.Replays[tools[i].Name()] = rp.Tool
 					r.Runs[rp.Tool] = append(r.Runs[rp.Tool], rp)
 				}
+				if len(start.Ours) == 0 {
+					continue
+				}
+				f, err := MeasureStartup(ctx, 1, start.Ours, []string{start.Hello})
+				if err != nil {
+					return fmt.Errorf("%s: process start: %w", sc.Name, err)
+				}
+				r.Starts = append(r.Starts, max(0, f[0].Wall-f[1].Wall))
 			}
 			return nil
 		}()
@@ -119,9 +152,13 @@ func MeasureNoop(ctx context.Context, b *Bench, ours []Tool, regsync Tool, repla
 // image; the peak RSS of ours (cold and reruns) ≤ 150 MB.
 func NoopTargets(f FleetFacts, r NoopResult, tool string) []TargetLine {
 	ow, rw, q := r.Wall(tool)
+	fl := r.Floor(tool)
 	v := "met"
 	if q > 1.0 {
 		v = fmt.Sprintf("MISSED by %.0f%% (limit 1.0×)", (q-1)*100)
+		if fl > 0 && rw > 0 && fl >= rw {
+			v += fmt.Sprintf("; below the floor of %.2f×: its requests and process start alone take longer than regsync's rerun", float64(fl)/float64(rw))
+		}
 	}
 	oc, rc := r.CPU(tool)
 	out := []TargetLine{{
@@ -135,6 +172,13 @@ func NoopTargets(f FleetFacts, r NoopResult, tool string) []TargetLine {
 		out = append(out, TargetLine{
 			Target:   fmt.Sprintf("(no-op rerun %s, %s: its registry requests sent again by a plain client right after each rerun, median)", r.Scenario, tool),
 			Measured: fmt.Sprintf("%.2fs = %.2f× regsync's; %s takes %.2f× its replay", pw.Seconds(), float64(pw)/float64(rw), tool, float64(ow)/float64(pw)),
+			Verdict:  "-",
+		})
+	}
+	if fl > 0 && rw > 0 {
+		out = append(out, TargetLine{
+			Target:   fmt.Sprintf("(no-op rerun %s, %s: floor = its replay + ours' process start (`version` less a hello world's, %.1f ms), median)", r.Scenario, tool, ms(r.Start())),
+			Measured: fmt.Sprintf("%.2fs = %.2f× regsync's; %s takes %.2f× its floor", fl.Seconds(), float64(fl)/float64(rw), tool, float64(ow)/float64(fl)),
 			Verdict:  "-",
 		})
 	}

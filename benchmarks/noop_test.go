@@ -54,7 +54,12 @@ func BenchmarkNoopRerun(b *testing.B) {
 	// the source again, with HEADs) and as regsync runs (no referrers).
 	none := &Ours{Bin: ours.Bin, Extra: []string{"--referrers", "none"}, Label: "--referrers none"}
 	variants := []Tool{ours, none}
-	res, err := MeasureNoop(ctx, bench, variants, &Regsync{Bin: bin}, replay, scenarios, 3*b.N, 8, 5*time.Minute)
+	hello, err := BuildHello(ctx, filepath.Join(dir, "bin"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	start := StartProbe{Ours: []string{ours.Bin, "version"}, Hello: hello}
+	res, err := MeasureNoop(ctx, bench, variants, &Regsync{Bin: bin}, replay, start, scenarios, 3*b.N, 8, 5*time.Minute)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -67,6 +72,7 @@ func BenchmarkNoopRerun(b *testing.B) {
 			b.ReportMetric(o.Seconds()*1000, key+"-ms")
 			b.ReportMetric(q, key+"-x")
 			b.ReportMetric(r.ReplayWall(v.Name()).Seconds()*1000, key+"-replay-ms")
+			b.ReportMetric(r.Floor(v.Name()).Seconds()*1000, key+"-floor-ms")
 			if i == 0 {
 				b.ReportMetric(g.Seconds()*1000, r.Scenario+"-regsync-ms")
 			}
@@ -145,7 +151,8 @@ func TestNoopTargets(t *testing.T) {
 			"regsync":        {run(100*time.Millisecond, 0, 10, 0), run(100*time.Millisecond, 0, 10, 0), run(100*time.Millisecond, 0, 10, 0)},
 			"replay of ours": {run(90*time.Millisecond, 0, 10, 0), run(50*time.Millisecond, 0, 10, 0), run(80*time.Millisecond, 0, 10, 0)},
 		},
-		Replays: map[string]string{"ours": "replay of ours"}}
+		Replays: map[string]string{"ours": "replay of ours"},
+		Starts:  []time.Duration{10 * time.Millisecond, 30 * time.Millisecond, 20 * time.Millisecond}}
 	o, g, q := r.Wall("ours")
 	if o != 200*time.Millisecond || g != 100*time.Millisecond || q != 2 {
 		t.Fatalf("wall %v vs %v = %v, want the medians 200ms vs 100ms = 2", o, g, q)
@@ -156,18 +163,25 @@ func TestNoopTargets(t *testing.T) {
 	if got := r.ReplayWall("regsync"); got != 0 {
 		t.Fatalf("replay wall of a tool never replayed: %v, want 0", got)
 	}
+	if got := r.Floor("ours"); got != 100*time.Millisecond {
+		t.Fatalf("floor %v, want the median replay 80ms + the median start 20ms", got)
+	}
+	if got := r.Floor("regsync"); got != 0 {
+		t.Fatalf("floor of a tool never replayed: %v, want 0", got)
+	}
 	lines := NoopTargets(FleetFacts{Charts: 2, Images: 10}, r, "ours")
 	verdicts := map[string]string{}
 	for _, l := range lines {
-		for _, frag := range []string{"wall ≤ regsync's (median of 3)", "right after each rerun, median)", "warm: source manifest GETs", "warm: destination requests on image repositories (<= 1 per image)"} {
+		for _, frag := range []string{"wall ≤ regsync's (median of 3)", "right after each rerun, median)", "a hello world's, 20.0 ms), median)", "warm: source manifest GETs", "warm: destination requests on image repositories (<= 1 per image)"} {
 			if strings.HasSuffix(l.Target, frag) {
 				verdicts[frag] = l.Measured + " " + l.Verdict
 			}
 		}
 	}
 	for frag, want := range map[string]string{
-		"wall ≤ regsync's (median of 3)":                                    "MISSED by 100%",
+		"wall ≤ regsync's (median of 3)":                                    "MISSED by 100% (limit 1.0×); below the floor of 1.00×",
 		"right after each rerun, median)":                                   "0.08s = 0.80× regsync's; ours takes 2.50× its replay -",
+		"a hello world's, 20.0 ms), median)":                                "0.10s = 1.00× regsync's; ours takes 2.00× its floor -",
 		"warm: source manifest GETs":                                        "1 (worst rerun) MISSED",
 		"warm: destination requests on image repositories (<= 1 per image)": "11 (worst rerun) MISSED",
 	} {
@@ -177,5 +191,10 @@ func TestNoopTargets(t *testing.T) {
 	}
 	if last := lines[len(lines)-1]; !strings.Contains(last.Verdict, "MISSED by 10 MB") {
 		t.Errorf("RSS line %+v: the cold run's 160 MB must count", last)
+	}
+	// A floor under regsync's wall: a miss is ours' own, and the verdict does not excuse it.
+	r.Starts = []time.Duration{5 * time.Millisecond}
+	if v := NoopTargets(FleetFacts{Charts: 2, Images: 10}, r, "ours")[0].Verdict; v != "MISSED by 100% (limit 1.0×)" {
+		t.Errorf("wall verdict with a floor of 0.85×: %q", v)
 	}
 }
