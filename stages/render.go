@@ -78,6 +78,7 @@ func Render(ctx context.Context, ch *chart.Chart, opts RenderOptions) (*Rendered
 	fallbacks := applyFallbacks(ch, vals)
 
 	work := copyChart(ch)
+	stubKeyFunctions(work)
 	out, err := renderChart(work, vals, opts, kubeVersion)
 	if err != nil {
 		return nil, renderError(ch.Metadata.Name, chartID, err)
