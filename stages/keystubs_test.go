@@ -2,11 +2,19 @@ package stages
 
 import (
 	"encoding/base64"
+	"os"
+	"path/filepath"
 	"regexp"
+	"sort"
 	"strings"
 	"testing"
 
+	"helm.sh/helm/v3/pkg/action"
 	"helm.sh/helm/v3/pkg/chart"
+	"helm.sh/helm/v3/pkg/chart/loader"
+	"helm.sh/helm/v3/pkg/chartutil"
+
+	"github.com/airgap-charts/airgap-charts/stages/chartrepotest"
 )
 
 // webhookChart generates its webhook's certificates and a password hash when rendered, as
@@ -135,4 +143,76 @@ func TestStubbedTemplate(t *testing.T) {
 			t.Errorf("%s: %q, %t; want %q, %t", c.name, got, ok, c.want, c.ok)
 		}
 	}
+}
+
+// TestCorpusKeyStubsKeepImages renders every chart of the real-chart corpus that loads on
+// its own (dependencies vendored) and calls a key function, with the stand-ins and with the
+// real functions: the same documents and the same images, and no PEM block left in the
+// stand-ins' render. At least one chart must have generated key material with the real
+// functions, or the test proves nothing.
+func TestCorpusKeyStubsKeepImages(t *testing.T) {
+	dir := chartrepotest.CorpusDir(t)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const pem = "LS0tLS1CRUdJTi" // "-----BEGIN" in base64, as Secrets carry it
+	kube, err := chartutil.ParseKubeVersion(DefaultKubeVersion)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exercised := 0
+	for _, e := range entries {
+		ch, err := loader.Load(filepath.Join(dir, e.Name()))
+		if err != nil || action.CheckDependencies(ch, ch.Metadata.Dependencies) != nil || !callsKeyFunction(ch) {
+			continue
+		}
+		stubbed, withStubs := renderCorpusChart(t, ch, nil)
+		vals := map[string]any{}
+		applyFallbacks(ch, vals)
+		plain, err := renderChart(copyChart(ch), vals, RenderOptions{Release: "rel", Namespace: "ns"}, kube)
+		if err != nil {
+			t.Fatalf("%s with the real functions: %v", e.Name(), err)
+		}
+		withReal, err := Extract(plain, ch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, b := refStrings(withStubs), refStrings(withReal)
+		sort.Strings(a)
+		sort.Strings(b)
+		if strings.Join(a, " ") != strings.Join(b, " ") || len(stubbed.Manifests) != len(plain.Manifests) {
+			t.Errorf("%s: stand-ins %d documents, images %v; real functions %d documents, images %v", e.Name(), len(stubbed.Manifests), a, len(plain.Manifests), b)
+		}
+		for _, m := range stubbed.Manifests {
+			if strings.Contains(m.Content, pem) {
+				t.Errorf("%s: %s holds a PEM block: a key function was not replaced", e.Name(), m.Template)
+			}
+		}
+		for _, m := range plain.Manifests {
+			if strings.Contains(m.Content, pem) {
+				exercised++
+				break
+			}
+		}
+	}
+	if exercised == 0 {
+		t.Fatal("no corpus chart generated key material with its default values")
+	}
+	t.Logf("%d corpus charts generate key material with their defaults; the stand-ins keep their images", exercised)
+}
+
+// callsKeyFunction reports whether a template of ch or of a subchart names a key function.
+func callsKeyFunction(ch *chart.Chart) bool {
+	for _, f := range ch.Templates {
+		if mentionsKeyFunction(f.Data) {
+			return true
+		}
+	}
+	for _, d := range ch.Dependencies() {
+		if callsKeyFunction(d) {
+			return true
+		}
+	}
+	return false
 }
