@@ -84,9 +84,11 @@ func stubbedTemplate(f *chart.File) (data []byte, ok bool) {
 	if _, err := t.Parse(string(f.Data), "", "", trees); err != nil {
 		return nil, false
 	}
+	// trees holds the file's defines and, unless it is empty, the file's own tree.
+	trees[""] = t
 	var calls []keyCall
 	seen := map[*parse.Tree]bool{}
-	for _, tr := range append([]*parse.Tree{t}, treeList(trees)...) {
+	for _, tr := range trees {
 		if !seen[tr] && tr.Root != nil {
 			seen[tr] = true
 			calls = appendKeyCalls(calls, tr.Root)
@@ -113,19 +115,6 @@ func stubbedTemplate(f *chart.File) (data []byte, ok bool) {
 	}
 	b.Write(f.Data[last:])
 	return b.Bytes(), true
-}
-
-func treeList(m map[string]*parse.Tree) []*parse.Tree {
-	names := make([]string, 0, len(m))
-	for n := range m {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	out := make([]*parse.Tree, 0, len(names))
-	for _, n := range names {
-		out = append(out, m[n])
-	}
-	return out
 }
 
 // mentionsKeyFunction is a quick look for any keyStubs name in a template's text.
