@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/airgap-charts/airgap-charts/registry"
 	"github.com/airgap-charts/airgap-charts/registry/registrytest"
 )
 
@@ -38,10 +39,12 @@ func (l *sourceLog) first(repo string) time.Time {
 }
 
 // Through the pool: a source answers 429 with Retry-After twice to one image's manifest
-// GET, then serves it. The job succeeds after both pauses; while the host is paused no
-// worker reaches it (the other images of that host wait though they never drew a 429),
-// and a worker on another host is not held.
-func TestPool429RetryAfterPausesEveryWorkerOnTheHost(t *testing.T) {
+// GET, then serves it. The job succeeds after waiting out both, its retries a Retry-After
+// apart. A 429 about one request does not pause its host: the host's other images,
+// released once app0 drew its first 429, reach the host and are copied while app0 waits,
+// and a worker on another host is not held either. (A storm of 429s, most of the host's
+// answers, does pause the host: registry/transport's TestThrottlePairIsChanceStormPauses.)
+func TestPool429RetryAfterHoldsOnlyItsJob(t *testing.T) {
 	a, b, dst := registrytest.New(t), registrytest.New(t), registrytest.New(t)
 	imgs := images(t, 5)
 	for i, name := range []string{"app0", "app1", "app2", "app3"} {
@@ -78,7 +81,7 @@ func TestPool429RetryAfterPausesEveryWorkerOnTheHost(t *testing.T) {
 		return false
 	})
 	// Every job but app0's waits at its destination preflight until app0 drew its 429, so
-	// the other workers reach the source while it is paused.
+	// the other workers reach the source while app0 waits out its Retry-After.
 	dst.Intercept(func(_ http.ResponseWriter, r *http.Request) bool {
 		if kind, repo := registrytest.Classify(r); kind == registrytest.ManifestHead && !strings.HasSuffix(repo, "/app0") {
 			select {
@@ -91,9 +94,12 @@ func TestPool429RetryAfterPausesEveryWorkerOnTheHost(t *testing.T) {
 
 	ctx := context.Background()
 	c := newClient(t)
-	// A first read teaches the client that dst asks for no credentials; until then one
-	// read at a time goes to dst, and a held preflight would hold app0's too.
+	// First reads teach the client that both hosts ask for no credentials; until then one
+	// read at a time goes to a host, and app0's held GET would hold the others' too.
 	if _, _, err := c.HeadManifest(ctx, job(a.Host+"/app0:1", dst.Host).Destination); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := c.HeadManifest(ctx, registry.MustParseImageRef(a.Host+"/app1:1")); err != nil {
 		t.Fatal(err)
 	}
 	pool := NewPool(ctx, PoolOptions{Concurrency: 5, Client: c, Policy: Policy{SkipExisting: true}})
@@ -115,22 +121,12 @@ func TestPool429RetryAfterPausesEveryWorkerOnTheHost(t *testing.T) {
 	if gap := throttled[1].Sub(throttled[0]); gap < 950*time.Millisecond {
 		t.Fatalf("the retry came %s after the first 429, before its Retry-After", gap)
 	}
-	logA.mu.Lock()
-	for _, at := range logA.all {
-		for _, th := range throttled {
-			if at.After(th.Add(100*time.Millisecond)) && at.Before(th.Add(900*time.Millisecond)) {
-				logA.mu.Unlock()
-				t.Fatalf("a request reached the paused host %s after a 429", at.Sub(th))
-			}
-		}
-	}
-	logA.mu.Unlock()
 	for _, name := range []string{"app1", "app2", "app3"} {
-		if at := logA.first(name); at.Before(throttled[0].Add(900 * time.Millisecond)) {
-			t.Fatalf("%s reached the host %s after app0's 429: the pause did not hold every worker", name, at.Sub(throttled[0]))
+		if at := logA.first(name); at.IsZero() || !at.Before(throttled[1]) {
+			t.Fatalf("%s first reached the host %s after app0's first 429, not before its retry: a 429 about one request held the others", name, at.Sub(throttled[0]))
 		}
 	}
 	if at := logB.first("other"); at.IsZero() || at.After(throttled[0].Add(900*time.Millisecond)) {
-		t.Fatalf("the other host's job started %s after the 429: it was held by another host's pause", at.Sub(throttled[0]))
+		t.Fatalf("the other host's job started %s after the 429: it was held by another host's 429", at.Sub(throttled[0]))
 	}
 }

@@ -18,9 +18,10 @@ import (
 	"github.com/airgap-charts/airgap-charts/registry/registrytest"
 )
 
-// 429 with Retry-After twice in a row, then success: a storm, so the pause holds every
-// request to that host.
-func TestRetryAfter429StormPausesTheHost(t *testing.T) {
+// Both copies' first manifest GETs answered 429 with Retry-After, then success: each
+// waits out its own Retry-After before trying again, so nothing reaches the host inside it.
+// (Whether the host as a whole is paused is the storm test's: registry/transport.)
+func TestRetryAfter429IsWaitedOut(t *testing.T) {
 	src, dst := registrytest.New(t), registrytest.New(t)
 	pushImage(t, src.Host+"/a:1", platformImage(t, "linux", "amd64"))
 	pushImage(t, src.Host+"/b:1", platformImage(t, "linux", "amd64"))

@@ -100,6 +100,10 @@ type hostState struct {
 	waitLogged time.Time      // the end of the last long wait logged for this host
 
 	throttled int // 429s without a spent quota in a row (throttle.go)
+	// recent holds the host's latest answers, newest in the lowest bit, 1 for a 429
+	// without a spent quota; answers is how many of its bits are answers yet (throttle.go).
+	recent  uint16
+	answers int
 
 	// inflight holds a token per request in flight to the host (--max-per-host); nil: no cap.
 	inflight chan struct{}
@@ -128,6 +132,8 @@ type Limits struct {
 	// one (tests).
 	caps      map[string]int
 	onCapWait func(host string)
+	// onPause, when set, is told of each pause of a host (tests).
+	onPause func(host string, until time.Time)
 
 	downAfter    int             // connection failures in a row that mark a host down; 0: never
 	destinations map[string]bool // host keys named "destination" in errors
@@ -327,6 +333,9 @@ func (h *Limits) pause(host string, until time.Time) {
 		s.pauseUntil = until
 	}
 	s.mu.Unlock()
+	if h.onPause != nil {
+		h.onPause(host, until)
+	}
 	if longer && time.Until(until) > longWait {
 		h.logWait(host, s, "the end of a 429 Too Many Requests pause (Retry-After)", until)
 	}

@@ -22,8 +22,8 @@ import (
 	"github.com/airgap-charts/airgap-charts/registry/registrytest"
 )
 
-// The delay shared by a host's 429s doubles with each one in a row, pauses the host from
-// the second, and restarts at the first other answer.
+// The delay shared by a host's 429s doubles with each one in a row and restarts at the
+// first other answer; a Retry-After is never undercut.
 func TestThrottleDelayGrowsAndResets(t *testing.T) {
 	h, err := newHostLimits(nil, nil, 0)
 	if err != nil {
@@ -31,21 +31,61 @@ func TestThrottleDelayGrowsAndResets(t *testing.T) {
 	}
 	p := Policy{base: 100 * time.Millisecond, max: 10 * time.Second, maxPause: time.Minute}
 	for i := range 4 {
-		d, storm := h.throttleDelay("r.example", p, 0)
+		d, _ := h.throttleDelay("r.example", p, 0)
 		low := p.base << i / 2
 		if d < low || d > p.base<<i {
 			t.Fatalf("429 #%d: delay %s, want in [%s, %s]", i+1, d, low, p.base<<i)
 		}
-		if storm != (i >= 1) {
-			t.Fatalf("429 #%d: storm %v", i+1, storm)
-		}
 	}
 	h.answered("r.example", &http.Response{StatusCode: http.StatusOK})
-	if d, storm := h.throttleDelay("r.example", p, 0); d > p.base || storm {
-		t.Fatalf("after a success: delay %s storm %v, want at most %s and no storm", d, storm, p.base)
+	if d, _ := h.throttleDelay("r.example", p, 0); d > p.base {
+		t.Fatalf("after a success: delay %s, want at most %s", d, p.base)
 	}
 	if d, _ := h.throttleDelay("other.example", p, 3*time.Second); d != 3*time.Second {
 		t.Fatalf("Retry-After 3s undercut: %s", d)
+	}
+}
+
+// A storm is told from chance by the share of 429s among the host's latest answers: on a
+// fresh host the 4th 429 in a row is one; after 16 other answers it takes 8 of the latest
+// 16; two in a row among other answers, or one in twenty over thousands of answers, never
+// are.
+func TestThrottleStormIsAShareOfRecentAnswers(t *testing.T) {
+	h, err := newHostLimits(nil, nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := Policy{base: time.Millisecond, max: time.Second, maxPause: time.Minute}
+	ok := &http.Response{StatusCode: http.StatusOK}
+	storms := func(host string, pattern string) []int {
+		var at []int
+		for i, c := range pattern {
+			if c == 'x' {
+				if _, storm := h.throttleDelay(host, p, 0); storm {
+					at = append(at, i)
+				}
+				continue
+			}
+			h.answered(host, ok)
+		}
+		return at
+	}
+	if got := storms("fresh.example", "xxxxxx"); len(got) != 3 || got[0] != 3 {
+		t.Fatalf("fresh host, six 429s: storms at %v, want from the 4th (index 3) on", got)
+	}
+	if got := storms("busy.example", strings.Repeat(".", 16)+"xxxxxxxx"); len(got) != 1 || got[0] != 23 {
+		t.Fatalf("after 16 answers, eight 429s: storms at %v, want at the 8th only (index 23)", got)
+	}
+	if got := storms("pairs.example", strings.Repeat(strings.Repeat(".", 14)+"xx", 50)); len(got) != 0 {
+		t.Fatalf("two 429s in a row every 16 answers: storms at %v, want none", got)
+	}
+	if got := storms("sparse.example", strings.Repeat(strings.Repeat(".", 19)+"x", 500)); len(got) != 0 {
+		t.Fatalf("one 429 in twenty: storms at %v, want none", got)
+	}
+	// Quota 429s are the pull budget's: they count in neither the delay nor the window.
+	h.answered("fresh.example", &http.Response{StatusCode: http.StatusTooManyRequests})
+	if _, storm := h.throttleDelay("fresh.example", p, 0); !storm {
+		t.Fatalf("a quota 429 between two storm 429s ended the storm")
 	}
 }
 

@@ -1,0 +1,179 @@
+package transport
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/airgap-charts/airgap-charts/registry/registrytest"
+)
+
+// throttleRig is a registry whose manifest HEADs can be answered 429 (Retry-After 600)
+// and a transport whose retries wait through the rig's hook instead of a timer.
+type throttleRig struct {
+	reg *registrytest.Registry
+	tr  *Transport
+
+	mu       sync.Mutex
+	throttle func() bool // answer this HEAD 429? (nil: never)
+	heads    int         // manifest HEADs that reached the registry
+	waits    []time.Duration
+	wait     func(ctx context.Context) error // the retry's wait (nil: none)
+}
+
+func newThrottleRig(t *testing.T) *throttleRig {
+	t.Helper()
+	r := &throttleRig{reg: registrytest.New(t)}
+	pushRandom(t, r.reg.Host+"/app:1")
+	r.reg.Intercept(func(w http.ResponseWriter, req *http.Request) bool {
+		if req.Method != http.MethodHead {
+			return false
+		}
+		r.mu.Lock()
+		r.heads++
+		th := r.throttle
+		r.mu.Unlock()
+		if th != nil && th() {
+			w.Header().Set("Retry-After", "600")
+			w.WriteHeader(http.StatusTooManyRequests)
+			return true
+		}
+		return false
+	})
+	r.tr = newTestTransport(t, Config{RetryWait: func(ctx context.Context, d time.Duration) error {
+		r.mu.Lock()
+		r.waits = append(r.waits, d)
+		wait := r.wait
+		r.mu.Unlock()
+		if wait == nil {
+			return nil
+		}
+		return wait(ctx)
+	}})
+	return r
+}
+
+func (r *throttleRig) set(throttle func() bool, wait func(ctx context.Context) error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.throttle, r.wait = throttle, wait
+}
+
+func (r *throttleRig) head(ctx context.Context) error {
+	return headManifest(ctx, r.tr, r.reg.Host, "app", "1")
+}
+
+// Two 429s in a row among a host's other answers are chance: each request that drew one
+// waits out its own Retry-After (600 s, never undercut) and the host is not paused: the
+// two retries, and a request that drew none, go through at once. (When two in a row
+// paused the host, all three waited out its 600 s.) Then a storm, every answer a 429,
+// still pauses the host: once it is paused, a request that drew no 429 does not reach it.
+func TestThrottlePairIsChanceStormPauses(t *testing.T) {
+	r := newThrottleRig(t)
+	var paused []time.Time
+	pausedCh := make(chan struct{}, 64)
+	r.tr.Limits.onPause = func(host string, until time.Time) {
+		r.mu.Lock()
+		paused = append(paused, until)
+		r.mu.Unlock()
+		pausedCh <- struct{}{}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second) // a failure's bound
+	defer cancel()
+	for range throttleWindow {
+		if err := r.head(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// The pair: both HEADs are answered 429 together, and neither retries before both
+	// 429s were taken in (each request's wait holds until both are waiting).
+	arrived := make(chan struct{})
+	var pairMu sync.Mutex
+	var arrivals int
+	answerTogether := func() bool {
+		pairMu.Lock()
+		arrivals++
+		n := arrivals
+		pairMu.Unlock()
+		switch n {
+		case 1:
+			<-arrived
+			return true
+		case 2:
+			close(arrived)
+			return true
+		}
+		return false
+	}
+	bothWaiting := make(chan struct{})
+	var waiting int
+	r.set(answerTogether, func(ctx context.Context) error {
+		r.mu.Lock()
+		if waiting++; waiting == 2 {
+			close(bothWaiting)
+		}
+		r.mu.Unlock()
+		select {
+		case <-bothWaiting:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	})
+	errs := make(chan error, 2)
+	for range 2 {
+		go func() { errs <- r.head(ctx) }()
+	}
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatalf("a request that drew one of two 429s: %v", err)
+		}
+	}
+	r.set(nil, nil)
+	if err := r.head(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r.mu.Lock()
+	if len(paused) != 0 {
+		t.Errorf("two 429s among %d answers paused the host until %v", throttleWindow, paused)
+	}
+	if len(r.waits) != 2 || r.waits[0] != 600*time.Second || r.waits[1] != 600*time.Second {
+		t.Errorf("the two throttled requests waited %v, want their Retry-After of 600s each", r.waits)
+	}
+	r.mu.Unlock()
+
+	// The storm: every HEAD answered 429 until the host is paused.
+	r.set(func() bool { return true }, nil)
+	stormCtx, stop := context.WithCancel(ctx)
+	stormDone := make(chan error, 1)
+	go func() { stormDone <- r.head(stormCtx) }()
+	select {
+	case <-pausedCh:
+	case err := <-stormDone:
+		t.Fatalf("a request answered 429 every time ended (%v) without pausing the host", err)
+	case <-ctx.Done():
+		t.Fatal("a storm of 429s never paused the host")
+	}
+	r.mu.Lock()
+	before, until := r.heads, paused[0]
+	r.mu.Unlock()
+	if left := time.Until(until); left < 590*time.Second {
+		t.Fatalf("the storm paused the host for %s, want its Retry-After of 600s", left)
+	}
+	short, done := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer done()
+	if err := r.head(short); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("a request to the paused host: %v, want it held until its deadline", err)
+	}
+	stop()
+	<-stormDone
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.heads != before {
+		t.Fatalf("%d requests reached the host while it was paused", r.heads-before)
+	}
+}
