@@ -60,9 +60,12 @@ type Pool struct {
 	// warming asks for preflight answers at Submit, ahead of a copy slot (at most
 	// Bounds.WarmPreflight at once): a warm run's HEADs then overlap instead of waiting
 	// behind Concurrency jobs. warmingSource does the same for the source side (the
-	// lock's tag check, the referrer listing), with a bound of its own: the two sides
-	// are other hosts, and neither waits behind the other's lookups.
-	warming, warmingSource *warmer
+	// lock's tag check), with a bound of its own: the two sides are other hosts, and
+	// neither waits behind the other's lookups. warmingListings takes the referrer tag
+	// listings of the source repositories, again with a bound of its own: a rerun asks as
+	// many listings as tags, and behind one bound the source side's round trips were the
+	// wall of a rerun over a WAN.
+	warming, warmingSource, warmingListings *warmer
 	// prewarming is the queueing of the last lock's lookups (prewarm.go).
 	prewarming sync.WaitGroup
 
@@ -99,6 +102,7 @@ func NewPool(ctx context.Context, opts PoolOptions) *Pool {
 	}
 	p.warming = newWarmer(ctx, bounds.WarmPreflight)
 	p.warmingSource = newWarmer(ctx, bounds.WarmPreflight)
+	p.warmingListings = newWarmer(ctx, bounds.WarmPreflight)
 	p.ensured.RetryWaiters = true
 	p.g.SetLimit(opts.Concurrency)
 	go p.dispatch()
@@ -150,7 +154,7 @@ func (p *Pool) warm(job ImageJob) {
 	}
 	if rp := p.opts.Referrers; rp != nil && rp.Options.Enabled() && !p.opts.ScanOnly && p.opts.Client != nil {
 		// the listing the job's referrer discovery reads, once per source repository
-		p.warmingSource.add(func(ctx context.Context) { p.opts.Client.WarmReferrerTags(ctx, job.Source) })
+		p.warmingListings.add(func(ctx context.Context) { p.opts.Client.WarmReferrerTags(ctx, job.Source) })
 	}
 	pf, ok := p.opts.Preflight.(*registry.OCIPreflight)
 	if !ok || p.opts.NoDestination || job.Destination.Tag == "" {
@@ -237,6 +241,7 @@ func (p *Pool) Close() []JobResult {
 	p.prewarming.Wait()
 	p.warming.wait()
 	p.warmingSource.wait()
+	p.warmingListings.wait()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	out := make([]JobResult, len(p.order))

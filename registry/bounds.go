@@ -11,7 +11,7 @@ const DefaultConcurrency = 8
 //
 //	bound             value                                  bounds
 //	CopyWorkers       concurrency                            image jobs copying at once (the copy pool)
-//	WarmPreflight     2 × concurrency                        destination tag lookups asked ahead of a copy slot (and as many source ones)
+//	WarmPreflight     2 × concurrency                        destination tag lookups asked ahead of a copy slot (and as many source tag checks, and as many referrer listings)
 //	BlobTransfers     4 × concurrency                        blob transfers in flight, client-wide (an export's blobs read ahead)
 //	ManifestFanout    8                                      blobs or children of one manifest handled at once
 //	IdleConnsPerHost  max(2 × BlobTransfers, 16)             keep-alive connections kept per host
