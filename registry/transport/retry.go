@@ -85,9 +85,13 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	host := req.URL.Host
 	rewindable := req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
 	throttles := 0 // 429s answered (without a spent quota)
+	// sent counts the sends: every one after the first needs a fresh body. (Not attempt,
+	// which a 429 does not advance: a PUT retried after a 429 went out with the spent
+	// body of its first send, and its connection broke.)
+	sent := 0
 	for attempt := 1; ; attempt++ {
 		r := req
-		if attempt > 1 && req.Body != nil && req.Body != http.NoBody {
+		if sent > 0 && req.Body != nil && req.Body != http.NoBody {
 			body, err := req.GetBody()
 			if err != nil {
 				return nil, err
@@ -114,6 +118,7 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			return nil, err
 		}
 		resp, err := t.attempt(r)
+		sent++
 		release()
 		done(resp)
 		if ctx.Err() != nil || !rewindable {

@@ -1,12 +1,16 @@
 package transport
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/google/go-containerregistry/pkg/crane"
 
 	"github.com/airgap-charts/airgap-charts/registry/registrytest"
 )
@@ -176,4 +180,66 @@ func TestThrottlePairIsChanceStormPauses(t *testing.T) {
 	if r.heads != before {
 		t.Fatalf("%d requests reached the host while it was paused", r.heads-before)
 	}
+}
+
+// A manifest PUT answered 429 is sent again with its whole body: the manifest lands
+// under its tag, byte for byte. (Before, a 429 did not count as an attempt, the retry
+// reused the spent body, and the PUT failed: "ContentLength=… with Body length 0".)
+func TestThrottledPutResendsItsBody(t *testing.T) {
+	reg := registrytest.New(t)
+	pushRandom(t, reg.Host+"/app:1")
+	manifest, err := crane.Manifest(reg.Host+"/app:1", crane.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	puts := 0
+	reg.Intercept(func(w http.ResponseWriter, r *http.Request) bool {
+		if k, _ := registrytest.Classify(r); k != registrytest.ManifestPut {
+			return false
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if puts++; puts == 1 {
+			w.WriteHeader(http.StatusTooManyRequests)
+			return true
+		}
+		return false
+	})
+	tr := newTestTransport(t, Config{})
+	req, err := http.NewRequestWithContext(context.Background(), http.MethodPut, "http://"+reg.Host+"/v2/app/manifests/2", bytes.NewReader(manifest))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", manifestMediaType(t, manifest))
+	resp, err := tr.RoundTrip(req)
+	if err != nil {
+		t.Fatalf("PUT after a 429: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("PUT after a 429: %s", resp.Status)
+	}
+	got, err := crane.Manifest(reg.Host+"/app:2", crane.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, manifest) {
+		t.Fatalf("the manifest under app:2 differs from the one sent")
+	}
+	if puts != 2 {
+		t.Fatalf("%d PUTs reached the registry, want 2 (a 429, then the retry)", puts)
+	}
+}
+
+// manifestMediaType is the mediaType a manifest declares.
+func manifestMediaType(t *testing.T, b []byte) string {
+	t.Helper()
+	var m struct {
+		MediaType string `json:"mediaType"`
+	}
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	return m.MediaType
 }
