@@ -166,7 +166,9 @@ func (s *Session) runTool(ctx context.Context, tool Tool, step string, timeout t
 	runtime.GC()
 	rctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	st, err := tool.Run(rctx, s.Env(dir))
+	env := s.Env(dir)
+	env.Step = step
+	st, err := tool.Run(rctx, env)
 	r.Stats = st
 	switch {
 	case errors.Is(err, ErrAbsent):

@@ -57,6 +57,12 @@ func (o *Ours) Args(env RunEnv) []string {
 		"--log-format", "json",
 	}
 	args = append(args, o.Extra...)
+	if env.Step == "moved" {
+		// The peers replace a tag that moved at the source; ours, by default, reports it
+		// as drift (exit 1) and copies nothing over a tag the destination holds. Its user
+		// who wants the peers' behaviour says so.
+		args = append(args, "--overwrite-existing")
+	}
 	if env.Hub != nil {
 		args = append(args, "--rate-limit", fmt.Sprintf("%s=%d/%s", env.SourceName, env.Hub.Pulls, env.Hub.Window.Round(time.Second)))
 	}

@@ -35,7 +35,7 @@ func Markdown(r *Results) string {
 		orDash(m.CPU), m.Cores, float64(m.MemBytes)/(1<<30), m.GoVersion, m.OS)
 	fmt.Fprintf(&b, "**Fleet** (seed %d): %d charts, %d images in %d repositories (%d multi-arch indexes of linux/amd64 + linux/arm64), "+
 		"%d chart image references (%d pinned by digest), %d manifests, %d distinct blobs (%s MB), %d repository blob references. "+
-		"Moved step: %d tags moved to new content (%d new blobs, %s MB).\n\n",
+		"Moved step: %d tags moved to new content (%d new blobs, %s MB); ours gets `--overwrite-existing` in it, as the peers replace a moved tag.\n\n",
 		c.Fleet.Seed, f.Charts, f.Images, f.Repositories, f.MultiArch, f.ChartImageRefs, f.Pinned, f.Manifests,
 		f.DistinctBlobs, mb(f.DistinctBytes), f.RepoBlobRefs, f.MovedTags, f.MovedBlobs, mb(f.MovedBytes))
 	fmt.Fprintf(&b, "**Conditions:** every tool gets parallelism %d and a fresh destination (distribution v3, in memory) per scenario. "+

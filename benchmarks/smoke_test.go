@@ -4,6 +4,10 @@ import (
 	"context"
 	"testing"
 	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/airgap-charts/airgap-charts/registry/registrytest"
 )
 
 // TestBenchSmoke runs airgap-charts (the built binary) cold then warm on a small fleet through
@@ -46,5 +50,48 @@ func TestBenchSmoke(t *testing.T) {
 			t.Error(c)
 		}
 	}
-	t.Logf("cold %v (peak RSS %d MiB), warm %v", cold.Stats.Wall, cold.Stats.PeakRSS>>20, warm.Stats.Wall)
+	// Tags moved at the source: ours, given --overwrite-existing in this step as the peers
+	// replace a moved tag, pulls exactly the new blobs and succeeds.
+	moved, err := b.Fleet.MoveTags(0.2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Fleet.ApplyMove(ctx, b.Source.Host, moved); err != nil {
+		t.Fatal(err)
+	}
+	mv := s.Run(ctx, "moved", 30*time.Second)
+	if mv.Status != "ok" {
+		t.Fatalf("moved run %s: %s", mv.Status, mv.Err)
+	}
+	need := movedRepoBlobs(b.Fleet, moved)
+	gets, ups, mounts := mv.Src.Kinds[registrytest.BlobGet], mv.Dst.Kinds[registrytest.UploadEnd], mv.Dst.Mounted
+	if need == 0 || gets+mounts != need || ups != gets {
+		t.Errorf("moved run: %d blobs new to their repositories (%d moved tags): %d source blob GETs, %d uploads, %d mounts", need, len(moved), gets, ups, mounts)
+	}
+	t.Logf("cold %v (peak RSS %d MiB), warm %v, moved (%d tags) %v", cold.Stats.Wall, cold.Stats.PeakRSS>>20, warm.Stats.Wall, len(moved), mv.Stats.Wall)
+}
+
+// movedRepoBlobs counts the blobs the moved tags hold that their repositories did not:
+// what a copy of the moved tags must bring to the destination, by upload or mount.
+func movedRepoBlobs(f *Fleet, moved []int) int {
+	per := map[string]map[v1.Hash]bool{}
+	for _, img := range f.Images {
+		if per[img.Repository] == nil {
+			per[img.Repository] = map[v1.Hash]bool{}
+		}
+		for _, h := range img.Blobs {
+			per[img.Repository][h] = true
+		}
+	}
+	n := 0
+	for _, i := range moved {
+		repo := f.Images[i].Repository
+		for _, h := range f.moved[i].Blobs {
+			if !per[repo][h] {
+				per[repo][h] = true
+				n++
+			}
+		}
+	}
+	return n
 }

@@ -44,6 +44,8 @@ type RunEnv struct {
 	// Quota is the destination's write quota when one is enforced (ours gets it as
 	// --push-rate-limit / --upload-rate-limit, as a user of a non-ECR-named host would).
 	Quota *ECRLimit
+	// Step names the run in its session: cold, warm, moved.
+	Step string
 }
 
 // ToolStats is what a run measured.
