@@ -27,6 +27,9 @@ type lockRun struct {
 	others map[string]bool
 	// images holds the prior lock's images by source|destination (any addon).
 	images map[string]*LockImage
+	// copiedInto holds the destination repositories (registry/repository) the prior lock
+	// copied an image into (CopiedInto).
+	copiedInto map[string]bool
 	// heads are the source tags' digests asked this run (one HEAD each, a failure asked
 	// again), warmed ahead of the jobs (WarmSource).
 	heads once.Keyed[string, string]
@@ -54,9 +57,9 @@ func readPriorLock(opts Options) (*Lock, error) {
 // newLockRun checks prior (read by readPriorLock) against this run's inputs, addon by
 // addon: under --locked an addon without an entry made from its current inputs is an
 // error naming the file and the addons, unless --update-lock.
-func newLockRun(opts Options, prior *Lock, registry string, log *zap.Logger) (*lockRun, error) {
+func newLockRun(opts Options, prior *Lock, targetRegistry string, log *zap.Logger) (*lockRun, error) {
 	l := &lockRun{path: opts.LockFile, locked: opts.Locked, update: opts.UpdateLock, scanOnly: opts.ScanOnly,
-		inputs: lockInputs(opts, registry), others: map[string]bool{}, images: map[string]*LockImage{}}
+		inputs: lockInputs(opts, targetRegistry), others: map[string]bool{}, images: map[string]*LockImage{}, copiedInto: map[string]bool{}}
 	for _, name := range opts.InputAddons {
 		if _, run := l.inputs[name]; !run {
 			l.others[name] = true
@@ -100,6 +103,9 @@ func newLockRun(opts Options, prior *Lock, registry string, log *zap.Logger) (*l
 			for j := range prior.Addons[i].Images {
 				img := &prior.Addons[i].Images[j]
 				l.images[img.Source+"|"+img.Destination] = img
+				if d, err := registry.ParseImageRef(img.Destination); err == nil {
+					l.copiedInto[d.Registry+"/"+d.Repository] = true
+				}
 			}
 		}
 	}
@@ -230,4 +236,11 @@ func (l *lockRun) WarmSource(ctx context.Context, c *registry.Client, job ImageJ
 	if l.asks(job) {
 		_, _ = l.tagDigest(ctx, c, job.Source)
 	}
+}
+
+// CopiedInto says whether the prior lock names an image copied into dst's repository:
+// the night before filled it, so it likely holds most blobs of the image now copied there
+// (a new version sharing its layers).
+func (l *lockRun) CopiedInto(dst registry.ImageRef) bool {
+	return l != nil && l.copiedInto[dst.Registry+"/"+dst.Repository]
 }

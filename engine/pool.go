@@ -353,6 +353,11 @@ func (p *Pool) decide(ctx context.Context, pd *Pending, sc SourceCheck) JobResul
 	if mp, ok := p.opts.Preflight.(registry.MountPolicy); ok && !mp.MountsBlobs(ctx) {
 		copts = append(copts, registry.WithoutMounts())
 	}
+	// A tag being replaced, or a repository an earlier run filled, likely holds most of
+	// the image's blobs: the destination is asked before each source blob is opened.
+	if h, ok := p.opts.Sources.(DestinationHistory); exists || (ok && h.CopiedInto(job.Destination)) {
+		copts = append(copts, registry.WithDestinationHeld())
+	}
 	cr, err := c.Copy(ctx, job.Source, job.Destination, job.platform(), copts...)
 	if err != nil {
 		if registry.IsImmutableTagConflict(err) {

@@ -20,6 +20,13 @@ type SourceWarmer interface {
 	WarmSource(ctx context.Context, c *registry.Client, job ImageJob)
 }
 
+// DestinationHistory is an optional SourceChecker ability: whether an earlier run copied
+// an image into the job's destination repository, which then likely holds most of the
+// blobs of the image copied there now (registry.WithDestinationHeld).
+type DestinationHistory interface {
+	CopiedInto(dst registry.ImageRef) bool
+}
+
 // SourceCheck is what a SourceChecker found.
 type SourceCheck struct {
 	// Pull is the job as the pool runs it: its source pinned to TagDigest when one was

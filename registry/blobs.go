@@ -51,7 +51,7 @@ func (cp *copier) childOnce(ctx context.Context, desc v1.Descriptor, putRef stri
 	key := cp.dst.RegistryStr() + "|" + cp.dst.RepositoryStr() + "|" + desc.Digest.String()
 	var sub *copier // this copy's own run, when it is the one that runs
 	_, err := cp.c.blobs.manifests.Do(ctx, key, func(ctx context.Context) (struct{}, error) {
-		sub = &copier{c: cp.c, src: cp.src, dst: cp.dst, hc: cp.hc, noMount: cp.noMount}
+		sub = &copier{c: cp.c, src: cp.src, dst: cp.dst, hc: cp.hc, noMount: cp.noMount, askFirst: cp.askFirst}
 		if _, ok, err := headManifest(ctx, cp.hc, cp.dst, desc.Digest.String()); err != nil {
 			return struct{}{}, fmt.Errorf("check manifest %s in %s: %w", desc.Digest, cp.dst, err)
 		} else if ok {
@@ -79,6 +79,9 @@ type blobJob struct {
 	// noMount: never try a cross-repository mount (the destination's MountPolicy says it
 	// does not mount); a blob another repository received is uploaded again, from the spool.
 	noMount bool
+	// askFirst: open the source only once the destination said it lacks the blob
+	// (WithDestinationHeld).
+	askFirst bool
 }
 
 type blobOutcome int
@@ -241,8 +244,23 @@ func (c *Client) mountBlob(ctx context.Context, j blobJob, from string) (mounted
 // session, and at the same time, as soon as a transfer slot is free, opens the blob's
 // source; then it streams the blob. On a cold copy the three answers arrive in one round
 // trip instead of three. When the destination holds the blob the session is left to
-// expire and the source read is abandoned.
+// expire and the source read is abandoned. With j.askFirst (a repository that likely holds
+// the blob) the source is opened only once the destination said it lacks it.
 func (c *Client) freshUpload(ctx context.Context, j blobJob, monolithic bool) (blobOutcome, int64, error) {
+	if j.askFirst {
+		exists, loc, err := c.headAndStart(ctx, j)
+		switch {
+		case err != nil:
+			return 0, 0, err
+		case exists:
+			return blobReused, 0, nil
+		}
+		n, err := c.uploadFromSource(ctx, loc, j, monolithic)
+		if err != nil {
+			return 0, 0, err
+		}
+		return blobUploaded, n, nil
+	}
 	octx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	type opened struct {

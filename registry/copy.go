@@ -73,12 +73,19 @@ func (c *Client) Copy(ctx context.Context, src, dst ImageRef, platform Platform,
 // CopyOption adjusts one copy.
 type CopyOption func(*copyOptions)
 
-type copyOptions struct{ noMount bool }
+type copyOptions struct{ noMount, askFirst bool }
 
 // WithoutMounts never tries a cross-repository blob mount on the destination (its
 // MountPolicy says it does not mount: ECR without BLOB_MOUNTING). A blob another
 // repository of the run received is uploaded again from the spool, not pulled again.
 func WithoutMounts() CopyOption { return func(o *copyOptions) { o.noMount = true } }
+
+// WithDestinationHeld says the destination repository likely holds most of the image's
+// blobs already (its tag is being replaced, or an earlier run copied there): each blob's
+// source is opened only once the destination said it lacks the blob, instead of beside
+// that question (freshUpload), which on a cold copy saves round trips and here would open
+// and drop a source GET for every blob the repository holds.
+func WithDestinationHeld() CopyOption { return func(o *copyOptions) { o.askFirst = true } }
 
 func (c *Client) copy(ctx context.Context, src, dst ImageRef, platform Platform, o copyOptions) (CopyResult, error) {
 	ref, err := c.pullRef(src)
@@ -97,7 +104,7 @@ func (c *Client) copy(ctx context.Context, src, dst ImageRef, platform Platform,
 		}
 		return CopyResult{}, fmt.Errorf("pull manifest %s: %w", ref, err)
 	}
-	cp := &copier{c: c, src: ref.Context(), dst: dstRepo, hc: hc, noMount: o.noMount}
+	cp := &copier{c: c, src: ref.Context(), dst: dstRepo, hc: hc, noMount: o.noMount, askFirst: o.askFirst}
 	putRef := func(d string) string {
 		if dst.Tag != "" {
 			return dst.Tag
@@ -161,6 +168,8 @@ type copier struct {
 	hc  *http.Client
 	// noMount: the destination does not mount (WithoutMounts).
 	noMount bool
+	// askFirst: the destination likely holds the blobs (WithDestinationHeld).
+	askFirst bool
 
 	mu  sync.Mutex
 	res CopyResult
@@ -214,7 +223,7 @@ func (cp *copier) image(ctx context.Context, raw []byte, mt types.MediaType, put
 	if err != nil {
 		return fmt.Errorf("parse manifest: %w", err)
 	}
-	jobs := []blobJob{{src: cp.src, dst: cp.dst, desc: m.Config, noMount: cp.noMount}}
+	jobs := []blobJob{{src: cp.src, dst: cp.dst, desc: m.Config, noMount: cp.noMount, askFirst: cp.askFirst}}
 	if !platform.Auto() {
 		data, err := cp.readConfig(ctx, m.Config)
 		if err != nil {
@@ -233,7 +242,7 @@ func (cp *copier) image(ctx context.Context, raw []byte, mt types.MediaType, put
 	}
 	for _, l := range m.Layers {
 		if l.MediaType.IsDistributable() {
-			jobs = append(jobs, blobJob{src: cp.src, dst: cp.dst, desc: l, noMount: cp.noMount})
+			jobs = append(jobs, blobJob{src: cp.src, dst: cp.dst, desc: l, noMount: cp.noMount, askFirst: cp.askFirst})
 		}
 	}
 	g, gctx := errgroup.WithContext(ctx)
