@@ -88,6 +88,15 @@ func (f *Fleet) Repositories() []string {
 // RepoBlobRefs is Σ over repositories of the distinct blobs each holds: the number of
 // (repository, blob) pairs a copy into an empty registry must create by upload or mount.
 func (f *Fleet) RepoBlobRefs() int {
+	n := 0
+	for _, s := range f.repoBlobs() {
+		n += len(s)
+	}
+	return n
+}
+
+// repoBlobs is each repository's blobs (configs and layers of its tags).
+func (f *Fleet) repoBlobs() map[string]map[v1.Hash]bool {
 	per := map[string]map[v1.Hash]bool{}
 	for _, img := range f.Images {
 		if per[img.Repository] == nil {
@@ -97,11 +106,7 @@ func (f *Fleet) RepoBlobRefs() int {
 			per[img.Repository][b] = true
 		}
 	}
-	n := 0
-	for _, s := range per {
-		n += len(s)
-	}
-	return n
+	return per
 }
 
 // Push writes every image to the registry at host under its repository and tag.

@@ -5,8 +5,6 @@ import (
 	"testing"
 	"time"
 
-	v1 "github.com/google/go-containerregistry/pkg/v1"
-
 	"github.com/airgap-charts/airgap-charts/registry/registrytest"
 )
 
@@ -79,15 +77,7 @@ func TestBenchSmoke(t *testing.T) {
 // (need: what a copy of the moved tags must bring to the destination, by upload or mount)
 // and those they did (held).
 func movedRepoBlobs(f *Fleet, moved []int) (need, held int) {
-	per := map[string]map[v1.Hash]bool{}
-	for _, img := range f.Images {
-		if per[img.Repository] == nil {
-			per[img.Repository] = map[v1.Hash]bool{}
-		}
-		for _, h := range img.Blobs {
-			per[img.Repository][h] = true
-		}
-	}
+	per := f.repoBlobs()
 	for _, i := range moved {
 		repo := f.Images[i].Repository
 		for _, h := range f.moved[i].Blobs {
