@@ -27,9 +27,9 @@ type lockRun struct {
 	others map[string]bool
 	// images holds the prior lock's images by source|destination (any addon).
 	images map[string]*LockImage
-	// copiedInto holds the destination repositories (registry/repository) the prior lock
-	// copied an image into (CopiedInto).
-	copiedInto map[string]bool
+	// copiedInto holds, per destination repository (registry/repository), the
+	// destinations the prior lock names in it (CopiedInto).
+	copiedInto map[string][]string
 	// heads are the source tags' digests asked this run (one HEAD each, a failure asked
 	// again), warmed ahead of the jobs (WarmSource).
 	heads once.Keyed[string, string]
@@ -59,7 +59,7 @@ func readPriorLock(opts Options) (*Lock, error) {
 // error naming the file and the addons, unless --update-lock.
 func newLockRun(opts Options, prior *Lock, targetRegistry string, log *zap.Logger) (*lockRun, error) {
 	l := &lockRun{path: opts.LockFile, locked: opts.Locked, update: opts.UpdateLock, scanOnly: opts.ScanOnly,
-		inputs: lockInputs(opts, targetRegistry), others: map[string]bool{}, images: map[string]*LockImage{}, copiedInto: map[string]bool{}}
+		inputs: lockInputs(opts, targetRegistry), others: map[string]bool{}, images: map[string]*LockImage{}, copiedInto: map[string][]string{}}
 	for _, name := range opts.InputAddons {
 		if _, run := l.inputs[name]; !run {
 			l.others[name] = true
@@ -104,7 +104,8 @@ func newLockRun(opts Options, prior *Lock, targetRegistry string, log *zap.Logge
 				img := &prior.Addons[i].Images[j]
 				l.images[img.Source+"|"+img.Destination] = img
 				if d, err := registry.ParseImageRef(img.Destination); err == nil {
-					l.copiedInto[d.Registry+"/"+d.Repository] = true
+					repo := d.Registry + "/" + d.Repository
+					l.copiedInto[repo] = append(l.copiedInto[repo], img.Destination)
 				}
 			}
 		}
@@ -238,9 +239,19 @@ func (l *lockRun) WarmSource(ctx context.Context, c *registry.Client, job ImageJ
 	}
 }
 
-// CopiedInto says whether the prior lock names an image copied into dst's repository:
-// the night before filled it, so it likely holds most blobs of the image now copied there
-// (a new version sharing its layers).
+// CopiedInto says whether the prior lock names another image in dst's repository: the
+// night before filled it, so it likely holds most blobs of the image now copied there (a
+// new version sharing its layers). dst's own entry does not count: a tag the lock names
+// and the destination lacks was never copied (the lock of a plan, or of a failed copy).
 func (l *lockRun) CopiedInto(dst registry.ImageRef) bool {
-	return l != nil && l.copiedInto[dst.Registry+"/"+dst.Repository]
+	if l == nil {
+		return false
+	}
+	self := dst.String()
+	for _, d := range l.copiedInto[dst.Registry+"/"+dst.Repository] {
+		if d != self {
+			return true
+		}
+	}
+	return false
 }

@@ -63,7 +63,7 @@ type Pool struct {
 	// lock's tag check), with a bound of its own: the two sides are other hosts, and
 	// neither waits behind the other's lookups. warmingListings takes the referrer tag
 	// listings of the source repositories, again with a bound of its own: a rerun asks as
-	// many listings as tags, and behind one bound the source side's round trips were the
+	// nearly as many listings as tag checks, and behind one bound the source side's round trips were the
 	// wall of a rerun over a WAN.
 	warming, warmingSource, warmingListings *warmer
 	// prewarming is the queueing of the last lock's lookups (prewarm.go).
