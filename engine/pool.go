@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/airgap-charts/airgap-charts/registry"
+	"github.com/airgap-charts/airgap-charts/registry/transport"
 )
 
 // PoolOptions configures a Pool. Zero values are documented per field.
@@ -41,6 +42,8 @@ type Pool struct {
 	opts PoolOptions
 	log  *zap.Logger
 	g    errgroup.Group
+	// places holds a token per job running among Concurrency (dispatch).
+	places chan struct{}
 
 	mu     sync.Mutex
 	jobs   map[string]*Pending
@@ -104,7 +107,7 @@ func NewPool(ctx context.Context, opts PoolOptions) *Pool {
 	p.warmingSource = newWarmer(ctx, bounds.WarmPreflight)
 	p.warmingListings = newWarmer(ctx, bounds.WarmPreflight)
 	p.ensured.RetryWaiters = true
-	p.g.SetLimit(opts.Concurrency)
+	p.places = make(chan struct{}, opts.Concurrency)
 	go p.dispatch()
 	return p
 }
@@ -194,9 +197,23 @@ func (p *Pool) dispatch() {
 			pd.finish(JobResult{Job: pd.job, Outcome: OutcomeFailed, Err: fmt.Errorf("image %s: %w", pd.job.Source, err)})
 			continue
 		}
+		// A place among Concurrency, given back when the job ends, or earlier when one of
+		// its requests must wait out a Retry-After or a long backoff (transport.WithYield):
+		// the waiting job goes on once its wait ends, and the next job need not wait for it.
+		select {
+		case p.places <- struct{}{}:
+		case <-p.ctx.Done():
+			pd.finish(JobResult{Job: pd.job, Outcome: OutcomeFailed, Err: fmt.Errorf("image %s: %w", pd.job.Source, p.ctx.Err())})
+			continue
+		}
+		var leave sync.Once
+		release := func() { leave.Do(func() { <-p.places }) }
 		p.g.Go(func() error {
+			defer release()
+			ctx := transport.WithYield(p.ctx, release)
 			if pd.after != nil {
-				// Dispatched earlier, so it holds a slot or is done: no deadlock.
+				// Dispatched earlier: it holds a place, or gave it up and runs on, or is
+				// done: no deadlock.
 				select {
 				case <-pd.after.done:
 				case <-p.ctx.Done():
@@ -204,7 +221,7 @@ func (p *Pool) dispatch() {
 					return nil
 				}
 			}
-			pd.finish(p.run(p.ctx, pd))
+			pd.finish(p.run(ctx, pd))
 			return nil
 		})
 	}

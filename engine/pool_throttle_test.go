@@ -130,3 +130,65 @@ func TestPool429RetryAfterHoldsOnlyItsJob(t *testing.T) {
 		t.Fatalf("the other host's job started %s after the 429: it was held by another host's 429", at.Sub(throttled[0]))
 	}
 }
+
+// With one place (--concurrency 1), a job whose manifest GET must wait out a Retry-After
+// of a second gives its place to the next job: that job, on another host, is copied while
+// the first waits, and the first then completes too. (Holding its place, the first kept
+// the second waiting for its whole second.)
+func TestPoolJobWaitingOutRetryAfterLendsItsPlace(t *testing.T) {
+	a, b, dst := registrytest.New(t), registrytest.New(t), registrytest.New(t)
+	imgs := images(t, 2)
+	push(t, a.Host+"/slow:1", imgs[0])
+	push(t, b.Host+"/next:1", imgs[1])
+	var mu sync.Mutex
+	var gets []time.Time // slow's manifest GETs
+	a.Intercept(func(w http.ResponseWriter, r *http.Request) bool {
+		kind, repo := registrytest.Classify(r)
+		if repo != "slow" || kind != registrytest.ManifestGet {
+			return false
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		gets = append(gets, time.Now())
+		if len(gets) == 1 {
+			w.Header().Set("Retry-After", "1")
+			w.WriteHeader(http.StatusTooManyRequests)
+			return true
+		}
+		return false
+	})
+	nextLog := &sourceLog{} // next's manifest GETs: its copy's pulls
+	b.Intercept(func(_ http.ResponseWriter, r *http.Request) bool {
+		if kind, repo := registrytest.Classify(r); kind == registrytest.ManifestGet {
+			nextLog.add(repo, time.Now())
+		}
+		return false
+	})
+	ctx := context.Background()
+	c := newClient(t)
+	// First reads teach the client each host's scheme (a host's first request goes alone).
+	for _, ref := range []string{a.Host + "/slow:1", b.Host + "/next:1", dst.Host + "/none:1"} {
+		if _, _, err := c.HeadManifest(ctx, registry.MustParseImageRef(ref)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pool := NewPool(ctx, PoolOptions{Concurrency: 1, Client: c, Policy: Policy{SkipExisting: true}})
+	slow := pool.Submit(job(a.Host+"/slow:1", dst.Host))
+	next := pool.Submit(job(b.Host+"/next:1", dst.Host))
+	results := pool.Close()
+	if errs := failures(results); len(errs) > 0 || byOutcome(results)[OutcomeCopied] != 2 {
+		t.Fatalf("results %v %v", byOutcome(results), errs)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(gets) != 2 || gets[1].Sub(gets[0]) < 950*time.Millisecond {
+		t.Fatalf("slow's manifest GETs at %v: want a 429 and a retry a Retry-After later", gets)
+	}
+	at := nextLog.first("next")
+	if at.IsZero() || !at.Before(gets[1]) {
+		t.Fatalf("next was first pulled %s after slow's 429, not while slow waited", at.Sub(gets[0]))
+	}
+	if n := next.Wait(ctx); n.Outcome != OutcomeCopied || slow.Wait(ctx).Outcome != OutcomeCopied {
+		t.Fatalf("next %s, slow %s", n.Outcome, slow.Wait(ctx).Outcome)
+	}
+}

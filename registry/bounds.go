@@ -10,7 +10,7 @@ const DefaultConcurrency = 8
 // "Concurrency" table lists the same rows.
 //
 //	bound             value                                  bounds
-//	CopyWorkers       concurrency                            image jobs copying at once (the copy pool)
+//	CopyWorkers       concurrency                            image jobs copying at once (the copy pool; a job waiting to retry gives its place up)
 //	WarmPreflight     2 × concurrency                        destination tag lookups asked ahead of a copy slot (and as many source tag checks, and as many referrer listings)
 //	BlobTransfers     4 × concurrency                        blob transfers in flight, client-wide (an export's blobs read ahead)
 //	ManifestFanout    8                                      blobs or children of one manifest handled at once

@@ -167,11 +167,13 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			if d > longWait {
 				t.limits.logWait(host, t.limits.state(host), "the end of a 429 Too Many Requests backoff (Retry-After)", until)
 			}
+			yieldFor(ctx, d)
 			if err := t.policy.Wait(ctx, d); err != nil {
 				return nil, err
 			}
 			continue
 		}
+		yieldFor(ctx, delay)
 		if err := t.policy.Wait(ctx, delay); err != nil {
 			return nil, err
 		}

@@ -243,3 +243,49 @@ func manifestMediaType(t *testing.T, b []byte) string {
 	}
 	return m.MediaType
 }
+
+// A request that must wait out a Retry-After calls its context's yield before waiting; a
+// short backoff (a 500 retried after a millisecond here) does not.
+func TestLongRetryWaitYields(t *testing.T) {
+	r := newThrottleRig(t)
+	ctx := context.Background()
+	if err := r.head(ctx); err != nil { // the host's scheme is learned first
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	yields := 0
+	yctx := WithYield(ctx, func() {
+		mu.Lock()
+		yields++
+		mu.Unlock()
+	})
+	first := true
+	r.set(func() bool {
+		was := first
+		first = false
+		return was
+	}, nil)
+	if err := r.head(yctx); err != nil {
+		t.Fatal(err)
+	}
+	if yields != 1 {
+		t.Fatalf("a Retry-After of 600s: %d yields, want 1", yields)
+	}
+	// A 500, retried after the test transport's millisecond: no yield.
+	served := false
+	r.set(nil, nil)
+	r.reg.Intercept(func(w http.ResponseWriter, req *http.Request) bool {
+		if req.Method == http.MethodHead && !served {
+			served = true
+			w.WriteHeader(http.StatusInternalServerError)
+			return true
+		}
+		return false
+	})
+	if err := r.head(yctx); err != nil {
+		t.Fatal(err)
+	}
+	if !served || yields != 1 {
+		t.Fatalf("a 500 retried at once: served %v, %d yields in all, want still 1", served, yields)
+	}
+}
