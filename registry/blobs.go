@@ -245,15 +245,21 @@ func (c *Client) mountBlob(ctx context.Context, j blobJob, from string) (mounted
 // source; then it streams the blob. On a cold copy the three answers arrive in one round
 // trip instead of three. When the destination holds the blob the session is left to
 // expire and the source read is abandoned. With j.askFirst (a repository that likely holds
-// the blob) the source is opened only once the destination said it lacks it.
+// the blob) the destination is asked alone first: the upload session and the source are
+// opened only for a blob it lacks (on ECR an upload session is a quota'd
+// InitiateLayerUpload, and one per held blob was spent for nothing).
 func (c *Client) freshUpload(ctx context.Context, j blobJob, monolithic bool) (blobOutcome, int64, error) {
 	if j.askFirst {
-		exists, loc, err := c.headAndStart(ctx, j)
+		exists, err := headBlob(ctx, c.hc, j.dst, j.desc.Digest)
 		switch {
 		case err != nil:
-			return 0, 0, err
+			return 0, 0, fmt.Errorf("check blob: %w", err)
 		case exists:
 			return blobReused, 0, nil
+		}
+		loc, _, err := startUpload(ctx, c.hc, j.dst, j.desc.Digest, "")
+		if err != nil {
+			return 0, 0, fmt.Errorf("start upload: %w", err)
 		}
 		n, err := c.uploadFromSource(ctx, loc, j, monolithic)
 		if err != nil {

@@ -82,9 +82,9 @@ func WithoutMounts() CopyOption { return func(o *copyOptions) { o.noMount = true
 
 // WithDestinationHeld says the destination repository likely holds most of the image's
 // blobs already (its tag is being replaced, or an earlier run copied there): each blob's
-// source is opened only once the destination said it lacks the blob, instead of beside
-// that question (freshUpload), which on a cold copy saves round trips and here would open
-// and drop a source GET for every blob the repository holds.
+// upload session and source are opened only once the destination said it lacks the blob,
+// instead of beside that question (freshUpload), which on a cold copy saves round trips
+// and here would open and drop a session and a source GET for every blob it holds.
 func WithDestinationHeld() CopyOption { return func(o *copyOptions) { o.askFirst = true } }
 
 func (c *Client) copy(ctx context.Context, src, dst ImageRef, platform Platform, o copyOptions) (CopyResult, error) {

@@ -6,7 +6,7 @@ import (
 )
 
 // A request that must wait a while before its retry (a 429's Retry-After, a long backoff)
-// holds nothing worth holding while it waits: the caller can lend its place to other work.
+// sends nothing meanwhile: its caller can lend its place to other work.
 // WithYield gives the transport the caller's way to do so; the transport calls it before
 // such a wait, and the caller decides what it gives up (the copy pool: the job's place
 // among --concurrency, once).
